@@ -1,0 +1,309 @@
+//! The storage contract of Koppel and its two implementations, SQLite (embedded default) and
+//! PostgreSQL, behind one [`Store`].
+//!
+//! All query text is shared between the backends except where the dialects differ, which
+//! [`Backend`] makes explicit. Every write to an administration's records goes through a [`WriteTx`],
+//! which takes the administration's next change position first; see [`changes`] for why.
+
+mod db;
+
+pub mod bulk;
+pub mod changes;
+pub mod clock;
+pub mod invoicing;
+pub mod platform;
+pub mod queue;
+pub mod records;
+pub mod runs;
+pub mod schema;
+
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use db::Backend;
+
+use chrono::{DateTime, Utc};
+use db::{Pool, TxInner, on_tx};
+use koppel_domain::AdministrationId;
+use koppel_domain::licence::LicenceError;
+use koppel_domain::record::FieldError;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Everything that can go wrong in the store, in terms the web layer can map to an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("invalid: {0:?}")]
+    Invalid(Vec<FieldError>),
+    #[error(transparent)]
+    Licence(#[from] LicenceError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("invalid database URL: {0}")]
+    Url(String),
+}
+
+impl StoreError {
+    pub(crate) fn conflict(code: &'static str, message: impl Into<String>) -> StoreError {
+        StoreError::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// Whether trying again later may succeed (the pool or the database was busy).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed)
+        ) || matches!(self, StoreError::Database(sqlx::Error::Database(e)) if e.code().as_deref() == Some("5"))
+    }
+
+    pub(crate) fn invalid(field: &str, code: &'static str, message: impl Into<String>) -> StoreError {
+        StoreError::Invalid(vec![FieldError::new(field, code, message)])
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// How to open the database.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// `sqlite://path/to/file.db`, `sqlite::memory:` or `postgres://…`.
+    pub url: String,
+    pub max_connections: u32,
+}
+
+/// The store: a pool on one backend plus the clock every timestamp comes from.
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend()).finish()
+    }
+}
+
+impl Store {
+    /// Opens the database. SQLite files are created when missing and run in WAL mode.
+    pub async fn connect(options: &ConnectOptions, clock: Arc<dyn Clock>) -> Result<Store> {
+        let pool = if options.url.starts_with("postgres://") || options.url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(&options.url)
+                .await?;
+            Pool::Postgres(pool)
+        } else if options.url.starts_with("sqlite:") {
+            let connect = SqliteConnectOptions::from_str(&options.url)
+                .map_err(|e| StoreError::Url(e.to_string()))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true);
+            let in_memory = options.url.contains(":memory:");
+            let pool = SqlitePoolOptions::new()
+                // An in-memory database lives in one connection; a file is shared by a small pool.
+                .max_connections(if in_memory { 1 } else { options.max_connections.max(1) })
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(connect)
+                .await?;
+            Pool::Sqlite(pool)
+        } else {
+            return Err(StoreError::Url(format!(
+                "'{}' is neither a sqlite: nor a postgres:// URL",
+                redact_url(&options.url)
+            )));
+        };
+        Ok(Store { pool, clock })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The current time, truncated to microseconds so it survives both backends unchanged.
+    pub fn now(&self) -> DateTime<Utc> {
+        clock::truncate(self.clock.now())
+    }
+
+    /// Applies every pending migration.
+    pub async fn migrate(&self) -> Result<()> {
+        match &self.pool {
+            Pool::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+            Pool::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Whether the database answers (for `/readyz`).
+    pub async fn ping(&self) -> Result<()> {
+        db::on_pool!(&self.pool, pool => sqlx::query("SELECT 1").execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        db::on_pool!(&self.pool, pool => pool.close().await)
+    }
+
+    /// Starts a transaction that writes to one administration's records.
+    ///
+    /// It takes the administration's next change position at once. On PostgreSQL that row stays locked
+    /// until commit; on SQLite the transaction starts with `BEGIN IMMEDIATE`, which serialises writers.
+    /// Either way, positions become visible in the order they were handed out.
+    pub async fn write(&self, administration: AdministrationId) -> Result<WriteTx> {
+        let mut tx = self.begin().await?;
+        let position: Option<i64> = on_tx!(tx, conn => sqlx::query_scalar(
+            "UPDATE change_counters SET position = position + 1 WHERE administration_id = $1 RETURNING position",
+        )
+        .bind(administration.0)
+        .fetch_optional(conn)
+        .await)?;
+        let change_seq = position.ok_or(StoreError::NotFound)?;
+        // Stamp the rows with the time the position was taken, not the time the transaction began: on
+        // PostgreSQL a writer may have waited above for an earlier one, and its rows must not look
+        // older than that writer's (clients that sync on `modified_at` would skip them).
+        tx.now = self.now();
+        Ok(WriteTx {
+            tx,
+            administration,
+            change_seq,
+        })
+    }
+
+    /// Starts a plain transaction (platform tables, reads that must be consistent).
+    pub async fn begin(&self) -> Result<Tx> {
+        let inner = match &self.pool {
+            Pool::Sqlite(pool) => TxInner::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Postgres(pool) => TxInner::Postgres(pool.begin().await?),
+        };
+        Ok(Tx { inner, now: self.now() })
+    }
+
+    /// Starts a read-only transaction that sees one consistent snapshot.
+    pub async fn snapshot(&self) -> Result<Tx> {
+        let inner = match &self.pool {
+            Pool::Sqlite(pool) => TxInner::Sqlite(pool.begin_with("BEGIN DEFERRED").await?),
+            Pool::Postgres(pool) => TxInner::Postgres(
+                pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?,
+            ),
+        };
+        Ok(Tx { inner, now: self.now() })
+    }
+
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.pool
+    }
+}
+
+/// An open transaction on either backend.
+pub struct Tx {
+    pub(crate) inner: TxInner,
+    /// The time every row written in this transaction is stamped with.
+    pub now: DateTime<Utc>,
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<()> {
+        match self.inner {
+            TxInner::Sqlite(tx) => tx.commit().await?,
+            TxInner::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+
+    pub async fn rollback(self) -> Result<()> {
+        match self.inner {
+            TxInner::Sqlite(tx) => tx.rollback().await?,
+            TxInner::Postgres(tx) => tx.rollback().await?,
+        }
+        Ok(())
+    }
+}
+
+/// A transaction that writes one administration's records at one change position.
+pub struct WriteTx {
+    pub(crate) tx: Tx,
+    pub administration: AdministrationId,
+    pub change_seq: i64,
+}
+
+impl WriteTx {
+    pub async fn commit(self) -> Result<()> {
+        self.tx.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<()> {
+        self.tx.rollback().await
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.tx.now
+    }
+
+    /// The plain transaction, for platform writes (audit) that belong to the same change.
+    pub fn tx(&mut self) -> &mut Tx {
+        &mut self.tx
+    }
+}
+
+/// Hides the password in a database URL for logs and `check-config`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}://{user}:***@{}", &url[..scheme_end], &url[at + 1..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Maps a unique violation to a conflict that names the field, and passes other errors through.
+pub(crate) fn map_unique(error: sqlx::Error, message: impl FnOnce() -> String) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db_error) if db_error.is_unique_violation() => {
+            StoreError::conflict("already_exists", message())
+        }
+        sqlx::Error::Database(db_error) if db_error.is_foreign_key_violation() => {
+            StoreError::conflict("still_referenced", "the record is still referenced by other records")
+        }
+        _ => StoreError::Database(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_in_urls_are_redacted() {
+        assert_eq!(
+            super::redact_url("postgres://koppel:geheim@db:5432/k"),
+            "postgres://koppel:***@db:5432/k"
+        );
+        assert_eq!(super::redact_url("sqlite://data/koppel.db"), "sqlite://data/koppel.db");
+    }
+}

@@ -1,0 +1,24 @@
+//! Test harness shared by Koppel's test suites: throw-away databases on both backends and a seeded
+//! environment to test against.
+//!
+//! Every suite runs on SQLite always and on PostgreSQL whenever `KOPPEL_TEST_DATABASE_URL` points at a
+//! server (`postgres://postgres@127.0.0.1:5432/postgres`); each [`TestDatabase`] is created for one
+//! test and removed afterwards, also when the test fails.
+//!
+//! ```no_run
+//! # async fn example() {
+//! use koppel_test_support::{Fixture, TestDatabase};
+//!
+//! for db in TestDatabase::all().await {
+//!     let fixture = Fixture::create(db.store()).await;
+//!     // … exercise db.store() with fixture.sub1 …
+//!     db.cleanup().await;
+//! }
+//! # }
+//! ```
+
+mod database;
+mod fixture;
+
+pub use database::{DATABASE_URL_VARIABLE, TestDatabase};
+pub use fixture::{Fixture, TestUser};
