@@ -1,0 +1,227 @@
+//! The job queue's own cost, with `noop` jobs: throughput (jobs per second when a backlog is
+//! drained) and enqueue-to-start latency (p50/p99 at a steady rate well below capacity), on a fresh
+//! SQLite database with one worker and, when `KOPPEL_BENCH_DATABASE_URL` (or
+//! `KOPPEL_TEST_DATABASE_URL`) names a PostgreSQL server, on fresh PostgreSQL databases with one and
+//! with two workers. Each worker has its own connection pool, as separate nodes would; jobs are
+//! enqueued through the first worker's queue, so only that worker is woken at once and the second
+//! finds work by polling, as a second node would.
+//!
+//! Settings: `KOPPEL_BENCH_JOBS` (backlog size, default 5,000), `KOPPEL_BENCH_PACED` (jobs in the
+//! latency phase, default 1,000), `KOPPEL_BENCH_RATE` (jobs per second in that phase, default 200),
+//! `KOPPEL_BENCH_CONCURRENCY` (jobs per worker at once, default 8).
+//!
+//! Run in release: `cargo bench -p koppel-jobs --bench jobs`. The figures are printed, never asserted.
+
+use anyhow::Context;
+use koppel_jobs::kinds::{self, BuiltinConfig};
+use koppel_jobs::{Queue, RetryPolicy, Worker, WorkerConfig};
+use koppel_store::queue::{JobStatus, NewJob};
+use koppel_store::{ConnectOptions, Store, SystemClock};
+use koppel_test_support::{DATABASE_URL_VARIABLE, TestDatabase};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Settings {
+    backlog: usize,
+    paced: usize,
+    rate: u32,
+    concurrency: usize,
+}
+
+struct Figures {
+    backend: &'static str,
+    workers: usize,
+    jobs_per_second: f64,
+    p50: Duration,
+    p99: Duration,
+    max: Duration,
+}
+
+fn setting(name: &str, default: u64) -> anyhow::Result<u64> {
+    match std::env::var(name) {
+        Ok(text) => text
+            .replace(['_', ','], "")
+            .parse()
+            .with_context(|| format!("{name}={text} is not a number")),
+        Err(_) => Ok(default),
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let settings = Settings {
+        backlog: setting("KOPPEL_BENCH_JOBS", 5_000)? as usize,
+        paced: setting("KOPPEL_BENCH_PACED", 1_000)? as usize,
+        rate: setting("KOPPEL_BENCH_RATE", 200)? as u32,
+        concurrency: setting("KOPPEL_BENCH_CONCURRENCY", 8)? as usize,
+    };
+    // TestDatabase reads the test variable; a bench-specific one takes precedence.
+    if let Ok(url) = std::env::var("KOPPEL_BENCH_DATABASE_URL") {
+        // SAFETY: set before the runtime and any other thread start.
+        unsafe { std::env::set_var(DATABASE_URL_VARIABLE, url) };
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(run(settings))
+}
+
+async fn run(settings: Settings) -> anyhow::Result<()> {
+    println!(
+        "jobs benchmark: noop jobs; backlog {} jobs; latency at {} jobs/s over {} jobs; {} jobs at once per worker",
+        settings.backlog, settings.rate, settings.paced, settings.concurrency
+    );
+    let mut results = vec![measure(TestDatabase::sqlite().await, 1, &settings).await?];
+    for workers in [1, 2] {
+        match TestDatabase::postgres().await {
+            Some(database) => results.push(measure(database, workers, &settings).await?),
+            None => break,
+        }
+    }
+    println!();
+    println!(
+        "{:<9} {:>7} {:>10} {:>12} {:>12} {:>12}",
+        "backend", "workers", "jobs/s", "latency p50", "latency p99", "latency max"
+    );
+    for figures in &results {
+        println!(
+            "{:<9} {:>7} {:>10.0} {:>9.1} ms {:>9.1} ms {:>9.1} ms",
+            figures.backend,
+            figures.workers,
+            figures.jobs_per_second,
+            millis(figures.p50),
+            millis(figures.p99),
+            millis(figures.max)
+        );
+    }
+    Ok(())
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+async fn measure(database: TestDatabase, workers: usize, settings: &Settings) -> anyhow::Result<Figures> {
+    let backend = database.backend().name();
+    let mut stores = vec![database.store().clone()];
+    for _ in 1..workers {
+        let options = ConnectOptions {
+            url: database.url().to_string(),
+            max_connections: 10,
+        };
+        stores.push(Store::connect(&options, Arc::new(SystemClock)).await?);
+    }
+    let queues: Vec<Queue> = stores.iter().map(|store| Queue::new(store.clone(), 5)).collect();
+    let registry = kinds::builtin(&BuiltinConfig {
+        history_retention: chrono::Duration::days(90),
+    });
+    let config = WorkerConfig {
+        concurrency: settings.concurrency,
+        poll_interval: Duration::from_secs(1),
+        lease: Duration::from_secs(60),
+        heartbeat_interval: Duration::from_secs(10),
+        grace_period: Duration::from_secs(10),
+        retry: RetryPolicy::default(),
+    };
+    let store = &stores[0];
+
+    // Throughput: a backlog, enqueued before the workers start, drained as fast as they can.
+    let mut backlog = Vec::with_capacity(settings.backlog);
+    for chunk in 0..settings.backlog.div_ceil(1000) {
+        let mut tx = store.begin().await?;
+        for _ in 0..(settings.backlog - chunk * 1000).min(1000) {
+            backlog.push(
+                tx.enqueue_job(&NewJob::new(kinds::noop::KIND, serde_json::json!({})))
+                    .await?
+                    .job(),
+            );
+        }
+        tx.commit().await?;
+    }
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut running = Vec::new();
+    for (index, queue) in queues.iter().enumerate() {
+        let worker = Worker::with_id(queue, registry.clone(), config.clone(), format!("bench-{index}"));
+        let mut stopped = stopped.clone();
+        running.push(tokio::spawn(async move {
+            worker
+                .run(async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                })
+                .await
+        }));
+    }
+    wait_until_done(store, settings.backlog as i64).await?;
+    // From the first start to the last finish, as the database recorded them.
+    let mut first_start = None;
+    let mut last_finish = None;
+    for id in &backlog {
+        let job = store.job(*id).await?;
+        first_start = first_start.min(job.started_at).or(job.started_at);
+        last_finish = last_finish.max(job.finished_at);
+    }
+    let elapsed = (last_finish.context("no finish")? - first_start.context("no start")?).to_std()?;
+    let jobs_per_second = settings.backlog as f64 / elapsed.as_secs_f64();
+    println!(
+        "{backend}, {workers} worker(s): drained {} jobs in {:.2} s",
+        settings.backlog,
+        elapsed.as_secs_f64()
+    );
+
+    // Latency: one job at a time at a steady rate, each enqueued in its own transaction.
+    let mut paced = Vec::with_capacity(settings.paced);
+    let mut ticks = tokio::time::interval(Duration::from_secs(1) / settings.rate.max(1));
+    for _ in 0..settings.paced {
+        ticks.tick().await;
+        paced.push(
+            queues[0]
+                .enqueue(&NewJob::new(kinds::noop::KIND, serde_json::json!({})))
+                .await?
+                .run(),
+        );
+    }
+    wait_until_done(store, (settings.backlog + settings.paced) as i64).await?;
+    let mut latencies = Vec::with_capacity(paced.len());
+    for run in paced {
+        let run = store.run_by_id(run).await?;
+        latencies.push((run.started_at.context("not started")? - run.queued_at).to_std()?);
+    }
+    latencies.sort();
+    let percentile = |p: f64| latencies[((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1)];
+    let figures = Figures {
+        backend,
+        workers,
+        jobs_per_second,
+        p50: percentile(0.50),
+        p99: percentile(0.99),
+        max: *latencies.last().context("no latencies")?,
+    };
+
+    stop.send_replace(true);
+    for worker in running {
+        worker.await?;
+    }
+    for extra in &stores[1..] {
+        extra.close().await;
+    }
+    database.cleanup().await;
+    Ok(figures)
+}
+
+/// Waits until `total` noop jobs have succeeded, looking ten times a second.
+async fn wait_until_done(store: &Store, total: i64) -> anyhow::Result<()> {
+    let started = Instant::now();
+    loop {
+        let counts = store.job_counts().await?;
+        if counts
+            .get(&(kinds::noop::KIND.to_string(), JobStatus::Succeeded))
+            .copied()
+            .unwrap_or(0)
+            >= total
+        {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(600),
+            "the jobs did not finish in 10 minutes: {counts:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

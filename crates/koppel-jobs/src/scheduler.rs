@@ -1,0 +1,226 @@
+//! The scheduler: enqueues periodic work (per administration, or for the whole system) when it is due.
+//!
+//! Each schedule is a row with its next due time. Firing moves that time on and enqueues the job in
+//! one transaction, by compare-and-set on the row ([`koppel_store::Store::fire_schedule`]); when
+//! several nodes run schedulers against one PostgreSQL database, exactly one of them fires each
+//! period and the others find the row already moved. After downtime a schedule fires once and jumps
+//! to its next slot in the future: missed periods are not made up one by one.
+//!
+//! Intervals come from the operator's configuration. New administrations get their schedules at the
+//! next tick; their first slot is spread over the interval, so hundreds of administrations do not
+//! all start at the same moment.
+
+use crate::job::Registry;
+use crate::queue::Queue;
+use crate::telemetry;
+use crate::worker::chrono_duration;
+use chrono::{DateTime, Utc};
+use koppel_domain::AdministrationId;
+use koppel_store::StoreError;
+use koppel_store::queue::ScheduleScope;
+use std::future::Future;
+use std::time::Duration;
+
+/// One kind of periodic work and how often it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Periodic {
+    pub kind: &'static str,
+    pub scope: ScheduleScope,
+    pub interval: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    /// How often the scheduler looks for due schedules.
+    pub tick_interval: Duration,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig {
+            tick_interval: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A scheduler's configuration that cannot work.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ScheduleError {
+    #[error("periodic kind {0} has no registered job")]
+    UnknownKind(&'static str),
+    #[error("the interval of periodic kind {0} must be at least one second")]
+    IntervalTooShort(&'static str),
+    #[error("periodic kind {0} is configured twice")]
+    Duplicate(&'static str),
+}
+
+/// What one tick did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tick {
+    /// Periods this scheduler fired.
+    pub fired: usize,
+    /// Of those, how many joined a run of the same schedule that was still queued or running.
+    pub joined: usize,
+}
+
+#[derive(Clone)]
+pub struct Scheduler {
+    queue: Queue,
+    registry: Registry,
+    periodic: Vec<Periodic>,
+    config: SchedulerConfig,
+}
+
+impl Scheduler {
+    pub fn new(
+        queue: &Queue,
+        registry: &Registry,
+        periodic: Vec<Periodic>,
+        config: SchedulerConfig,
+    ) -> Result<Scheduler, ScheduleError> {
+        for (index, entry) in periodic.iter().enumerate() {
+            if registry.get(entry.kind).is_none() {
+                return Err(ScheduleError::UnknownKind(entry.kind));
+            }
+            if entry.interval < Duration::from_secs(1) {
+                return Err(ScheduleError::IntervalTooShort(entry.kind));
+            }
+            if periodic[..index].iter().any(|earlier| earlier.kind == entry.kind) {
+                return Err(ScheduleError::Duplicate(entry.kind));
+            }
+        }
+        Ok(Scheduler {
+            queue: queue.clone(),
+            registry: registry.clone(),
+            periodic,
+            config,
+        })
+    }
+
+    /// Ticks until `shutdown` completes. A failing tick is logged and tried again at the next one.
+    pub async fn run(&self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let kinds: Vec<&str> = self.periodic.iter().map(|p| p.kind).collect();
+        tracing::info!(scheduler.kinds = ?kinds, "scheduler started");
+        let mut ticks = tokio::time::interval(self.config.tick_interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                _ = ticks.tick() => {
+                    if let Err(error) = self.tick().await {
+                        tracing::warn!(error = %error, "scheduler tick failed; trying again at the next one");
+                    }
+                }
+            }
+        }
+        tracing::info!("scheduler stopped");
+    }
+
+    /// Brings schedules in line with the configuration and fires every due one.
+    pub async fn tick(&self) -> Result<Tick, StoreError> {
+        let store = self.queue.store();
+        let mut tick = Tick::default();
+        for periodic in &self.periodic {
+            let interval = chrono_duration(periodic.interval);
+            store.set_schedule_interval(periodic.kind, interval).await?;
+            for target in store.unscheduled_targets(periodic.kind, periodic.scope).await? {
+                let first_run_at = store.now() + first_offset(target, periodic.interval);
+                store
+                    .create_schedule(periodic.kind, target, interval, first_run_at)
+                    .await?;
+            }
+            let body = self.registry.get(periodic.kind).expect("checked in Scheduler::new");
+            loop {
+                let due = store.due_schedules(periodic.kind, 200).await?;
+                for schedule in &due {
+                    let next = next_slot(schedule.next_run_at, interval, store.now());
+                    let mut job = body.scheduled(schedule.administration);
+                    job.max_attempts = self.queue.max_attempts();
+                    if let Some(enqueued) = store.fire_schedule(schedule, next, &job).await? {
+                        tick.fired += 1;
+                        if !enqueued.is_new() {
+                            tick.joined += 1;
+                        }
+                        tracing::debug!(
+                            schedule.id = schedule.id,
+                            job.kind = periodic.kind,
+                            run.id = enqueued.run(),
+                            next_run_at = %next,
+                            "schedule fired"
+                        );
+                    }
+                }
+                if due.len() < 200 {
+                    break;
+                }
+            }
+        }
+        if tick.fired > tick.joined {
+            self.queue.wake();
+        }
+        telemetry::queue_depth(&store.queue_depth().await?);
+        Ok(tick)
+    }
+}
+
+/// The first slot after `now` on the grid `next_run_at + k × interval`: one firing makes up for any
+/// number of missed periods.
+pub fn next_slot(next_run_at: DateTime<Utc>, interval: chrono::Duration, now: DateTime<Utc>) -> DateTime<Utc> {
+    let interval_us = interval.num_microseconds().unwrap_or(i64::MAX).max(1);
+    let behind_us = (now - next_run_at).num_microseconds().unwrap_or(i64::MAX).max(0);
+    let periods = behind_us / interval_us + 1;
+    next_run_at + chrono::Duration::microseconds(interval_us.saturating_mul(periods))
+}
+
+/// Where in its first interval a new schedule starts: at once for the system, spread evenly (by a
+/// hash of the id) for administrations.
+fn first_offset(target: Option<AdministrationId>, interval: Duration) -> chrono::Duration {
+    match target {
+        None => chrono::Duration::zero(),
+        Some(administration) => {
+            let seconds = interval.as_secs().max(1);
+            // Fibonacci hashing: consecutive ids land far apart, and the high bits scale evenly onto
+            // the interval.
+            let hash = (administration.0 as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let spread = (u128::from(hash) * u128::from(seconds)) >> 64;
+            chrono::Duration::seconds(i64::try_from(spread).unwrap_or(0))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn the_next_slot_stays_on_the_grid_and_skips_missed_periods() {
+        let start = Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap();
+        let fifteen = chrono::Duration::minutes(15);
+        // On time: the next slot.
+        assert_eq!(next_slot(start, fifteen, start), start + fifteen);
+        // A little late: still the next slot.
+        assert_eq!(
+            next_slot(start, fifteen, start + chrono::Duration::minutes(3)),
+            start + fifteen
+        );
+        // Ten hours of downtime: one firing, then the first slot after now.
+        let later = start + chrono::Duration::hours(10) + chrono::Duration::minutes(7);
+        assert_eq!(
+            next_slot(start, fifteen, later),
+            start + chrono::Duration::hours(10) + fifteen
+        );
+    }
+
+    #[test]
+    fn administrations_start_spread_over_the_interval() {
+        let interval = Duration::from_secs(900);
+        let offsets: std::collections::BTreeSet<i64> = (1..=50)
+            .map(|id| first_offset(Some(AdministrationId(id)), interval).num_seconds())
+            .collect();
+        assert!(offsets.len() > 40, "{offsets:?}");
+        assert!(offsets.iter().all(|s| (0..900).contains(s)));
+        assert_eq!(first_offset(None, interval), chrono::Duration::zero());
+    }
+}
