@@ -1,0 +1,471 @@
+//! The run history over HTTP: lists with filters and cursors, one run with its items, live progress
+//! as Server-Sent Events, cancelling and retrying, and who may do which.
+
+use crate::app::TestApp;
+use koppel_domain::AdministrationId;
+use koppel_domain::rights::{Right, Rights};
+use koppel_store::Store;
+use koppel_store::platform::{Actor, NewUser};
+use koppel_store::queue::{ClaimRequest, Finish, Lease, NewJob};
+use koppel_store::runs::{ItemStatus, NewRunItem, RunMessage};
+use koppel_test_support::TestDatabase;
+use koppel_web::WebConfig;
+use reqwest::StatusCode;
+use serde_json::{Value as Json, json};
+use std::time::Duration;
+
+/// Enqueues a run of `kind` in an administration; returns its run id.
+async fn enqueue(store: &Store, administration: AdministrationId, kind: &str) -> i64 {
+    store
+        .enqueue_job(&NewJob::new(kind, json!({})).administration(administration))
+        .await
+        .expect("enqueue")
+        .run()
+}
+
+/// Claims the one due job of `kind`, as a worker would.
+async fn claim(store: &Store, kind: &str) -> Lease {
+    let request = ClaimRequest {
+        worker: "test-worker",
+        kinds: &[kind],
+        limit: 1,
+        lease: chrono::Duration::seconds(60),
+        reclaim: true,
+    };
+    store
+        .claim_jobs(&request)
+        .await
+        .expect("claim")
+        .jobs
+        .pop()
+        .expect("a due job")
+        .lease()
+        .expect("a lease")
+}
+
+fn runs_path(administration: AdministrationId) -> String {
+    format!("/api/v1/administrations/{administration}/runs")
+}
+
+#[tokio::test]
+async fn runs_are_listed_newest_first_with_filters_and_cursors() {
+    TestApp::on_every_backend(|app| async move {
+        let store = app.database.store().clone();
+        let sub1 = app.fixture.sub1;
+        let token = app.token(&app.fixture.admin).await;
+        let failed = enqueue(&store, sub1, "probe").await;
+        let failure = Finish::Failed {
+            message: RunMessage::new("De koppeling weigerde.", "The connection refused."),
+            detail: "HTTP 401 from https://remote.example: token abc123 expired".into(),
+        };
+        assert!(store.finish_job(&claim(&store, "probe").await, &failure).await.unwrap());
+        let manual = store
+            .enqueue_job(
+                &NewJob::new("probe", json!({}))
+                    .administration(sub1)
+                    .manual(app.fixture.admin.id),
+            )
+            .await
+            .unwrap()
+            .run();
+        let queued = enqueue(&store, sub1, "data_sync").await;
+        enqueue(&store, app.fixture.sub2, "probe").await;
+
+        let all = app.get(&token, &runs_path(sub1)).await;
+        assert_eq!(all.status, StatusCode::OK);
+        let ids: Vec<i64> = all.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(ids, vec![queued, manual, failed]);
+        let first = &all.body["items"][2];
+        assert_eq!(first["status"], "failed");
+        assert_eq!(
+            first["message"],
+            json!({"nl": "De koppeling weigerde.", "en": "The connection refused."})
+        );
+        assert!(
+            !all.body.to_string().contains("abc123"),
+            "internal detail must not reach users"
+        );
+
+        let ids_of = |answer: &crate::app::Answer| -> Vec<i64> {
+            answer.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["id"].as_i64().unwrap())
+                .collect()
+        };
+        assert_eq!(
+            ids_of(&app.get(&token, &format!("{}?status=failed", runs_path(sub1))).await),
+            vec![failed]
+        );
+        assert_eq!(
+            ids_of(&app.get(&token, &format!("{}?trigger=manual", runs_path(sub1))).await),
+            vec![manual]
+        );
+        assert_eq!(
+            ids_of(&app.get(&token, &format!("{}?kind=data_sync", runs_path(sub1))).await),
+            vec![queued]
+        );
+
+        let page = app.get(&token, &format!("{}?limit=2", runs_path(sub1))).await;
+        assert_eq!(ids_of(&page), vec![queued, manual]);
+        let cursor = page.body["next_cursor"].as_str().unwrap().to_string();
+        let rest = app
+            .get(&token, &format!("{}?limit=2&cursor={cursor}", runs_path(sub1)))
+            .await;
+        assert_eq!(ids_of(&rest), vec![failed]);
+        assert_eq!(rest.body["next_cursor"], Json::Null);
+
+        for bad in [
+            "?status=exploded",
+            "?trigger=cron",
+            "?limit=0",
+            "?cursor=zzz",
+            "?colour=red",
+        ] {
+            let answer = app.get(&token, &format!("{}{bad}", runs_path(sub1))).await;
+            assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        }
+        app
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn one_run_comes_with_its_items_in_pages() {
+    TestApp::on_every_backend(|app| async move {
+        let store = app.database.store().clone();
+        let sub1 = app.fixture.sub1;
+        let token = app.token(&app.fixture.user).await;
+        let run = enqueue(&store, sub1, "probe").await;
+        for (index, status) in [ItemStatus::Succeeded, ItemStatus::Failed, ItemStatus::Skipped]
+            .into_iter()
+            .enumerate()
+        {
+            let key = format!("work-orders/{index}");
+            let message =
+                (status == ItemStatus::Failed).then(|| RunMessage::new("Onbekende klant.", "Unknown customer."));
+            store
+                .record_run_item(
+                    run,
+                    &NewRunItem {
+                        key: &key,
+                        status,
+                        message,
+                        detail: Some("internal"),
+                    },
+                )
+                .await
+                .unwrap();
+        }
+        let path = format!("{}/{run}", runs_path(sub1));
+        let first = app.get(&token, &format!("{path}?items_limit=2")).await;
+        assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+        assert_eq!(first.body["id"], run);
+        assert_eq!(first.body["status"], "queued");
+        assert_eq!(first.body["items"].as_array().unwrap().len(), 2);
+        assert_eq!(first.body["items"][1]["message"]["en"], "Unknown customer.");
+        let cursor = first.body["next_items_cursor"].as_str().unwrap().to_string();
+        let rest = app
+            .get(&token, &format!("{path}?items_limit=2&items_cursor={cursor}"))
+            .await;
+        assert_eq!(rest.body["items"].as_array().unwrap().len(), 1);
+        assert_eq!(rest.body["items"][0]["status"], "skipped");
+        assert_eq!(rest.body["next_items_cursor"], Json::Null);
+        assert!(!first.body.to_string().contains("internal"));
+        app
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn another_administrations_run_is_not_found() {
+    TestApp::on_every_backend(|app| async move {
+        let store = app.database.store().clone();
+        let theirs = enqueue(&store, app.fixture.sub2, "probe").await;
+        let user = app.token(&app.fixture.user).await;
+        for path in [
+            format!("{}/{theirs}", runs_path(app.fixture.sub1)),
+            format!("{}/{theirs}/events", runs_path(app.fixture.sub1)),
+            format!("{}/{theirs}", runs_path(app.fixture.sub2)),
+            runs_path(app.fixture.sub2),
+        ] {
+            let answer = app.get(&user, &path).await;
+            assert_eq!(answer.status, StatusCode::NOT_FOUND, "{path}");
+        }
+        let answer = app
+            .post(
+                &user,
+                &format!("{}/{theirs}/cancel", runs_path(app.fixture.sub1)),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            store.run(app.fixture.sub2, theirs).await.unwrap().status,
+            koppel_store::runs::RunStatus::Queued
+        );
+        app
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn cancelling_needs_the_features_right_and_answers_by_state() {
+    TestApp::on_every_backend(|app| async move {
+        let store = app.database.store().clone();
+        let sub1 = app.fixture.sub1;
+        let admin = app.token(&app.fixture.admin).await;
+        let user = app.token(&app.fixture.user).await;
+
+        // A queued diagnostic run: write_data is enough, and it is cancelled at once.
+        let queued = enqueue(&store, sub1, "probe").await;
+        let answer = app
+            .post(&user, &format!("{}/{queued}/cancel", runs_path(sub1)), &json!({}))
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        assert_eq!(answer.body["status"], "cancelled");
+        assert_eq!(answer.body["cancelled_by"], json!(app.fixture.user.id));
+        let again = app
+            .post(&user, &format!("{}/{queued}/cancel", runs_path(sub1)), &json!({}))
+            .await;
+        assert_eq!((again.status, again.code()), (StatusCode::CONFLICT, "run_finished"));
+
+        // A Data Sync run needs manage_datasync, which the user lacks.
+        let sync = enqueue(&store, sub1, "data_sync").await;
+        let refused = app
+            .post(&user, &format!("{}/{sync}/cancel", runs_path(sub1)), &json!({}))
+            .await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        assert!(
+            refused.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("manage_datasync")
+        );
+
+        // Running: the worker is asked to stop (202), the run says so until it has.
+        claim(&store, "data_sync").await;
+        let requested = app
+            .post(&admin, &format!("{}/{sync}/cancel", runs_path(sub1)), &json!({}))
+            .await;
+        assert_eq!(requested.status, StatusCode::ACCEPTED, "{}", requested.body);
+        assert_eq!(
+            (
+                requested.body["status"].as_str(),
+                requested.body["cancel_requested"].as_bool()
+            ),
+            (Some("running"), Some(true))
+        );
+
+        // A reader may look but not cancel.
+        let reader = store
+            .create_user(NewUser {
+                environment: app.fixture.environment,
+                email: "kijker@example.nl",
+                name: "Kijker",
+                password: "alleen-kijken-2026",
+                language: "nl",
+            })
+            .await
+            .unwrap();
+        store
+            .set_rights(
+                reader.id,
+                sub1,
+                [Right::ReadData].into_iter().collect::<Rights>(),
+                Actor::SYSTEM,
+            )
+            .await
+            .unwrap();
+        let (_, reader_token) = store.create_api_token(reader.id, "kijker").await.unwrap();
+        let probe = enqueue(&store, sub1, "probe").await;
+        assert_eq!(
+            app.get(&reader_token, &format!("{}/{probe}", runs_path(sub1)))
+                .await
+                .status,
+            StatusCode::OK
+        );
+        let answer = app
+            .post(
+                &reader_token,
+                &format!("{}/{probe}/cancel", runs_path(sub1)),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN);
+        app
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_failed_run_is_retried_as_a_new_run() {
+    TestApp::on_every_backend(|app| async move {
+        let store = app.database.store().clone();
+        let sub1 = app.fixture.sub1;
+        let token = app.token(&app.fixture.user).await;
+        let failed = enqueue(&store, sub1, "probe").await;
+        let failure = Finish::Failed {
+            message: RunMessage::new("Mislukt.", "Failed."),
+            detail: "boom".into(),
+        };
+        assert!(store.finish_job(&claim(&store, "probe").await, &failure).await.unwrap());
+
+        let answer = app
+            .post(&token, &format!("{}/{failed}/retry", runs_path(sub1)), &json!({}))
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+        assert_eq!(
+            (answer.body["trigger"].as_str(), answer.body["retry_of"].as_i64()),
+            (Some("retry"), Some(failed))
+        );
+        assert_eq!(answer.body["started_by"], json!(app.fixture.user.id));
+        let location = answer.headers["location"].to_str().unwrap().to_string();
+        assert_eq!(app.get(&token, &location).await.body["status"], "queued");
+
+        let new_run = answer.body["id"].as_i64().unwrap();
+        let refused = app
+            .post(&token, &format!("{}/{new_run}/retry", runs_path(sub1)), &json!({}))
+            .await;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (StatusCode::CONFLICT, "run_not_retryable")
+        );
+        app
+    })
+    .await;
+}
+
+/// One Server-Sent Event.
+#[derive(Debug)]
+struct ServerEvent {
+    name: String,
+    data: Json,
+}
+
+/// Reads a `text/event-stream` answer event by event.
+struct EventReader {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl EventReader {
+    /// The next event, or `None` when the server closed the stream. Keep-alive comments are skipped.
+    async fn next(&mut self) -> Option<ServerEvent> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let frame: String = self.buffer.drain(..end + 2).collect();
+                let mut name = String::from("message");
+                let mut data = String::new();
+                for line in frame.lines() {
+                    if let Some(value) = line.strip_prefix("event:") {
+                        name = value.trim().to_string();
+                    } else if let Some(value) = line.strip_prefix("data:") {
+                        data.push_str(value.trim());
+                    }
+                }
+                if data.is_empty() {
+                    continue;
+                }
+                return Some(ServerEvent {
+                    name,
+                    data: serde_json::from_str(&data).expect("JSON event data"),
+                });
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(30), self.response.chunk())
+                .await
+                .expect("no event within 30 s")
+                .expect("the stream broke")?;
+            self.buffer.push_str(std::str::from_utf8(&chunk).expect("UTF-8"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_run_can_be_followed_live_until_it_ends() {
+    for database in TestDatabase::all().await {
+        let config = WebConfig {
+            run_events_interval: Duration::from_millis(20),
+            ..WebConfig::default()
+        };
+        let app = TestApp::spawn_with(database, config).await;
+        let store = app.database.store().clone();
+        let sub1 = app.fixture.sub1;
+        let token = app.token(&app.fixture.user).await;
+        let run = enqueue(&store, sub1, "probe").await;
+        let response = app
+            .client
+            .get(app.url(&format!("{}/{run}/events", runs_path(sub1))))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/event-stream")
+        );
+        let mut events = EventReader {
+            response,
+            buffer: String::new(),
+        };
+
+        let event = events.next().await.unwrap();
+        assert_eq!(
+            (event.name.as_str(), event.data["status"].as_str()),
+            ("progress", Some("queued"))
+        );
+
+        // Each change the worker makes reaches the follower; the test waits for it before the next.
+        let lease = claim(&store, "probe").await;
+        let event = events.next().await.unwrap();
+        assert_eq!(event.data["status"], "running");
+        for done in 1..=3 {
+            store
+                .set_run_progress(run, done, Some(3), Some(&json!({"relations": done * 10})))
+                .await
+                .unwrap();
+            let event = events.next().await.unwrap();
+            assert_eq!(event.name, "progress");
+            assert_eq!(event.data["progress"], json!({"done": done, "total": 3}));
+            assert_eq!(event.data["counts"]["relations"], done * 10);
+        }
+        let done = Finish::Succeeded {
+            partial: false,
+            message: Some(RunMessage::new("Klaar.", "Done.")),
+            counts: None,
+        };
+        assert!(store.finish_job(&lease, &done).await.unwrap());
+        let event = events.next().await.unwrap();
+        assert_eq!(
+            (event.name.as_str(), event.data["status"].as_str()),
+            ("end", Some("succeeded"))
+        );
+        assert_eq!(event.data["message"]["nl"], "Klaar.");
+        assert!(events.next().await.is_none(), "the stream closes after the end event");
+
+        // A finished run answers with its final state and closes at once.
+        let response = app
+            .client
+            .get(app.url(&format!("{}/{run}/events", runs_path(sub1))))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        let mut events = EventReader {
+            response,
+            buffer: String::new(),
+        };
+        assert_eq!(events.next().await.unwrap().name, "end");
+        assert!(events.next().await.is_none());
+        app.stop().await;
+    }
+}

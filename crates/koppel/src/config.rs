@@ -1,0 +1,412 @@
+//! The operator's configuration: commented defaults, then an optional TOML file, then `KOPPEL_`
+//! environment variables, then flags. Loaded once, validated, and passed down explicitly.
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The defaults, which double as the documentation of every setting.
+pub const DEFAULTS: &str = include_str!("default.toml");
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub database: DatabaseConfig,
+    pub http: HttpConfig,
+    pub jobs: JobsConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    pub url: String,
+    pub max_connections: u32,
+    pub migrate_on_start: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    pub bind: String,
+    pub port: u16,
+    pub public_url: String,
+    pub max_body_bytes: usize,
+    pub session_lifetime_hours: u32,
+}
+
+/// Background work: the worker, the scheduler and the run history (see `[jobs]` in default.toml).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsConfig {
+    pub concurrency: u32,
+    pub poll_interval_ms: u64,
+    pub lease_seconds: u64,
+    pub heartbeat_seconds: u64,
+    pub grace_seconds: u64,
+    pub max_attempts: u32,
+    pub retry_base_seconds: u64,
+    pub retry_max_seconds: u64,
+    pub scheduler_tick_seconds: u64,
+    pub history_retention_days: u32,
+    pub prune_interval_minutes: u32,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: String,
+    pub filter: String,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &koppel_store::redact_url(&self.url))
+            .field("max_connections", &self.max_connections)
+            .field("migrate_on_start", &self.migrate_on_start)
+            .finish()
+    }
+}
+
+/// Overrides given as command-line flags.
+#[derive(Debug, Default, Clone)]
+pub struct Flags {
+    pub config_file: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub bind: Option<String>,
+    pub port: Option<u16>,
+    pub log_format: Option<String>,
+}
+
+impl Config {
+    /// Loads the configuration from all layers. `environment` is the process environment (passed in
+    /// so tests do not depend on the machine's).
+    pub fn load(flags: &Flags, environment: &[(String, String)]) -> anyhow::Result<(Config, Vec<String>)> {
+        let mut table: toml::Table = DEFAULTS.parse().context("the built-in defaults do not parse")?;
+        let mut warnings = Vec::new();
+        let file = flags.config_file.clone().or_else(|| {
+            environment
+                .iter()
+                .find(|(k, _)| k == "KOPPEL_CONFIG")
+                .map(|(_, v)| PathBuf::from(v))
+        });
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
+            let overrides: toml::Table = text
+                .parse()
+                .with_context(|| format!("{} is not valid TOML", path.display()))?;
+            merge(&mut table, overrides, "").with_context(|| format!("in {}", path.display()))?;
+        }
+        for (name, value) in environment {
+            let Some(key) = name.strip_prefix("KOPPEL_") else {
+                continue;
+            };
+            if key == "CONFIG" || key.starts_with("TEST_") || key.starts_with("BENCH_") {
+                continue;
+            }
+            match env_path(&table, key) {
+                Some(path) => {
+                    set(&mut table, &path, value).with_context(|| format!("in environment variable {name}"))?
+                }
+                None => warnings.push(format!(
+                    "ignoring environment variable {name}: Koppel has no such setting"
+                )),
+            }
+        }
+        let flag_values = [
+            (
+                vec!["data_dir"],
+                flags.data_dir.as_ref().map(|p| p.display().to_string()),
+            ),
+            (vec!["database", "url"], flags.database_url.clone()),
+            (vec!["http", "bind"], flags.bind.clone()),
+            (vec!["http", "port"], flags.port.map(|p| p.to_string())),
+            (vec!["log", "format"], flags.log_format.clone()),
+        ];
+        for (path, value) in flag_values {
+            if let Some(value) = value {
+                let path: Vec<String> = path.into_iter().map(String::from).collect();
+                set(&mut table, &path, &value)?;
+            }
+        }
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .context("the configuration is not valid")?;
+        config.validate()?;
+        Ok((config, warnings))
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if !matches!(self.log.format.as_str(), "human" | "json") {
+            bail!("log.format must be \"human\" or \"json\", not {:?}", self.log.format);
+        }
+        if self.database.max_connections == 0 {
+            bail!("database.max_connections must be at least 1");
+        }
+        let url = &self.database.url;
+        if !(url.is_empty()
+            || url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            bail!("database.url must be empty (SQLite in data_dir), sqlite:… or postgres://…");
+        }
+        if self.http.session_lifetime_hours == 0 {
+            bail!("http.session_lifetime_hours must be at least 1");
+        }
+        if !(self.http.public_url.is_empty()
+            || self.http.public_url.starts_with("http://")
+            || self.http.public_url.starts_with("https://"))
+        {
+            bail!("http.public_url must start with http:// or https://");
+        }
+        self.jobs.validate()
+    }
+
+    /// The database URL in effect: the configured one, or SQLite in the data directory.
+    pub fn database_url(&self) -> String {
+        if self.database.url.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("koppel.db").display())
+        } else {
+            self.database.url.clone()
+        }
+    }
+
+    pub fn uses_sqlite_in_data_dir(&self) -> bool {
+        self.database.url.is_empty()
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The effective configuration as TOML, with secrets hidden.
+    pub fn redacted(&self) -> String {
+        let mut shown = self.clone();
+        shown.database.url = koppel_store::redact_url(&self.database.url);
+        let mut text = toml::to_string_pretty(&shown).unwrap_or_default();
+        text.push_str(&format!(
+            "\n# database in effect: {}\n",
+            koppel_store::redact_url(&self.database_url())
+        ));
+        text
+    }
+}
+
+impl JobsConfig {
+    fn validate(&self) -> anyhow::Result<()> {
+        if !(1..=256).contains(&self.concurrency) {
+            bail!("jobs.concurrency must be between 1 and 256");
+        }
+        if self.poll_interval_ms < 10 {
+            bail!("jobs.poll_interval_ms must be at least 10");
+        }
+        if self.heartbeat_seconds == 0 || self.lease_seconds < 2 * self.heartbeat_seconds {
+            bail!(
+                "jobs.lease_seconds ({}) must be at least twice jobs.heartbeat_seconds ({}), and heartbeats at least 1 s apart, \
+                 so one late heartbeat does not cost a running job its lease",
+                self.lease_seconds,
+                self.heartbeat_seconds
+            );
+        }
+        if !(1..=100).contains(&self.max_attempts) {
+            bail!("jobs.max_attempts must be between 1 and 100");
+        }
+        if self.retry_base_seconds == 0 || self.retry_max_seconds < self.retry_base_seconds {
+            bail!("jobs.retry_base_seconds must be at least 1 and at most jobs.retry_max_seconds");
+        }
+        if self.scheduler_tick_seconds == 0 || self.history_retention_days == 0 || self.prune_interval_minutes == 0 {
+            bail!(
+                "jobs.scheduler_tick_seconds, jobs.history_retention_days and jobs.prune_interval_minutes must be at least 1"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Copies `overrides` into `base`; keys the defaults do not have are an error.
+fn merge(base: &mut toml::Table, overrides: toml::Table, prefix: &str) -> anyhow::Result<()> {
+    for (key, value) in overrides {
+        let name = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(base_table)), toml::Value::Table(override_table)) => {
+                merge(base_table, override_table, &name)?
+            }
+            (Some(toml::Value::Table(_)), _) => bail!("{name} must be a section"),
+            (Some(existing), value) => {
+                if std::mem::discriminant(existing) != std::mem::discriminant(&value) {
+                    bail!("{name} must be a {}", existing.type_str());
+                }
+                *existing = value;
+            }
+            (None, _) => bail!("unknown setting {name}"),
+        }
+    }
+    Ok(())
+}
+
+/// Finds the setting an environment variable names: `HTTP_PORT`, `HTTP__PORT` or `DATA_DIR`.
+fn env_path(table: &toml::Table, key: &str) -> Option<Vec<String>> {
+    let key = key.to_lowercase();
+    if let Some((section, rest)) = key.split_once("__") {
+        return matches!(table.get(section), Some(toml::Value::Table(t)) if t.contains_key(rest))
+            .then(|| vec![section.to_string(), rest.to_string()]);
+    }
+    if table.get(&key).is_some_and(|v| !v.is_table()) {
+        return Some(vec![key]);
+    }
+    table
+        .iter()
+        .filter_map(|(section, value)| value.as_table().map(|t| (section, t)))
+        .find_map(|(section, t)| {
+            key.strip_prefix(&format!("{section}_"))
+                .filter(|rest| t.contains_key(*rest))
+                .map(|rest| vec![section.clone(), rest.to_string()])
+        })
+}
+
+/// Sets a value given as text, converted to the type the default has.
+fn set(table: &mut toml::Table, path: &[String], text: &str) -> anyhow::Result<()> {
+    let (last, sections) = path.split_last().expect("non-empty path");
+    let mut current = table;
+    for section in sections {
+        current = current
+            .get_mut(section)
+            .and_then(|v| v.as_table_mut())
+            .context("unknown section")?;
+    }
+    let name = path.join(".");
+    let value = match current.get(last) {
+        Some(toml::Value::Integer(_)) => toml::Value::Integer(
+            text.trim()
+                .parse()
+                .with_context(|| format!("{name} must be a whole number, not {text:?}"))?,
+        ),
+        Some(toml::Value::Boolean(_)) => toml::Value::Boolean(
+            text.trim()
+                .parse()
+                .with_context(|| format!("{name} must be true or false, not {text:?}"))?,
+        ),
+        Some(_) => toml::Value::String(text.to_string()),
+        None => bail!("unknown setting {name}"),
+    };
+    current.insert(last.clone(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_start_on_sqlite_on_localhost_8080() {
+        let (config, warnings) = Config::load(&Flags::default(), &[]).unwrap();
+        assert_eq!(config.http.port, 8080);
+        assert_eq!(config.http.bind, "127.0.0.1");
+        assert!(config.database_url().starts_with("sqlite://"));
+        assert!(warnings.is_empty());
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = std::env::temp_dir().join(format!("koppel-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("koppel.toml");
+        std::fs::write(
+            &file,
+            "[http]\nport = 9000\nbind = \"0.0.0.0\"\n[log]\nformat = \"json\"\n",
+        )
+        .unwrap();
+        let flags = Flags {
+            config_file: Some(file),
+            port: Some(9100),
+            ..Flags::default()
+        };
+        let environment = env(&[
+            ("KOPPEL_HTTP_PORT", "9050"),
+            ("KOPPEL_LOG__FILTER", "debug"),
+            ("KOPPEL_TEST_DATABASE_URL", "x"),
+        ]);
+        let (config, warnings) = Config::load(&flags, &environment).unwrap();
+        assert_eq!(config.http.port, 9100, "flag beats environment beats file");
+        assert_eq!(config.http.bind, "0.0.0.0", "file beats default");
+        assert_eq!(config.log.format, "json");
+        assert_eq!(config.log.filter, "debug");
+        assert!(warnings.is_empty(), "{warnings:?}");
+    }
+
+    #[test]
+    fn mistakes_are_reported_clearly() {
+        let dir = std::env::temp_dir().join(format!("koppel-config-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("bad.toml");
+        std::fs::write(&file, "[http]\nprot = 9000\n").unwrap();
+        let error = Config::load(
+            &Flags {
+                config_file: Some(file),
+                ..Flags::default()
+            },
+            &[],
+        )
+        .unwrap_err();
+        assert!(format!("{error:#}").contains("unknown setting http.prot"), "{error:#}");
+        let error = Config::load(&Flags::default(), &env(&[("KOPPEL_HTTP_PORT", "eighty")])).unwrap_err();
+        assert!(
+            format!("{error:#}").contains("http.port must be a whole number"),
+            "{error:#}"
+        );
+        let (_, warnings) = Config::load(&Flags::default(), &env(&[("KOPPEL_COLOUR", "red")])).unwrap();
+        assert_eq!(warnings.len(), 1);
+    }
+
+    #[test]
+    fn job_settings_are_checked() {
+        let (config, _) = Config::load(&Flags::default(), &[]).unwrap();
+        assert_eq!(config.jobs.lease_seconds, 60);
+        let (config, _) = Config::load(
+            &Flags::default(),
+            &env(&[
+                ("KOPPEL_JOBS_LEASE_SECONDS", "2"),
+                ("KOPPEL_JOBS_HEARTBEAT_SECONDS", "1"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!((config.jobs.lease_seconds, config.jobs.heartbeat_seconds), (2, 1));
+        let error = Config::load(&Flags::default(), &env(&[("KOPPEL_JOBS_HEARTBEAT_SECONDS", "45")])).unwrap_err();
+        assert!(
+            format!("{error:#}").contains("at least twice jobs.heartbeat_seconds"),
+            "{error:#}"
+        );
+        let error = Config::load(&Flags::default(), &env(&[("KOPPEL_JOBS_CONCURRENCY", "0")])).unwrap_err();
+        assert!(format!("{error:#}").contains("jobs.concurrency"), "{error:#}");
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        let flags = Flags {
+            database_url: Some("postgres://koppel:hunter2@db/koppel".into()),
+            ..Flags::default()
+        };
+        let (config, _) = Config::load(&flags, &[]).unwrap();
+        assert!(!config.redacted().contains("hunter2"));
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,354 @@
+//! The `koppel` binary: wiring only. Configuration, logging, and the subcommands that start the
+//! parts that live in the library crates: `serve` (web, worker and scheduler), `worker` (worker
+//! and scheduler), `migrate`, `demo`, `check-config`.
+
+mod config;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use config::{Config, Flags};
+use koppel_store::{ConnectOptions, Store, SystemClock};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "koppel",
+    version,
+    about = "Koppel: Data Sync for Power BI, settings sync to sub-administrations, AccountView"
+)]
+struct Cli {
+    /// A TOML configuration file (see `koppel check-config` for every setting).
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Directory for local files (the SQLite database when no database URL is set).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// sqlite:… or postgres://… (default: SQLite in the data directory).
+    #[arg(long, global = true, value_name = "URL")]
+    database_url: Option<String>,
+    /// Log format: human or json.
+    #[arg(long, global = true, value_name = "FORMAT")]
+    log_format: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the web server (REST API, feed, pages).
+    Serve {
+        /// Address to listen on.
+        #[arg(long)]
+        bind: Option<String>,
+        /// Port to listen on.
+        #[arg(long)]
+        port: Option<u16>,
+        /// Seed the demo environment first when the database has none.
+        #[arg(long)]
+        demo: bool,
+        /// Serve only the web; run background jobs and schedules elsewhere (`koppel worker`).
+        #[arg(long)]
+        no_worker: bool,
+    },
+    /// Run background jobs and the scheduler only, without the web server.
+    Worker,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Seed demo data: a Dutch installation group, or with --scale N a benchmark volume.
+    Demo {
+        /// Generate N work orders (and proportional relations, invoices, lines) for benchmarks.
+        #[arg(long, value_name = "N")]
+        scale: Option<u64>,
+    },
+    /// Print the effective configuration with secrets hidden.
+    CheckConfig,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let (bind, port) = match &cli.command {
+        Command::Serve { bind, port, .. } => (bind.clone(), *port),
+        _ => (None, None),
+    };
+    let flags = Flags {
+        config_file: cli.config.clone(),
+        data_dir: cli.data_dir.clone(),
+        database_url: cli.database_url.clone(),
+        bind,
+        port,
+        log_format: cli.log_format.clone(),
+    };
+    let environment: Vec<(String, String)> = std::env::vars().collect();
+    let (config, warnings) = Config::load(&flags, &environment)?;
+    if let Command::CheckConfig = cli.command {
+        for warning in &warnings {
+            eprintln!("warning: {warning}");
+        }
+        print!("{}", config.redacted());
+        return Ok(());
+    }
+    init_logging(&config)?;
+    for warning in &warnings {
+        tracing::warn!("{warning}");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(run(cli.command, config))
+}
+
+fn init_logging(config: &Config) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log.filter)
+        .with_context(|| format!("log.filter {:?} is not a valid filter", config.log.filter))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if config.log.format == "json" {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.init();
+    }
+    Ok(())
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    if config.uses_sqlite_in_data_dir() {
+        std::fs::create_dir_all(config.data_dir())
+            .with_context(|| format!("cannot create the data directory {}", config.data_dir().display()))?;
+    }
+    let options = ConnectOptions {
+        url: config.database_url(),
+        max_connections: config.database.max_connections,
+    };
+    let store = Store::connect(&options, Arc::new(SystemClock))
+        .await
+        .with_context(|| format!("cannot open the database {}", koppel_store::redact_url(&options.url)))?;
+    Ok(store)
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Migrate => {
+            let store = open_store(&config).await?;
+            store.migrate().await.context("migrations failed")?;
+            tracing::info!(database.backend = store.backend().name(), "migrations applied");
+            println!("Migrations applied ({}).", store.backend().name());
+            store.close().await;
+        }
+        Command::Demo { scale } => {
+            let store = open_store(&config).await?;
+            store.migrate().await.context("migrations failed")?;
+            let mut options = koppel_demo::DemoOptions {
+                scale,
+                ..koppel_demo::DemoOptions::default()
+            };
+            if scale.is_some() {
+                options = options.with_printed_progress();
+            }
+            let summary = koppel_demo::seed(&store, &options).await?;
+            print_demo_summary(&summary, store.backend());
+            store.close().await;
+        }
+        Command::Serve { demo, no_worker, .. } => serve(config, demo, !no_worker).await?,
+        Command::Worker => worker(config).await?,
+        Command::CheckConfig => unreachable!("handled before the runtime starts"),
+    }
+    Ok(())
+}
+
+async fn serve(config: Config, demo: bool, with_worker: bool) -> anyhow::Result<()> {
+    let store = open_store(&config).await?;
+    if config.database.migrate_on_start {
+        store.migrate().await.context("migrations failed")?;
+    }
+    if demo {
+        match koppel_demo::seed(&store, &koppel_demo::DemoOptions::default()).await {
+            Ok(summary) => print_demo_summary(&summary, store.backend()),
+            Err(koppel_demo::DemoError::AlreadySeeded { .. }) => {
+                tracing::info!("demo data already present; starting with it");
+            }
+            Err(error) => return Err(error).context("seeding demo data failed"),
+        }
+    }
+    let address = format!("{}:{}", config.http.bind, config.http.port);
+    let listener = tokio::net::TcpListener::bind(&address)
+        .await
+        .with_context(|| format!("cannot listen on {address}; is another program using the port? (set --port)"))?;
+    let web = koppel_web::WebConfig {
+        session_lifetime: chrono::Duration::hours(i64::from(config.http.session_lifetime_hours)),
+        secure_cookies: config.http.public_url.starts_with("https://"),
+        max_body_bytes: config.http.max_body_bytes,
+        ..koppel_web::WebConfig::default()
+    };
+    let state = koppel_web::AppState::new(store.clone(), web);
+    let shutdown = Shutdown::on_signal();
+    // The worker starts before the server says it listens, so "listening" means fully up.
+    let jobs = if with_worker {
+        let background = Background::new(&store, &config)?;
+        let shutdown = shutdown.clone();
+        Some(tokio::spawn(async move { background.run(shutdown).await }))
+    } else {
+        tracing::info!("background jobs are not run by this process (--no-worker)");
+        None
+    };
+    tracing::info!(
+        http.address = %listener.local_addr()?,
+        database.backend = store.backend().name(),
+        "Koppel is listening on http://{}",
+        listener.local_addr()?
+    );
+    koppel_web::serve(listener, state, shutdown.clone().stopped())
+        .await
+        .context("the web server stopped")?;
+    if let Some(jobs) = jobs {
+        jobs.await.context("the background jobs stopped abnormally")?;
+    }
+    tracing::info!("shutting down");
+    store.close().await;
+    Ok(())
+}
+
+/// `koppel worker`: background jobs and the scheduler, no web server.
+async fn worker(config: Config) -> anyhow::Result<()> {
+    let store = open_store(&config).await?;
+    if config.database.migrate_on_start {
+        store.migrate().await.context("migrations failed")?;
+    }
+    let background = Background::new(&store, &config)?;
+    tracing::info!(
+        database.backend = store.backend().name(),
+        "Koppel worker running; stop it with SIGTERM or Ctrl-C"
+    );
+    background.run(Shutdown::on_signal()).await;
+    tracing::info!("shutting down");
+    store.close().await;
+    Ok(())
+}
+
+/// The worker and the scheduler of one process, wired from the `[jobs]` configuration.
+struct Background {
+    worker: koppel_jobs::Worker,
+    scheduler: koppel_jobs::Scheduler,
+}
+
+impl Background {
+    fn new(store: &Store, config: &Config) -> anyhow::Result<Background> {
+        use koppel_jobs::kinds::{self, BuiltinConfig};
+        use std::time::Duration;
+        let jobs = &config.jobs;
+        let queue = koppel_jobs::Queue::new(store.clone(), i64::from(jobs.max_attempts));
+        let registry = kinds::builtin(&BuiltinConfig {
+            history_retention: chrono::Duration::days(i64::from(jobs.history_retention_days)),
+        });
+        let worker = koppel_jobs::Worker::new(
+            &queue,
+            registry.clone(),
+            koppel_jobs::WorkerConfig {
+                concurrency: jobs.concurrency as usize,
+                poll_interval: Duration::from_millis(jobs.poll_interval_ms),
+                lease: Duration::from_secs(jobs.lease_seconds),
+                heartbeat_interval: Duration::from_secs(jobs.heartbeat_seconds),
+                grace_period: Duration::from_secs(jobs.grace_seconds),
+                retry: koppel_jobs::RetryPolicy {
+                    base: Duration::from_secs(jobs.retry_base_seconds),
+                    max: Duration::from_secs(jobs.retry_max_seconds),
+                },
+            },
+        );
+        // Every periodic kind of work and its operator-set interval.
+        let periodic = vec![koppel_jobs::Periodic {
+            kind: kinds::prune_history::KIND,
+            scope: koppel_store::queue::ScheduleScope::System,
+            interval: Duration::from_secs(u64::from(jobs.prune_interval_minutes) * 60),
+        }];
+        let scheduler = koppel_jobs::Scheduler::new(
+            &queue,
+            &registry,
+            periodic,
+            koppel_jobs::SchedulerConfig {
+                tick_interval: Duration::from_secs(jobs.scheduler_tick_seconds),
+            },
+        )
+        .context("the schedules in [jobs] cannot work")?;
+        Ok(Background { worker, scheduler })
+    }
+
+    /// Runs until shutdown; the worker then lets running jobs finish within the grace period.
+    async fn run(self, shutdown: Shutdown) {
+        tokio::join!(
+            self.worker.run(shutdown.clone().stopped()),
+            self.scheduler.run(shutdown.stopped())
+        );
+    }
+}
+
+/// One shutdown signal (Ctrl-C or SIGTERM) shared by the web server, the worker and the scheduler.
+#[derive(Clone)]
+struct Shutdown(tokio::sync::watch::Receiver<bool>);
+
+impl Shutdown {
+    fn on_signal() -> Shutdown {
+        let (sender, receiver) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutdown requested");
+            sender.send_replace(true);
+        });
+        Shutdown(receiver)
+    }
+
+    async fn stopped(mut self) {
+        // An error means the sender is gone, which only happens after it signalled.
+        let _ = self.0.wait_for(|stopping| *stopping).await;
+    }
+}
+
+/// Tells whoever ran the demo what was made and how to log in.
+fn print_demo_summary(summary: &koppel_demo::DemoSummary, backend: koppel_store::Backend) {
+    println!(
+        "Demo environment \"{}\" seeded on {}:",
+        summary.environment_name,
+        backend.name()
+    );
+    for administration in &summary.administrations {
+        let kind = if administration.is_main { "main" } else { "sub" };
+        println!(
+            "  administration {} ({kind}, id {})",
+            administration.name, administration.id
+        );
+    }
+    println!(
+        "  {} records, {} work orders in {:.1} s ({:.0} work orders/s)",
+        summary.total_records(),
+        summary.work_orders,
+        summary.elapsed.as_secs_f64(),
+        summary.work_orders_per_second()
+    );
+    if !summary.logins.is_empty() {
+        println!("Demo logins (demo data only; change them for anything real):");
+        for login in &summary.logins {
+            println!("  {:<34} {:<22} {}", login.email, login.password, login.access);
+        }
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

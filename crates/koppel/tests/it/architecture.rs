@@ -1,0 +1,75 @@
+//! The dependency rules of ARCHITECTURE.md, checked against `cargo metadata`.
+
+use serde_json::Value as Json;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Each crate's normal (non-dev) dependencies, by name.
+fn dependencies() -> BTreeMap<String, BTreeSet<String>> {
+    let output = std::process::Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo metadata");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let metadata: Json = serde_json::from_slice(&output.stdout).unwrap();
+    metadata["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|package| {
+            let names = package["dependencies"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|d| d["kind"].is_null())
+                .map(|d| d["name"].as_str().unwrap().to_string())
+                .collect();
+            (package["name"].as_str().unwrap().to_string(), names)
+        })
+        .collect()
+}
+
+#[test]
+fn crates_depend_only_on_what_the_architecture_allows() {
+    let all = dependencies();
+    let koppel_crates = |deps: &BTreeSet<String>| -> BTreeSet<String> {
+        deps.iter().filter(|d| d.starts_with("koppel")).cloned().collect()
+    };
+    let forbidden = |name: &str, banned: &[&str]| {
+        let deps = &all[name];
+        for ban in banned {
+            assert!(!deps.contains(*ban), "{name} must not depend on {ban}");
+        }
+    };
+    // The domain knows no IO: no SQL, no HTTP, no async runtime, no other Koppel crate.
+    assert!(koppel_crates(&all["koppel-domain"]).is_empty());
+    forbidden("koppel-domain", &["sqlx", "axum", "tokio", "reqwest"]);
+    // The store knows SQL but not HTTP.
+    forbidden("koppel-store", &["axum", "reqwest", "koppel-web"]);
+    // Background work knows the store, not HTTP, and the web layer does not run jobs itself: it
+    // reads runs and asks for cancellation through the store.
+    forbidden("koppel-jobs", &["axum", "reqwest", "koppel-web", "koppel-demo"]);
+    forbidden("koppel-web", &["koppel-jobs"]);
+    // Only the web crate (and the sandbox, the other side of the wire) knows axum.
+    for (name, deps) in &all {
+        if deps.contains("axum") {
+            assert!(
+                matches!(name.as_str(), "koppel-web" | "accountview-sandbox"),
+                "{name} must not depend on axum"
+            );
+        }
+        // Nothing depends on the binary, and nothing ships with the test support.
+        assert!(!deps.contains("koppel"), "{name} depends on the binary");
+        assert!(
+            !deps.contains("koppel-test-support"),
+            "{name} uses koppel-test-support outside tests"
+        );
+    }
+    // The sandbox is the other side of the wire: sharing types would hide contract mistakes.
+    if let Some(sandbox) = all.get("accountview-sandbox") {
+        assert!(
+            koppel_crates(sandbox).is_empty(),
+            "accountview-sandbox must not use Koppel's crates"
+        );
+    }
+}

@@ -1,0 +1,5 @@
+//! Tests of the `koppel` binary as an operator uses it, and of the workspace's dependency rules.
+
+mod architecture;
+mod cli;
+mod jobs;
