@@ -1,0 +1,13 @@
+//! The sandbox's contract suite: drives a sandbox served in-process over HTTP with a plain reqwest client,
+//! checking it against shared/docs/accountview.md. One test binary, one module per area.
+
+mod companies;
+mod config;
+mod control;
+mod debtors;
+mod faults;
+mod invoices;
+mod oauth;
+mod paging;
+mod reading;
+mod support;
