@@ -1,0 +1,98 @@
+//! `cargo xtask bench …`: benchmarks that print figures. Nothing here asserts a speed; the numbers
+//! go into issues and release notes, measured the same way every time.
+
+mod cpu;
+mod load;
+mod rest;
+mod scratch;
+mod server;
+
+use crate::cargo::{cargo, run_timed, seconds};
+use anyhow::Context;
+use clap::Subcommand;
+
+#[derive(Subcommand, Debug)]
+pub enum Bench {
+    /// REST throughput and latency: `koppel serve` with `demo --scale N` data, N clients on loopback.
+    Rest(rest::RestArgs),
+    /// `demo --scale N` generation rate on SQLite (and PostgreSQL when KOPPEL_BENCH_DATABASE_URL or
+    /// KOPPEL_TEST_DATABASE_URL is set): `cargo bench -p koppel-demo --bench demo_scale`.
+    Demo {
+        /// Work orders to generate (sets KOPPEL_BENCH_SCALE; the bench's default is 1,000,000).
+        #[arg(long, value_parser = parse_count)]
+        scale: Option<u64>,
+    },
+    /// Job queue throughput and claim latency (no-op jobs) on SQLite, and on PostgreSQL with one and
+    /// two workers when KOPPEL_BENCH_DATABASE_URL or KOPPEL_TEST_DATABASE_URL is set:
+    /// `cargo bench -p koppel-jobs --bench jobs`.
+    Jobs,
+    /// Clean debug build time of the whole workspace, in a temporary target directory. Takes minutes.
+    Build {
+        /// Keep the temporary target directory instead of deleting it.
+        #[arg(long)]
+        keep: bool,
+    },
+}
+
+pub fn run(bench: Bench) -> anyhow::Result<()> {
+    match bench {
+        Bench::Rest(arguments) => rest::run(arguments),
+        Bench::Demo { scale } => demo(scale),
+        Bench::Jobs => {
+            run_timed(&mut cargo(["bench", "-p", "koppel-jobs", "--bench", "jobs"]))?;
+            Ok(())
+        }
+        Bench::Build { keep } => build(keep),
+    }
+}
+
+/// A count that may be written with separators: 1000000, 1_000_000 or 1,000,000.
+pub fn parse_count(text: &str) -> Result<u64, String> {
+    text.replace(['_', ','], "")
+        .parse()
+        .map_err(|_| format!("{text:?} is not a whole number"))
+}
+
+fn demo(scale: Option<u64>) -> anyhow::Result<()> {
+    let mut command = cargo(["bench", "-p", "koppel-demo", "--bench", "demo_scale"]);
+    if let Some(scale) = scale {
+        command.env("KOPPEL_BENCH_SCALE", scale.to_string());
+    }
+    run_timed(&mut command)?;
+    Ok(())
+}
+
+fn build(keep: bool) -> anyhow::Result<()> {
+    let target_dir = std::env::temp_dir().join(format!("koppel-build-bench-{}", scratch::random_suffix()));
+    eprintln!(
+        "bench build: a clean debug build of the whole workspace into {}; this takes minutes \
+         (4 or more on 2 cores) and about 6 GB of disk while it runs. Other builds running at the same time \
+         slow it down and make the figure worthless.",
+        target_dir.display()
+    );
+    // Downloads are not compile time: fetch first (a no-op when everything is cached).
+    run_timed(&mut cargo(["fetch", "--quiet"]))?;
+    let mut command = cargo(["build", "--workspace", "--all-targets"]);
+    command.env("CARGO_TARGET_DIR", &target_dir);
+    let result = run_timed(&mut command);
+    let size_bytes = scratch::directory_size_bytes(&target_dir);
+    if keep {
+        eprintln!("bench build: kept {}", target_dir.display());
+    } else {
+        std::fs::remove_dir_all(&target_dir).with_context(|| {
+            format!(
+                "could not remove the temporary target directory {}",
+                target_dir.display()
+            )
+        })?;
+    }
+    let elapsed = result?;
+    println!(
+        "clean debug build (cargo build --workspace --all-targets): {} ({} min {} s), target directory {:.2} GB",
+        seconds(elapsed),
+        elapsed.as_secs() / 60,
+        elapsed.as_secs() % 60,
+        size_bytes as f64 / 1e9
+    );
+    Ok(())
+}
