@@ -41,30 +41,30 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, value)| value)
 }
 
-/// A cookie-authenticated request that changes something must come from our own pages. Browsers
-/// send `Sec-Fetch-Site` and `Origin`; a cross-site request is refused.
-fn check_same_origin(parts: &Parts) -> Result<(), ApiError> {
-    if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
-        return Ok(());
-    }
-    let refused = || ApiError::forbidden("cross-site requests with a session cookie are not accepted");
-    if let Some(site) = parts.headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
+/// Whether a request comes from our own pages. Browsers send `Sec-Fetch-Site` and `Origin`; a
+/// cross-site request (or one from an opaque `null` origin) is not.
+pub fn same_origin(headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
         && !matches!(site, "same-origin" | "none")
     {
-        return Err(refused());
+        return false;
     }
-    if let Some(origin) = parts.headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        let host = parts
-            .headers
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
         let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
         if origin_host != host {
-            return Err(refused());
+            return false;
         }
     }
-    Ok(())
+    true
+}
+
+/// A cookie-authenticated request that changes something must come from our own pages.
+fn check_same_origin(parts: &Parts) -> Result<(), ApiError> {
+    if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) || same_origin(&parts.headers) {
+        return Ok(());
+    }
+    Err(ApiError::forbidden("cross-site requests with a session cookie are not accepted"))
 }
 
 impl FromRequestParts<AppState> for Caller {

@@ -1,11 +1,12 @@
-//! Koppel's HTTP surface: the REST API under `/api/v1`, health and metrics endpoints.
-//! (The OData feed and the back-office pages are added here by their own issues.)
+//! Koppel's HTTP surface: the REST API under `/api/v1`, the back-office pages, health and metrics
+//! endpoints. (The OData feed is added here by its own issue.)
 //!
 //! Only this crate knows axum. It turns requests into store calls and store errors into answers.
 
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod pages;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
@@ -103,6 +104,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(render_metrics))
         .merge(api::router())
+        .merge(pages::router())
         .layer(axum::middleware::from_fn(track_requests))
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .with_state(state)

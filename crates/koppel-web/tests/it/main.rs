@@ -1,10 +1,12 @@
-//! HTTP-level tests of the REST API, on SQLite always and on PostgreSQL when
+//! HTTP-level tests of the REST API and the back-office pages (and browser tests of the pages), on SQLite always and on PostgreSQL when
 //! `KOPPEL_TEST_DATABASE_URL` is set.
 
 mod app;
 mod authorization;
+mod browser;
 mod errors;
 mod openapi;
+mod pages;
 mod platform;
 mod records;
 mod runs;

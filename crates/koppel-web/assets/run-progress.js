@@ -1,0 +1,28 @@
+// Follows a run live: the REST API streams its state as Server-Sent Events ("progress", then "end").
+(function () {
+  "use strict";
+  var section = document.getElementById("run");
+  if (!section || section.dataset.finished === "true" || !window.EventSource) { return; }
+  var statuses = JSON.parse(section.dataset.statuses || "{}");
+  var lang = document.documentElement.lang === "en" ? "en" : "nl";
+  var source = new EventSource(section.dataset.events);
+  function show(run) {
+    var status = document.getElementById("run-status");
+    status.textContent = statuses[run.status] || run.status;
+    status.className = "badge status-" + run.status;
+    var total = run.progress.total || 0;
+    var done = run.progress.done || 0;
+    var percent = run.status === "succeeded" ? 100 : (total > 0 ? Math.min(100, Math.floor(done * 100 / total)) : 0);
+    document.getElementById("run-progress").value = percent;
+    document.getElementById("run-progress-text").textContent = total > 0 ? done + " / " + total : String(done);
+    if (run.message) { document.getElementById("run-message").textContent = run.message[lang] || ""; }
+  }
+  source.addEventListener("progress", function (event) { show(JSON.parse(event.data)); });
+  source.addEventListener("end", function (event) {
+    show(JSON.parse(event.data));
+    source.close();
+    var live = document.getElementById("run-live");
+    if (live) { live.remove(); }
+  });
+  source.addEventListener("gone", function () { source.close(); });
+})();

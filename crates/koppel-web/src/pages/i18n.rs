@@ -1,0 +1,365 @@
+//! The one message catalogue of the back office, in Dutch (the default) and English, and the
+//! Dutch and English ways of writing dates, times and amounts.
+//!
+//! Every text is a field of [`Messages`], so a template that names a key that does not exist does
+//! not compile: a page cannot show a missing key. Texts with a value in them use `{}` placeholders,
+//! filled in order by [`fill`].
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+/// The languages of the back office.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    Nl,
+    En,
+}
+
+impl Lang {
+    pub const ALL: [Lang; 2] = [Lang::Nl, Lang::En];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Nl => "nl",
+            Lang::En => "en",
+        }
+    }
+
+    /// Unknown or missing codes fall back to Dutch.
+    pub fn parse(code: &str) -> Lang {
+        match code.trim().to_ascii_lowercase().as_str() {
+            "en" => Lang::En,
+            _ => Lang::Nl,
+        }
+    }
+
+    pub fn messages(self) -> &'static Messages {
+        match self {
+            Lang::Nl => &NL,
+            Lang::En => &EN,
+        }
+    }
+
+    /// `22-11-2026` in Dutch, `22 Nov 2026` in English.
+    pub fn date(self, date: NaiveDate) -> String {
+        match self {
+            Lang::Nl => date.format("%d-%m-%Y").to_string(),
+            Lang::En => date.format("%-d %b %Y").to_string(),
+        }
+    }
+
+    /// A moment in the Netherlands' time zone is what office staff expect; the server keeps UTC, so
+    /// the offset is written explicitly rather than guessed.
+    pub fn date_time(self, moment: DateTime<Utc>) -> String {
+        match self {
+            Lang::Nl => moment.format("%d-%m-%Y %H:%M UTC").to_string(),
+            Lang::En => moment.format("%-d %b %Y %H:%M UTC").to_string(),
+        }
+    }
+
+    /// Money in cents: `€ 1.234,56` in Dutch, `€1,234.56` in English.
+    pub fn money(self, cents: i64) -> String {
+        let sign = if cents < 0 { "-" } else { "" };
+        let whole = (cents.unsigned_abs() / 100).to_string();
+        let fraction = cents.unsigned_abs() % 100;
+        let (group, decimal) = match self {
+            Lang::Nl => ('.', ','),
+            Lang::En => (',', '.'),
+        };
+        let grouped = group_digits(&whole, group);
+        match self {
+            Lang::Nl => format!("{sign}€ {grouped}{decimal}{fraction:02}"),
+            Lang::En => format!("{sign}€{grouped}{decimal}{fraction:02}"),
+        }
+    }
+
+    /// A whole number with thousands separators.
+    pub fn number(self, value: i64) -> String {
+        let digits = value.unsigned_abs().to_string();
+        let group = if self == Lang::Nl { '.' } else { ',' };
+        let grouped = group_digits(&digits, group);
+        if value < 0 { format!("-{grouped}") } else { grouped }
+    }
+}
+
+/// `1234567` → `1.234.567` (or with another separator).
+fn group_digits(digits: &str, separator: char) -> String {
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            grouped.push(separator);
+        }
+        grouped.push(digit);
+    }
+    grouped
+}
+
+/// Fills the `{}` placeholders of a catalogue text in order.
+pub fn fill(template: &str, values: &[&str]) -> String {
+    let mut out = String::with_capacity(template.len() + 16);
+    let mut values = values.iter();
+    let mut rest = template;
+    while let Some(at) = rest.find("{}") {
+        out.push_str(&rest[..at]);
+        out.push_str(values.next().copied().unwrap_or(""));
+        rest = &rest[at + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+macro_rules! catalogue {
+    ($($key:ident: $nl:literal, $en:literal;)*) => {
+        /// Every text of the back office in one language.
+        #[derive(Debug)]
+        pub struct Messages {
+            $(pub $key: &'static str,)*
+        }
+
+        pub static NL: Messages = Messages { $($key: $nl,)* };
+        pub static EN: Messages = Messages { $($key: $en,)* };
+
+        /// Every key with its Dutch and English text, for tests and for flash messages.
+        pub const KEYS: &[(&str, &str, &str)] = &[$((stringify!($key), $nl, $en),)*];
+
+        impl Messages {
+            /// A text by its key's name (flash messages travel by name in a cookie).
+            pub fn get(&self, key: &str) -> Option<&'static str> {
+                match key {
+                    $(stringify!($key) => Some(self.$key),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+catalogue! {
+    app_name: "Koppel", "Koppel";
+    skip_to_content: "Naar de inhoud", "Skip to content";
+    // Log in and out.
+    login_title: "Inloggen", "Log in";
+    login_intro: "Log in met je e-mailadres en wachtwoord.", "Log in with your e-mail address and password.";
+    login_email: "E-mailadres", "E-mail address";
+    login_password: "Wachtwoord", "Password";
+    login_submit: "Inloggen", "Log in";
+    login_wrong: "Het e-mailadres of het wachtwoord is onjuist. Controleer beide en probeer het opnieuw.",
+        "The e-mail address or the password is wrong. Check both and try again.";
+    login_missing: "Vul je e-mailadres en je wachtwoord in.", "Fill in your e-mail address and your password.";
+    login_locked: "Te veel mislukte pogingen voor dit e-mailadres. Probeer het over {} minuten opnieuw.",
+        "Too many failed attempts for this e-mail address. Try again in {} minutes.";
+    login_expired: "Je sessie is verlopen. Log opnieuw in.", "Your session has ended. Please log in again.";
+    logout: "Uitloggen", "Log out";
+    logged_out: "Je bent uitgelogd.", "You have been logged out.";
+    form_expired: "Dit formulier is verlopen of kwam niet van deze site. Laad de pagina opnieuw en probeer het nog eens.",
+        "This form has expired or did not come from this site. Reload the page and try again.";
+    form_unreadable: "Het formulier kon niet worden gelezen. Laad de pagina opnieuw en probeer het nog eens.",
+        "The form could not be read. Reload the page and try again.";
+    // Top bar.
+    administration: "Administratie", "Administration";
+    switch_administration: "Wisselen", "Switch";
+    switch_label: "Administratie kiezen", "Choose administration";
+    language: "Taal", "Language";
+    language_nl: "Nederlands", "Nederlands";
+    language_en: "English", "English";
+    language_save: "Taal wijzigen", "Change language";
+    language_changed: "De taal is gewijzigd.", "The language has been changed.";
+    signed_in_as: "Ingelogd als {}", "Signed in as {}";
+    // Navigation.
+    nav_settings: "Instellingen", "Settings";
+    nav_general: "Algemeen", "General";
+    nav_integrations: "Softwarekoppelingen", "Software integrations";
+    nav_datasync: "Data Sync", "Data Sync";
+    nav_administrations: "Administraties", "Administrations";
+    nav_users: "Gebruikers en rechten", "Users and rights";
+    nav_licences: "Licentiebeheer", "Licence Manager";
+    nav_runs: "Geschiedenis", "History";
+    settings_intro: "Beheer hier de koppelingen, Data Sync, administraties, gebruikers en licenties van {}.",
+        "Manage the integrations, Data Sync, administrations, users and licences of {} here.";
+    available: "Beschikbaar", "Available";
+    // Gates.
+    gate_title: "Deze pagina is niet beschikbaar", "This page is not available";
+    gate_right: "Je hebt het recht ‘{}’ nodig in administratie {}. Vraag een beheerder om het je te geven.",
+        "You need the right ‘{}’ in administration {}. Ask an administrator to grant it.";
+    gate_right_main: "Je hebt het recht ‘{}’ nodig in de hoofdadministratie. Vraag een beheerder om het je te geven.",
+        "You need the right ‘{}’ in the main administration. Ask an administrator to grant it.";
+    gate_licence: "De power-up ‘{}’ is niet actief. Activeer hem in Licentiebeheer.",
+        "The power-up ‘{}’ is not active. Activate it in the Licence Manager.";
+    gate_licence_expired: "De proefperiode van de power-up ‘{}’ is op {} afgelopen. Activeer hem in Licentiebeheer.",
+        "The trial of the power-up ‘{}’ ended on {}. Activate it in the Licence Manager.";
+    gate_main_only: "Deze pagina is er alleen in de hoofdadministratie {}.",
+        "This page exists only in the main administration {}.";
+    gate_open_main: "Open deze pagina in {}", "Open this page in {}";
+    not_found_title: "Niet gevonden", "Not found";
+    not_found_text: "Deze pagina of administratie bestaat niet, of je hebt er geen toegang toe.",
+        "This page or administration does not exist, or you have no access to it.";
+    no_access_title: "Geen toegang", "No access";
+    no_access_text: "Je account heeft nog geen toegang tot een administratie. Vraag een beheerder om toegang.",
+        "Your account has no access to any administration yet. Ask an administrator for access.";
+    server_error_title: "Er ging iets mis", "Something went wrong";
+    server_error_text: "Er ging aan onze kant iets mis. Probeer het later opnieuw; blijft het misgaan, neem dan contact op met de beheerder.",
+        "Something went wrong on our side. Try again later; if it keeps happening, contact your administrator.";
+    back_to_settings: "Terug naar Instellingen", "Back to Settings";
+    // Rights.
+    right_read_data: "Gegevens inzien", "Read data";
+    right_write_data: "Gegevens wijzigen", "Change data";
+    right_manage_administrations: "Administraties, gebruikers en licenties beheren", "Manage administrations, users and licences";
+    right_sync_settings: "Instellingen synchroniseren", "Sync settings";
+    right_manage_datasync: "Data Sync beheren", "Manage Data Sync";
+    right_manage_integrations: "Softwarekoppelingen beheren", "Manage software integrations";
+    // Power-ups.
+    power_up_power_bi: "Power BI (Data Sync)", "Power BI (Data Sync)";
+    power_up_sub_administrations: "Subadministraties", "Sub-administrations";
+    power_up_accountview: "AccountView", "AccountView";
+    power_up_power_bi_text: "Houd een rapportagekopie van je gegevens actueel en lees hem in Power BI.",
+        "Keep a reporting copy of your data current and read it in Power BI.";
+    power_up_sub_administrations_text: "Werk met subadministraties en synchroniseer instellingen vanuit de hoofdadministratie.",
+        "Work with sub-administrations and sync settings from the main administration.";
+    power_up_accountview_text: "Importeer stamgegevens uit AccountView en exporteer afgeronde werkbonnen als verkoopfacturen.",
+        "Import master data from AccountView and export completed work orders as sales invoices.";
+    // Software integrations.
+    integrations_title: "Softwarekoppelingen", "Software integrations";
+    integrations_intro: "Koppel Koppel aan de boekhoudsoftware van je bedrijf.", "Connect Koppel to your company's accounting software.";
+    integration_open: "Openen", "Open";
+    accountview_title: "AccountView", "AccountView";
+    accountview_intro: "Met de AccountView-koppeling importeer je debiteuren, artikelen, btw-codes en grootboekrekeningen, en exporteer je afgeronde werkbonnen precies één keer als verkoopfactuur.",
+        "With the AccountView integration you import debtors, articles, VAT codes and ledger accounts, and export completed work orders exactly once as sales invoices.";
+    accountview_not_built: "Verbinden met AccountView is in deze versie van Koppel nog niet mogelijk.",
+        "Connecting to AccountView is not yet possible in this version of Koppel.";
+    // Data Sync.
+    datasync_title: "Data Sync", "Data Sync";
+    datasync_intro: "Data Sync houdt een rapportagekopie van de gegevens van deze administratie actueel voor Power BI.",
+        "Data Sync keeps a reporting copy of this administration's data current for Power BI.";
+    datasync_not_built: "Data Sync instellen is in deze versie van Koppel nog niet mogelijk.",
+        "Setting up Data Sync is not yet possible in this version of Koppel.";
+    // Administrations.
+    administrations_title: "Administraties", "Administrations";
+    administrations_intro: "De hoofdadministratie en haar subadministraties.", "The main administration and its sub-administrations.";
+    column_name: "Naam", "Name";
+    column_type: "Soort", "Type";
+    column_created: "Aangemaakt", "Created";
+    column_actions: "Acties", "Actions";
+    type_main: "Hoofdadministratie", "Main administration";
+    type_sub: "Subadministratie", "Sub-administration";
+    actions_menu: "Acties voor {}", "Actions for {}";
+    action_open: "Openen", "Open";
+    action_delete: "Administratie verwijderen", "Delete administration";
+    capacity_used: "{} van {} subadministraties in gebruik.", "{} of {} sub-administrations in use.";
+    create_title: "Administratie aanmaken", "Create administration";
+    create_name: "Naam van de nieuwe subadministratie", "Name of the new sub-administration";
+    create_submit: "Administratie aanmaken", "Create administration";
+    create_full: "Alle {} subadministraties van je licentie zijn in gebruik. Verwijder er een of vergroot de capaciteit.",
+        "All {} sub-administrations of your licence are in use. Delete one or increase the capacity.";
+    create_no_licence: "Subadministraties aanmaken kan pas als de power-up Subadministraties actief is (Licentiebeheer).",
+        "You can create sub-administrations once the Sub-administrations power-up is active (Licence Manager).";
+    created_administration: "Administratie {} is aangemaakt.", "Administration {} has been created.";
+    name_required: "Vul een naam in (hoogstens 100 tekens).", "Fill in a name (at most 100 characters).";
+    name_taken: "Er is al een administratie met de naam {}. Kies een andere naam.",
+        "There is already an administration named {}. Choose another name.";
+    delete_title: "{} verwijderen", "Delete {}";
+    delete_warning: "Let op: verwijderen is definitief. Alle gegevens van {} — relaties, werkbonnen, facturen, instellingen en de geschiedenis — worden gewist en zijn niet terug te halen.",
+        "Warning: deletion is permanent. All data of {} — relations, work orders, invoices, settings and history — is erased and cannot be recovered.";
+    delete_confirm_label: "Typ de naam van de administratie ter bevestiging", "Type the administration's name to confirm";
+    delete_submit: "Definitief verwijderen", "Delete permanently";
+    delete_cancel: "Annuleren", "Cancel";
+    delete_mismatch: "De naam komt niet overeen. Typ precies {} om te verwijderen.",
+        "The name does not match. Type exactly {} to delete.";
+    deleted_administration: "Administratie {} is verwijderd.", "Administration {} has been deleted.";
+    main_not_deletable: "De hoofdadministratie kan niet worden verwijderd.", "The main administration cannot be deleted.";
+    // Users and rights.
+    users_title: "Gebruikers en rechten", "Users and rights";
+    users_intro: "Gebruikers met toegang tot {} en hun rechten daar.", "Users with access to {} and their rights there.";
+    users_without_access: "Gebruikers zonder toegang tot deze administratie", "Users without access to this administration";
+    users_none: "Nog geen gebruikers.", "No users yet.";
+    column_email: "E-mailadres", "E-mail address";
+    column_rights: "Rechten", "Rights";
+    edit_rights: "Rechten wijzigen", "Change rights";
+    give_access: "Toegang geven", "Give access";
+    user_rights_title: "Rechten van {}", "Rights of {}";
+    user_rights_intro: "Vink per administratie aan wat {} mag. Zonder vinkjes heeft de gebruiker geen toegang tot die administratie.",
+        "Tick per administration what {} may do. Without ticks the user has no access to that administration.";
+    rights_save: "Rechten opslaan", "Save rights";
+    rights_saved: "De rechten van {} zijn opgeslagen.", "The rights of {} have been saved.";
+    rights_self_lockout: "Je kunt jezelf het recht om administraties te beheren in de hoofdadministratie niet afnemen; laat dat door een andere beheerder doen.",
+        "You cannot take away your own right to manage administrations in the main administration; ask another administrator.";
+    new_user_title: "Gebruiker toevoegen", "Add user";
+    new_user_name: "Naam", "Name";
+    new_user_email: "E-mailadres", "E-mail address";
+    new_user_password: "Wachtwoord (minstens 10 tekens)", "Password (at least 10 characters)";
+    new_user_language: "Taal", "Language";
+    new_user_submit: "Gebruiker toevoegen", "Add user";
+    user_created: "Gebruiker {} is toegevoegd. Geef hem of haar nu toegang tot administraties.",
+        "User {} has been added. Now give them access to administrations.";
+    user_email_taken: "Er bestaat al een gebruiker met e-mailadres {}.", "A user with e-mail address {} already exists.";
+    user_invalid: "Controleer de gegevens: {}", "Check the details: {}";
+    // Licences.
+    licences_title: "Licentiebeheer", "Licence Manager";
+    licences_intro: "De power-ups van deze omgeving. Er is geen betaalstap: activeren en deactiveren wordt vastgelegd in het auditlog.",
+        "The power-ups of this environment. There is no payment step: activating and deactivating is recorded in the audit log.";
+    column_power_up: "Power-up", "Power-up";
+    column_state: "Status", "State";
+    state_trial: "Proefperiode tot en met {}", "Trial until {}";
+    state_trial_over: "Proefperiode afgelopen op {}", "Trial ended on {}";
+    state_active: "Actief", "Active";
+    state_inactive: "Niet actief", "Inactive";
+    licence_capacity: "Capaciteit: {} subadministraties", "Capacity: {} sub-administrations";
+    licence_activate: "Activeren", "Activate";
+    licence_deactivate: "Deactiveren", "Deactivate";
+    licence_activated: "{} is geactiveerd.", "{} has been activated.";
+    licence_deactivated: "{} is gedeactiveerd. Er zijn geen gegevens verwijderd.", "{} has been deactivated. No data was deleted.";
+    // Runs.
+    runs_title: "Geschiedenis", "History";
+    runs_intro: "Alle achtergrondtaken van deze administratie: synchronisaties, imports en exports.",
+        "Every background run of this administration: syncs, imports and exports.";
+    runs_none: "Er zijn nog geen taken uitgevoerd.", "No runs yet.";
+    runs_older: "Oudere taken", "Older runs";
+    column_kind: "Taak", "Run";
+    column_trigger: "Aanleiding", "Trigger";
+    column_status: "Status", "Status";
+    column_started: "Gestart", "Started";
+    column_duration: "Duur", "Duration";
+    column_message: "Melding", "Message";
+    run_title: "Taak {}", "Run {}";
+    run_progress: "Voortgang", "Progress";
+    run_counts: "Aantallen", "Counts";
+    run_items: "Onderdelen", "Items";
+    run_queued_at: "In de wachtrij gezet", "Queued";
+    run_finished_at: "Klaar", "Finished";
+    run_live: "Deze pagina werkt zichzelf bij zolang de taak loopt.", "This page updates itself while the run is going.";
+    kind_data_sync: "Data Sync", "Data Sync";
+    kind_settings_sync: "Instellingen synchroniseren", "Settings sync";
+    kind_accountview_import: "AccountView-import", "AccountView import";
+    kind_accountview_export: "AccountView-export", "AccountView export";
+    kind_other: "Andere taak ({})", "Other run ({})";
+    trigger_automatic: "Automatisch", "Automatic";
+    trigger_manual: "Handmatig", "Manual";
+    trigger_retry: "Opnieuw geprobeerd", "Retry";
+    status_queued: "In de wachtrij", "Queued";
+    status_running: "Bezig", "Running";
+    status_succeeded: "Geslaagd", "Succeeded";
+    status_partially_succeeded: "Gedeeltelijk geslaagd", "Partially succeeded";
+    status_failed: "Mislukt", "Failed";
+    status_cancelled: "Geannuleerd", "Cancelled";
+    item_succeeded: "Gelukt", "Succeeded";
+    item_failed: "Mislukt", "Failed";
+    item_skipped: "Overgeslagen", "Skipped";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dutch_and_english_formats() {
+        let date = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
+        assert_eq!(Lang::Nl.date(date), "22-11-2026");
+        assert_eq!(Lang::En.date(date), "22 Nov 2026");
+        assert_eq!(Lang::Nl.money(123_456), "€ 1.234,56");
+        assert_eq!(Lang::En.money(123_456), "€1,234.56");
+        assert_eq!(Lang::Nl.money(-5), "-€ 0,05");
+        assert_eq!(Lang::Nl.money(100_000_000), "€ 1.000.000,00");
+        assert_eq!(Lang::Nl.number(1_234_567), "1.234.567");
+        assert_eq!(Lang::En.number(-1_000), "-1,000");
+        assert_eq!(fill("{} van {}", &["3", "5"]), "3 van 5");
+    }
+}

@@ -1,0 +1,135 @@
+//! The Licence Manager: the environment's power-ups with their state; activating and deactivating
+//! (there is no payment step; the store records who did it in the audit log).
+
+use super::context::{Layout, Nav, form, power_up_name};
+use super::i18n::fill;
+use super::{Context, FormData, PageError, Visitor, html, redirect_with_flash};
+use crate::AppState;
+use askama::Template;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use koppel_domain::licence::{LicenceState, PowerUp};
+use koppel_domain::rights::Right;
+use koppel_store::platform::Actor;
+use std::collections::HashMap;
+
+const PATH: &str = "/settings/licences";
+
+fn gates(context: &Context) -> Vec<String> {
+    context
+        .need_right_on_main(Right::ManageAdministrations)
+        .into_iter()
+        .collect()
+}
+
+/// A power-up's state in words: "Proefperiode tot en met 22-11-2026", "Actief", "Niet actief".
+pub fn state_text(context: &Context, power_up: PowerUp) -> String {
+    let m = context.m();
+    match context.licence(power_up).map(|l| l.state) {
+        Some(LicenceState::Trial { until }) if until >= context.today => {
+            fill(m.state_trial, &[&context.lang().date(until)])
+        }
+        Some(LicenceState::Trial { until }) => fill(m.state_trial_over, &[&context.lang().date(until)]),
+        Some(LicenceState::Active) => m.state_active.to_string(),
+        Some(LicenceState::Inactive) | None => m.state_inactive.to_string(),
+    }
+}
+
+pub struct LicenceRow {
+    pub code: &'static str,
+    pub name: &'static str,
+    pub text: &'static str,
+    pub state: String,
+    pub usable: bool,
+    pub capacity: Option<String>,
+    pub active: bool,
+}
+
+#[derive(Template)]
+#[template(path = "licences.html")]
+struct ListPage {
+    page: Layout,
+    rows: Vec<LicenceRow>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(params): Path<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let id = super::context::path_number(&params["administration"], visitor.lang)?;
+    let context = Context::enter(&state, visitor, id).await?;
+    let m = context.m();
+    let gates = gates(&context);
+    if !gates.is_empty() {
+        return Ok(context.gate(Nav::Licences, m.licences_title, PATH, gates));
+    }
+    let rows = PowerUp::ALL
+        .into_iter()
+        .map(|power_up| {
+            let licence = context.licence(power_up);
+            LicenceRow {
+                code: power_up.as_str(),
+                name: power_up_name(m, power_up),
+                text: match power_up {
+                    PowerUp::PowerBi => m.power_up_power_bi_text,
+                    PowerUp::SubAdministrations => m.power_up_sub_administrations_text,
+                    PowerUp::Accountview => m.power_up_accountview_text,
+                },
+                state: state_text(&context, power_up),
+                usable: licence.is_some_and(|l| l.state.is_usable(context.today)),
+                capacity: (power_up == PowerUp::SubAdministrations)
+                    .then(|| fill(m.licence_capacity, &[&licence.map_or(0, |l| l.capacity).to_string()])),
+                active: licence.is_some_and(|l| l.state == LicenceState::Active),
+            }
+        })
+        .collect();
+    let page = ListPage {
+        page: context.layout(Nav::Licences, m.licences_title, PATH),
+        rows,
+    };
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+/// `POST …/settings/licences/{power_up}` with `state=active|inactive`.
+pub async fn change(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(params): Path<HashMap<String, String>>,
+    body: Result<Form<FormData>, FormRejection>,
+) -> Result<Response, PageError> {
+    let lang = visitor.lang;
+    let id = super::context::path_number(&params["administration"], lang)?;
+    let data = form(body, &visitor)?;
+    let context = Context::enter(&state, visitor, id).await?;
+    let m = context.m();
+    let gates = gates(&context);
+    if !gates.is_empty() {
+        return Ok(context.gate(Nav::Licences, m.licences_title, PATH, gates));
+    }
+    let power_up = PowerUp::parse(&params["power_up"]).ok_or(PageError::NotFound(lang))?;
+    let (new_state, key) = match data.get("state") {
+        Some("active") => (LicenceState::Active, "licence_activated"),
+        Some("inactive") => (LicenceState::Inactive, "licence_deactivated"),
+        _ => return Err(PageError::FormExpired(lang)),
+    };
+    let capacity = context.licence(power_up).map_or(0, |l| l.capacity);
+    state
+        .store
+        .set_licence(
+            context.administration.environment_id,
+            power_up,
+            new_state,
+            capacity,
+            Actor(Some(context.visitor.user.id)),
+        )
+        .await?;
+    Ok(redirect_with_flash(
+        &format!("{}{PATH}", context.base()),
+        true,
+        key,
+        power_up_name(m, power_up),
+    ))
+}

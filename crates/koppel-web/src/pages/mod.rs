@@ -1,0 +1,134 @@
+//! The back office: server-rendered pages in Dutch and English for office administrators.
+//!
+//! Pages live under `/a/{administration}/…`, so the administration a page is about is part of its
+//! address and switching administration is a redirect to the same page elsewhere. Every form is a
+//! POST with a CSRF token that answers with a redirect and a flash message (POST-redirect-GET).
+//! A page the visitor may not use renders an explanation of why (a "gate") with status 403.
+
+mod administrations;
+mod context;
+pub mod i18n;
+mod licences;
+mod login;
+mod runs;
+mod settings;
+mod users;
+
+use crate::AppState;
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+pub(crate) use context::{Context, FormData, PageError, Visitor, redirect, redirect_with_flash};
+
+/// The back office's routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(login::home))
+        .route("/login", get(login::form).post(login::submit))
+        .route("/logout", post(login::logout))
+        .route("/language", post(login::set_language))
+        .route("/switch", get(settings::switch))
+        .route("/a/{administration}", get(settings::enter))
+        .route("/a/{administration}/settings", get(settings::overview))
+        .route("/a/{administration}/settings/integrations", get(settings::integrations))
+        .route(
+            "/a/{administration}/settings/integrations/accountview",
+            get(settings::accountview),
+        )
+        .route("/a/{administration}/settings/datasync", get(settings::datasync))
+        .route(
+            "/a/{administration}/settings/administrations",
+            get(administrations::list).post(administrations::create),
+        )
+        .route(
+            "/a/{administration}/settings/administrations/{target}/delete",
+            get(administrations::confirm_delete).post(administrations::delete),
+        )
+        .route(
+            "/a/{administration}/settings/users",
+            get(users::list).post(users::create),
+        )
+        .route(
+            "/a/{administration}/settings/users/{user}",
+            get(users::edit).post(users::save),
+        )
+        .route("/a/{administration}/settings/licences", get(licences::list))
+        .route(
+            "/a/{administration}/settings/licences/{power_up}",
+            post(licences::change),
+        )
+        .route("/a/{administration}/runs", get(runs::list))
+        .route("/a/{administration}/runs/{run}", get(runs::detail))
+        .route("/assets/koppel.css", get(stylesheet))
+        .route("/assets/run-progress.js", get(run_progress_script))
+        .layer(axum::middleware::from_fn(clear_shown_flash))
+}
+
+/// A flash message is shown once: a page that displayed it (any answer that is not a redirect)
+/// expires its cookie, unless the answer sets a new one.
+async fn clear_shown_flash(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let had_flash = crate::auth::cookie(request.headers(), context::FLASH_COOKIE).is_some();
+    let mut response = next.run(request).await;
+    let sets_flash = response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .any(|v| v.as_bytes().starts_with(context::FLASH_COOKIE.as_bytes()));
+    if had_flash && !sets_flash && !response.status().is_redirection() {
+        response.headers_mut().append(
+            header::SET_COOKIE,
+            HeaderValue::from_static("koppel_flash=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+        );
+    }
+    response
+}
+
+async fn stylesheet() -> Response {
+    asset("text/css; charset=utf-8", include_str!("../../assets/koppel.css"))
+}
+
+async fn run_progress_script() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/run-progress.js"),
+    )
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Renders a template as an HTML answer that is never cached and never framed.
+pub(crate) fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
+    match body {
+        Ok(body) => (
+            status,
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/html; charset=utf-8"),
+                ),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+                (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'; form-action 'self'"),
+                ),
+            ],
+            body,
+        )
+            .into_response(),
+        Err(error) => {
+            tracing::error!(error = %error, "a page could not be rendered");
+            PageError::Internal.into_response()
+        }
+    }
+}

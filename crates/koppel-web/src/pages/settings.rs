@@ -1,0 +1,241 @@
+//! The Settings overview, switching administration, and the gated entry pages of the features:
+//! Software integrations (AccountView) and Data Sync.
+
+use super::context::{Layout, Nav, path_number, power_up_name, safe_local_path};
+use super::i18n::fill;
+use super::{Context, PageError, Visitor, html, redirect};
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use koppel_domain::AdministrationId;
+use koppel_domain::licence::PowerUp;
+use koppel_domain::rights::Right;
+use std::collections::HashMap;
+
+/// `GET /switch?to=ID&page=/settings/...`: the same page in another administration.
+pub async fn switch(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let lang = visitor.lang;
+    let to = path_number(query.get("to").map_or("", String::as_str), lang)?;
+    let memberships = state.store.memberships(visitor.user.id).await?;
+    if !memberships.iter().any(|m| m.administration.id == AdministrationId(to)) {
+        return Err(PageError::NotFound(lang));
+    }
+    // Only the section is kept: a page about one item (a run, a user) of the old administration
+    // has no meaning in the new one.
+    let page = safe_local_path(query.get("page").map_or("/settings", String::as_str));
+    let section = [
+        "/settings/integrations/accountview",
+        "/settings/integrations",
+        "/settings/datasync",
+        "/settings/administrations",
+        "/settings/users",
+        "/settings/licences",
+        "/runs",
+    ]
+    .into_iter()
+    .find(|section| page == *section || page.starts_with(&format!("{section}/")))
+    .unwrap_or("/settings");
+    Ok(redirect(&format!("/a/{to}{section}")))
+}
+
+/// `GET /a/{id}`.
+pub async fn enter(visitor: Visitor, Path(params): Path<HashMap<String, String>>) -> Result<Response, PageError> {
+    let id = path_number(&params["administration"], visitor.lang)?;
+    Ok(redirect(&format!("/a/{id}/settings")))
+}
+
+/// One entry of the Settings overview: where it leads and whether it can be used here.
+pub struct Section {
+    pub id: &'static str,
+    pub href: String,
+    pub title: &'static str,
+    pub blocked: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+struct OverviewPage {
+    page: Layout,
+    intro: String,
+    sections: Vec<Section>,
+}
+
+pub async fn overview(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(params): Path<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let id = path_number(&params["administration"], visitor.lang)?;
+    let context = Context::enter(&state, visitor, id).await?;
+    let m = context.m();
+    let base = context.base();
+    let sections = vec![
+        Section {
+            id: "integrations",
+            href: format!("{base}/settings/integrations"),
+            title: m.nav_integrations,
+            blocked: Vec::new(),
+        },
+        Section {
+            id: "datasync",
+            href: format!("{base}/settings/datasync"),
+            title: m.nav_datasync,
+            blocked: datasync_gates(&context),
+        },
+        Section {
+            id: "administrations",
+            href: format!("{base}/settings/administrations"),
+            title: m.nav_administrations,
+            blocked: super::administrations::gates(&context),
+        },
+        Section {
+            id: "users",
+            href: format!("{base}/settings/users"),
+            title: m.nav_users,
+            blocked: context
+                .need_right_on_main(Right::ManageAdministrations)
+                .into_iter()
+                .collect(),
+        },
+        Section {
+            id: "licences",
+            href: format!("{base}/settings/licences"),
+            title: m.nav_licences,
+            blocked: context
+                .need_right_on_main(Right::ManageAdministrations)
+                .into_iter()
+                .collect(),
+        },
+    ];
+    let page = OverviewPage {
+        page: context.layout(Nav::Overview, m.nav_settings, "/settings"),
+        intro: fill(m.settings_intro, &[&context.administration.name]),
+        sections,
+    };
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+/// One software integration on the integrations page.
+pub struct Integration {
+    pub title: &'static str,
+    pub text: &'static str,
+    pub href: String,
+    pub state: String,
+    pub blocked: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "integrations.html")]
+struct IntegrationsPage {
+    page: Layout,
+    integrations: Vec<Integration>,
+}
+
+pub async fn integrations(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(params): Path<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let id = path_number(&params["administration"], visitor.lang)?;
+    let context = Context::enter(&state, visitor, id).await?;
+    let m = context.m();
+    let accountview = Integration {
+        title: m.accountview_title,
+        text: m.power_up_accountview_text,
+        href: format!("{}/settings/integrations/accountview", context.base()),
+        state: super::licences::state_text(&context, PowerUp::Accountview),
+        blocked: accountview_gates(&context),
+    };
+    let page = IntegrationsPage {
+        page: context.layout(Nav::Integrations, m.integrations_title, "/settings/integrations"),
+        integrations: vec![accountview],
+    };
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+fn accountview_gates(context: &Context) -> Vec<String> {
+    [
+        context.need_licence(PowerUp::Accountview),
+        context.need_right(Right::ManageIntegrations),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+pub fn datasync_gates(context: &Context) -> Vec<String> {
+    [
+        context.need_licence(PowerUp::PowerBi),
+        context.need_right(Right::ManageDatasync),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+#[derive(Template)]
+#[template(path = "feature.html")]
+struct FeaturePage {
+    page: Layout,
+    intro: &'static str,
+    note: &'static str,
+    licence: String,
+}
+
+pub async fn accountview(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(params): Path<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let id = path_number(&params["administration"], visitor.lang)?;
+    let context = Context::enter(&state, visitor, id).await?;
+    let m = context.m();
+    let path = "/settings/integrations/accountview";
+    let gates = accountview_gates(&context);
+    if !gates.is_empty() {
+        return Ok(context.gate(Nav::Integrations, m.accountview_title, path, gates));
+    }
+    let page = FeaturePage {
+        page: context.layout(Nav::Integrations, m.accountview_title, path),
+        intro: m.accountview_intro,
+        note: m.accountview_not_built,
+        licence: format!(
+            "{}: {}",
+            power_up_name(m, PowerUp::Accountview),
+            super::licences::state_text(&context, PowerUp::Accountview)
+        ),
+    };
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+pub async fn datasync(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(params): Path<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let id = path_number(&params["administration"], visitor.lang)?;
+    let context = Context::enter(&state, visitor, id).await?;
+    let m = context.m();
+    let path = "/settings/datasync";
+    let gates = datasync_gates(&context);
+    if !gates.is_empty() {
+        return Ok(context.gate(Nav::Datasync, m.datasync_title, path, gates));
+    }
+    let page = FeaturePage {
+        page: context.layout(Nav::Datasync, m.datasync_title, path),
+        intro: m.datasync_intro,
+        note: m.datasync_not_built,
+        licence: format!(
+            "{}: {}",
+            power_up_name(m, PowerUp::PowerBi),
+            super::licences::state_text(&context, PowerUp::PowerBi)
+        ),
+    };
+    Ok(html(StatusCode::OK, page.render()))
+}

@@ -1,0 +1,386 @@
+//! The back office in a real browser: headless Chromium driven through chromedriver (WebDriver).
+//!
+//! Needs Debian's `chromium` and `chromium-driver`. Without them the tests say loudly that they were
+//! skipped, unless `KOPPEL_REQUIRE_BROWSER=1` (CI sets it), where a missing browser is a failure.
+//! A failing scenario leaves a screenshot and the page source in `test-artifacts/` at the workspace root.
+
+use crate::app::TestApp;
+use fantoccini::{Client, ClientBuilder, Locator};
+use koppel_test_support::TestUser;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+type Outcome = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+macro_rules! check {
+    ($condition:expr, $($message:tt)+) => {
+        if !$condition {
+            return Err(format!($($message)+).into());
+        }
+    };
+}
+
+/// A chromedriver process and one browser session on it.
+struct Browser {
+    driver: Child,
+    client: Client,
+    _profile: TempDir,
+}
+
+/// A fresh Chromium profile directory, removed afterwards.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn find_program(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    names.iter().find_map(|name| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(name))
+            .find(|candidate| candidate.is_file())
+    })
+}
+
+impl Browser {
+    /// Starts chromedriver and a headless Chromium; `None` (after saying so) when they are missing.
+    async fn start() -> Option<Browser> {
+        let driver_path = std::env::var_os("KOPPEL_CHROMEDRIVER")
+            .map(PathBuf::from)
+            .or_else(|| find_program(&["chromedriver"]));
+        let chromium = std::env::var_os("KOPPEL_CHROMIUM")
+            .map(PathBuf::from)
+            .or_else(|| find_program(&["chromium", "chromium-browser", "google-chrome"]));
+        let (Some(driver_path), Some(chromium)) = (driver_path, chromium) else {
+            let message = "chromium and chromedriver were not found: install Debian's `chromium` and \
+                           `chromium-driver` (apt-get install -y chromium chromium-driver)";
+            if std::env::var("KOPPEL_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
+                panic!("{message}");
+            }
+            eprintln!("\n*** BROWSER TEST SKIPPED: {message} ***\n");
+            return None;
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let driver = Command::new(&driver_path)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let profile = TempDir(std::env::temp_dir().join(format!("koppel-chromium-{}-{port}", std::process::id())));
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".to_string(),
+            serde_json::json!({
+                "binary": chromium,
+                // A Dutch office: the login page follows the browser's language until a choice is made.
+                "prefs": {"intl.accept_languages": "nl-NL,nl"},
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--no-first-run", "--disable-quic", "--window-size=1280,900", "--lang=nl-NL",
+                    format!("--user-data-dir={}", profile.0.display()),
+                ],
+            }),
+        );
+        // chromedriver needs a moment to listen; its readiness is polled, not slept on.
+        let url = format!("http://127.0.0.1:{port}");
+        let mut last_error = None;
+        for _ in 0..100 {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector)
+                .capabilities(capabilities.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(client) => {
+                    return Some(Browser {
+                        driver,
+                        client,
+                        _profile: profile,
+                    });
+                }
+                Err(error) => {
+                    last_error = Some(error.to_string());
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+        panic!("chromedriver did not start a session: {last_error:?}");
+    }
+
+    async fn text(&self, css: &str) -> Result<String, fantoccini::error::CmdError> {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(5))
+            .for_element(Locator::Css(css))
+            .await?
+            .text()
+            .await
+    }
+
+    /// Clicks something that loads a new page and waits until that page has loaded: the old
+    /// document is marked first, so a check cannot run against the page being left.
+    async fn click_and_load(&self, css: &str) -> Outcome {
+        self.client
+            .execute("document.documentElement.dataset.leaving = 'yes';", Vec::new())
+            .await?;
+        self.click(css).await?;
+        for _ in 0..200 {
+            let loaded = self
+                .client
+                .execute(
+                    "return document.readyState === 'complete' && !document.documentElement.dataset.leaving;",
+                    Vec::new(),
+                )
+                .await;
+            if loaded.is_ok_and(|value| value == serde_json::Value::Bool(true)) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        Err(format!("clicking {css} did not load a new page within 5 s").into())
+    }
+
+    async fn fill(&self, css: &str, value: &str) -> Result<(), fantoccini::error::CmdError> {
+        let field = self.client.find(Locator::Css(css)).await?;
+        field.clear().await?;
+        field.send_keys(value).await
+    }
+
+    async fn click(&self, css: &str) -> Result<(), fantoccini::error::CmdError> {
+        self.client.find(Locator::Css(css)).await?.click().await
+    }
+
+    async fn path(&self) -> Result<String, fantoccini::error::CmdError> {
+        Ok(self.client.current_url().await?.path().to_string())
+    }
+
+    async fn log_in(&self, app: &TestApp, user: &TestUser, password: &str) -> Outcome {
+        self.client.goto(&app.url("/login")).await?;
+        self.fill("#email", &user.email).await?;
+        self.fill("#password", password).await?;
+        self.click_and_load("#login-submit").await?;
+        Ok(())
+    }
+
+    /// Saves a screenshot and the page source for a failed scenario.
+    async fn save_artifacts(&self, name: &str) {
+        let folder = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../test-artifacts");
+        let _ = std::fs::create_dir_all(&folder);
+        if let Ok(png) = self.client.screenshot().await {
+            let _ = std::fs::write(folder.join(format!("{name}.png")), png);
+        }
+        if let Ok(source) = self.client.source().await {
+            let _ = std::fs::write(folder.join(format!("{name}.html")), source);
+        }
+        eprintln!("browser artifacts of {name} are in {}", folder.display());
+    }
+}
+
+/// Runs a scenario on every backend in a fresh browser; a failure keeps its screenshot and source.
+async fn scenario<F, Fut>(name: &'static str, steps: F)
+where
+    F: Fn(TestApp, Browser) -> Fut,
+    Fut: std::future::Future<Output = (TestApp, Browser, Outcome)>,
+{
+    TestApp::on_every_backend(|app| {
+        let steps = &steps;
+        async move {
+            let Some(browser) = Browser::start().await else {
+                return app;
+            };
+            let backend = format!("{name}-{:?}", app.database.store().backend()).to_lowercase();
+            let (app, browser, outcome) = steps(app, browser).await;
+            if let Err(error) = outcome {
+                browser.save_artifacts(&backend).await;
+                let _ = browser.client.clone().close().await;
+                panic!("{backend}: {error}");
+            }
+            let _ = browser.client.clone().close().await;
+            drop(browser);
+            app
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn log_in_switch_administration_and_change_language() {
+    scenario("switch-and-language", |app, browser| async move {
+        let outcome: Outcome = async {
+            let fixture = &app.fixture;
+            // A wrong password is told plainly.
+            browser.log_in(&app, &fixture.admin, "dit-is-het-niet").await?;
+            let error = browser.text("#login-error").await?;
+            check!(error.contains("onjuist"), "wrong-password message: {error}");
+            // The right one lands in Settings of the main administration.
+            browser.log_in(&app, &fixture.admin, &fixture.admin.password).await?;
+            check!(
+                browser.path().await? == format!("/a/{}/settings", fixture.main),
+                "landed on {}",
+                browser.path().await?
+            );
+            check!(
+                browser.text("#current-administration").await? == "Hoofdkantoor",
+                "top bar"
+            );
+            // Switching keeps the page and the session.
+            browser.click_and_load("#nav-users").await?;
+            let switch = browser.client.find(Locator::Css("#switch-to")).await?;
+            switch.select_by_value(&fixture.sub1.to_string()).await?;
+            browser.click_and_load("#switch-submit").await?;
+            let path = browser.path().await?;
+            check!(
+                path == format!("/a/{}/settings/users", fixture.sub1),
+                "after switching: {path}"
+            );
+            check!(
+                browser.text("#current-administration").await? == "Vestiging Utrecht",
+                "top bar after switching"
+            );
+            // English, remembered across logging out and in again.
+            let language = browser.client.find(Locator::Css("#language-choice")).await?;
+            language.select_by_value("en").await?;
+            browser.click_and_load("#language-submit").await?;
+            check!(
+                browser.text("#logout").await? == "Log out",
+                "English after switching language"
+            );
+            check!(browser.path().await? == path, "language change returned to {path}");
+            browser.click_and_load("#logout").await?;
+            check!(
+                browser.text("#flash").await?.contains("logged out"),
+                "logged-out message in English"
+            );
+            browser.log_in(&app, &fixture.admin, &fixture.admin.password).await?;
+            check!(
+                browser.text("#nav-licences").await? == "Licence Manager",
+                "English remembered"
+            );
+            Ok(())
+        }
+        .await;
+        (app, browser, outcome)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn create_and_delete_subs_up_to_the_capacity() {
+    scenario("administrations", |app, browser| async move {
+        let outcome: Outcome = async {
+            let fixture = &app.fixture;
+            browser.log_in(&app, &fixture.admin, &fixture.admin.password).await?;
+            browser.click_and_load("#nav-administrations").await?;
+            check!(browser.text("#capacity").await?.contains("2 van 5"), "capacity before");
+            for name in ["Vestiging Amersfoort", "Vestiging Breda", "Vestiging Deventer"] {
+                browser.fill("#new-name", name).await?;
+                browser.click_and_load("#create-submit").await?;
+                let flash = browser.text("#flash").await?;
+                check!(flash.contains(name), "created {name}: {flash}");
+            }
+            // The capacity is used up: the button is disabled and says why.
+            let button = browser.client.find(Locator::Css("#create-submit")).await?;
+            check!(
+                button.attr("disabled").await?.is_some(),
+                "create is disabled at capacity"
+            );
+            let reason = browser.text("#create-reason").await?;
+            check!(reason.contains("Alle 5 subadministraties"), "reason: {reason}");
+            // Delete one: the action menu, a warning, a wrong name, then the right one.
+            let breda = app
+                .database
+                .store()
+                .administrations(fixture.environment)
+                .await?
+                .into_iter()
+                .find(|a| a.name == "Vestiging Breda")
+                .ok_or("Vestiging Breda was not created")?;
+            browser
+                .click(&format!("tr[data-administration='{}'] summary", breda.id))
+                .await?;
+            browser.click_and_load(&format!("#delete-{}", breda.id)).await?;
+            let warning = browser.text("#delete-warning").await?;
+            check!(warning.contains("definitief"), "warning: {warning}");
+            browser.fill("#confirm", "Vestiging Bred").await?;
+            browser.click_and_load("#delete-submit").await?;
+            check!(
+                browser.text("#delete-error").await?.contains("komt niet overeen"),
+                "mismatch"
+            );
+            browser.fill("#confirm", "Vestiging Breda").await?;
+            browser.click_and_load("#delete-submit").await?;
+            let flash = browser.text("#flash").await?;
+            check!(flash.contains("Vestiging Breda is verwijderd"), "deleted: {flash}");
+            let button = browser.client.find(Locator::Css("#create-submit")).await?;
+            check!(button.attr("disabled").await?.is_none(), "create is enabled again");
+            // The main has no delete action.
+            let main_row = format!("tr[data-administration='{}'] a.danger", fixture.main);
+            check!(
+                browser.client.find_all(Locator::Css(&main_row)).await?.is_empty(),
+                "the main has a delete action"
+            );
+            Ok(())
+        }
+        .await;
+        (app, browser, outcome)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_user_without_the_right_is_told_why() {
+    scenario("no-right", |app, browser| async move {
+        let outcome: Outcome = async {
+            let fixture = &app.fixture;
+            browser.log_in(&app, &fixture.user, &fixture.user.password).await?;
+            check!(
+                browser.path().await? == format!("/a/{}/settings", fixture.sub1),
+                "the user lands in their only administration"
+            );
+            // One administration: no switcher.
+            check!(
+                browser.client.find_all(Locator::Css("#switch-to")).await?.is_empty(),
+                "a switcher with one administration"
+            );
+            browser.click_and_load("#nav-administrations").await?;
+            let gate = browser.text("#gate").await?;
+            check!(
+                gate.contains("alleen in de hoofdadministratie Hoofdkantoor"),
+                "gate: {gate}"
+            );
+            check!(
+                gate.contains("Administraties, gebruikers en licenties beheren"),
+                "gate: {gate}"
+            );
+            browser.click_and_load("#nav-datasync").await?;
+            let gate = browser.text("#gate").await?;
+            check!(gate.contains("Data Sync beheren"), "data sync gate: {gate}");
+            // Another administration's pages do not exist for this user.
+            browser
+                .client
+                .goto(&app.url(&format!("/a/{}/settings", fixture.main)))
+                .await?;
+            check!(browser.text("h1").await? == "Niet gevonden", "the main is hidden");
+            Ok(())
+        }
+        .await;
+        (app, browser, outcome)
+    })
+    .await;
+}
