@@ -50,7 +50,10 @@ pub fn same_origin(headers: &HeaderMap) -> bool {
         return false;
     }
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let host = headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
         let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
         if origin_host != host {
             return false;
@@ -64,7 +67,9 @@ fn check_same_origin(parts: &Parts) -> Result<(), ApiError> {
     if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) || same_origin(&parts.headers) {
         return Ok(());
     }
-    Err(ApiError::forbidden("cross-site requests with a session cookie are not accepted"))
+    Err(ApiError::forbidden(
+        "cross-site requests with a session cookie are not accepted",
+    ))
 }
 
 impl FromRequestParts<AppState> for Caller {

@@ -5,8 +5,8 @@
 use super::html;
 use super::i18n::{Lang, Messages, fill};
 use crate::AppState;
-use crate::auth::{SESSION_COOKIE, cookie};
 pub use crate::auth::same_origin;
+use crate::auth::{SESSION_COOKIE, cookie};
 use askama::Template;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
