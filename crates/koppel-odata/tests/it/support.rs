@@ -6,12 +6,19 @@ use std::path::PathBuf;
 use koppel_odata::{EdmType, EntitySet, EntityType, Model, Property};
 use saphyr_parser::{Event, Parser};
 
-/// `shared/third_party/odata`, beside the repository (override with `KOPPEL_ODATA_THIRD_PARTY`).
+/// `shared/third_party/odata`: beside the repository, else where this workplace keeps it (a CI
+/// checkout elsewhere on the same machine); override with `KOPPEL_ODATA_THIRD_PARTY`.
 pub fn third_party_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("KOPPEL_ODATA_THIRD_PARTY") {
         return PathBuf::from(dir);
     }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/third_party/odata")
+    let beside = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/third_party/odata");
+    let workplace = PathBuf::from("/work/shared/third_party/odata");
+    if !beside.is_dir() && workplace.is_dir() {
+        workplace
+    } else {
+        beside
+    }
 }
 
 pub fn read_third_party(file_name: &str) -> String {
