@@ -16,6 +16,7 @@ pub mod queue;
 pub mod records;
 pub mod runs;
 pub mod schema;
+pub mod settings_sync;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use db::Backend;

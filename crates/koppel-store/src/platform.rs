@@ -352,6 +352,11 @@ impl Store {
             let statement = format!("DELETE FROM {table} WHERE administration_id = $1");
             on_tx!(tx, conn => sqlx::query(AssertSqlSafe(statement)).bind(id.0).execute(conn).await.map(|r| r.rows_affected()))?;
         }
+        on_tx!(tx, conn => sqlx::query("DELETE FROM settings_sync_targets WHERE target_id = $1")
+            .bind(id.0)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
         on_tx!(tx, conn => sqlx::query("DELETE FROM administrations WHERE id = $1").bind(id.0).execute(conn).await.map(|r| r.rows_affected()))?;
         tx.audit(
             administration.environment_id,

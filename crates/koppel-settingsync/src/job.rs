@@ -1,0 +1,380 @@
+//! `settings_sync`: applies a confirmed preview to each target in turn, one transaction per target.
+//! One failing target does not stop the others; the run then ends partially succeeded.
+
+use crate::apply::{ApplyError, TargetOutcome, apply_target};
+use crate::plan::{Action, BlockReason, Blocker, Plan, TargetPlan};
+use crate::{Category, Selection};
+use koppel_domain::{AdministrationId, UserId};
+use koppel_jobs::{Job, JobContext, JobError, JobFuture, Outcome};
+use koppel_store::queue::{Enqueued, NewJob};
+use koppel_store::runs::{ItemStatus, NewRunItem, RunMessage};
+use koppel_store::{Store, StoreError};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::BTreeMap;
+
+pub const KIND: &str = "settings_sync";
+
+/// What a settings sync job carries: the confirmed selection and each target's previewed digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsSyncPayload {
+    pub source: AdministrationId,
+    pub selection: Selection,
+    /// Per target, in the order they are applied: its id and the digest of the plan the user saw.
+    pub targets: Vec<(AdministrationId, String)>,
+}
+
+/// The queue's unique key: one settings sync per main at a time.
+pub fn unique_key(source: AdministrationId) -> String {
+    format!("{KIND}:administration:{source}")
+}
+
+/// Enqueues the sync of a previewed plan, started by `user`. When a sync of this main is already
+/// queued or running, that one is returned instead (check [`Enqueued::is_new`]).
+pub async fn enqueue(store: &Store, plan: &Plan, user: UserId) -> Result<Enqueued, StoreError> {
+    let payload = SettingsSyncPayload {
+        source: plan.source,
+        selection: plan.selection.clone(),
+        targets: plan.targets.iter().map(|t| (t.target, t.digest.clone())).collect(),
+    };
+    let job = NewJob::new(KIND, serde_json::to_value(payload).expect("the payload serialises"))
+        .administration(plan.source)
+        .unique_key(unique_key(plan.source))
+        .manual(user);
+    store.enqueue_job(&job).await
+}
+
+/// The job kind; register it in the worker's registry.
+pub struct SettingsSyncJob;
+
+fn action_message(item: &crate::ItemPlan) -> RunMessage {
+    let (nl, en) = match item.action {
+        Action::Create => ("Aangemaakt", "Created"),
+        Action::Update => ("Bijgewerkt", "Updated"),
+        Action::Remove => ("Verwijderd", "Removed"),
+        Action::Unchanged => ("Ongewijzigd", "Unchanged"),
+    };
+    let changed: Vec<&str> = item.changes.iter().map(|c| c.field).collect();
+    let fields = if changed.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", changed.join(", "))
+    };
+    RunMessage::new(
+        format!(
+            "{nl}: {} {} “{}”{fields}",
+            item.category.name_nl().to_lowercase(),
+            item.code,
+            item.name
+        ),
+        format!(
+            "{en}: {} {} “{}”{fields}",
+            item.category.name_en().to_lowercase(),
+            item.code,
+            item.name
+        ),
+    )
+}
+
+/// Why a blocker blocks, in both languages.
+pub fn blocker_message(blocker: &Blocker) -> RunMessage {
+    let item_nl = format!("{} {}", blocker.category.name_nl().to_lowercase(), blocker.code);
+    let item_en = format!("{} {}", blocker.category.name_en().to_lowercase(), blocker.code);
+    match &blocker.reason {
+        BlockReason::UsedByDailyData { resource } => RunMessage::new(
+            format!("{item_nl} kan niet worden verwijderd: de dagelijkse gegevens ({resource}) gebruiken het nog."),
+            format!("{item_en} cannot be removed: daily data ({resource}) still uses it."),
+        ),
+        BlockReason::UsedBySetting { category, code } => RunMessage::new(
+            format!(
+                "{item_nl} kan niet worden verwijderd: {} {code} verwijst er nog naar.",
+                category.name_nl().to_lowercase()
+            ),
+            format!(
+                "{item_en} cannot be removed: {} {code} still refers to it.",
+                category.name_en().to_lowercase()
+            ),
+        ),
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    created: usize,
+    updated: usize,
+    removed: usize,
+    unchanged: usize,
+    succeeded: usize,
+    failed: usize,
+}
+
+impl Tally {
+    fn add(&mut self, plan: &TargetPlan) {
+        self.created += plan.count(Action::Create);
+        self.updated += plan.count(Action::Update);
+        self.removed += plan.count(Action::Remove);
+        self.unchanged += plan.count(Action::Unchanged);
+    }
+
+    fn counts(&self) -> serde_json::Value {
+        json!({
+            "created": self.created, "updated": self.updated, "removed": self.removed,
+            "unchanged": self.unchanged, "targets_succeeded": self.succeeded, "targets_failed": self.failed,
+        })
+    }
+}
+
+impl Job for SettingsSyncJob {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn run<'a>(&'a self, context: &'a JobContext) -> JobFuture<'a> {
+        Box::pin(async move {
+            let payload: SettingsSyncPayload = context.payload()?;
+            let store = context.store();
+            let run = context.job().run_id;
+            let total = payload.targets.len() as i64;
+            let names: BTreeMap<AdministrationId, String> = store
+                .administrations(store.administration(payload.source).await?.environment_id)
+                .await?
+                .into_iter()
+                .map(|a| (a.id, a.name))
+                .collect();
+            let mut tally = Tally::default();
+            for (done, (target, digest)) in payload.targets.iter().enumerate() {
+                if context.is_cancelled() {
+                    return Err(JobError::Cancelled);
+                }
+                let name = names.get(target).cloned().unwrap_or_else(|| target.to_string());
+                let target_key = format!("{target}");
+                let outcome = apply_target(store, payload.source, *target, &payload.selection, digest, run).await;
+                let (status, message) = match outcome {
+                    Ok(TargetOutcome::Applied(plan)) => {
+                        tally.add(&plan);
+                        tally.succeeded += 1;
+                        for item in plan.items.iter().filter(|i| i.action != Action::Unchanged) {
+                            let key = format!("{target}/{}/{}", item.category, item.code);
+                            context
+                                .item(&NewRunItem {
+                                    key: &key,
+                                    status: ItemStatus::Succeeded,
+                                    message: Some(action_message(item)),
+                                    detail: None,
+                                })
+                                .await?;
+                        }
+                        let message = if plan.has_changes() {
+                            RunMessage::new(
+                                format!(
+                                    "{name}: {} aangemaakt, {} bijgewerkt, {} verwijderd.",
+                                    plan.count(Action::Create),
+                                    plan.count(Action::Update),
+                                    plan.count(Action::Remove)
+                                ),
+                                format!(
+                                    "{name}: {} created, {} updated, {} removed.",
+                                    plan.count(Action::Create),
+                                    plan.count(Action::Update),
+                                    plan.count(Action::Remove)
+                                ),
+                            )
+                        } else {
+                            RunMessage::new(
+                                format!("{name}: geen wijzigingen, alles was al gelijk."),
+                                format!("{name}: no changes, everything was already the same."),
+                            )
+                        };
+                        (ItemStatus::Succeeded, message)
+                    }
+                    Ok(TargetOutcome::AlreadyApplied) => {
+                        tally.succeeded += 1;
+                        (
+                            ItemStatus::Succeeded,
+                            RunMessage::new(format!("{name}: bijgewerkt."), format!("{name}: updated.")),
+                        )
+                    }
+                    Err(error) if error.is_transient() => return Err(JobError::transient(error)),
+                    Err(error) => {
+                        tally.failed += 1;
+                        tracing::warn!(administration.id = %target, error = %error, "settings sync of a target failed");
+                        (ItemStatus::Failed, failure_message(&name, &error))
+                    }
+                };
+                context
+                    .item(&NewRunItem {
+                        key: &target_key,
+                        status,
+                        message: Some(message),
+                        detail: None,
+                    })
+                    .await?;
+                context
+                    .progress(done as i64 + 1, Some(total), Some(&tally.counts()))
+                    .await?;
+            }
+            let changed = tally.created + tally.updated + tally.removed;
+            let summary = if tally.failed > 0 {
+                RunMessage::new(
+                    format!(
+                        "{} van {} subadministraties bijgewerkt; {} mislukt. Bekijk de resultaten per subadministratie.",
+                        tally.succeeded, total, tally.failed
+                    ),
+                    format!(
+                        "{} of {} sub-administrations updated; {} failed. See the result per sub-administration.",
+                        tally.succeeded, total, tally.failed
+                    ),
+                )
+            } else if changed == 0 {
+                RunMessage::new(
+                    "Geen wijzigingen: de subadministraties waren al gelijk aan de hoofdadministratie.",
+                    "No changes: the sub-administrations already matched the main administration.",
+                )
+            } else {
+                RunMessage::new(
+                    format!(
+                        "{total} subadministraties bijgewerkt: {} aangemaakt, {} bijgewerkt, {} verwijderd.",
+                        tally.created, tally.updated, tally.removed
+                    ),
+                    format!(
+                        "{total} sub-administrations updated: {} created, {} updated, {} removed.",
+                        tally.created, tally.updated, tally.removed
+                    ),
+                )
+            };
+            if tally.failed > 0 && tally.succeeded == 0 {
+                return Err(JobError::permanent(summary, anyhow::anyhow!("every target failed")));
+            }
+            let outcome = Outcome::done().message(summary).counts(tally.counts());
+            Ok(if tally.failed > 0 { outcome.partial() } else { outcome })
+        })
+    }
+}
+
+fn failure_message(name: &str, error: &ApplyError) -> RunMessage {
+    match error {
+        ApplyError::Stale => RunMessage::new(
+            format!(
+                "{name}: niet bijgewerkt, omdat de instellingen na het voorbeeld zijn gewijzigd. Bekijk het voorbeeld opnieuw."
+            ),
+            format!("{name}: not updated, because the settings changed after the preview. Preview again."),
+        ),
+        ApplyError::Blocked(plan) => {
+            let reasons: Vec<RunMessage> = plan.blockers.iter().map(blocker_message).collect();
+            RunMessage::new(
+                format!(
+                    "{name}: niet bijgewerkt. {}",
+                    reasons.iter().map(|r| r.nl.as_str()).collect::<Vec<_>>().join(" ")
+                ),
+                format!(
+                    "{name}: not updated. {}",
+                    reasons.iter().map(|r| r.en.as_str()).collect::<Vec<_>>().join(" ")
+                ),
+            )
+        }
+        ApplyError::Sync(_) => RunMessage::new(
+            format!(
+                "{name}: niet bijgewerkt, omdat deze administratie geen subadministratie van de hoofdadministratie (meer) is."
+            ),
+            format!(
+                "{name}: not updated, because this administration is not (or no longer) a sub-administration of the main."
+            ),
+        ),
+        ApplyError::Store(_) => RunMessage::new(
+            format!("{name}: niet bijgewerkt; er is niets veranderd. De instellingen konden niet worden opgeslagen."),
+            format!("{name}: not updated; nothing was changed. The settings could not be stored."),
+        ),
+    }
+}
+
+/// The category names, for pages that list what a run synced.
+pub fn category_names(category: Category) -> (&'static str, &'static str) {
+    (category.name_nl(), category.name_en())
+}
+
+/// What confirming a previewed sync did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirmation {
+    /// The sync was enqueued (or, `joined`, a sync of this main was already queued or running).
+    Enqueued { run: i64, joined: bool },
+    /// The main or a target changed since the preview: here is the preview as it is now.
+    Outdated(Plan),
+    /// A target has blockers: deselect it or resolve them first.
+    Blocked(Plan),
+}
+
+/// Confirms a previewed sync: only when every target's plan is still the one the user saw (its
+/// digest) and nothing blocks is the sync enqueued.
+pub async fn confirm(
+    store: &Store,
+    request: &crate::SyncRequest,
+    digests: &BTreeMap<AdministrationId, String>,
+    user: UserId,
+) -> Result<Confirmation, crate::SyncError> {
+    let plan = crate::preview(store, request).await?;
+    let unchanged = plan.targets.len() == digests.len()
+        && plan
+            .targets
+            .iter()
+            .all(|t| digests.get(&t.target).is_some_and(|seen| *seen == t.digest));
+    if !unchanged {
+        return Ok(Confirmation::Outdated(plan));
+    }
+    if plan.targets.iter().any(|t| !t.blockers.is_empty()) {
+        return Ok(Confirmation::Blocked(plan));
+    }
+    let enqueued = enqueue(store, &plan, user).await?;
+    Ok(Confirmation::Enqueued {
+        run: enqueued.run(),
+        joined: !enqueued.is_new(),
+    })
+}
+
+/// A sub as the first step of the wizard shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TargetStatus {
+    pub target: AdministrationId,
+    pub name: String,
+    /// When it last received settings from this main.
+    pub last_synced_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Whether its settings differ from the main's now (anything a full sync would create or update).
+    pub drifted: bool,
+}
+
+/// Every sub of a main, with when it was last synced and whether it has drifted since.
+pub async fn targets(store: &Store, source: AdministrationId) -> Result<Vec<TargetStatus>, crate::SyncError> {
+    let main = store.administration(source).await?;
+    if !main.is_main {
+        return Err(crate::SyncError::NotMain);
+    }
+    let subs: Vec<_> = store
+        .administrations(main.environment_id)
+        .await?
+        .into_iter()
+        .filter(|a| !a.is_main)
+        .collect();
+    if subs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let everything = crate::SyncRequest {
+        source,
+        targets: subs.iter().map(|s| s.id).collect(),
+        selection: Selection {
+            categories: Category::ALL.into_iter().collect(),
+            ..Selection::default()
+        },
+    };
+    let plan = crate::preview(store, &everything).await?;
+    let last = store.settings_last_synced(source).await?;
+    Ok(plan
+        .targets
+        .into_iter()
+        .map(|t| TargetStatus {
+            last_synced_at: last.iter().find(|l| l.target == t.target).map(|l| l.at),
+            drifted: t.has_changes(),
+            target: t.target,
+            name: t.name,
+        })
+        .collect())
+}
