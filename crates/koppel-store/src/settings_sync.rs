@@ -60,7 +60,13 @@ impl WriteTx {
     }
 }
 
-async fn record(tx: &mut Tx, source: AdministrationId, target: AdministrationId, now: DateTime<Utc>, run: i64) -> Result<()> {
+async fn record(
+    tx: &mut Tx,
+    source: AdministrationId,
+    target: AdministrationId,
+    now: DateTime<Utc>,
+    run: i64,
+) -> Result<()> {
     on_tx!(tx, conn => sqlx::query(
         "INSERT INTO settings_sync_targets (source_id, target_id, last_synced_at, run_id) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (source_id, target_id) DO UPDATE SET last_synced_at = excluded.last_synced_at, run_id = excluded.run_id",
@@ -77,7 +83,12 @@ async fn record(tx: &mut Tx, source: AdministrationId, target: AdministrationId,
 
 impl Store {
     /// Notes a sync that changed nothing (no write transaction on the target was needed).
-    pub async fn record_settings_received(&self, source: AdministrationId, target: AdministrationId, run: i64) -> Result<()> {
+    pub async fn record_settings_received(
+        &self,
+        source: AdministrationId,
+        target: AdministrationId,
+        run: i64,
+    ) -> Result<()> {
         let mut tx = self.begin().await?;
         let now = tx.now;
         record(&mut tx, source, target, now, run).await?;
