@@ -21,8 +21,8 @@
   source.addEventListener("end", function (event) {
     show(JSON.parse(event.data));
     source.close();
-    var live = document.getElementById("run-live");
-    if (live) { live.remove(); }
+    // The final page lists the results of every item.
+    window.location.reload();
   });
   source.addEventListener("gone", function () { source.close(); });
 })();

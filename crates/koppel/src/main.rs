@@ -236,9 +236,10 @@ impl Background {
         use std::time::Duration;
         let jobs = &config.jobs;
         let queue = koppel_jobs::Queue::new(store.clone(), i64::from(jobs.max_attempts));
-        let registry = kinds::builtin(&BuiltinConfig {
+        let mut registry = kinds::builtin(&BuiltinConfig {
             history_retention: chrono::Duration::days(i64::from(jobs.history_retention_days)),
         });
+        registry.register(koppel_settingsync::job::SettingsSyncJob);
         let worker = koppel_jobs::Worker::new(
             &queue,
             registry.clone(),

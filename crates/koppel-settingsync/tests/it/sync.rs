@@ -24,6 +24,9 @@ async fn create(store: &Store, administration: AdministrationId, slug: &str, bod
         .id
 }
 
+/// An item of a plan in short: category, code, action and what pulled it in.
+type PlannedItem<'a> = (Category, &'a str, Action, Option<(Category, String)>);
+
 fn form(code: &str, name: &str) -> Json {
     json!({"code": code, "name": name, "fields": [{"key": "opmerking", "label": "Opmerking", "type": "text"}]})
 }
@@ -157,7 +160,7 @@ async fn a_preview_shows_creates_updates_and_what_is_pulled_in() {
         .await
         .unwrap();
         let target = &plan.targets[0];
-        let summary: Vec<(Category, &str, Action, Option<(Category, String)>)> = target
+        let summary: Vec<PlannedItem> = target
             .items
             .iter()
             .map(|i| (i.category, i.code.as_str(), i.action, i.pulled_in_by.clone()))

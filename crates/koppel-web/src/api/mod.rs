@@ -5,6 +5,7 @@ mod platform;
 mod records;
 pub mod runs;
 pub mod schema;
+mod settingsync;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -105,6 +106,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     let mut endpoints = platform::endpoints();
     endpoints.extend(records::endpoints());
     endpoints.extend(runs::endpoints());
+    endpoints.extend(settingsync::endpoints());
     endpoints
 }
 

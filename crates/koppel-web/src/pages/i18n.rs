@@ -266,6 +266,55 @@ catalogue! {
         "The name does not match. Type exactly {} to delete.";
     deleted_administration: "Administratie {} is verwijderd.", "Administration {} has been deleted.";
     main_not_deletable: "De hoofdadministratie kan niet worden verwijderd.", "The main administration cannot be deleted.";
+    // Settings sync.
+    action_sync: "Synchroniseren naar subadministraties", "Sync to sub-administrations";
+    sync_title: "Synchroniseren naar subadministraties", "Sync to sub-administrations";
+    sync_intro: "Kopieer instellingen van {} naar gekozen subadministraties. Dagelijkse gegevens (relaties, werkbonnen, facturen, offertes) worden nooit gelezen, gekopieerd of gewijzigd.",
+        "Copy settings from {} to chosen sub-administrations. Daily data (relations, work orders, invoices, quotes) is never read, copied or changed.";
+    sync_step_targets: "1. Subadministraties", "1. Sub-administrations";
+    sync_step_what: "2. Wat synchroniseren", "2. What to sync";
+    sync_step_preview: "3. Voorbeeld", "3. Preview";
+    sync_all: "Alles", "All";
+    sync_none: "Geen", "None";
+    sync_last: "Laatst gesynchroniseerd: {}", "Last synced: {}";
+    sync_never: "Nog nooit gesynchroniseerd", "Never synced";
+    sync_drifted: "Wijkt af van de hoofdadministratie", "Differs from the main administration";
+    sync_in_step: "Gelijk aan de hoofdadministratie", "Same as the main administration";
+    sync_no_subs: "Er zijn nog geen subadministraties om naar te synchroniseren.", "There are no sub-administrations to sync to yet.";
+    sync_items_hint: "Alleen bepaalde onderdelen (laat leeg voor de hele categorie)", "Only some items (leave empty for the whole category)";
+    sync_mirror: "Ook verwijderen wat een subadministratie wel heeft en de hoofdadministratie niet (spiegelen)",
+        "Also remove what a sub-administration has and the main does not (mirror)";
+    sync_preview_submit: "Voorbeeld bekijken", "Show preview";
+    sync_no_targets: "Kies minstens één subadministratie.", "Choose at least one sub-administration.";
+    sync_no_categories: "Kies minstens één categorie instellingen.", "Choose at least one category of settings.";
+    sync_invalid: "Deze synchronisatie kan zo niet: {}", "This sync is not possible like this: {}";
+    sync_preview_intro: "Zo ziet de synchronisatie eruit. Er verandert pas iets als je bevestigt.",
+        "This is what the sync will do. Nothing changes until you confirm.";
+    sync_create: "Aanmaken", "Create";
+    sync_update: "Bijwerken", "Update";
+    sync_remove: "Verwijderen", "Remove";
+    sync_unchanged: "Ongewijzigd", "Unchanged";
+    sync_pulled_in: "meegenomen omdat {} ernaar verwijst", "pulled in because {} refers to it";
+    sync_summary: "{} aanmaken, {} bijwerken, {} verwijderen, {} ongewijzigd", "{} to create, {} to update, {} to remove, {} unchanged";
+    sync_nothing: "Geen wijzigingen: deze subadministratie is al gelijk.", "No changes: this sub-administration is already the same.";
+    sync_blocked: "Geblokkeerd", "Blocked";
+    sync_blocked_note: "Deze subadministratie kan zo niet worden gesynchroniseerd. Haal haar weg uit de keuze, zet spiegelen uit of los de oorzaak op.",
+        "This sub-administration cannot be synced like this. Deselect it, turn mirroring off or resolve the cause.";
+    sync_used_by_daily: "{} wordt nog gebruikt door dagelijkse gegevens ({}).", "{} is still used by daily data ({}).";
+    sync_used_by_setting: "{} wordt nog gebruikt door {}.", "{} is still used by {}.";
+    sync_column_item: "Onderdeel", "Item";
+    sync_column_change: "Wijziging", "Change";
+    sync_confirm: "Bevestigen en synchroniseren", "Confirm and sync";
+    sync_back: "Keuze aanpassen", "Change the selection";
+    sync_started: "De synchronisatie is gestart. Je kunt deze pagina verlaten; de geschiedenis bewaart het resultaat.",
+        "The sync has started. You can leave this page; the history keeps the result.";
+    sync_joined: "Er liep al een synchronisatie vanuit deze hoofdadministratie; dit is de voortgang daarvan.",
+        "A sync from this main administration was already running; this is its progress.";
+    sync_outdated: "De instellingen zijn gewijzigd na het voorbeeld. Bekijk het nieuwe voorbeeld hieronder en bevestig opnieuw.",
+        "The settings changed after the preview. Check the new preview below and confirm again.";
+    sync_has_blockers: "Er is een subadministratie geblokkeerd; er is niets gesynchroniseerd.", "A sub-administration is blocked; nothing was synced.";
+    sync_results: "Resultaat per subadministratie", "Result per sub-administration";
+    sync_history: "Alle synchronisaties in de geschiedenis", "All syncs in the history";
     // Users and rights.
     users_title: "Gebruikers en rechten", "Users and rights";
     users_intro: "Gebruikers met toegang tot {} en hun rechten daar.", "Users with access to {} and their rights there.";

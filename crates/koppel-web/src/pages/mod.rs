@@ -12,6 +12,7 @@ mod licences;
 mod login;
 mod runs;
 mod settings;
+mod settingsync;
 mod users;
 
 use crate::AppState;
@@ -42,6 +43,14 @@ pub fn router() -> Router<AppState> {
             get(administrations::list).post(administrations::create),
         )
         .route(
+            "/a/{administration}/settings/administrations/sync",
+            get(settingsync::select).post(settingsync::start),
+        )
+        .route(
+            "/a/{administration}/settings/administrations/sync/preview",
+            get(settingsync::show_preview),
+        )
+        .route(
             "/a/{administration}/settings/administrations/{target}/delete",
             get(administrations::confirm_delete).post(administrations::delete),
         )
@@ -62,6 +71,7 @@ pub fn router() -> Router<AppState> {
         .route("/a/{administration}/runs/{run}", get(runs::detail))
         .route("/assets/koppel.css", get(stylesheet))
         .route("/assets/run-progress.js", get(run_progress_script))
+        .route("/assets/checkboxes.js", get(checkboxes_script))
         .layer(axum::middleware::from_fn(clear_shown_flash))
 }
 
@@ -92,6 +102,13 @@ async fn run_progress_script() -> Response {
     asset(
         "text/javascript; charset=utf-8",
         include_str!("../../assets/run-progress.js"),
+    )
+}
+
+async fn checkboxes_script() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/checkboxes.js"),
     )
 }
 

@@ -207,11 +207,28 @@ pub async fn detail(
         .store
         .run_items(context.administration.id, run_id, None, 200)
         .await?;
+    // Item keys that start with an administration id (settings sync: `12`, `12/forms/F-CV`) show
+    // the administration's name instead.
+    let names: HashMap<String, String> = state
+        .store
+        .administrations(context.administration.environment_id)
+        .await?
+        .into_iter()
+        .map(|a| (a.id.to_string(), a.name))
+        .collect();
+    let readable_key = |key: &str| -> String {
+        let (first, rest) = key.split_once('/').unwrap_or((key, ""));
+        match names.get(first) {
+            Some(name) if rest.is_empty() => name.clone(),
+            Some(name) => format!("{name} · {rest}"),
+            None => key.to_string(),
+        }
+    };
     let items = items
         .items
         .iter()
         .map(|item| ItemView {
-            key: item.key.clone(),
+            key: readable_key(&item.key),
             status: match item.status {
                 ItemStatus::Succeeded => m.item_succeeded,
                 ItemStatus::Failed => m.item_failed,

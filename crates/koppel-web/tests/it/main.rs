@@ -11,3 +11,4 @@ mod platform;
 mod records;
 mod runs;
 mod samples;
+mod settingsync;

@@ -1,0 +1,427 @@
+//! The settings sync wizard, hung on the main's action menu on the Administrations page: choose
+//! targets and what to sync, look at the preview, confirm. The sync then runs in the background and
+//! the visitor lands on its run page (live progress, results per target).
+
+use super::context::{Layout, Nav, form, path_number};
+use super::i18n::{Lang, Messages, fill};
+use super::{Context, FormData, PageError, Visitor, html, redirect_with_flash};
+use crate::AppState;
+use askama::Template;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use koppel_domain::AdministrationId;
+use koppel_domain::licence::PowerUp;
+use koppel_domain::rights::Right;
+use koppel_settingsync::job::{Confirmation, TargetStatus, confirm, targets};
+use koppel_settingsync::{Action, BlockReason, Blocker, Category, Plan, Selection, SyncError, SyncRequest, preview};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+const PATH: &str = "/settings/administrations";
+
+fn gates(context: &Context) -> Vec<String> {
+    [
+        context.need_main(),
+        context.need_licence(PowerUp::SubAdministrations),
+        context.need_right(Right::SyncSettings),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+fn category_name(lang: Lang, category: Category) -> &'static str {
+    match lang {
+        Lang::Nl => category.name_nl(),
+        Lang::En => category.name_en(),
+    }
+}
+
+/// The selection as the form sent it: `target`, `category`, `item` (`slug:code`) and `mirror`.
+fn read_selection(source: AdministrationId, data: &FormData) -> SyncRequest {
+    let mut selection = Selection {
+        mirror: data.get("mirror").is_some(),
+        ..Selection::default()
+    };
+    selection.categories = data.all("category").filter_map(Category::parse).collect();
+    for item in data.all("item") {
+        if let Some((slug, code)) = item.split_once(':')
+            && let Some(category) = Category::parse(slug)
+        {
+            selection.items.entry(category).or_default().insert(code.to_string());
+        }
+    }
+    SyncRequest {
+        source,
+        targets: data
+            .all("target")
+            .filter_map(|t| t.parse::<i64>().ok())
+            .map(AdministrationId)
+            .collect(),
+        selection,
+    }
+}
+
+/// The same selection as query pairs, for links and hidden fields.
+fn selection_pairs(request: &SyncRequest) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = request
+        .targets
+        .iter()
+        .map(|t| ("target".to_string(), t.to_string()))
+        .collect();
+    pairs.extend(
+        request
+            .selection
+            .categories
+            .iter()
+            .map(|c| ("category".to_string(), c.slug().to_string())),
+    );
+    for (category, codes) in &request.selection.items {
+        pairs.extend(
+            codes
+                .iter()
+                .map(|code| ("item".to_string(), format!("{}:{code}", category.slug()))),
+        );
+    }
+    if request.selection.mirror {
+        pairs.push(("mirror".to_string(), "on".to_string()));
+    }
+    pairs
+}
+
+fn query_string(pairs: &[(String, String)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", super::context::encode_component(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// A target on the selection page.
+pub struct TargetRow {
+    pub status: TargetStatus,
+    pub last: String,
+    pub checked: bool,
+}
+
+/// A category on the selection page, with the main's items to pick from.
+pub struct CategoryRow {
+    pub slug: &'static str,
+    pub name: &'static str,
+    pub checked: bool,
+    pub items: Vec<(String, String, bool)>,
+}
+
+#[derive(Template)]
+#[template(path = "sync_select.html")]
+struct SelectPage {
+    page: Layout,
+    intro: String,
+    targets: Vec<TargetRow>,
+    categories: Vec<CategoryRow>,
+    mirror: bool,
+    error: Option<String>,
+}
+
+async fn render_select(
+    state: &AppState,
+    context: &Context,
+    chosen: Option<&SyncRequest>,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let m = context.m();
+    let lang = context.lang();
+    let source = context.administration.id;
+    let statuses = targets(&state.store, source).await.map_err(sync_store_error)?;
+    let target_rows = statuses
+        .into_iter()
+        .map(|status| TargetRow {
+            last: status
+                .last_synced_at
+                .map_or(m.sync_never.to_string(), |at| fill(m.sync_last, &[&lang.date_time(at)])),
+            checked: chosen.is_some_and(|c| c.targets.contains(&status.target)),
+            status,
+        })
+        .collect();
+    let mut tx = state.store.snapshot().await?;
+    let mut categories = Vec::new();
+    for category in Category::ALL {
+        let spec = category.spec();
+        let records = tx.all_records(source, spec).await?;
+        let picked: BTreeSet<String> = chosen
+            .and_then(|c| c.selection.items.get(&category))
+            .cloned()
+            .unwrap_or_default();
+        let items = records
+            .iter()
+            .map(|record| {
+                let code = record.get(spec, "code").as_str().unwrap_or_default().to_string();
+                let name = ["name", "label", "description"]
+                    .into_iter()
+                    .find_map(|f| spec.field(f).and_then(|(i, _)| record.values[i].as_str()))
+                    .unwrap_or_default()
+                    .to_string();
+                let checked = picked.contains(&code);
+                (code, name, checked)
+            })
+            .collect();
+        categories.push(CategoryRow {
+            slug: category.slug(),
+            name: category_name(lang, category),
+            checked: chosen.is_some_and(|c| c.selection.categories.contains(&category)),
+            items,
+        });
+    }
+    tx.rollback().await?;
+    let page = SelectPage {
+        page: context.layout(Nav::Administrations, m.sync_title, PATH),
+        intro: fill(m.sync_intro, &[&context.administration.name]),
+        targets: target_rows,
+        categories,
+        mirror: chosen.is_some_and(|c| c.selection.mirror),
+        error,
+    };
+    Ok(html(status, page.render()))
+}
+
+fn sync_store_error(error: SyncError) -> PageError {
+    match error {
+        SyncError::Store(store) => store.into(),
+        _ => PageError::Internal,
+    }
+}
+
+async fn enter(state: &AppState, visitor: Visitor, params: &HashMap<String, String>) -> Result<Context, PageError> {
+    let id = path_number(&params["administration"], visitor.lang)?;
+    Context::enter(state, visitor, id).await
+}
+
+/// `GET …/settings/administrations/sync`: steps 1 and 2.
+pub async fn select(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(params): Path<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let context = enter(&state, visitor, &params).await?;
+    let gates = gates(&context);
+    if !gates.is_empty() {
+        return Ok(context.gate(Nav::Administrations, context.m().sync_title, PATH, gates));
+    }
+    render_select(&state, &context, None, None, StatusCode::OK).await
+}
+
+/// A user-facing reason for a refused request.
+fn refusal(m: &'static Messages, error: &SyncError) -> String {
+    match error {
+        SyncError::NoTargets => m.sync_no_targets.to_string(),
+        SyncError::NoCategories => m.sync_no_categories.to_string(),
+        other => fill(m.sync_invalid, &[&other.to_string()]),
+    }
+}
+
+/// One item of a target's preview, as shown.
+pub struct ItemRow {
+    pub category: &'static str,
+    pub code: String,
+    pub name: String,
+    pub action: &'static str,
+    pub action_class: &'static str,
+    pub note: String,
+    pub changes: Vec<(String, String, String)>,
+}
+
+/// One target's preview, as shown.
+pub struct TargetPreview {
+    pub id: i64,
+    pub name: String,
+    pub summary: String,
+    pub digest: String,
+    pub rows: Vec<ItemRow>,
+    pub blockers: Vec<String>,
+    pub nothing: bool,
+}
+
+#[derive(Template)]
+#[template(path = "sync_preview.html")]
+struct PreviewPage {
+    page: Layout,
+    notice: Option<String>,
+    targets: Vec<TargetPreview>,
+    hidden: Vec<(String, String)>,
+    back: String,
+    blocked: bool,
+}
+
+fn blocker_text(m: &'static Messages, lang: Lang, blocker: &Blocker) -> String {
+    let item = format!("{} {}", category_name(lang, blocker.category), blocker.code);
+    match &blocker.reason {
+        BlockReason::UsedByDailyData { resource } => fill(m.sync_used_by_daily, &[&item, resource]),
+        BlockReason::UsedBySetting { category, code } => fill(
+            m.sync_used_by_setting,
+            &[&item, &format!("{} {code}", category_name(lang, *category))],
+        ),
+    }
+}
+
+fn render_preview(
+    context: &Context,
+    plan: &Plan,
+    request: &SyncRequest,
+    notice: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let m = context.m();
+    let lang = context.lang();
+    let targets = plan
+        .targets
+        .iter()
+        .map(|target| {
+            let counts = [Action::Create, Action::Update, Action::Remove, Action::Unchanged]
+                .map(|a| target.count(a).to_string());
+            let rows = target
+                .items
+                .iter()
+                .filter(|item| item.action != Action::Unchanged)
+                .map(|item| ItemRow {
+                    category: category_name(lang, item.category),
+                    code: item.code.clone(),
+                    name: item.name.clone(),
+                    action: match item.action {
+                        Action::Create => m.sync_create,
+                        Action::Update => m.sync_update,
+                        Action::Remove => m.sync_remove,
+                        Action::Unchanged => m.sync_unchanged,
+                    },
+                    action_class: match item.action {
+                        Action::Create => "create",
+                        Action::Update => "update",
+                        Action::Remove => "remove",
+                        Action::Unchanged => "unchanged",
+                    },
+                    note: item.pulled_in_by.as_ref().map_or(String::new(), |(category, code)| {
+                        fill(
+                            m.sync_pulled_in,
+                            &[&format!("{} {code}", category_name(lang, *category))],
+                        )
+                    }),
+                    changes: item
+                        .changes
+                        .iter()
+                        .map(|c| (c.field.to_string(), c.before.clone(), c.after.clone()))
+                        .collect(),
+                })
+                .collect();
+            TargetPreview {
+                id: target.target.0,
+                name: target.name.clone(),
+                summary: fill(m.sync_summary, &counts.each_ref().map(String::as_str)),
+                digest: target.digest.clone(),
+                rows,
+                blockers: target.blockers.iter().map(|b| blocker_text(m, lang, b)).collect(),
+                nothing: !target.has_changes(),
+            }
+        })
+        .collect::<Vec<_>>();
+    let pairs = selection_pairs(request);
+    let page = PreviewPage {
+        page: context.layout(Nav::Administrations, m.sync_step_preview, PATH),
+        notice,
+        blocked: targets.iter().any(|t| !t.blockers.is_empty()),
+        back: format!("{}{PATH}/sync?{}", context.base(), query_string(&pairs)),
+        hidden: pairs,
+        targets,
+    };
+    html(status, page.render())
+}
+
+/// `GET …/settings/administrations/sync/preview?target=…&category=…`: step 3.
+pub async fn show_preview(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(params): Path<HashMap<String, String>>,
+    Query(query): Query<FormData>,
+) -> Result<Response, PageError> {
+    let context = enter(&state, visitor, &params).await?;
+    let m = context.m();
+    let gates = gates(&context);
+    if !gates.is_empty() {
+        return Ok(context.gate(Nav::Administrations, m.sync_title, PATH, gates));
+    }
+    let request = read_selection(context.administration.id, &query);
+    match preview(&state.store, &request).await {
+        Ok(plan) => Ok(render_preview(&context, &plan, &request, None, StatusCode::OK)),
+        Err(SyncError::Store(error)) => Err(error.into()),
+        Err(error) => {
+            let reason = refusal(m, &error);
+            render_select(
+                &state,
+                &context,
+                Some(&request),
+                Some(reason),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}
+
+/// `POST …/settings/administrations/sync`: step 4, confirm.
+pub async fn start(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(params): Path<HashMap<String, String>>,
+    body: Result<Form<FormData>, FormRejection>,
+) -> Result<Response, PageError> {
+    let data = form(body, &visitor)?;
+    let context = enter(&state, visitor, &params).await?;
+    let m = context.m();
+    let gates = gates(&context);
+    if !gates.is_empty() {
+        return Ok(context.gate(Nav::Administrations, m.sync_title, PATH, gates));
+    }
+    let request = read_selection(context.administration.id, &data);
+    let digests: BTreeMap<AdministrationId, String> = request
+        .targets
+        .iter()
+        .filter_map(|t| data.get(&format!("digest-{t}")).map(|d| (*t, d.to_string())))
+        .collect();
+    match confirm(&state.store, &request, &digests, context.visitor.user.id).await {
+        Ok(Confirmation::Enqueued { run, joined }) => {
+            let key = if joined { "sync_joined" } else { "sync_started" };
+            Ok(redirect_with_flash(
+                &format!("{}/runs/{run}", context.base()),
+                !joined,
+                key,
+                "",
+            ))
+        }
+        Ok(Confirmation::Outdated(plan)) => Ok(render_preview(
+            &context,
+            &plan,
+            &request,
+            Some(m.sync_outdated.to_string()),
+            StatusCode::CONFLICT,
+        )),
+        Ok(Confirmation::Blocked(plan)) => Ok(render_preview(
+            &context,
+            &plan,
+            &request,
+            Some(m.sync_has_blockers.to_string()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )),
+        Err(SyncError::Store(error)) => Err(error.into()),
+        Err(error) => {
+            let reason = refusal(m, &error);
+            render_select(
+                &state,
+                &context,
+                Some(&request),
+                Some(reason),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}
