@@ -26,6 +26,9 @@ pub enum Bench {
     /// two workers when KOPPEL_BENCH_DATABASE_URL or KOPPEL_TEST_DATABASE_URL is set:
     /// `cargo bench -p koppel-jobs --bench jobs`.
     Jobs,
+    /// Settings sync of a large main (1,000 settings items) to 100 drifted subs: preview and apply, and
+    /// the same sync repeated; SQLite and PostgreSQL: `cargo bench -p koppel-settingsync`.
+    SettingsSync,
     /// Clean debug build time of the whole workspace, in a temporary target directory. Takes minutes.
     Build {
         /// Keep the temporary target directory instead of deleting it.
@@ -40,6 +43,16 @@ pub fn run(bench: Bench) -> anyhow::Result<()> {
         Bench::Demo { scale } => demo(scale),
         Bench::Jobs => {
             run_timed(&mut cargo(["bench", "-p", "koppel-jobs", "--bench", "jobs"]))?;
+            Ok(())
+        }
+        Bench::SettingsSync => {
+            run_timed(&mut cargo([
+                "bench",
+                "-p",
+                "koppel-settingsync",
+                "--bench",
+                "settings_sync",
+            ]))?;
             Ok(())
         }
         Bench::Build { keep } => build(keep),

@@ -384,3 +384,112 @@ async fn a_user_without_the_right_is_told_why() {
     })
     .await;
 }
+
+/// A job worker polling often, as `koppel serve` runs one beside the web server.
+struct BackgroundWorker {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl BackgroundWorker {
+    fn start(store: &koppel_store::Store) -> BackgroundWorker {
+        let mut registry = koppel_jobs::Registry::new();
+        registry.register(koppel_settingsync::job::SettingsSyncJob);
+        let queue = koppel_jobs::Queue::new(store.clone(), 3);
+        let config = koppel_jobs::WorkerConfig {
+            poll_interval: Duration::from_millis(100),
+            ..koppel_jobs::WorkerConfig::default()
+        };
+        let worker = koppel_jobs::Worker::new(&queue, registry, config);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            worker
+                .run(async move {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        BackgroundWorker { stop: Some(stop), task }
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+#[tokio::test]
+async fn sync_settings_to_two_of_three_subs() {
+    scenario("settings-sync", |app, browser| async move {
+        let store = app.database.store().clone();
+        let worker = BackgroundWorker::start(&store);
+        let outcome: Outcome = async {
+            let fixture = &app.fixture;
+            crate::settingsync::seed_settings(&store, fixture.main).await;
+            let third = store
+                .create_administration(
+                    koppel_store::platform::NewAdministration {
+                        environment: fixture.environment,
+                        name: "Vestiging Deventer",
+                        is_main: false,
+                    },
+                    koppel_store::platform::Actor::SYSTEM,
+                )
+                .await?;
+            browser.log_in(&app, &fixture.admin, &fixture.admin.password).await?;
+            browser.click_and_load("#nav-administrations").await?;
+            browser
+                .click(&format!("tr[data-administration='{}'] summary", fixture.main))
+                .await?;
+            browser.click_and_load(&format!("#sync-{}", fixture.main)).await?;
+            // Step 1 and 2: two of the three subs, forms and workflows.
+            browser.click(&format!("#target-{}", fixture.sub1)).await?;
+            browser.click(&format!("#target-{}", fixture.sub2)).await?;
+            browser.click("#category-forms").await?;
+            browser.click("#category-workflows").await?;
+            browser.click_and_load("#sync-preview").await?;
+            // Step 3: the preview names what happens per sub.
+            let preview = browser.text(&format!("#preview-{}", fixture.sub1)).await?;
+            check!(preview.contains("WF-CV"), "preview of sub 1: {preview}");
+            check!(preview.contains("ONDERHOUD"), "the work type is pulled in: {preview}");
+            check!(
+                browser
+                    .client
+                    .find_all(Locator::Css(&format!("#preview-{}", third.id)))
+                    .await?
+                    .is_empty(),
+                "the third sub is in the preview"
+            );
+            // Step 4: confirm; the run page follows the run to its end.
+            browser.click_and_load("#sync-confirm").await?;
+            let mut status = String::new();
+            for _ in 0..100 {
+                status = browser.text("#run-status").await.unwrap_or_default();
+                if status == "Geslaagd" {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            check!(status == "Geslaagd", "run status: {status}");
+            let results = browser.text("#run-items").await?;
+            check!(results.contains("Vestiging Utrecht"), "results: {results}");
+            check!(results.contains("Vestiging Zwolle"), "results: {results}");
+            // The third sub is untouched.
+            let mut tx = store.snapshot().await?;
+            let forms = tx.all_records(third.id, &koppel_domain::resources::FORMS).await?;
+            let workflows = tx.all_records(third.id, &koppel_domain::resources::WORKFLOWS).await?;
+            tx.rollback().await?;
+            check!(
+                forms.is_empty() && workflows.is_empty(),
+                "the third sub received settings"
+            );
+            Ok(())
+        }
+        .await;
+        worker.stop().await;
+        (app, browser, outcome)
+    })
+    .await;
+}

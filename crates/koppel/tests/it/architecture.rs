@@ -50,6 +50,8 @@ fn crates_depend_only_on_what_the_architecture_allows() {
     // reads runs and asks for cancellation through the store.
     forbidden("koppel-jobs", &["axum", "reqwest", "koppel-web", "koppel-demo"]);
     forbidden("koppel-web", &["koppel-jobs"]);
+    // Settings sync's logic knows the store and jobs, not HTTP.
+    forbidden("koppel-settingsync", &["axum", "reqwest", "koppel-web", "askama"]);
     // Only the web crate (and the sandbox, the other side of the wire) knows axum.
     for (name, deps) in &all {
         if deps.contains("axum") {
