@@ -315,6 +315,12 @@ catalogue! {
     sync_has_blockers: "Er is een subadministratie geblokkeerd; er is niets gesynchroniseerd.", "A sub-administration is blocked; nothing was synced.";
     sync_results: "Resultaat per subadministratie", "Result per sub-administration";
     sync_history: "Alle synchronisaties in de geschiedenis", "All syncs in the history";
+    run_started_by: "Gestart door", "Started by";
+    run_targets: "Subadministraties", "Sub-administrations";
+    run_categories: "Categorieën", "Categories";
+    run_mirror: "Spiegelen", "Mirror";
+    word_yes: "Ja", "Yes";
+    word_no: "Nee", "No";
     // Users and rights.
     users_title: "Gebruikers en rechten", "Users and rights";
     users_intro: "Gebruikers met toegang tot {} en hun rechten daar.", "Users with access to {} and their rights there.";

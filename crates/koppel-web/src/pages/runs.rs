@@ -182,6 +182,57 @@ struct DetailPage {
     events_url: String,
     /// The status names in this language, for the live script.
     status_names: String,
+    /// Who started it and, for settings syncs, what was synced where.
+    facts: Vec<(&'static str, String)>,
+}
+
+/// What the run page tells about a run beyond its state: who started it and, for a settings
+/// sync, its targets, categories and mirror mode (from the job, while the job is kept).
+async fn facts(
+    state: &AppState,
+    m: &'static Messages,
+    lang: Lang,
+    run: &Run,
+    names: &HashMap<String, String>,
+) -> Result<Vec<(&'static str, String)>, PageError> {
+    let mut facts = Vec::new();
+    if let Some(user) = run.started_by {
+        let name = state
+            .store
+            .user(user)
+            .await
+            .map(|u| u.name)
+            .unwrap_or_else(|_| user.to_string());
+        facts.push((m.run_started_by, name));
+    }
+    if run.kind == koppel_settingsync::job::KIND
+        && let Ok(job) = state.store.job(run.job_id).await
+        && let Ok(payload) = serde_json::from_value::<koppel_settingsync::job::SettingsSyncPayload>(job.payload)
+    {
+        let targets: Vec<String> = payload
+            .targets
+            .iter()
+            .map(|(id, _)| names.get(&id.to_string()).cloned().unwrap_or_else(|| id.to_string()))
+            .collect();
+        facts.push((m.run_targets, targets.join(", ")));
+        let categories: Vec<String> = payload
+            .selection
+            .touched()
+            .into_iter()
+            .map(|c| match lang {
+                Lang::Nl => c.name_nl().to_string(),
+                Lang::En => c.name_en().to_string(),
+            })
+            .collect();
+        facts.push((m.run_categories, categories.join(", ")));
+        let mirror = if payload.selection.mirror {
+            m.word_yes
+        } else {
+            m.word_no
+        };
+        facts.push((m.run_mirror, mirror.to_string()));
+    }
+    Ok(facts)
 }
 
 pub async fn detail(
@@ -255,7 +306,9 @@ pub async fn detail(
             .collect(),
     )
     .to_string();
+    let facts = facts(&state, m, lang, &run, &names).await?;
     let page = DetailPage {
+        facts,
         page: context.layout(Nav::Runs, &fill(m.run_title, &[&run_id.to_string()]), PATH),
         events_url: format!(
             "/api/v1/administrations/{}/runs/{run_id}/events",

@@ -476,6 +476,9 @@ async fn sync_settings_to_two_of_three_subs() {
             let results = browser.text("#run-items").await?;
             check!(results.contains("Vestiging Utrecht"), "results: {results}");
             check!(results.contains("Vestiging Zwolle"), "results: {results}");
+            let facts = browser.text("#run dl").await?;
+            check!(facts.contains("Gestart door\nAnna Beheerder"), "who: {facts}");
+            check!(facts.contains("Formulieren, Workflows"), "categories: {facts}");
             // The third sub is untouched.
             let mut tx = store.snapshot().await?;
             let forms = tx.all_records(third.id, &koppel_domain::resources::FORMS).await?;
