@@ -92,12 +92,13 @@ pub async fn list(
     visitor: Visitor,
     Path(params): Path<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
-    let id = path_number(&params["administration"], visitor.lang)?;
-    let context = Context::enter(&state, visitor, id).await?;
-    let gates = gates(&context);
-    if !gates.is_empty() {
-        return Ok(context.gate(Nav::Administrations, context.m().administrations_title, PATH, gates));
-    }
+    let context = Context::for_page(&state, visitor, &params).await?;
+    context.require(
+        Nav::Administrations,
+        context.m().administrations_title,
+        PATH,
+        gates(&context),
+    )?;
     render_list(&state, &context, "", None, StatusCode::OK).await
 }
 
@@ -107,14 +108,10 @@ pub async fn create(
     Path(params): Path<HashMap<String, String>>,
     body: Result<Form<FormData>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let id = path_number(&params["administration"], visitor.lang)?;
     let data = form(body, &visitor)?;
-    let context = Context::enter(&state, visitor, id).await?;
+    let context = Context::for_page(&state, visitor, &params).await?;
     let m = context.m();
-    let gates = gates(&context);
-    if !gates.is_empty() {
-        return Ok(context.gate(Nav::Administrations, m.administrations_title, PATH, gates));
-    }
+    context.require(Nav::Administrations, m.administrations_title, PATH, gates(&context))?;
     let name = data.get("name").unwrap_or("").trim().to_string();
     let actor = Actor(Some(context.visitor.user.id));
     let new = NewAdministration {
@@ -186,12 +183,13 @@ pub async fn confirm_delete(
     visitor: Visitor,
     Path(params): Path<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
-    let id = path_number(&params["administration"], visitor.lang)?;
-    let context = Context::enter(&state, visitor, id).await?;
-    let gates = gates(&context);
-    if !gates.is_empty() {
-        return Ok(context.gate(Nav::Administrations, context.m().administrations_title, PATH, gates));
-    }
+    let context = Context::for_page(&state, visitor, &params).await?;
+    context.require(
+        Nav::Administrations,
+        context.m().administrations_title,
+        PATH,
+        gates(&context),
+    )?;
     let target = deletable(&state, &context, &params["target"]).await?;
     if target.is_main {
         return Ok(redirect_with_flash(
@@ -210,14 +208,10 @@ pub async fn delete(
     Path(params): Path<HashMap<String, String>>,
     body: Result<Form<FormData>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let id = path_number(&params["administration"], visitor.lang)?;
     let data = form(body, &visitor)?;
-    let context = Context::enter(&state, visitor, id).await?;
+    let context = Context::for_page(&state, visitor, &params).await?;
     let m = context.m();
-    let gates = gates(&context);
-    if !gates.is_empty() {
-        return Ok(context.gate(Nav::Administrations, m.administrations_title, PATH, gates));
-    }
+    context.require(Nav::Administrations, m.administrations_title, PATH, gates(&context))?;
     let target = deletable(&state, &context, &params["target"]).await?;
     let list = format!("{}{PATH}", context.base());
     if target.is_main {

@@ -37,6 +37,8 @@ pub enum PageError {
     FormExpired(Lang),
     /// Something failed on our side; the cause is logged where it happened.
     Internal,
+    /// A page shown instead of the one asked for (a gate that says why it is not available).
+    Shown(Box<Response>),
 }
 
 impl From<StoreError> for PageError {
@@ -83,6 +85,7 @@ impl MessagePage {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         match self {
+            PageError::Shown(response) => *response,
             PageError::Login { next } => {
                 let location = format!("/login?next={}", encode_component(&next));
                 redirect(&location)
@@ -382,6 +385,26 @@ impl Context {
             today: state.store.now().date_naive(),
             visitor,
         })
+    }
+
+    /// Enters the administration a page's path names (`/a/{administration}/…`).
+    pub async fn for_page(
+        state: &AppState,
+        visitor: Visitor,
+        params: &std::collections::HashMap<String, String>,
+    ) -> Result<Context, PageError> {
+        let id = path_number(params.get("administration").map_or("", String::as_str), visitor.lang)?;
+        Context::enter(state, visitor, id).await
+    }
+
+    /// Goes on only when nothing stands in the way; otherwise the page becomes a gate that lists
+    /// the reasons.
+    pub fn require(&self, nav: Nav, title: &str, page_path: &str, reasons: Vec<String>) -> Result<(), PageError> {
+        if reasons.is_empty() {
+            Ok(())
+        } else {
+            Err(PageError::Shown(Box::new(self.gate(nav, title, page_path, reasons))))
+        }
     }
 
     pub fn m(&self) -> &'static Messages {

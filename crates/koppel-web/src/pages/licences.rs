@@ -59,13 +59,9 @@ pub async fn list(
     visitor: Visitor,
     Path(params): Path<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
-    let id = super::context::path_number(&params["administration"], visitor.lang)?;
-    let context = Context::enter(&state, visitor, id).await?;
+    let context = Context::for_page(&state, visitor, &params).await?;
     let m = context.m();
-    let gates = gates(&context);
-    if !gates.is_empty() {
-        return Ok(context.gate(Nav::Licences, m.licences_title, PATH, gates));
-    }
+    context.require(Nav::Licences, m.licences_title, PATH, gates(&context))?;
     let rows = PowerUp::ALL
         .into_iter()
         .map(|power_up| {
@@ -101,14 +97,10 @@ pub async fn change(
     body: Result<Form<FormData>, FormRejection>,
 ) -> Result<Response, PageError> {
     let lang = visitor.lang;
-    let id = super::context::path_number(&params["administration"], lang)?;
     let data = form(body, &visitor)?;
-    let context = Context::enter(&state, visitor, id).await?;
+    let context = Context::for_page(&state, visitor, &params).await?;
     let m = context.m();
-    let gates = gates(&context);
-    if !gates.is_empty() {
-        return Ok(context.gate(Nav::Licences, m.licences_title, PATH, gates));
-    }
+    context.require(Nav::Licences, m.licences_title, PATH, gates(&context))?;
     let power_up = PowerUp::parse(&params["power_up"]).ok_or(PageError::NotFound(lang))?;
     let (new_state, key) = match data.get("state") {
         Some("active") => (LicenceState::Active, "licence_activated"),

@@ -143,13 +143,9 @@ pub async fn list(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
     let lang = visitor.lang;
-    let id = path_number(&params["administration"], lang)?;
-    let context = Context::enter(&state, visitor, id).await?;
+    let context = Context::for_page(&state, visitor, &params).await?;
     let m = context.m();
-    let gates = gates(&context);
-    if !gates.is_empty() {
-        return Ok(context.gate(Nav::Runs, m.runs_title, PATH, gates));
-    }
+    context.require(Nav::Runs, m.runs_title, PATH, gates(&context))?;
     let before = query.get("before").and_then(|b| b.parse::<i64>().ok());
     let filter = RunFilter {
         before,
@@ -245,10 +241,7 @@ pub async fn detail(
     let run_id = path_number(&params["run"], lang)?;
     let context = Context::enter(&state, visitor, id).await?;
     let m = context.m();
-    let gates = gates(&context);
-    if !gates.is_empty() {
-        return Ok(context.gate(Nav::Runs, m.runs_title, PATH, gates));
-    }
+    context.require(Nav::Runs, m.runs_title, PATH, gates(&context))?;
     let run = state
         .store
         .run(context.administration.id, run_id)

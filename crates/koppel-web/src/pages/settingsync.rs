@@ -2,7 +2,7 @@
 //! targets and what to sync, look at the preview, confirm. The sync then runs in the background and
 //! the visitor lands on its run page (live progress, results per target).
 
-use super::context::{Layout, Nav, form, path_number};
+use super::context::{Layout, Nav, form};
 use super::i18n::{Lang, Messages, fill};
 use super::{Context, FormData, PageError, Visitor, html, redirect_with_flash};
 use crate::AppState;
@@ -193,22 +193,14 @@ fn sync_store_error(error: SyncError) -> PageError {
     }
 }
 
-async fn enter(state: &AppState, visitor: Visitor, params: &HashMap<String, String>) -> Result<Context, PageError> {
-    let id = path_number(&params["administration"], visitor.lang)?;
-    Context::enter(state, visitor, id).await
-}
-
 /// `GET …/settings/administrations/sync`: steps 1 and 2.
 pub async fn select(
     State(state): State<AppState>,
     visitor: Visitor,
     Path(params): Path<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
-    let context = enter(&state, visitor, &params).await?;
-    let gates = gates(&context);
-    if !gates.is_empty() {
-        return Ok(context.gate(Nav::Administrations, context.m().sync_title, PATH, gates));
-    }
+    let context = Context::for_page(&state, visitor, &params).await?;
+    context.require(Nav::Administrations, context.m().sync_title, PATH, gates(&context))?;
     render_select(&state, &context, None, None, StatusCode::OK).await
 }
 
@@ -343,12 +335,9 @@ pub async fn show_preview(
     Path(params): Path<HashMap<String, String>>,
     Query(query): Query<FormData>,
 ) -> Result<Response, PageError> {
-    let context = enter(&state, visitor, &params).await?;
+    let context = Context::for_page(&state, visitor, &params).await?;
     let m = context.m();
-    let gates = gates(&context);
-    if !gates.is_empty() {
-        return Ok(context.gate(Nav::Administrations, m.sync_title, PATH, gates));
-    }
+    context.require(Nav::Administrations, m.sync_title, PATH, gates(&context))?;
     let request = read_selection(context.administration.id, &query);
     match preview(&state.store, &request).await {
         Ok(plan) => Ok(render_preview(&context, &plan, &request, None, StatusCode::OK)),
@@ -375,12 +364,9 @@ pub async fn start(
     body: Result<Form<FormData>, FormRejection>,
 ) -> Result<Response, PageError> {
     let data = form(body, &visitor)?;
-    let context = enter(&state, visitor, &params).await?;
+    let context = Context::for_page(&state, visitor, &params).await?;
     let m = context.m();
-    let gates = gates(&context);
-    if !gates.is_empty() {
-        return Ok(context.gate(Nav::Administrations, m.sync_title, PATH, gates));
-    }
+    context.require(Nav::Administrations, m.sync_title, PATH, gates(&context))?;
     let request = read_selection(context.administration.id, &data);
     let digests: BTreeMap<AdministrationId, String> = request
         .targets

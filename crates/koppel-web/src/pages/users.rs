@@ -80,12 +80,8 @@ pub async fn list(
     visitor: Visitor,
     Path(params): Path<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
-    let id = path_number(&params["administration"], visitor.lang)?;
-    let context = Context::enter(&state, visitor, id).await?;
-    let gates = gates(&context);
-    if !gates.is_empty() {
-        return Ok(context.gate(Nav::Users, context.m().users_title, PATH, gates));
-    }
+    let context = Context::for_page(&state, visitor, &params).await?;
+    context.require(Nav::Users, context.m().users_title, PATH, gates(&context))?;
     render_list(&state, &context, ("", ""), None, StatusCode::OK).await
 }
 
@@ -96,14 +92,10 @@ pub async fn create(
     Path(params): Path<HashMap<String, String>>,
     body: Result<Form<FormData>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let id = path_number(&params["administration"], visitor.lang)?;
     let data = form(body, &visitor)?;
-    let context = Context::enter(&state, visitor, id).await?;
+    let context = Context::for_page(&state, visitor, &params).await?;
     let m = context.m();
-    let gates = gates(&context);
-    if !gates.is_empty() {
-        return Ok(context.gate(Nav::Users, m.users_title, PATH, gates));
-    }
+    context.require(Nav::Users, m.users_title, PATH, gates(&context))?;
     let name = data.get("name").unwrap_or("").trim();
     let email = data.get("email").unwrap_or("").trim();
     let password = data.get("password").unwrap_or("");
@@ -234,12 +226,8 @@ pub async fn edit(
     visitor: Visitor,
     Path(params): Path<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
-    let id = path_number(&params["administration"], visitor.lang)?;
-    let context = Context::enter(&state, visitor, id).await?;
-    let gates = gates(&context);
-    if !gates.is_empty() {
-        return Ok(context.gate(Nav::Users, context.m().users_title, PATH, gates));
-    }
+    let context = Context::for_page(&state, visitor, &params).await?;
+    context.require(Nav::Users, context.m().users_title, PATH, gates(&context))?;
     let target = target_user(&state, &context, &params["user"]).await?;
     render_rights(&state, &context, target, None, StatusCode::OK).await
 }
@@ -251,14 +239,10 @@ pub async fn save(
     Path(params): Path<HashMap<String, String>>,
     body: Result<Form<FormData>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let id = path_number(&params["administration"], visitor.lang)?;
     let data = form(body, &visitor)?;
-    let context = Context::enter(&state, visitor, id).await?;
+    let context = Context::for_page(&state, visitor, &params).await?;
     let m = context.m();
-    let gates = gates(&context);
-    if !gates.is_empty() {
-        return Ok(context.gate(Nav::Users, m.users_title, PATH, gates));
-    }
+    context.require(Nav::Users, m.users_title, PATH, gates(&context))?;
     let target = target_user(&state, &context, &params["user"]).await?;
     let administrations = state
         .store
