@@ -107,6 +107,8 @@ struct Tally {
     unchanged: usize,
     succeeded: usize,
     failed: usize,
+    /// Each target's state for the progress per target: queued, running, succeeded or failed.
+    targets: Vec<(AdministrationId, String, &'static str)>,
 }
 
 impl Tally {
@@ -118,10 +120,22 @@ impl Tally {
     }
 
     fn counts(&self) -> serde_json::Value {
+        let targets: Vec<serde_json::Value> = self
+            .targets
+            .iter()
+            .map(|(id, name, status)| json!({"id": id, "name": name, "status": status}))
+            .collect();
         json!({
             "created": self.created, "updated": self.updated, "removed": self.removed,
             "unchanged": self.unchanged, "targets_succeeded": self.succeeded, "targets_failed": self.failed,
+            "targets": targets,
         })
+    }
+
+    fn set(&mut self, index: usize, status: &'static str) {
+        if let Some(target) = self.targets.get_mut(index) {
+            target.2 = status;
+        }
     }
 }
 
@@ -142,12 +156,23 @@ impl Job for SettingsSyncJob {
                 .into_iter()
                 .map(|a| (a.id, a.name))
                 .collect();
-            let mut tally = Tally::default();
+            let mut tally = Tally {
+                targets: payload
+                    .targets
+                    .iter()
+                    .map(|(id, _)| (*id, names.get(id).cloned().unwrap_or_else(|| id.to_string()), "queued"))
+                    .collect(),
+                ..Tally::default()
+            };
             for (done, (target, digest)) in payload.targets.iter().enumerate() {
                 if context.is_cancelled() {
                     return Err(JobError::Cancelled);
                 }
                 let name = names.get(target).cloned().unwrap_or_else(|| target.to_string());
+                tally.set(done, "running");
+                context
+                    .progress(done as i64, Some(total), Some(&tally.counts()))
+                    .await?;
                 let target_key = format!("{target}");
                 let outcome = apply_target(store, payload.source, *target, &payload.selection, digest, run).await;
                 let (status, message) = match outcome {
@@ -202,6 +227,14 @@ impl Job for SettingsSyncJob {
                         (ItemStatus::Failed, failure_message(&name, &error))
                     }
                 };
+                tally.set(
+                    done,
+                    if status == ItemStatus::Succeeded {
+                        "succeeded"
+                    } else {
+                        "failed"
+                    },
+                );
                 context
                     .item(&NewRunItem {
                         key: &target_key,

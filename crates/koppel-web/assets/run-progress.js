@@ -16,6 +16,17 @@
     document.getElementById("run-progress").value = percent;
     document.getElementById("run-progress-text").textContent = total > 0 ? done + " / " + total : String(done);
     if (run.message) { document.getElementById("run-message").textContent = run.message[lang] || ""; }
+    // Runs that work through several administrations report each one's state.
+    (run.counts && run.counts.targets || []).forEach(function (target) {
+      var row = document.querySelector("tr[data-target='" + target.id + "']");
+      if (!row) { return; }
+      var bar = row.querySelector("progress");
+      if (target.status === "running") { bar.removeAttribute("value"); }
+      else { bar.value = (target.status === "succeeded" || target.status === "failed") ? 1 : 0; }
+      var badge = row.querySelector(".badge");
+      badge.textContent = statuses[target.status] || target.status;
+      badge.className = "badge status-" + target.status;
+    });
   }
   source.addEventListener("progress", function (event) { show(JSON.parse(event.data)); });
   source.addEventListener("end", function (event) {

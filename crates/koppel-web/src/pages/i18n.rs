@@ -321,6 +321,7 @@ catalogue! {
     run_mirror: "Spiegelen", "Mirror";
     word_yes: "Ja", "Yes";
     word_no: "Nee", "No";
+    run_per_target: "Voortgang per subadministratie", "Progress per sub-administration";
     // Users and rights.
     users_title: "Gebruikers en rechten", "Users and rights";
     users_intro: "Gebruikers met toegang tot {} en hun rechten daar.", "Users with access to {} and their rights there.";

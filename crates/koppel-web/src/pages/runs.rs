@@ -80,6 +80,17 @@ pub struct RunView {
     pub percent: i64,
     pub finished_run: bool,
     pub counts: Vec<(String, String)>,
+    /// Progress per target, for runs that work through several administrations (settings sync).
+    pub targets: Vec<TargetProgress>,
+}
+
+/// One target of a run that handles several.
+pub struct TargetProgress {
+    pub id: i64,
+    pub name: String,
+    pub status_code: String,
+    pub status: &'static str,
+    pub done: bool,
 }
 
 pub fn view(lang: Lang, run: &Run) -> RunView {
@@ -102,9 +113,29 @@ pub fn view(lang: Lang, run: &Run) -> RunView {
         .map(|counts| {
             counts
                 .iter()
+                .filter(|(_, value)| !value.is_array() && !value.is_object())
                 .map(|(name, value)| {
                     let value = value.as_i64().map_or_else(|| value.to_string(), |n| lang.number(n));
                     (name.clone(), value)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let targets = run.counts["targets"]
+        .as_array()
+        .map(|targets| {
+            targets
+                .iter()
+                .map(|target| {
+                    let status_code = target["status"].as_str().unwrap_or("queued").to_string();
+                    let status = RunStatus::parse(&status_code).map_or(m.status_queued, |s| status_name(m, s));
+                    TargetProgress {
+                        id: target["id"].as_i64().unwrap_or_default(),
+                        name: target["name"].as_str().unwrap_or_default().to_string(),
+                        done: matches!(status_code.as_str(), "succeeded" | "failed"),
+                        status_code,
+                        status,
+                    }
                 })
                 .collect()
         })
@@ -125,6 +156,7 @@ pub fn view(lang: Lang, run: &Run) -> RunView {
         percent,
         finished_run: run.status.is_finished(),
         counts,
+        targets,
     }
 }
 
@@ -300,6 +332,25 @@ pub async fn detail(
     )
     .to_string();
     let facts = facts(&state, m, lang, &run, &names).await?;
+    let mut shown = view(lang, &run);
+    if shown.targets.is_empty()
+        && run.kind == koppel_settingsync::job::KIND
+        && let Ok(job) = state.store.job(run.job_id).await
+        && let Ok(payload) = serde_json::from_value::<koppel_settingsync::job::SettingsSyncPayload>(job.payload)
+    {
+        // Not started yet: every target waits.
+        shown.targets = payload
+            .targets
+            .iter()
+            .map(|(id, _)| TargetProgress {
+                id: id.0,
+                name: names.get(&id.to_string()).cloned().unwrap_or_else(|| id.to_string()),
+                status_code: "queued".to_string(),
+                status: m.status_queued,
+                done: false,
+            })
+            .collect();
+    }
     let page = DetailPage {
         facts,
         page: context.layout(Nav::Runs, &fill(m.run_title, &[&run_id.to_string()]), PATH),
@@ -307,7 +358,7 @@ pub async fn detail(
             "/api/v1/administrations/{}/runs/{run_id}/events",
             context.administration.id
         ),
-        run: view(lang, &run),
+        run: shown,
         items,
         status_names,
     };

@@ -473,6 +473,11 @@ async fn sync_settings_to_two_of_three_subs() {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             check!(status == "Geslaagd", "run status: {status}");
+            let per_target = browser.text("#run-targets").await?;
+            check!(
+                per_target.contains("Vestiging Utrecht") && per_target.matches("Geslaagd").count() == 2,
+                "progress per target: {per_target}"
+            );
             let results = browser.text("#run-items").await?;
             check!(results.contains("Vestiging Utrecht"), "results: {results}");
             check!(results.contains("Vestiging Zwolle"), "results: {results}");
