@@ -7,6 +7,7 @@
 
 mod db;
 
+pub mod accountview;
 pub mod bulk;
 pub mod changes;
 pub mod clock;

@@ -347,6 +347,18 @@ impl Store {
         // Background work goes with it: run items before their runs, and schedules so nothing is
         // enqueued for the administration again.
         tables.extend(["run_items", "runs", "jobs", "schedules"]);
+        // The AccountView connection, its imported code lists, cursors and export ledger.
+        tables.extend([
+            "accountview_connections",
+            "accountview_oauth_states",
+            "accountview_vat_codes",
+            "accountview_ledger_accounts",
+            "accountview_journals",
+            "accountview_cost_centres",
+            "accountview_article_groups",
+            "accountview_cursors",
+            "accountview_exports",
+        ]);
         tables.extend(["tombstones", "number_sequences", "memberships", "change_counters"]);
         for table in tables {
             let statement = format!("DELETE FROM {table} WHERE administration_id = $1");

@@ -52,6 +52,12 @@ fn crates_depend_only_on_what_the_architecture_allows() {
     forbidden("koppel-web", &["koppel-jobs"]);
     // Settings sync's logic knows the store and jobs, not HTTP.
     forbidden("koppel-settingsync", &["axum", "reqwest", "koppel-web", "askama"]);
+    // The AccountView integration knows AccountView's wire format and the store, not Koppel's HTTP
+    // server; the sandbox is only a test double for it (a dev-dependency).
+    forbidden(
+        "koppel-accountview",
+        &["axum", "koppel-web", "askama", "accountview-sandbox"],
+    );
     // Only the web crate (and the sandbox, the other side of the wire) knows axum.
     for (name, deps) in &all {
         if deps.contains("axum") {

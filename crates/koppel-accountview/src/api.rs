@@ -1,0 +1,311 @@
+//! AccountView's Web API v3 as `accountview.md` lists it, behind the [`AccountViewApi`] trait: the
+//! token endpoint, `Companies`, `AccountViewSystemBusinessObjects` and `AccountViewData` (GET and
+//! POST). [`HttpApi`] is the real client; tests point it at the sandbox.
+
+use serde::Deserialize;
+use serde_json::Value as Json;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+/// What the trait's calls return.
+pub type ApiFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ApiError>> + Send + 'a>>;
+
+/// How a call to AccountView went wrong.
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum ApiError {
+    /// 401: the access token is missing, invalid or expired.
+    #[error("AccountView refused the access token")]
+    Unauthorized,
+    /// 403: no right on the business object or the company.
+    #[error("AccountView refused access: {message}")]
+    Forbidden { message: String },
+    /// 429: try again after the given time.
+    #[error("AccountView rate limit; retry after {retry_after:?}")]
+    RateLimited { retry_after: Duration },
+    /// 5xx (503: the customer's AccountView server is offline). A write may or may not have happened.
+    #[error("AccountView answered {status}: {message}")]
+    Unavailable { status: u16, message: String },
+    /// No answer: timeout or a dropped connection. A write may or may not have happened.
+    #[error("no answer from AccountView: {0}")]
+    NoAnswer(String),
+    /// AccountView refused the request itself (validation, duplicate number, fiscal year); the
+    /// Dutch message is AccountView's own.
+    #[error("AccountView refused the request ({status}, {numbers:?}): {message}")]
+    Rejected {
+        status: u16,
+        numbers: Vec<u64>,
+        message: String,
+    },
+    /// The token endpoint refused the grant (`invalid_grant`, `invalid_client`, …).
+    #[error("AccountView's token endpoint answered {error}: {description}")]
+    OAuth { error: String, description: String },
+    /// An answer that does not fit the contract.
+    #[error("unexpected answer from AccountView: {0}")]
+    Protocol(String),
+}
+
+impl ApiError {
+    /// Whether a write may have been stored although no success came back.
+    pub fn is_ambiguous(&self) -> bool {
+        matches!(self, ApiError::Unavailable { .. } | ApiError::NoAnswer(_))
+    }
+
+    /// Whether trying the same call later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            ApiError::Unavailable { .. } | ApiError::NoAnswer(_) | ApiError::RateLimited { .. }
+        )
+    }
+}
+
+/// A successful answer of the token endpoint. `Debug` hides the tokens.
+#[derive(Clone, Deserialize)]
+pub struct TokenAnswer {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_in: i64,
+}
+
+impl std::fmt::Debug for TokenAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenAnswer")
+            .field("expires_in", &self.expires_in)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An AccountView administration the user may reach.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub struct Company {
+    #[serde(rename = "Id")]
+    pub id: String,
+    #[serde(rename = "Code")]
+    pub code: String,
+    #[serde(rename = "Description")]
+    pub description: String,
+}
+
+/// What the signed-in AccountView user may do with one business object. Objects without any right
+/// are not listed; a listed object may be read.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub struct BusinessObjectRights {
+    #[serde(rename = "Code")]
+    pub code: String,
+    #[serde(rename = "InsertAllowed", default)]
+    pub insert: bool,
+    #[serde(rename = "UpdateAllowed", default)]
+    pub update: bool,
+}
+
+/// One `GET AccountViewData` request.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReadQuery {
+    pub business_object: &'static str,
+    pub page_size: u32,
+    pub last_key: Option<String>,
+    /// Field, operator, value type, value.
+    pub filters: Vec<(&'static str, &'static str, &'static str, String)>,
+}
+
+impl ReadQuery {
+    fn parameters(&self) -> Vec<(String, String)> {
+        let mut parameters = vec![
+            ("BusinessObject".to_string(), self.business_object.to_string()),
+            ("PageSize".to_string(), self.page_size.to_string()),
+        ];
+        if let Some(last_key) = &self.last_key {
+            parameters.push(("lastKey".to_string(), last_key.clone()));
+        }
+        for (index, (field, operator, value_type, value)) in self.filters.iter().enumerate() {
+            let n = index + 1;
+            parameters.push((format!("FilterControlSource{n}"), (*field).to_string()));
+            parameters.push((format!("FilterOperator{n}"), (*operator).to_string()));
+            parameters.push((format!("FilterValueType{n}"), (*value_type).to_string()));
+            parameters.push((format!("FilterValue{n}"), value.clone()));
+        }
+        parameters
+    }
+}
+
+/// AccountView's Web API. Implemented by [`HttpApi`]; a test can put anything else behind it.
+pub trait AccountViewApi: Send + Sync + 'static {
+    /// `POST /api/v3/token` with a form body (client credentials in the body).
+    fn token(&self, form: Vec<(&'static str, String)>) -> ApiFuture<'_, TokenAnswer>;
+    /// The address of the sign-in and consent page for these query parameters.
+    fn authorize_url(&self, parameters: &[(&str, &str)]) -> String;
+    fn companies<'a>(&'a self, access_token: &'a str) -> ApiFuture<'a, Vec<Company>>;
+    fn business_objects<'a>(
+        &'a self,
+        access_token: &'a str,
+        company: &'a str,
+    ) -> ApiFuture<'a, Vec<BusinessObjectRights>>;
+    fn read<'a>(&'a self, access_token: &'a str, company: &'a str, query: &'a ReadQuery) -> ApiFuture<'a, Json>;
+    fn write<'a>(&'a self, access_token: &'a str, company: &'a str, body: &'a Json) -> ApiFuture<'a, Json>;
+}
+
+/// The real client: reqwest with a timeout and redirects off.
+#[derive(Debug, Clone)]
+pub struct HttpApi {
+    base_url: String,
+    http: reqwest::Client,
+}
+
+impl HttpApi {
+    pub fn new(base_url: &str, timeout: Duration) -> Result<HttpApi, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(HttpApi {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            http,
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Json, ApiError> {
+        let response = request
+            .send()
+            .await
+            .map_err(|error| ApiError::NoAnswer(error.to_string()))?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.trim().parse::<u64>().ok());
+        let text = response
+            .text()
+            .await
+            .map_err(|error| ApiError::NoAnswer(error.to_string()))?;
+        let body: Json = serde_json::from_str(&text).unwrap_or(Json::Null);
+        let message = body["ErrorMessage"].as_str().unwrap_or_default().to_string();
+        let numbers: Vec<u64> = body["ErrorNumbers"]
+            .as_array()
+            .map(|numbers| numbers.iter().filter_map(Json::as_u64).collect())
+            .unwrap_or_default();
+        match status {
+            200..=299 if body["ErrorType"].is_string() => Err(ApiError::Rejected {
+                status,
+                numbers,
+                message,
+            }),
+            200..=299 => Ok(body),
+            401 => Err(ApiError::Unauthorized),
+            403 => Err(ApiError::Forbidden { message }),
+            429 => Err(ApiError::RateLimited {
+                retry_after: Duration::from_secs(retry_after.unwrap_or(1)),
+            }),
+            400..=499 => Err(ApiError::Rejected {
+                status,
+                numbers,
+                message,
+            }),
+            _ => Err(ApiError::Unavailable {
+                status,
+                message: if message.is_empty() {
+                    text.chars().take(200).collect()
+                } else {
+                    message
+                },
+            }),
+        }
+    }
+}
+
+impl AccountViewApi for HttpApi {
+    fn token(&self, form: Vec<(&'static str, String)>) -> ApiFuture<'_, TokenAnswer> {
+        Box::pin(async move {
+            let response = self
+                .http
+                .post(self.url("/api/v3/token"))
+                .form(&form)
+                .send()
+                .await
+                .map_err(|error| ApiError::NoAnswer(error.to_string()))?;
+            let status = response.status();
+            let body: Json = response
+                .json()
+                .await
+                .map_err(|error| ApiError::Protocol(error.to_string()))?;
+            if status.is_success() {
+                return serde_json::from_value(body).map_err(|error| ApiError::Protocol(error.to_string()));
+            }
+            if status.is_server_error() {
+                return Err(ApiError::Unavailable {
+                    status: status.as_u16(),
+                    message: body.to_string(),
+                });
+            }
+            Err(ApiError::OAuth {
+                error: body["error"].as_str().unwrap_or("unknown").to_string(),
+                description: body["error_description"].as_str().unwrap_or_default().to_string(),
+            })
+        })
+    }
+
+    fn authorize_url(&self, parameters: &[(&str, &str)]) -> String {
+        let mut url = reqwest::Url::parse(&self.url("/ams/authorize.aspx")).expect("the base URL is a URL");
+        url.query_pairs_mut().extend_pairs(parameters);
+        url.to_string()
+    }
+
+    fn companies<'a>(&'a self, access_token: &'a str) -> ApiFuture<'a, Vec<Company>> {
+        Box::pin(async move {
+            let body = self
+                .send(self.http.get(self.url("/api/v3/Companies")).bearer_auth(access_token))
+                .await?;
+            serde_json::from_value(body).map_err(|error| ApiError::Protocol(error.to_string()))
+        })
+    }
+
+    fn business_objects<'a>(
+        &'a self,
+        access_token: &'a str,
+        company: &'a str,
+    ) -> ApiFuture<'a, Vec<BusinessObjectRights>> {
+        Box::pin(async move {
+            let body = self
+                .send(
+                    self.http
+                        .get(self.url("/api/v3/AccountViewSystemBusinessObjects"))
+                        .bearer_auth(access_token)
+                        .header("x-company", company),
+                )
+                .await?;
+            serde_json::from_value(body).map_err(|error| ApiError::Protocol(error.to_string()))
+        })
+    }
+
+    fn read<'a>(&'a self, access_token: &'a str, company: &'a str, query: &'a ReadQuery) -> ApiFuture<'a, Json> {
+        Box::pin(async move {
+            self.send(
+                self.http
+                    .get(self.url("/api/v3/AccountViewData"))
+                    .bearer_auth(access_token)
+                    .header("x-company", company)
+                    .query(&query.parameters()),
+            )
+            .await
+        })
+    }
+
+    fn write<'a>(&'a self, access_token: &'a str, company: &'a str, body: &'a Json) -> ApiFuture<'a, Json> {
+        Box::pin(async move {
+            self.send(
+                self.http
+                    .post(self.url("/api/v3/AccountViewData"))
+                    .bearer_auth(access_token)
+                    .header("x-company", company)
+                    .json(body),
+            )
+            .await
+        })
+    }
+}

@@ -1,0 +1,568 @@
+//! `accountview_export`: completed work orders (the trigger status, completed after the cut-off)
+//! become sales invoices in AccountView (`DJ2`), exactly once.
+//!
+//! Per work order: its Koppel invoice is made (or reused) and an intent row is written to the export
+//! ledger before anything is posted; every POST is counted in that row before it is sent. When a POST
+//! ends without a clear answer (timeout, dropped connection, 5xx) or a previous attempt may have
+//! posted (a crash), the invoice is read back by `INV_NR` before trying again. A 409 on Koppel's own
+//! invoice number whose amounts match counts as exported. Rate limits (with `Retry-After`), an
+//! offline server and missing answers are retried with backoff inside the job. A validation error
+//! moves only that work order to the export-error status, with AccountView's Dutch message verbatim;
+//! the others go on. Success moves the work order to the status after export, in the transaction
+//! that marks the ledger row exported.
+
+use crate::api::{ApiError, ReadQuery};
+use crate::import::{cents, fan_out};
+use crate::settings::{ExportSettings, Settings};
+use crate::{AccountView, SyncError};
+use koppel_domain::resources::{INVOICE_LINES, INVOICES, RELATIONS, WORK_ORDERS};
+use koppel_domain::work_order::WorkOrderStatus;
+use koppel_domain::{AdministrationId, Money, RecordId, UserId};
+use koppel_jobs::{Job, JobContext, JobError, JobFuture, Outcome};
+use koppel_store::accountview::{ExportRecord, ExportState};
+use koppel_store::queue::{Enqueued, NewJob};
+use koppel_store::runs::{ItemStatus, NewRunItem, RunMessage};
+use koppel_store::{Store, StoreError};
+use serde::Serialize;
+use serde_json::{Value as Json, json};
+
+pub const KIND: &str = "accountview_export";
+
+/// Koppel's invoice numbers travel with this prefix, so they never collide with numbers AccountView
+/// hands out itself (`INV_NR` holds 12 characters: `KP2026-00001`).
+pub const INVOICE_NUMBER_PREFIX: &str = "KP";
+
+const PAYMENT_TERM_DAYS: i64 = 30;
+const BATCH: u32 = 200;
+
+pub fn unique_key(administration: AdministrationId) -> String {
+    format!("{KIND}:administration:{administration}")
+}
+
+/// Enqueues an export now, joining one that is queued or running.
+pub async fn enqueue(
+    store: &Store,
+    administration: AdministrationId,
+    user: Option<UserId>,
+) -> Result<Enqueued, StoreError> {
+    let mut job = NewJob::new(KIND, json!({}))
+        .administration(administration)
+        .unique_key(unique_key(administration));
+    if let Some(user) = user {
+        job = job.manual(user);
+    }
+    store.enqueue_job(&job).await
+}
+
+/// What an export run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ExportCounts {
+    pub exported: u64,
+    /// Found in AccountView already (read back or 409 with matching amounts).
+    pub confirmed: u64,
+    pub failed: u64,
+    /// Still open after the retries of this run; the next attempt goes on with them.
+    pub pending: u64,
+    pub posts: u64,
+    pub read_backs: u64,
+}
+
+/// How the export of one work order ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemOutcome {
+    Exported,
+    AlreadyThere,
+    /// AccountView (or Koppel's own check) refused it; the reason as users read it.
+    Refused(RunMessage, String),
+    /// Still unclear after the retries (AccountView offline for long).
+    Pending(String),
+}
+
+/// The job kind; register it in the worker's registry.
+pub struct ExportJob {
+    pub accountview: AccountView,
+}
+
+impl Job for ExportJob {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn run<'a>(&'a self, context: &'a JobContext) -> JobFuture<'a> {
+        Box::pin(async move {
+            let Some(administration) = context.administration() else {
+                return fan_out(context.store(), KIND).await;
+            };
+            let counts = self.accountview.export(administration, Some(context)).await?;
+            let message = RunMessage::new(
+                format!(
+                    "Export naar AccountView: {} geëxporteerd, {} al aanwezig, {} mislukt, {} nog open.",
+                    counts.exported, counts.confirmed, counts.failed, counts.pending
+                ),
+                format!(
+                    "Export to AccountView: {} exported, {} already there, {} failed, {} still open.",
+                    counts.exported, counts.confirmed, counts.failed, counts.pending
+                ),
+            );
+            if counts.pending > 0 {
+                // Try again later with backoff; the ledger keeps what was done.
+                return Err(JobError::transient(anyhow::anyhow!(
+                    "{} work orders could not be confirmed in AccountView yet",
+                    counts.pending
+                )));
+            }
+            let outcome = Outcome::done().counts(json!(counts)).message(message);
+            Ok(if counts.failed > 0 { outcome.partial() } else { outcome })
+        })
+    }
+}
+
+/// One invoice as posted: the DJ2 body, and what to compare when reading it back.
+struct Posting {
+    body: Json,
+    invoice_number: String,
+    debtor: String,
+    total_excl_vat: Money,
+    total_vat: Money,
+}
+
+impl AccountView {
+    /// Exports every ready work order of an administration.
+    pub async fn export(
+        &self,
+        administration: AdministrationId,
+        context: Option<&JobContext>,
+    ) -> Result<ExportCounts, SyncError> {
+        let connection = self.live_connection(administration).await?;
+        let settings = Settings::of(&connection).export;
+        let company = connection.company.expect("a live connection has a company").id;
+        let mut counts = ExportCounts::default();
+        if !settings.enabled {
+            return Ok(counts);
+        }
+        let cut_off = settings.cut_off.unwrap_or(connection.connected_at);
+        let mut after = 0;
+        loop {
+            let batch = self
+                .store
+                .accountview_export_candidates(administration, settings.trigger_status.as_str(), cut_off, after, BATCH)
+                .await?;
+            let Some(last) = batch.last() else { break };
+            after = last.0;
+            for work_order in batch {
+                if context.is_some_and(JobContext::is_cancelled) {
+                    return Ok(counts);
+                }
+                let outcome = self
+                    .export_one(administration, &company, &settings, work_order, &mut counts)
+                    .await?;
+                let key = format!("work-orders/{}", work_order.0);
+                let (status, message, detail) = match &outcome {
+                    ItemOutcome::Exported => {
+                        counts.exported += 1;
+                        (ItemStatus::Succeeded, None, None)
+                    }
+                    ItemOutcome::AlreadyThere => {
+                        counts.confirmed += 1;
+                        (ItemStatus::Succeeded, None, None)
+                    }
+                    ItemOutcome::Refused(message, detail) => {
+                        counts.failed += 1;
+                        (ItemStatus::Failed, Some(message.clone()), Some(detail.clone()))
+                    }
+                    ItemOutcome::Pending(detail) => {
+                        counts.pending += 1;
+                        (ItemStatus::Skipped, None, Some(detail.clone()))
+                    }
+                };
+                if let Some(context) = context {
+                    let item = NewRunItem {
+                        key: &key,
+                        status,
+                        message,
+                        detail: detail.as_deref(),
+                    };
+                    self.store.record_run_item(context.job().run_id, &item).await?;
+                }
+            }
+            if let Some(context) = context {
+                let done = i64::try_from(counts.exported + counts.confirmed + counts.failed).unwrap_or(i64::MAX);
+                let _ = context.progress(done, None, Some(&json!(counts))).await;
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Exports one work order, exactly once.
+    async fn export_one(
+        &self,
+        administration: AdministrationId,
+        company: &str,
+        settings: &ExportSettings,
+        work_order: RecordId,
+        counts: &mut ExportCounts,
+    ) -> Result<ItemOutcome, SyncError> {
+        let mut tx = self.store.write(administration).await?;
+        let (export, invoice) = tx
+            .accountview_open_export(work_order, company, INVOICE_NUMBER_PREFIX, PAYMENT_TERM_DAYS)
+            .await?;
+        tx.commit().await?;
+        if export.state == ExportState::Exported {
+            return Ok(ItemOutcome::AlreadyThere);
+        }
+        let posting = match self.posting(administration, settings, &export, &invoice).await? {
+            Ok(posting) => posting,
+            Err(message) => {
+                return self
+                    .refuse(administration, work_order, message, "mapping incomplete".into())
+                    .await;
+            }
+        };
+        let mut may_exist = export.post_attempts > 0;
+        let mut retries = 0;
+        let mut refreshed = false;
+        let mut debtor_checked = !settings.create_missing_debtors;
+        loop {
+            if may_exist {
+                counts.read_backs += 1;
+                match self.read_back(administration, company, &posting).await {
+                    Ok(Some(true)) => {
+                        self.store
+                            .accountview_export_done(administration, work_order, settings.done_status.as_str())
+                            .await?;
+                        return Ok(ItemOutcome::AlreadyThere);
+                    }
+                    Ok(Some(false)) => return self.foreign_number(administration, work_order, &posting).await,
+                    Ok(None) => {}
+                    Err(SyncError::Api(error)) if error.is_retryable() => {
+                        if retries >= self.config.max_retries {
+                            return Ok(ItemOutcome::Pending(error.to_string()));
+                        }
+                        self.wait_before_retry(&error, retries).await;
+                        retries += 1;
+                        continue;
+                    }
+                    Err(error) => return Err(error),
+                }
+            }
+            if !debtor_checked {
+                self.ensure_debtor(administration, company, &posting.debtor, work_order)
+                    .await?;
+                debtor_checked = true;
+            }
+            let token = self.access_token(administration).await?;
+            self.store
+                .accountview_export_posting(administration, work_order)
+                .await?;
+            counts.posts += 1;
+            match self.api.write(&token.secret, company, &posting.body).await {
+                Ok(_) => {
+                    self.store
+                        .accountview_export_done(administration, work_order, settings.done_status.as_str())
+                        .await?;
+                    return Ok(ItemOutcome::Exported);
+                }
+                Err(ApiError::Rejected {
+                    status: 409, numbers, ..
+                }) if numbers.contains(&2201) => {
+                    // The number is taken: by this invoice (an earlier post went through) or by another.
+                    may_exist = true;
+                }
+                Err(ApiError::Rejected { message, .. }) => {
+                    let reason = RunMessage::new(
+                        format!("AccountView weigerde de factuur: {message}"),
+                        format!("AccountView refused the invoice: {message}"),
+                    );
+                    return self.refuse(administration, work_order, reason, message).await;
+                }
+                Err(ApiError::Unauthorized) if !refreshed => {
+                    refreshed = true;
+                    self.store
+                        .accountview_expire_access(administration, token.version)
+                        .await?;
+                    // A 401 means nothing was stored; no read-back needed.
+                }
+                Err(ApiError::Forbidden { message }) => {
+                    return Err(SyncError::Api(ApiError::Forbidden { message }));
+                }
+                Err(error) if error.is_retryable() => {
+                    may_exist = may_exist || error.is_ambiguous();
+                    if retries >= self.config.max_retries {
+                        return Ok(ItemOutcome::Pending(error.to_string()));
+                    }
+                    self.wait_before_retry(&error, retries).await;
+                    retries += 1;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+
+    async fn refuse(
+        &self,
+        administration: AdministrationId,
+        work_order: RecordId,
+        message: RunMessage,
+        detail: String,
+    ) -> Result<ItemOutcome, SyncError> {
+        self.store
+            .accountview_export_failed(
+                administration,
+                work_order,
+                WorkOrderStatus::Exportfout.as_str(),
+                &message.nl,
+            )
+            .await?;
+        Ok(ItemOutcome::Refused(message, detail))
+    }
+
+    async fn foreign_number(
+        &self,
+        administration: AdministrationId,
+        work_order: RecordId,
+        posting: &Posting,
+    ) -> Result<ItemOutcome, SyncError> {
+        let number = &posting.invoice_number;
+        let message = RunMessage::new(
+            format!(
+                "Factuurnummer {number} is in AccountView al gebruikt voor een andere factuur (bedragen wijken af)."
+            ),
+            format!("Invoice number {number} is already used in AccountView for another invoice (amounts differ)."),
+        );
+        self.refuse(
+            administration,
+            work_order,
+            message,
+            "Document-/factuurnummer is al in gebruik".into(),
+        )
+        .await
+    }
+
+    /// Reads an invoice back by number: `None` when it is not there, `Some(true)` when it is there
+    /// with this debtor and these amounts, `Some(false)` when the number holds something else.
+    async fn read_back(
+        &self,
+        administration: AdministrationId,
+        company: &str,
+        posting: &Posting,
+    ) -> Result<Option<bool>, SyncError> {
+        let query = ReadQuery {
+            business_object: "DJ2P",
+            page_size: 100,
+            last_key: None,
+            filters: vec![("INV_NR", "Equal", "C", posting.invoice_number.clone())],
+        };
+        let answer = self.read_once(administration, company, &query).await?;
+        let pages = answer["DJ_PAGE"].as_array().cloned().unwrap_or_default();
+        if pages.is_empty() {
+            return Ok(None);
+        }
+        let lines = answer["DJ_LINE"].as_array().cloned().unwrap_or_default();
+        let matches = pages.iter().any(|page| {
+            let id = &page["DJ_PAGE_Id"];
+            let own: Vec<&Json> = lines.iter().filter(|line| &line["DJ_PAGE_Id"] == id).collect();
+            let excl: Money = own.iter().map(|line| cents(line, "AMOUNT")).sum();
+            let vat: Money = own.iter().map(|line| cents(line, "VAT_AMT")).sum();
+            page["SUB_NR"].as_str().map(str::trim) == Some(posting.debtor.as_str())
+                && excl == posting.total_excl_vat
+                && vat == posting.total_vat
+        });
+        Ok(Some(matches))
+    }
+
+    /// A read without the retry loop (the export's own loop retries).
+    async fn read_once(
+        &self,
+        administration: AdministrationId,
+        company: &str,
+        query: &ReadQuery,
+    ) -> Result<Json, SyncError> {
+        let token = self.access_token(administration).await?;
+        match self.api.read(&token.secret, company, query).await {
+            Err(ApiError::Unauthorized) => {
+                self.store
+                    .accountview_expire_access(administration, token.version)
+                    .await?;
+                let token = self.access_token(administration).await?;
+                Ok(self.api.read(&token.secret, company, query).await?)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// Creates the debtor in AccountView when it is missing and the user allowed that.
+    async fn ensure_debtor(
+        &self,
+        administration: AdministrationId,
+        company: &str,
+        debtor: &str,
+        work_order: RecordId,
+    ) -> Result<(), SyncError> {
+        let query = ReadQuery {
+            business_object: "AR1",
+            page_size: 1,
+            last_key: None,
+            filters: vec![("SUB_NR", "Equal", "C", debtor.to_string())],
+        };
+        let found = self.read(administration, company, &query).await?;
+        if found["CONTACT"].as_array().is_some_and(|rows| !rows.is_empty()) {
+            return Ok(());
+        }
+        let mut tx = self.store.snapshot().await?;
+        let order = tx.get_record(administration, &WORK_ORDERS, work_order).await?;
+        let relation_id = RecordId(order.get(&WORK_ORDERS, "relation_id").as_i64().unwrap_or_default());
+        let relation = tx.get_record(administration, &RELATIONS, relation_id).await?;
+        tx.rollback().await?;
+        let field = |name: &str| relation.get(&RELATIONS, name).as_str().unwrap_or_default().to_string();
+        let body = json!({
+            "BusinessObject": "AR1",
+            "Table": {"Definition": {"Name": "CONTACT", "Fields": [
+                {"Name": "SUB_NR", "FieldType": "C"},
+                {"Name": "ACCT_NAME", "FieldType": "C"},
+                {"Name": "MAIL_BUS", "FieldType": "C"},
+                {"Name": "VAT_NR", "FieldType": "C"},
+                {"Name": "COC_CODE", "FieldType": "C"}
+            ]}},
+            "TableData": {"Data": {"Rows": [{"RowId": "1", "Values": [
+                debtor, truncate(&field("name"), 50), truncate(&field("email"), 100),
+                truncate(&field("vat_number"), 20), truncate(&field("coc_number"), 20)
+            ]}]}}
+        });
+        let token = self.access_token(administration).await?;
+        match self.api.write(&token.secret, company, &body).await {
+            Ok(_) | Err(ApiError::Rejected { status: 409, .. }) => Ok(()),
+            // Anything else surfaces when the invoice is posted (unknown debtor) or is retried there.
+            Err(error) => {
+                tracing::warn!(error = %error, "creating a debtor in AccountView failed");
+                Ok(())
+            }
+        }
+    }
+
+    /// The DJ2 body of a work order's invoice, or why it cannot be made (a mapping is missing).
+    async fn posting(
+        &self,
+        administration: AdministrationId,
+        settings: &ExportSettings,
+        export: &ExportRecord,
+        invoice: &koppel_store::records::StoredRecord,
+    ) -> Result<Result<Posting, RunMessage>, SyncError> {
+        let mut tx = self.store.snapshot().await?;
+        let lines = tx.children(administration, &INVOICE_LINES, invoice.id).await?;
+        let relation_id = RecordId(invoice.get(&INVOICES, "relation_id").as_i64().unwrap_or_default());
+        let relation = tx.get_record(administration, &RELATIONS, relation_id).await?;
+        let order = tx.get_record(administration, &WORK_ORDERS, export.work_order).await?;
+        tx.rollback().await?;
+        let debtor = relation
+            .get(&RELATIONS, "code")
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let (Some(journal), Some(hours_account), Some(materials_account)) = (
+            settings.sales_journal.as_deref(),
+            settings.hours_account.as_deref(),
+            settings.materials_account.as_deref(),
+        ) else {
+            return Ok(Err(RunMessage::new(
+                "Het verkoopdagboek of een omzetrekening is niet ingesteld.",
+                "The sales journal or a revenue account is not set.",
+            )));
+        };
+        let cost_centre = settings.cost_centre.clone().filter(|c| !c.is_empty());
+        let mut rows = Vec::new();
+        let (mut excl, mut vat) = (Money::ZERO, Money::ZERO);
+        for (index, line) in lines.iter().enumerate() {
+            let field = |name: &str| line.get(&INVOICE_LINES, name);
+            let rate = field("vat_rate").as_str().unwrap_or_default().to_string();
+            let Some(vat_code) = settings.vat_codes.get(&rate) else {
+                return Ok(Err(RunMessage::new(
+                    format!("Er is geen AccountView-btw-code gekoppeld aan btw-tarief {rate}."),
+                    format!("No AccountView VAT code is mapped to VAT rate {rate}."),
+                )));
+            };
+            let account = if field("kind").as_str() == Some("material") {
+                materials_account
+            } else {
+                hours_account
+            };
+            let amount = Money::from_cents(field("amount_excl_vat").as_i64().unwrap_or_default());
+            let line_vat = Money::from_cents(field("vat_amount").as_i64().unwrap_or_default());
+            excl = Money::from_cents(excl.cents() + amount.cents());
+            vat = Money::from_cents(vat.cents() + line_vat.cents());
+            rows.push(json!({
+                "RowId": (index + 1).to_string(),
+                "HeaderId": "1",
+                "Values": [
+                    account, number(amount), number(amount), vat_code, number(line_vat),
+                    truncate(field("description").as_str().unwrap_or_default(), 40),
+                    cost_centre.clone()
+                ]
+            }));
+        }
+        // The invoice balances: its lines and VAT add up to what Koppel invoiced.
+        let total = invoice.get(&INVOICES, "total_incl_vat").as_i64().unwrap_or_default();
+        if excl.cents() + vat.cents() != total
+            || excl.cents() != export.total_excl_vat_cents
+            || vat.cents() != export.total_vat_cents
+        {
+            return Ok(Err(RunMessage::new(
+                "De factuurregels tellen niet op tot het factuurtotaal.",
+                "The invoice lines do not add up to the invoice total.",
+            )));
+        }
+        let date = invoice
+            .get(&INVOICES, "invoice_date")
+            .as_date()
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .unwrap_or_default();
+        let description = format!(
+            "Werkbon {}",
+            order.get(&WORK_ORDERS, "number").as_str().unwrap_or_default()
+        );
+        let body = json!({
+            "BusinessObject": "DJ2",
+            "Table": {
+                "Definition": {"Name": "DJ_PAGE", "Fields": [
+                    {"Name": "DJ_CODE", "FieldType": "C"},
+                    {"Name": "SUB_NR", "FieldType": "C"},
+                    {"Name": "INV_NR", "FieldType": "C"},
+                    {"Name": "TRN_DATE", "FieldType": "D"},
+                    {"Name": "HDR_DESC", "FieldType": "C"},
+                    {"Name": "CUR_CODE", "FieldType": "C"}
+                ]},
+                "DetailDefinitions": [{"Name": "DJ_LINE", "Fields": [
+                    {"Name": "ACCT_NR", "FieldType": "C"},
+                    {"Name": "AMOUNT", "FieldType": "N"},
+                    {"Name": "BASE_AMT", "FieldType": "N"},
+                    {"Name": "VAT_CODE", "FieldType": "C"},
+                    {"Name": "VAT_AMT", "FieldType": "N"},
+                    {"Name": "TRN_DESC", "FieldType": "C"},
+                    {"Name": "COST_CODE", "FieldType": "C"}
+                ]}]
+            },
+            "TableData": {
+                "Data": {"Rows": [{"RowId": "1", "Values": [
+                    journal, debtor, export.invoice_number, date, truncate(&description, 40), "EUR"
+                ]}]},
+                "DetailData": [{"Rows": rows}]
+            }
+        });
+        Ok(Ok(Posting {
+            body,
+            invoice_number: export.invoice_number.clone(),
+            debtor,
+            total_excl_vat: excl,
+            total_vat: vat,
+        }))
+    }
+}
+
+/// An amount as the JSON number AccountView wants, from its exact decimal text.
+fn number(amount: Money) -> Json {
+    let text = amount.to_string();
+    serde_json::from_str::<Json>(&text).unwrap_or(Json::Null)
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    text.chars().take(max_chars).collect()
+}

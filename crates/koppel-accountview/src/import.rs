@@ -1,0 +1,580 @@
+//! `accountview_import`: reads master data from AccountView and brings Koppel in line with it.
+//! AccountView leads for what it imports: debtors become relations (blocked stays blocked), articles
+//! become materials, code lists land in tables of their own, and the payment status of exported
+//! invoices comes from the open items in `GJ1`.
+//!
+//! Reading is keyset-paged with `lastKey` and incremental per category: the newest `CNG_DATE` of a
+//! complete run is the cursor of the next one, and the `lastKey` of every stored page is kept so an
+//! interrupted run resumes where it stopped. Writing is upserts by code, so running twice is harmless.
+//!
+//! Scheduled without an administration the job fans out: it enqueues an import for every connected,
+//! saved administration (joining one that is already queued).
+
+use crate::api::ReadQuery;
+use crate::settings::{Category, Settings};
+use crate::{AccountView, SyncError};
+use koppel_domain::record::Value;
+use koppel_domain::resources::{INVOICES, MATERIALS, PAYMENTS, RELATIONS};
+use koppel_domain::{AdministrationId, Money, RecordId, UserId, VatRate};
+use koppel_jobs::{Job, JobContext, JobError, JobFuture, Outcome};
+use koppel_store::accountview::{CodeEntry, CodeList, ImportCursor};
+use koppel_store::queue::{Enqueued, NewJob};
+use koppel_store::runs::RunMessage;
+use koppel_store::{Store, StoreError};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value as Json, json};
+use std::collections::{BTreeMap, HashMap};
+
+pub const KIND: &str = "accountview_import";
+
+/// What an import job carries: the categories to import (empty: every category that is on).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImportPayload {
+    pub categories: Vec<Category>,
+}
+
+pub fn unique_key(administration: AdministrationId) -> String {
+    format!("{KIND}:administration:{administration}")
+}
+
+/// Enqueues an import ("import now"), joining one that is queued or running.
+pub async fn enqueue(
+    store: &Store,
+    administration: AdministrationId,
+    categories: Vec<Category>,
+    user: Option<UserId>,
+) -> Result<Enqueued, StoreError> {
+    let payload = serde_json::to_value(ImportPayload { categories }).expect("payload serialises");
+    let mut job = NewJob::new(KIND, payload)
+        .administration(administration)
+        .unique_key(unique_key(administration));
+    if let Some(user) = user {
+        job = job.manual(user);
+    }
+    store.enqueue_job(&job).await
+}
+
+/// What one category's import did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CategoryCounts {
+    /// Rows read from AccountView.
+    pub fetched: u64,
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub skipped: u64,
+    /// Pages requested.
+    pub pages: u64,
+}
+
+/// The job kind; register it in the worker's registry.
+pub struct ImportJob {
+    pub accountview: AccountView,
+}
+
+impl Job for ImportJob {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn run<'a>(&'a self, context: &'a JobContext) -> JobFuture<'a> {
+        Box::pin(async move {
+            let Some(administration) = context.administration() else {
+                return fan_out(context.store(), KIND).await;
+            };
+            let payload: ImportPayload = context.payload()?;
+            let counts = self
+                .accountview
+                .import(administration, &payload.categories, Some(context))
+                .await?;
+            Ok(Outcome::done().counts(json!(counts)).message(RunMessage::new(
+                format!("Import uit AccountView voltooid: {}.", summary(&counts, true)),
+                format!("Import from AccountView completed: {}.", summary(&counts, false)),
+            )))
+        })
+    }
+}
+
+fn summary(counts: &BTreeMap<Category, CategoryCounts>, dutch: bool) -> String {
+    counts
+        .iter()
+        .map(|(category, c)| {
+            let name = if dutch { category.name_nl() } else { category.name_en() };
+            let (new, changed) = if dutch {
+                ("nieuw", "bijgewerkt")
+            } else {
+                ("new", "updated")
+            };
+            format!("{name} {} ({new} {}, {changed} {})", c.fetched, c.created, c.updated)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Enqueues the kind for every connected, saved administration.
+pub(crate) async fn fan_out(store: &Store, kind: &str) -> Result<Outcome, JobError> {
+    let administrations = store.accountview_active_connections().await?;
+    for administration in &administrations {
+        let job = NewJob::new(kind, json!({}))
+            .administration(*administration)
+            .unique_key(format!("{kind}:administration:{administration}"));
+        store.enqueue_job(&job).await?;
+    }
+    Ok(Outcome::done().counts(json!({"administrations": administrations.len()})))
+}
+
+fn text(row: &Json, field: &str) -> String {
+    match &row[field] {
+        Json::String(text) => text.trim().to_string(),
+        Json::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn flag(row: &Json, field: &str) -> bool {
+    row[field].as_bool().unwrap_or(false)
+}
+
+/// A numeric field as exact cents (AccountView sends JSON numbers).
+pub(crate) fn cents(row: &Json, field: &str) -> Money {
+    match &row[field] {
+        Json::Number(number) => Money::parse(&number.to_string()).unwrap_or(Money::ZERO),
+        Json::String(text) => Money::parse(text.trim()).unwrap_or(Money::ZERO),
+        _ => Money::ZERO,
+    }
+}
+
+impl AccountView {
+    /// Imports the given categories (empty: all that are on) for one administration.
+    pub async fn import(
+        &self,
+        administration: AdministrationId,
+        categories: &[Category],
+        context: Option<&JobContext>,
+    ) -> Result<BTreeMap<Category, CategoryCounts>, SyncError> {
+        let connection = self.live_connection(administration).await?;
+        let settings = Settings::of(&connection);
+        let company = connection.company.expect("a live connection has a company").id;
+        let mut counts = BTreeMap::new();
+        for category in Category::ALL {
+            let wanted = if categories.is_empty() {
+                settings.import.is_on(category)
+            } else {
+                categories.contains(&category)
+            };
+            if !wanted {
+                continue;
+            }
+            if context.is_some_and(JobContext::is_cancelled) {
+                break;
+            }
+            let result = match category {
+                Category::Payments => self.import_payments(administration, &company).await?,
+                _ => {
+                    self.import_category(administration, &company, category, &settings)
+                        .await?
+                }
+            };
+            counts.insert(category, result);
+        }
+        Ok(counts)
+    }
+
+    /// Pages through one category from its cursor and stores each page.
+    async fn import_category(
+        &self,
+        administration: AdministrationId,
+        company: &str,
+        category: Category,
+        settings: &Settings,
+    ) -> Result<CategoryCounts, SyncError> {
+        let (table, key) = table_of(category);
+        let cursor = self.store.accountview_cursor(administration, category.slug()).await?;
+        let mut counts = CategoryCounts::default();
+        let mut last_key = cursor.last_key.clone();
+        let mut newest = cursor.changed_since.clone();
+        let vat_rates = if category == Category::Articles {
+            self.vat_rates(administration).await?
+        } else {
+            HashMap::new()
+        };
+        loop {
+            let mut query = ReadQuery {
+                business_object: category.business_object(),
+                page_size: self.config.page_size,
+                last_key: Some(last_key.clone().unwrap_or_default()),
+                filters: Vec::new(),
+            };
+            if let Some(since) = &cursor.changed_since {
+                query
+                    .filters
+                    .push(("CNG_DATE", "GreaterThanOrEqual", "T", since.clone()));
+            }
+            let page = self.read(administration, company, &query).await?;
+            let rows = page[table].as_array().cloned().unwrap_or_default();
+            counts.pages += 1;
+            counts.fetched += rows.len() as u64;
+            for row in &rows {
+                let changed = text(row, "CNG_DATE");
+                if newest.as_deref().is_none_or(|n| changed.as_str() > n) {
+                    newest = Some(changed);
+                }
+            }
+            self.store_page(administration, category, &rows, settings, &vat_rates, &mut counts)
+                .await?;
+            if let Some(last) = rows.last() {
+                last_key = Some(text(last, key));
+            }
+            let short = rows.len() < self.config.page_size as usize;
+            // Remember the page so an interrupted run resumes after it.
+            let keep = ImportCursor {
+                changed_since: cursor.changed_since.clone(),
+                last_key: if short { None } else { last_key.clone() },
+            };
+            if short {
+                self.store
+                    .accountview_set_cursor(
+                        administration,
+                        category.slug(),
+                        &ImportCursor {
+                            changed_since: newest,
+                            last_key: None,
+                        },
+                    )
+                    .await?;
+                return Ok(counts);
+            }
+            self.store
+                .accountview_set_cursor(administration, category.slug(), &keep)
+                .await?;
+        }
+    }
+
+    /// Koppel's VAT rate per imported AccountView VAT code.
+    async fn vat_rates(&self, administration: AdministrationId) -> Result<HashMap<String, VatRate>, SyncError> {
+        let codes = self.store.accountview_codes(administration, CodeList::VatCodes).await?;
+        Ok(codes
+            .into_iter()
+            .filter_map(|entry| {
+                let rate = if entry.reverse_charge {
+                    VatRate::ReverseCharge
+                } else {
+                    let percentage = Money::parse(&entry.percentage).ok()?.cents();
+                    match percentage {
+                        2100 => VatRate::High,
+                        900 => VatRate::Low,
+                        0 => VatRate::Zero,
+                        _ => return None,
+                    }
+                };
+                Some((entry.code, rate))
+            })
+            .collect())
+    }
+
+    async fn store_page(
+        &self,
+        administration: AdministrationId,
+        category: Category,
+        rows: &[Json],
+        settings: &Settings,
+        vat_rates: &HashMap<String, VatRate>,
+        counts: &mut CategoryCounts,
+    ) -> Result<(), SyncError> {
+        let code_list = |list: CodeList, entries: Vec<CodeEntry>| (list, entries);
+        let (list, entries) = match category {
+            Category::VatCodes => code_list(
+                CodeList::VatCodes,
+                rows.iter()
+                    .map(|row| CodeEntry {
+                        code: text(row, "VAT_CODE"),
+                        name: text(row, "VAT_NAME"),
+                        blocked: flag(row, "REC_BLK"),
+                        percentage: text(row, "VAT_PCT"),
+                        reverse_charge: flag(row, "IS_REVERSE"),
+                        ..CodeEntry::default()
+                    })
+                    .collect(),
+            ),
+            Category::LedgerAccounts => code_list(
+                CodeList::LedgerAccounts,
+                rows.iter()
+                    .map(|row| CodeEntry {
+                        code: text(row, "ACCT_NR"),
+                        name: text(row, "ACCT_NAME"),
+                        blocked: flag(row, "REC_BLK"),
+                        revenue: flag(row, "STAT_SELL"),
+                        ..CodeEntry::default()
+                    })
+                    .collect(),
+            ),
+            Category::Journals => code_list(
+                CodeList::Journals,
+                rows.iter()
+                    .map(|row| CodeEntry {
+                        code: text(row, "DJ_CODE"),
+                        name: text(row, "DJ_NAME"),
+                        blocked: flag(row, "REC_BLK"),
+                        journal_type: text(row, "DJ_TYPE"),
+                        ..CodeEntry::default()
+                    })
+                    .collect(),
+            ),
+            Category::CostCentres => code_list(
+                CodeList::CostCentres,
+                rows.iter()
+                    .map(|row| CodeEntry {
+                        code: text(row, "COST_CODE"),
+                        name: text(row, "COST_DESC"),
+                        blocked: flag(row, "REC_BLK"),
+                        ..CodeEntry::default()
+                    })
+                    .collect(),
+            ),
+            Category::ArticleGroups => code_list(
+                CodeList::ArticleGroups,
+                rows.iter()
+                    .map(|row| CodeEntry {
+                        code: text(row, "AG_CODE"),
+                        name: text(row, "AG_DESC"),
+                        ..CodeEntry::default()
+                    })
+                    .collect(),
+            ),
+            Category::Debtors => {
+                return self.store_debtors(administration, rows, settings, counts).await;
+            }
+            Category::Articles => {
+                return self
+                    .store_articles(administration, rows, settings, vat_rates, counts)
+                    .await;
+            }
+            Category::Payments => return Ok(()),
+        };
+        counts.updated += entries.len() as u64;
+        self.store
+            .accountview_upsert_codes(administration, list, &entries)
+            .await?;
+        Ok(())
+    }
+
+    /// Debtors → relations, one write transaction per page.
+    async fn store_debtors(
+        &self,
+        administration: AdministrationId,
+        rows: &[Json],
+        settings: &Settings,
+        counts: &mut CategoryCounts,
+    ) -> Result<(), SyncError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.store.write(administration).await?;
+        for row in rows {
+            let code = text(row, "SUB_NR");
+            let blocked = flag(row, "REC_BLK");
+            let existing = tx.record_by_code(&RELATIONS, &code).await?;
+            if existing.is_none() && blocked && !settings.import.include_blocked_debtors {
+                counts.skipped += 1;
+                continue;
+            }
+            let name = text(row, "ACCT_NAME");
+            let vat_number = text(row, "VAT_NR");
+            let coc_number = text(row, "COC_CODE");
+            let kind = if vat_number.is_empty() && coc_number.is_empty() && !looks_like_company(&name) {
+                "person"
+            } else {
+                "company"
+            };
+            let mut values = vec![Value::Null; RELATIONS.fields.len()];
+            let mut set = |field: &str, value: Value| values[RELATIONS.field_index(field)] = value;
+            let optional = |text: String| {
+                if text.is_empty() {
+                    Value::Null
+                } else {
+                    Value::Text(text)
+                }
+            };
+            set("code", Value::Text(code.clone()));
+            set("name", Value::Text(truncate(&name, 200)));
+            set("kind", Value::Text(kind.into()));
+            set("email", optional(truncate(&text(row, "MAIL_BUS"), 254)));
+            set("phone", optional(truncate(&text(row, "TEL_BUS"), 40)));
+            set("vat_number", optional(truncate(&vat_number, 20)));
+            set("coc_number", optional(truncate(&coc_number, 20)));
+            set("blocked", Value::Bool(blocked));
+            upsert(&mut tx, &RELATIONS, existing, values, counts).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Articles → materials, one write transaction per page, only the chosen article groups.
+    async fn store_articles(
+        &self,
+        administration: AdministrationId,
+        rows: &[Json],
+        settings: &Settings,
+        vat_rates: &HashMap<String, VatRate>,
+        counts: &mut CategoryCounts,
+    ) -> Result<(), SyncError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let groups = &settings.import.article_groups;
+        let mut tx = self.store.write(administration).await?;
+        for row in rows {
+            let group = text(row, "AG_CODE");
+            if !groups.is_empty() && !groups.contains(&group) {
+                counts.skipped += 1;
+                continue;
+            }
+            let code = text(row, "ART_CODE");
+            let existing = tx.record_by_code(&MATERIALS, &code).await?;
+            let unit = text(row, "UNIT");
+            let vat = vat_rates.get(&text(row, "VAT_CODE")).copied().unwrap_or(VatRate::High);
+            let mut values = vec![Value::Null; MATERIALS.fields.len()];
+            let mut set = |field: &str, value: Value| values[MATERIALS.field_index(field)] = value;
+            set("code", Value::Text(code.clone()));
+            set("description", Value::Text(truncate(&text(row, "ART_DESC1"), 200)));
+            set(
+                "unit",
+                Value::Text(if unit.is_empty() {
+                    "stuk".into()
+                } else {
+                    truncate(&unit, 20)
+                }),
+            );
+            set("price", Value::Integer(cents(row, "SALES_PX").cents()));
+            set("cost_price", Value::Integer(cents(row, "COST_PX").cents()));
+            set("vat_rate", Value::Text(vat.as_str().into()));
+            set(
+                "article_group",
+                if group.is_empty() {
+                    Value::Null
+                } else {
+                    Value::Text(truncate(&group, 40))
+                },
+            );
+            set("blocked", Value::Bool(flag(row, "REC_BLK")));
+            upsert(&mut tx, &MATERIALS, existing, values, counts).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The payment status of exported invoices: per invoice number the sum of its open items in `GJ1`
+    /// is what is still open; what was paid in AccountView and not yet in Koppel becomes a payment.
+    async fn import_payments(
+        &self,
+        administration: AdministrationId,
+        company: &str,
+    ) -> Result<CategoryCounts, SyncError> {
+        let mut counts = CategoryCounts::default();
+        let exported = self.store.accountview_exported(administration).await?;
+        for export in exported {
+            let query = ReadQuery {
+                business_object: "GJ1",
+                page_size: self.config.page_size,
+                last_key: None,
+                filters: vec![("INV_NR", "Equal", "C", export.invoice_number.clone())],
+            };
+            let page = self.read(administration, company, &query).await?;
+            counts.pages += 1;
+            let rows = page["TRANSACT"].as_array().cloned().unwrap_or_default();
+            counts.fetched += rows.len() as u64;
+            if rows.is_empty() {
+                counts.unchanged += 1;
+                continue;
+            }
+            let open: Money = rows.iter().map(|row| cents(row, "AMOUNT")).sum();
+            let mut tx = self.store.write(administration).await?;
+            let invoice = tx.tx().get_record(administration, &INVOICES, export.invoice).await?;
+            let total = Money::from_cents(invoice.get(&INVOICES, "total_incl_vat").as_i64().unwrap_or_default());
+            let paid_in_koppel = Money::from_cents(invoice.get(&INVOICES, "paid_amount").as_i64().unwrap_or_default());
+            let paid_in_accountview = Money::from_cents(total.cents() - open.cents());
+            let difference = paid_in_accountview.cents() - paid_in_koppel.cents();
+            if difference == 0 {
+                tx.rollback().await?;
+                counts.unchanged += 1;
+                continue;
+            }
+            let mut values = vec![Value::Null; PAYMENTS.fields.len()];
+            let mut set = |field: &str, value: Value| values[PAYMENTS.field_index(field)] = value;
+            set("invoice_id", Value::Integer(export.invoice.0));
+            set("amount", Value::Integer(difference));
+            set("paid_on", Value::Date(self.store.now().date_naive()));
+            set("method", Value::Text("bank".into()));
+            set("reference", Value::Text("AccountView".into()));
+            tx.insert(&PAYMENTS, values).await?;
+            tx.commit().await?;
+            counts.updated += 1;
+        }
+        Ok(counts)
+    }
+}
+
+async fn upsert(
+    tx: &mut koppel_store::WriteTx,
+    spec: &koppel_domain::record::ResourceSpec,
+    existing: Option<koppel_store::records::StoredRecord>,
+    values: Vec<Value>,
+    counts: &mut CategoryCounts,
+) -> Result<(), SyncError> {
+    match existing {
+        None => {
+            tx.insert(spec, values).await?;
+            counts.created += 1;
+        }
+        Some(record) => {
+            // Fields AccountView does not know (notes, say) keep Koppel's value.
+            let patch: Vec<Option<Value>> = values
+                .into_iter()
+                .map(|value| if value.is_null() { None } else { Some(value) })
+                .collect();
+            let updated = tx.update(spec, RecordId(record.id.0), patch).await?;
+            if updated.change_seq == record.change_seq {
+                counts.unchanged += 1;
+            } else {
+                counts.updated += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    text.chars().take(max_chars).collect()
+}
+
+fn looks_like_company(name: &str) -> bool {
+    let lower = name.to_lowercase();
+    [
+        " bv",
+        " b.v.",
+        " vof",
+        " v.o.f.",
+        "holding",
+        "installatie",
+        "café",
+        "stichting",
+        "gemeente",
+    ]
+    .iter()
+    .any(|marker| lower.contains(marker))
+}
+
+/// The table and key field of a category's answer.
+fn table_of(category: Category) -> (&'static str, &'static str) {
+    match category {
+        Category::VatCodes => ("VAT", "VAT_CODE"),
+        Category::LedgerAccounts => ("LEDGER", "ACCT_NR"),
+        Category::Journals => ("DAILY", "DJ_CODE"),
+        Category::CostCentres => ("COST", "COST_CODE"),
+        Category::ArticleGroups => ("ART_GRP", "AG_CODE"),
+        Category::Debtors => ("CONTACT", "SUB_NR"),
+        Category::Articles => ("ARTICLE", "ART_CODE"),
+        Category::Payments => ("TRANSACT", "TRN_NR"),
+    }
+}

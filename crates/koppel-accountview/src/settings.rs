@@ -1,0 +1,550 @@
+//! What a user configures for a connection (the AccountView administration, what to import, how to
+//! export) and the check shown before saving: licence, administration, the AccountView user's rights
+//! and that every mapped code was imported and is not blocked. Every code is chosen from what was
+//! imported, never typed.
+
+use crate::api::ApiError;
+use crate::{AccountView, SyncError};
+use chrono::{DateTime, Utc};
+use koppel_domain::AdministrationId;
+use koppel_domain::VatRate;
+use koppel_domain::licence::PowerUp;
+use koppel_domain::work_order::WorkOrderStatus;
+use koppel_store::StoreError;
+use koppel_store::accountview::{ChosenCompany, CodeEntry, CodeList, Connection};
+use koppel_store::runs::RunMessage;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// What can be imported; each is on or off per connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    VatCodes,
+    LedgerAccounts,
+    Journals,
+    CostCentres,
+    ArticleGroups,
+    Debtors,
+    Articles,
+    Payments,
+}
+
+impl Category {
+    /// In the order an import runs them: code lists first, then what refers to them.
+    pub const ALL: [Category; 8] = [
+        Category::VatCodes,
+        Category::LedgerAccounts,
+        Category::Journals,
+        Category::CostCentres,
+        Category::ArticleGroups,
+        Category::Debtors,
+        Category::Articles,
+        Category::Payments,
+    ];
+
+    pub fn slug(self) -> &'static str {
+        match self {
+            Category::VatCodes => "vat_codes",
+            Category::LedgerAccounts => "ledger_accounts",
+            Category::Journals => "journals",
+            Category::CostCentres => "cost_centres",
+            Category::ArticleGroups => "article_groups",
+            Category::Debtors => "debtors",
+            Category::Articles => "articles",
+            Category::Payments => "payments",
+        }
+    }
+
+    pub fn parse(slug: &str) -> Option<Category> {
+        Category::ALL.into_iter().find(|c| c.slug() == slug)
+    }
+
+    /// The AccountView business object it reads.
+    pub fn business_object(self) -> &'static str {
+        match self {
+            Category::VatCodes => "VA1",
+            Category::LedgerAccounts => "GL1",
+            Category::Journals => "DJ1",
+            Category::CostCentres => "CC1",
+            Category::ArticleGroups => "AG1",
+            Category::Debtors => "AR1",
+            Category::Articles => "AK1",
+            Category::Payments => "GJ1",
+        }
+    }
+
+    pub fn name_nl(self) -> &'static str {
+        match self {
+            Category::VatCodes => "Btw-codes",
+            Category::LedgerAccounts => "Grootboekrekeningen",
+            Category::Journals => "Dagboeken",
+            Category::CostCentres => "Kostenplaatsen",
+            Category::ArticleGroups => "Artikelgroepen",
+            Category::Debtors => "Debiteuren",
+            Category::Articles => "Artikelen",
+            Category::Payments => "Betaalstatus",
+        }
+    }
+
+    pub fn name_en(self) -> &'static str {
+        match self {
+            Category::VatCodes => "VAT codes",
+            Category::LedgerAccounts => "Ledger accounts",
+            Category::Journals => "Journals",
+            Category::CostCentres => "Cost centres",
+            Category::ArticleGroups => "Article groups",
+            Category::Debtors => "Debtors",
+            Category::Articles => "Articles",
+            Category::Payments => "Payment status",
+        }
+    }
+}
+
+/// What to import.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ImportSettings {
+    /// Categories that are on.
+    pub categories: Vec<Category>,
+    /// Debtors: also import blocked ones (a blocked debtor that exists in Koppel is always blocked there).
+    pub include_blocked_debtors: bool,
+    /// Articles: only these article groups (empty: all).
+    pub article_groups: Vec<String>,
+}
+
+impl Default for ImportSettings {
+    fn default() -> Self {
+        ImportSettings {
+            categories: Category::ALL.to_vec(),
+            include_blocked_debtors: false,
+            article_groups: Vec::new(),
+        }
+    }
+}
+
+impl ImportSettings {
+    pub fn is_on(&self, category: Category) -> bool {
+        self.categories.contains(&category)
+    }
+}
+
+/// How to export completed work orders.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ExportSettings {
+    pub enabled: bool,
+    /// The status that makes a work order ready for export.
+    pub trigger_status: WorkOrderStatus,
+    /// The status after a successful export.
+    pub done_status: WorkOrderStatus,
+    /// Only work orders completed at or after this moment are exported.
+    pub cut_off: Option<DateTime<Utc>>,
+    pub sales_journal: Option<String>,
+    pub hours_account: Option<String>,
+    pub materials_account: Option<String>,
+    /// Koppel VAT rate (`21`, `9`, `0`, `verlegd`) → AccountView VAT code.
+    pub vat_codes: BTreeMap<String, String>,
+    pub cost_centre: Option<String>,
+    pub create_missing_debtors: bool,
+}
+
+impl Default for ExportSettings {
+    fn default() -> Self {
+        ExportSettings {
+            enabled: false,
+            trigger_status: WorkOrderStatus::Compleet,
+            done_status: WorkOrderStatus::Afgehandeld,
+            cut_off: None,
+            sales_journal: None,
+            hours_account: None,
+            materials_account: None,
+            vat_codes: BTreeMap::new(),
+            cost_centre: None,
+            create_missing_debtors: false,
+        }
+    }
+}
+
+/// Everything a connection stores besides its company and tokens.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub import: ImportSettings,
+    pub export: ExportSettings,
+}
+
+impl Settings {
+    /// A new connection's settings: import everything, export off, cut-off at the moment of connecting.
+    pub fn defaults(connected_at: DateTime<Utc>) -> Settings {
+        Settings {
+            import: ImportSettings::default(),
+            export: ExportSettings {
+                cut_off: Some(connected_at),
+                ..ExportSettings::default()
+            },
+        }
+    }
+
+    /// The settings of a stored connection.
+    pub fn of(connection: &Connection) -> Settings {
+        serde_json::from_value(connection.settings.clone())
+            .unwrap_or_else(|_| Settings::defaults(connection.connected_at))
+    }
+}
+
+/// One line of the check before saving.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckItem {
+    /// Stable: `licence`, `company`, `rights`, `code:<what>`.
+    pub key: String,
+    pub ok: bool,
+    pub message: RunMessage,
+}
+
+/// The check before saving.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckReport {
+    pub items: Vec<CheckItem>,
+}
+
+impl CheckReport {
+    pub fn ok(&self) -> bool {
+        self.items.iter().all(|item| item.ok)
+    }
+
+    fn push(&mut self, key: impl Into<String>, ok: bool, nl: impl Into<String>, en: impl Into<String>) {
+        self.items.push(CheckItem {
+            key: key.into(),
+            ok,
+            message: RunMessage::new(nl, en),
+        });
+    }
+}
+
+/// Why saving was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    #[error("the check before saving failed")]
+    CheckFailed(CheckReport),
+    #[error("the AccountView administration cannot be changed; disconnect first")]
+    CompanyLocked,
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+}
+
+fn check_code(
+    report: &mut CheckReport,
+    key: &str,
+    label: (&str, &str),
+    chosen: Option<&str>,
+    codes: &[CodeEntry],
+    extra: impl Fn(&CodeEntry) -> Option<(String, String)>,
+) {
+    let (label_nl, label_en) = label;
+    let Some(chosen) = chosen.filter(|c| !c.is_empty()) else {
+        report.push(
+            key,
+            false,
+            format!("{label_nl}: niet gekozen."),
+            format!("{label_en}: not chosen."),
+        );
+        return;
+    };
+    match codes.iter().find(|entry| entry.code == chosen) {
+        None => report.push(
+            key,
+            false,
+            format!("{label_nl} {chosen} bestaat niet in AccountView (importeer de codes opnieuw)."),
+            format!("{label_en} {chosen} does not exist in AccountView (import the codes again)."),
+        ),
+        Some(entry) if entry.blocked => report.push(
+            key,
+            false,
+            format!("{label_nl} {chosen} is geblokkeerd in AccountView."),
+            format!("{label_en} {chosen} is blocked in AccountView."),
+        ),
+        Some(entry) => match extra(entry) {
+            Some((nl, en)) => report.push(key, false, nl, en),
+            None => report.push(
+                key,
+                true,
+                format!("{label_nl} {chosen} ({}) is in orde.", entry.name),
+                format!("{label_en} {chosen} ({}) is fine.", entry.name),
+            ),
+        },
+    }
+}
+
+impl AccountView {
+    /// The check before saving `settings` with `company_id` for `administration`.
+    pub async fn check(
+        &self,
+        administration: AdministrationId,
+        company_id: &str,
+        settings: &Settings,
+    ) -> Result<CheckReport, SyncError> {
+        let mut report = CheckReport { items: Vec::new() };
+        let environment = self.store.administration(administration).await?.environment_id;
+        match self.store.require_licence(environment, PowerUp::Accountview).await {
+            Ok(()) => report.push(
+                "licence",
+                true,
+                "De AccountView-licentie is actief.",
+                "The AccountView licence is active.",
+            ),
+            Err(StoreError::Licence(_)) => report.push(
+                "licence",
+                false,
+                "De AccountView-integratie is niet actief in de Licentie Manager.",
+                "The AccountView integration is not active in the Licence Manager.",
+            ),
+            Err(other) => return Err(other.into()),
+        }
+        let companies = self.companies(administration).await?;
+        let Some(company) = companies.iter().find(|c| c.id == company_id) else {
+            report.push(
+                "company",
+                false,
+                "De gekozen AccountView-administratie is niet bereikbaar voor deze gebruiker.",
+                "The chosen AccountView administration cannot be reached by this user.",
+            );
+            return Ok(report);
+        };
+        report.push(
+            "company",
+            true,
+            format!("Administratie {} – {}.", company.code, company.description),
+            format!("Administration {} – {}.", company.code, company.description),
+        );
+        let rights = match self.business_objects_for(administration, company_id).await {
+            Ok(rights) => rights,
+            Err(SyncError::Api(ApiError::Forbidden { message })) => {
+                report.push(
+                    "rights",
+                    false,
+                    format!("De AccountView-gebruiker heeft geen toegang tot deze administratie: {message}"),
+                    format!("The AccountView user has no access to this administration: {message}"),
+                );
+                return Ok(report);
+            }
+            Err(other) => return Err(other),
+        };
+        let mut missing_read: Vec<&str> = Vec::new();
+        for category in &settings.import.categories {
+            let object = category.business_object();
+            if !rights.iter().any(|r| r.code == object) {
+                missing_read.push(object);
+            }
+        }
+        if missing_read.is_empty() {
+            report.push(
+                "rights:import",
+                true,
+                "De AccountView-gebruiker mag lezen wat er geïmporteerd wordt.",
+                "The AccountView user may read what is imported.",
+            );
+        } else {
+            let list = missing_read.join(", ");
+            report.push(
+                "rights:import",
+                false,
+                format!("De AccountView-gebruiker mist leesrechten op: {list}."),
+                format!("The AccountView user lacks read rights on: {list}."),
+            );
+        }
+        if settings.export.enabled {
+            let insert = |object: &str| rights.iter().any(|r| r.code == object && r.insert);
+            if insert("DJ2") {
+                report.push(
+                    "rights:export",
+                    true,
+                    "De AccountView-gebruiker mag verkoopfacturen boeken (DJ2).",
+                    "The AccountView user may post sales invoices (DJ2).",
+                );
+            } else {
+                report.push(
+                    "rights:export",
+                    false,
+                    "De AccountView-gebruiker mag geen verkoopfacturen toevoegen (DJ2): exporteren kan niet.",
+                    "The AccountView user may not insert sales invoices (DJ2): exporting is not possible.",
+                );
+            }
+            if settings.export.create_missing_debtors && !insert("AR1") {
+                report.push(
+                    "rights:debtors",
+                    false,
+                    "De AccountView-gebruiker mag geen debiteuren toevoegen (AR1).",
+                    "The AccountView user may not insert debtors (AR1).",
+                );
+            }
+            self.check_export_codes(administration, &settings.export, &mut report)
+                .await?;
+        }
+        Ok(report)
+    }
+
+    async fn business_objects_for(
+        &self,
+        administration: AdministrationId,
+        company_id: &str,
+    ) -> Result<Vec<crate::api::BusinessObjectRights>, SyncError> {
+        self.business_objects(administration, company_id).await
+    }
+
+    async fn check_export_codes(
+        &self,
+        administration: AdministrationId,
+        export: &ExportSettings,
+        report: &mut CheckReport,
+    ) -> Result<(), SyncError> {
+        let journals = self.store.accountview_codes(administration, CodeList::Journals).await?;
+        let accounts = self
+            .store
+            .accountview_codes(administration, CodeList::LedgerAccounts)
+            .await?;
+        let vat_codes = self.store.accountview_codes(administration, CodeList::VatCodes).await?;
+        check_code(
+            report,
+            "code:sales_journal",
+            ("Verkoopdagboek", "Sales journal"),
+            export.sales_journal.as_deref(),
+            &journals,
+            |entry| {
+                (entry.journal_type != "V").then(|| {
+                    (
+                        format!("Dagboek {} is geen verkoopdagboek.", entry.code),
+                        format!("Journal {} is not a sales journal.", entry.code),
+                    )
+                })
+            },
+        );
+        for (key, label, chosen) in [
+            (
+                "code:hours_account",
+                ("Omzetrekening uren", "Revenue account for hours"),
+                &export.hours_account,
+            ),
+            (
+                "code:materials_account",
+                ("Omzetrekening materialen", "Revenue account for materials"),
+                &export.materials_account,
+            ),
+        ] {
+            check_code(report, key, label, chosen.as_deref(), &accounts, |_| None);
+        }
+        for rate in VatRate::ALL {
+            let chosen = export.vat_codes.get(rate.as_str()).map(String::as_str);
+            let key = format!("code:vat:{}", rate.as_str());
+            let label_nl = format!("Btw-code voor {}", rate_label(rate).0);
+            let label_en = format!("VAT code for {}", rate_label(rate).1);
+            check_code(report, &key, (&label_nl, &label_en), chosen, &vat_codes, |entry| {
+                let reverse = rate == VatRate::ReverseCharge;
+                if entry.reverse_charge != reverse {
+                    return Some((
+                        format!("Btw-code {} past niet bij {}.", entry.code, rate_label(rate).0),
+                        format!("VAT code {} does not fit {}.", entry.code, rate_label(rate).1),
+                    ));
+                }
+                let percentage = entry.percentage.parse::<f64>().unwrap_or(-1.0);
+                // Percentages are whole numbers here; comparing them as numbers accepts "21" and "21.00".
+                #[allow(clippy::cast_precision_loss)]
+                let expected = rate.percent() as f64;
+                (!reverse && (percentage - expected).abs() > 0.001).then(|| {
+                    (
+                        format!(
+                            "Btw-code {} heeft {}%, niet {}%.",
+                            entry.code,
+                            entry.percentage,
+                            rate.percent()
+                        ),
+                        format!(
+                            "VAT code {} is {}%, not {}%.",
+                            entry.code,
+                            entry.percentage,
+                            rate.percent()
+                        ),
+                    )
+                })
+            });
+        }
+        if let Some(cost_centre) = export.cost_centre.as_deref().filter(|c| !c.is_empty()) {
+            let centres = self
+                .store
+                .accountview_codes(administration, CodeList::CostCentres)
+                .await?;
+            check_code(
+                report,
+                "code:cost_centre",
+                ("Kostenplaats", "Cost centre"),
+                Some(cost_centre),
+                &centres,
+                |_| None,
+            );
+        }
+        Ok(())
+    }
+
+    /// Checks, then saves the company and the settings. The company is locked once saved.
+    pub async fn save(
+        &self,
+        administration: AdministrationId,
+        company_id: &str,
+        settings: &Settings,
+    ) -> Result<CheckReport, SaveError> {
+        let connection = self.live_or_unsaved(administration).await?;
+        if connection.saved_at.is_some()
+            && connection
+                .company
+                .as_ref()
+                .is_some_and(|company| company.id != company_id)
+        {
+            return Err(SaveError::CompanyLocked);
+        }
+        let report = self.check(administration, company_id, settings).await?;
+        if !report.ok() {
+            return Err(SaveError::CheckFailed(report));
+        }
+        let companies = self.companies(administration).await?;
+        let company = companies
+            .iter()
+            .find(|c| c.id == company_id)
+            .expect("the check found the company");
+        let chosen = ChosenCompany {
+            id: company.id.clone(),
+            code: company.code.clone(),
+            name: company.description.clone(),
+        };
+        let value = serde_json::to_value(settings).expect("settings serialise");
+        match self.store.accountview_save(administration, &chosen, &value).await {
+            Ok(_) => Ok(report),
+            Err(StoreError::Conflict {
+                code: "company_locked", ..
+            }) => Err(SaveError::CompanyLocked),
+            Err(other) => Err(SyncError::from(other).into()),
+        }
+    }
+
+    /// A connected connection, saved or not.
+    pub(crate) async fn live_or_unsaved(&self, administration: AdministrationId) -> Result<Connection, SyncError> {
+        let connection = self
+            .store
+            .accountview_connection(administration)
+            .await?
+            .ok_or(SyncError::NotConnected)?;
+        if connection.status == koppel_store::accountview::ConnectionStatus::AuthenticationExpired {
+            return Err(SyncError::AuthenticationExpired);
+        }
+        Ok(connection)
+    }
+}
+
+/// A VAT rate as users read it.
+pub fn rate_label(rate: VatRate) -> (&'static str, &'static str) {
+    match rate {
+        VatRate::High => ("hoog (21%)", "high (21%)"),
+        VatRate::Low => ("laag (9%)", "low (9%)"),
+        VatRate::Zero => ("0%", "0%"),
+        VatRate::ReverseCharge => ("verlegd", "reverse charge"),
+    }
+}

@@ -1,0 +1,185 @@
+//! Export exactly once: N completed work orders with injected 5xx, commit-then-timeout and 429s end
+//! as exactly one invoice per work order in the sandbox, with the right amounts, every work order
+//! Afgehandeld; a validation error moves only that work order to Exportfout with AccountView's message.
+
+use crate::support::*;
+use koppel_accountview::export::INVOICE_NUMBER_PREFIX;
+use koppel_domain::record::Value;
+use koppel_domain::resources::{INVOICES, WORK_ORDERS};
+use koppel_store::accountview::ExportState;
+use koppel_test_support::{Fixture, TestDatabase};
+use serde_json::json;
+
+const ORDERS: usize = 30;
+
+#[tokio::test]
+async fn faults_never_post_an_invoice_twice() {
+    for database in TestDatabase::all().await {
+        let store = database.store();
+        let fixture = Fixture::create(store).await;
+        let sandbox = TestSandbox::start(200).await;
+        let accountview = sandbox.connector(store);
+        let administration = fixture.main;
+        let cut_off = store.now() - chrono::Duration::seconds(5);
+        connect(&sandbox, &accountview, administration, fixture.admin.id, DEMO_USER).await;
+        let mut settings = export_settings(cut_off);
+        settings.export.enabled = false;
+        accountview.save(administration, VDB_2026_ID, &settings).await.unwrap();
+        accountview.import(administration, &[], None).await.unwrap();
+        settings.export.enabled = true;
+        accountview.save(administration, VDB_2026_ID, &settings).await.unwrap();
+        // An old completed work order before the cut-off would need a fixed clock; the cut-off is
+        // covered by the candidate query's `completed_at >= cut_off`.
+        let orders = completed_work_orders(store, administration, "10001", ORDERS).await;
+
+        // Faults: 5xx, commit-then-timeout (stored, then the connection drops), 429 with Retry-After.
+        sandbox
+            .post(
+                "/_sandbox/faults/fail-next",
+                json!({"route": "POST /api/v3/AccountViewData", "count": 3, "status": 500}),
+            )
+            .await;
+        sandbox
+            .post(
+                "/_sandbox/faults/commit-then-timeout",
+                json!({"route": "POST /api/v3/AccountViewData", "count": 3}),
+            )
+            .await;
+        sandbox
+            .post(
+                "/_sandbox/faults/fail-next",
+                json!({"route": "POST /api/v3/AccountViewData", "count": 2, "status": 429, "retry_after_seconds": 1}),
+            )
+            .await;
+        sandbox
+            .post(
+                "/_sandbox/faults/fail-next",
+                json!({"route": "GET /api/v3/AccountViewData", "count": 2, "status": 503}),
+            )
+            .await;
+
+        let counts = accountview.export(administration, None).await.unwrap();
+        assert_eq!(counts.pending, 0, "{counts:?}");
+        assert_eq!(counts.failed, 0, "{counts:?}");
+        assert_eq!(counts.exported + counts.confirmed, ORDERS as u64, "{counts:?}");
+        assert!(counts.read_backs >= 3, "ambiguous posts were read back: {counts:?}");
+
+        // Exactly one committed invoice per work order, with Koppel's amounts; every order Afgehandeld.
+        let posted = sandbox.posted_invoices().await;
+        assert_eq!(posted.len(), ORDERS, "one invoice number per work order");
+        for (number, posts) in &posted {
+            assert_eq!(posts.len(), 1, "invoice {number} was committed {} times", posts.len());
+            assert!(number.starts_with(INVOICE_NUMBER_PREFIX));
+        }
+        for order in &orders {
+            let record = store.get_record(administration, &WORK_ORDERS, *order).await.unwrap();
+            assert_eq!(record.get(&WORK_ORDERS, "status"), &Value::Text("Afgehandeld".into()));
+            let export = store
+                .accountview_export(administration, *order)
+                .await
+                .unwrap()
+                .expect("ledger row");
+            assert_eq!(export.state, ExportState::Exported);
+            let invoice = store
+                .get_record(administration, &INVOICES, export.invoice)
+                .await
+                .unwrap();
+            let lines = &posted[&export.invoice_number][0]["TableData"]["DetailData"][0]["Rows"];
+            let mut excl = 0_i64;
+            let mut vat = 0_i64;
+            for line in lines.as_array().unwrap() {
+                let values = &line["Values"];
+                excl += koppel_domain::Money::parse(&values[1].to_string()).unwrap().cents();
+                vat += koppel_domain::Money::parse(&values[4].to_string()).unwrap().cents();
+            }
+            assert_eq!(
+                json!(excl),
+                json!(invoice.get(&INVOICES, "total_excl_vat").as_i64().unwrap())
+            );
+            assert_eq!(json!(vat), json!(invoice.get(&INVOICES, "total_vat").as_i64().unwrap()));
+            assert_eq!(
+                excl + vat,
+                invoice.get(&INVOICES, "total_incl_vat").as_i64().unwrap(),
+                "the invoice balances"
+            );
+        }
+
+        // Running again exports nothing: nothing is Compleet any more and the ledger says exported.
+        let again = accountview.export(administration, None).await.unwrap();
+        assert_eq!(again.exported + again.confirmed + again.posts, 0, "{again:?}");
+
+        // Disconnect and reconnect: nothing is exported again.
+        accountview.disconnect(administration).await.unwrap();
+        connect(&sandbox, &accountview, administration, fixture.admin.id, DEMO_USER).await;
+        accountview.save(administration, VDB_2026_ID, &settings).await.unwrap();
+        let after_reconnect = accountview.export(administration, None).await.unwrap();
+        assert_eq!(after_reconnect.posts, 0);
+        assert_eq!(sandbox.posted_invoices().await.len(), ORDERS);
+
+        database.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn a_refused_invoice_moves_only_its_work_order_to_exportfout() {
+    for database in TestDatabase::all().await {
+        let store = database.store();
+        let fixture = Fixture::create(store).await;
+        let sandbox = TestSandbox::start(200).await;
+        let accountview = sandbox.connector(store);
+        let administration = fixture.main;
+        let cut_off = store.now() - chrono::Duration::seconds(5);
+        connect(&sandbox, &accountview, administration, fixture.admin.id, DEMO_USER).await;
+        let mut settings = export_settings(cut_off);
+        settings.import.include_blocked_debtors = true;
+        settings.export.enabled = false;
+        accountview.save(administration, VDB_2026_ID, &settings).await.unwrap();
+        accountview.import(administration, &[], None).await.unwrap();
+        settings.export.enabled = true;
+        accountview.save(administration, VDB_2026_ID, &settings).await.unwrap();
+        // Debtor 10005 is blocked in AccountView: its invoice is refused; 10001's goes through.
+        let good = completed_work_orders(store, administration, "10001", 1).await;
+        let bad_relation = {
+            let mut tx = store.write(administration).await.unwrap();
+            let record = tx
+                .record_by_code(&koppel_domain::resources::RELATIONS, "10005")
+                .await
+                .unwrap()
+                .unwrap();
+            tx.rollback().await.unwrap();
+            record.id
+        };
+        let bad = create(
+            store,
+            administration,
+            "work-orders",
+            json!({"number": "WB-BAD", "relation_id": bad_relation, "description": "Storing", "status": "Compleet"}),
+        )
+        .await;
+        create(
+            store,
+            administration,
+            "work-order-hours",
+            json!({"work_order_id": bad, "hour_type_code": "MONTAGE", "work_date": "2026-03-14",
+                   "hours": "2", "rate": "65.00", "vat_rate": "21"}),
+        )
+        .await;
+
+        let counts = accountview.export(administration, None).await.unwrap();
+        assert_eq!((counts.exported, counts.failed), (1, 1), "{counts:?}");
+        let record = store.get_record(administration, &WORK_ORDERS, bad).await.unwrap();
+        assert_eq!(record.get(&WORK_ORDERS, "status"), &Value::Text("Exportfout".into()));
+        let reason = record.get(&WORK_ORDERS, "export_error").as_str().unwrap().to_string();
+        assert!(reason.contains("AccountView weigerde de factuur: "), "{reason}");
+        assert!(
+            reason.contains("geblokkeerd") || reason.contains("10005"),
+            "AccountView's own words: {reason}"
+        );
+        let good_record = store.get_record(administration, &WORK_ORDERS, good[0]).await.unwrap();
+        assert_eq!(
+            good_record.get(&WORK_ORDERS, "status"),
+            &Value::Text("Afgehandeld".into())
+        );
+        database.cleanup().await;
+    }
+}
