@@ -29,6 +29,24 @@ pub enum Bench {
     /// Settings sync of a large main (1,000 settings items) to 100 drifted subs: preview and apply, and
     /// the same sync repeated; SQLite and PostgreSQL: `cargo bench -p koppel-settingsync`.
     SettingsSync,
+    /// The AccountView connector against the sandbox: import of 100,000 debtors (rows/s, share of time
+    /// waiting on the sandbox) and export of 10,000 work orders (invoices/s) clean and with injected
+    /// faults: `cargo bench -p koppel-accountview --bench accountview`.
+    Accountview {
+        /// Debtors in the sandbox (sets KOPPEL_BENCH_DEBTORS; default 100,000).
+        #[arg(long, value_parser = parse_count)]
+        debtors: Option<u64>,
+        /// Work orders to export (sets KOPPEL_BENCH_WORK_ORDERS; default 10,000).
+        #[arg(long, value_parser = parse_count)]
+        work_orders: Option<u64>,
+    },
+    /// Data Sync on `demo --scale` data: full sync rows/s, incremental sync after 10,000 changes, and a
+    /// sync with nothing changed; SQLite and PostgreSQL: `cargo bench -p koppel-datasync`.
+    Datasync {
+        /// Work orders to generate (sets KOPPEL_BENCH_SCALE).
+        #[arg(long, value_parser = parse_count)]
+        scale: Option<u64>,
+    },
     /// Clean debug build time of the whole workspace, in a temporary target directory. Takes minutes.
     Build {
         /// Keep the temporary target directory instead of deleting it.
@@ -53,6 +71,25 @@ pub fn run(bench: Bench) -> anyhow::Result<()> {
                 "--bench",
                 "settings_sync",
             ]))?;
+            Ok(())
+        }
+        Bench::Accountview { debtors, work_orders } => {
+            let mut command = cargo(["bench", "-p", "koppel-accountview", "--bench", "accountview"]);
+            if let Some(debtors) = debtors {
+                command.env("KOPPEL_BENCH_DEBTORS", debtors.to_string());
+            }
+            if let Some(work_orders) = work_orders {
+                command.env("KOPPEL_BENCH_WORK_ORDERS", work_orders.to_string());
+            }
+            run_timed(&mut command)?;
+            Ok(())
+        }
+        Bench::Datasync { scale } => {
+            let mut command = cargo(["bench", "-p", "koppel-datasync", "--bench", "datasync"]);
+            if let Some(scale) = scale {
+                command.env("KOPPEL_BENCH_SCALE", scale.to_string());
+            }
+            run_timed(&mut command)?;
             Ok(())
         }
         Bench::Build { keep } => build(keep),

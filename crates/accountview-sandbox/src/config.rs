@@ -11,9 +11,12 @@ use serde::{Deserialize, Serialize};
 /// The default registered client, so `cargo run -p accountview-sandbox` works with Koppel's dev settings.
 pub const DEFAULT_CLIENT_ID: &str = "koppel-dev";
 pub const DEFAULT_CLIENT_SECRET: &str = "koppel-dev-secret";
-pub const DEFAULT_REDIRECT_URIS: [&str; 2] = [
+pub const DEFAULT_REDIRECT_URIS: [&str; 4] = [
     "http://127.0.0.1:8080/connections/accountview/callback",
     "http://localhost:8080/connections/accountview/callback",
+    // Koppel's callback route (`[accountview] redirect_url` in its default configuration).
+    "http://127.0.0.1:8080/accountview/callback",
+    "http://localhost:8080/accountview/callback",
 ];
 /// Debtors seeded in the main administration when no scale is given.
 pub const DEFAULT_DEBTORS: usize = 200;

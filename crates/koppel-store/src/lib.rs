@@ -15,6 +15,7 @@ pub mod invoicing;
 pub mod platform;
 pub mod queue;
 pub mod records;
+pub mod reporting;
 pub mod runs;
 pub mod schema;
 pub mod settings_sync;

@@ -347,6 +347,10 @@ impl Store {
         // Background work goes with it: run items before their runs, and schedules so nothing is
         // enqueued for the administration again.
         tables.extend(["run_items", "runs", "jobs", "schedules"]);
+        // Data Sync: its state, history, feed tokens and every version of the reporting copy.
+        let reporting: Vec<String> = crate::reporting::REPORTED.iter().map(|r| r.table()).collect();
+        tables.extend(["datasync_state", "datasync_syncs", "datasync_feed_tokens"]);
+        tables.extend(reporting.iter().map(String::as_str));
         // The AccountView connection, its imported code lists, cursors and export ledger.
         tables.extend([
             "accountview_connections",

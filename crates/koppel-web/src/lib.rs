@@ -6,6 +6,7 @@
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod odata;
 pub mod pages;
 
 use axum::Router;
@@ -69,6 +70,9 @@ pub struct AppState {
     pub config: Arc<WebConfig>,
     pub login_limiter: Arc<auth::LoginLimiter>,
     pub metrics: PrometheusHandle,
+    /// The AccountView integration, when the operator configured `[accountview]`; without it the
+    /// AccountView page says it is not configured and its REST endpoints answer 503.
+    pub accountview: Option<koppel_accountview::AccountView>,
 }
 
 impl AppState {
@@ -78,7 +82,14 @@ impl AppState {
             config: Arc::new(config),
             login_limiter: Arc::new(auth::LoginLimiter::default()),
             metrics: metrics_handle(),
+            accountview: None,
         }
+    }
+
+    /// The same state with the AccountView integration reachable by the pages and the API.
+    pub fn with_accountview(mut self, accountview: koppel_accountview::AccountView) -> AppState {
+        self.accountview = Some(accountview);
+        self
     }
 }
 
@@ -103,6 +114,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(render_metrics))
+        .merge(odata::router())
         .merge(api::router())
         .merge(pages::router())
         .layer(axum::middleware::from_fn(track_requests))

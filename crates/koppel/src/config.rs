@@ -15,6 +15,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub http: HttpConfig,
     pub jobs: JobsConfig,
+    pub datasync: DatasyncSection,
+    pub accountview: AccountviewSection,
     pub log: LogConfig,
 }
 
@@ -51,6 +53,88 @@ pub struct JobsConfig {
     pub scheduler_tick_seconds: u64,
     pub history_retention_days: u32,
     pub prune_interval_minutes: u32,
+}
+
+/// Data Sync for Power BI (see `[datasync]` in default.toml).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasyncSection {
+    pub autosync_interval_seconds: u64,
+    pub snapshot_retention_minutes: u32,
+}
+
+impl DatasyncSection {
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.autosync_interval_seconds == 0 {
+            bail!("datasync.autosync_interval_seconds must be at least 1");
+        }
+        if self.snapshot_retention_minutes == 0 {
+            bail!("datasync.snapshot_retention_minutes must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// The AccountView integration (see `[accountview]` in default.toml). Off while `client_id` or
+/// `encryption_key` is empty.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountviewSection {
+    pub base_url: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub redirect_url: String,
+    pub encryption_key: String,
+    pub request_timeout_seconds: u64,
+    pub import_interval_minutes: u32,
+    pub export_interval_minutes: u32,
+}
+
+impl std::fmt::Debug for AccountviewSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountviewSection")
+            .field("base_url", &self.base_url)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"***")
+            .field("redirect_url", &self.redirect_url)
+            .field("encryption_key", &"***")
+            .field("import_interval_minutes", &self.import_interval_minutes)
+            .field("export_interval_minutes", &self.export_interval_minutes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AccountviewSection {
+    pub fn enabled(&self) -> bool {
+        !self.client_id.is_empty() && !self.encryption_key.is_empty()
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.import_interval_minutes == 0 || self.export_interval_minutes == 0 {
+            bail!("accountview.import_interval_minutes and export_interval_minutes must be at least 1");
+        }
+        if self.enabled() {
+            koppel_accountview::Cipher::from_key_text(&koppel_accountview::Secret::new(self.encryption_key.clone()))
+                .context("accountview.encryption_key")?;
+            if self.redirect_url.is_empty() || self.base_url.is_empty() {
+                bail!("accountview.base_url and accountview.redirect_url are needed when AccountView is configured");
+            }
+        }
+        Ok(())
+    }
+
+    /// The integration's configuration.
+    pub fn connector_config(&self) -> koppel_accountview::AccountViewConfig {
+        let mut config = koppel_accountview::AccountViewConfig::new(
+            self.base_url.clone(),
+            self.client_id.clone(),
+            koppel_accountview::Secret::new(self.client_secret.clone()),
+            self.redirect_url.clone(),
+            koppel_accountview::Secret::new(self.encryption_key.clone()),
+        );
+        config.request_timeout = std::time::Duration::from_secs(self.request_timeout_seconds.max(1));
+        config
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -170,6 +254,8 @@ impl Config {
         {
             bail!("http.public_url must start with http:// or https://");
         }
+        self.datasync.validate()?;
+        self.accountview.validate()?;
         self.jobs.validate()
     }
 
@@ -194,6 +280,14 @@ impl Config {
     pub fn redacted(&self) -> String {
         let mut shown = self.clone();
         shown.database.url = koppel_store::redact_url(&self.database.url);
+        for secret in [
+            &mut shown.accountview.client_secret,
+            &mut shown.accountview.encryption_key,
+        ] {
+            if !secret.is_empty() {
+                *secret = "***".into();
+            }
+        }
         let mut text = toml::to_string_pretty(&shown).unwrap_or_default();
         text.push_str(&format!(
             "\n# database in effect: {}\n",

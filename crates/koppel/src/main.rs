@@ -179,7 +179,11 @@ async fn serve(config: Config, demo: bool, with_worker: bool) -> anyhow::Result<
         max_body_bytes: config.http.max_body_bytes,
         ..koppel_web::WebConfig::default()
     };
-    let state = koppel_web::AppState::new(store.clone(), web);
+    let mut state = koppel_web::AppState::new(store.clone(), web);
+    // The pages and the REST API reach the same integration the worker runs the jobs of.
+    if let Some(accountview) = accountview_connector(&config, &store)? {
+        state = state.with_accountview(accountview);
+    }
     let shutdown = Shutdown::on_signal();
     // The worker starts before the server says it listens, so "listening" means fully up.
     let jobs = if with_worker {
@@ -224,10 +228,21 @@ async fn worker(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The AccountView integration from `[accountview]`, or `None` when the operator has not configured it.
+fn accountview_connector(config: &Config, store: &Store) -> anyhow::Result<Option<koppel_accountview::AccountView>> {
+    if !config.accountview.enabled() {
+        return Ok(None);
+    }
+    let connector = koppel_accountview::AccountView::new(config.accountview.connector_config(), store.clone())
+        .context("the [accountview] configuration cannot work")?;
+    Ok(Some(connector))
+}
+
 /// The worker and the scheduler of one process, wired from the `[jobs]` configuration.
 struct Background {
     worker: koppel_jobs::Worker,
     scheduler: koppel_jobs::Scheduler,
+    autosync: koppel_datasync::autosync::Autosync,
 }
 
 impl Background {
@@ -240,6 +255,18 @@ impl Background {
             history_retention: chrono::Duration::days(i64::from(jobs.history_retention_days)),
         });
         registry.register(koppel_settingsync::job::SettingsSyncJob);
+        registry.register(koppel_datasync::DataSync {
+            retention: chrono::Duration::minutes(i64::from(config.datasync.snapshot_retention_minutes)),
+        });
+        let accountview = if let Some(connector) = accountview_connector(config, store)? {
+            registry.register(koppel_accountview::import::ImportJob {
+                accountview: connector.clone(),
+            });
+            registry.register(koppel_accountview::export::ExportJob { accountview: connector });
+            true
+        } else {
+            false
+        };
         let worker = koppel_jobs::Worker::new(
             &queue,
             registry.clone(),
@@ -261,6 +288,26 @@ impl Background {
             scope: koppel_store::queue::ScheduleScope::System,
             interval: Duration::from_secs(u64::from(jobs.prune_interval_minutes) * 60),
         }];
+        let mut periodic = periodic;
+        if accountview {
+            // One system-wide schedule per kind; each period fans out to the connected administrations.
+            for (kind, minutes) in [
+                (
+                    koppel_accountview::import::KIND,
+                    config.accountview.import_interval_minutes,
+                ),
+                (
+                    koppel_accountview::export::KIND,
+                    config.accountview.export_interval_minutes,
+                ),
+            ] {
+                periodic.push(koppel_jobs::Periodic {
+                    kind,
+                    scope: koppel_store::queue::ScheduleScope::System,
+                    interval: Duration::from_secs(u64::from(minutes) * 60),
+                });
+            }
+        }
         let scheduler = koppel_jobs::Scheduler::new(
             &queue,
             &registry,
@@ -270,14 +317,25 @@ impl Background {
             },
         )
         .context("the schedules in [jobs] cannot work")?;
-        Ok(Background { worker, scheduler })
+        // Automatic Data Syncs for the administrations that switched Autosync on.
+        let autosync = koppel_datasync::autosync::Autosync::new(
+            &queue,
+            Duration::from_secs(config.datasync.autosync_interval_seconds),
+            Duration::from_secs(jobs.scheduler_tick_seconds),
+        );
+        Ok(Background {
+            worker,
+            scheduler,
+            autosync,
+        })
     }
 
     /// Runs until shutdown; the worker then lets running jobs finish within the grace period.
     async fn run(self, shutdown: Shutdown) {
         tokio::join!(
             self.worker.run(shutdown.clone().stopped()),
-            self.scheduler.run(shutdown.stopped())
+            self.scheduler.run(shutdown.clone().stopped()),
+            self.autosync.run(shutdown.stopped())
         );
     }
 }

@@ -1,6 +1,8 @@
 //! The REST API under `/api/v1`: one table of endpoints that builds both the router and the OpenAPI
 //! document, so the document cannot list a route that does not exist or miss one that does.
 
+pub mod accountview;
+pub mod datasync;
 mod platform;
 mod records;
 pub mod runs;
@@ -106,7 +108,9 @@ pub fn endpoints() -> Vec<Endpoint> {
     let mut endpoints = platform::endpoints();
     endpoints.extend(records::endpoints());
     endpoints.extend(runs::endpoints());
+    endpoints.extend(datasync::endpoints());
     endpoints.extend(settingsync::endpoints());
+    endpoints.extend(accountview::endpoints());
     endpoints
 }
 

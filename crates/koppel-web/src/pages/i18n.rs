@@ -224,14 +224,90 @@ catalogue! {
     accountview_title: "AccountView", "AccountView";
     accountview_intro: "Met de AccountView-koppeling importeer je debiteuren, artikelen, btw-codes en grootboekrekeningen, en exporteer je afgeronde werkbonnen precies één keer als verkoopfactuur.",
         "With the AccountView integration you import debtors, articles, VAT codes and ledger accounts, and export completed work orders exactly once as sales invoices.";
-    accountview_not_built: "Verbinden met AccountView is in deze versie van Koppel nog niet mogelijk.",
-        "Connecting to AccountView is not yet possible in this version of Koppel.";
     // Data Sync.
     datasync_title: "Data Sync", "Data Sync";
     datasync_intro: "Data Sync houdt een rapportagekopie van de gegevens van deze administratie actueel voor Power BI.",
         "Data Sync keeps a reporting copy of this administration's data current for Power BI.";
     datasync_not_built: "Data Sync instellen is in deze versie van Koppel nog niet mogelijk.",
         "Setting up Data Sync is not yet possible in this version of Koppel.";
+    // AccountView page.
+    av_not_configured: "De beheerder van deze Koppel-installatie heeft AccountView nog niet ingesteld. Vraag de beheerder om de AccountView-koppeling te configureren.",
+        "The operator of this Koppel installation has not configured AccountView. Ask the operator to configure the AccountView integration.";
+    av_login_title: "Verbinden met AccountView", "Connect to AccountView";
+    av_login_help: "Klik op Inloggen: je meldt je aan op de inlogpagina van AccountView en geeft Koppel toestemming. Daarna kom je hier terug en kies je de administratie.",
+        "Click Log in: you sign in on AccountView's login page and give Koppel permission. Then you come back here and choose the administration.";
+    av_login_button: "Inloggen", "Log in";
+    av_expired: "Authenticatie verlopen. Verbind de integratie opnieuw om gegevens te synchroniseren.",
+        "Authentication expired. Reconnect the integration to sync data.";
+    av_connected_since: "Verbonden met AccountView sinds {}.", "Connected to AccountView since {}.";
+    av_connected: "Verbonden met AccountView. Kies de administratie en sla de instellingen op.",
+        "Connected to AccountView. Choose the administration and save the settings.";
+    av_sign_in_denied: "Je hebt Koppel in AccountView geen toegang gegeven. Er is niets verbonden.",
+        "You did not give Koppel access in AccountView. Nothing was connected.";
+    av_sign_in_invalid: "Deze aanmelding kon niet worden gecontroleerd (al gebruikt, onbekend of van een andere gebruiker). Er is niets verbonden; klik opnieuw op Inloggen.",
+        "This sign-in could not be verified (already used, unknown or another user's). Nothing was connected; click Log in again.";
+    av_sign_in_expired: "De aanmelding duurde langer dan tien minuten. Er is niets verbonden; klik opnieuw op Inloggen.",
+        "The sign-in took longer than ten minutes. Nothing was connected; click Log in again.";
+    av_sign_in_failed: "AccountView meldde een fout bij het aanmelden. Er is niets verbonden. {}",
+        "AccountView reported an error during sign-in. Nothing was connected. {}";
+    av_general_title: "Algemene instellingen", "General settings";
+    av_company_label: "Administratie in AccountView", "Administration in AccountView";
+    av_choose: "Kies…", "Choose…";
+    av_company_locked: "De administratie is vastgelegd. Wil je een andere administratie synchroniseren, ontkoppel dan eerst de integratie.",
+        "The administration is fixed. To sync another administration, disconnect the integration first.";
+    av_company_missing: "Kies eerst de administratie in AccountView.", "Choose the administration in AccountView first.";
+    av_import_title: "Importinstellingen", "Import settings";
+    av_import_help: "Kies wat Koppel uit AccountView importeert. AccountView is leidend voor wat het importeert; imports lopen volgens schema en alleen met wijzigingen.",
+        "Choose what Koppel imports from AccountView. AccountView leads for what it imports; imports run on the schedule and only fetch changes.";
+    av_import_now: "Nu importeren", "Import now";
+    av_import_all: "Alles nu importeren", "Import everything now";
+    av_include_blocked: "Ook geblokkeerde debiteuren importeren", "Also import blocked debtors";
+    av_article_groups: "Artikelgroepen", "Article groups";
+    av_article_groups_help: "Kies geen groep om alle artikelen te importeren.", "Choose no group to import every article.";
+    av_import_started: "De import is gestart.", "The import has started.";
+    av_import_running: "Er loopt al een import; die neemt dit mee.", "An import is already running; it takes this along.";
+    av_export_title: "Exportinstellingen", "Export settings";
+    av_export_enabled: "Afgeronde werkbonnen exporteren als verkoopfactuur", "Export completed work orders as sales invoices";
+    av_codes_missing: "Importeer eerst de btw-codes, grootboekrekeningen en dagboeken: je kiest ze hieronder uit wat geïmporteerd is.",
+        "Import the VAT codes, ledger accounts and journals first: you choose them below from what was imported.";
+    av_trigger_status: "Exporteren bij status", "Export at status";
+    av_done_status: "Status na een geslaagde export", "Status after a successful export";
+    av_cut_off: "Werkbonnen exporteren vanaf", "Export work orders from";
+    av_cut_off_help: "Werkbonnen die eerder zijn afgerond worden niet geëxporteerd.", "Work orders completed earlier are not exported.";
+    av_sales_journal: "Verkoopdagboek", "Sales journal";
+    av_hours_account: "Omzetrekening uren", "Revenue account for hours";
+    av_materials_account: "Omzetrekening materialen", "Revenue account for materials";
+    av_vat_for: "Btw-code voor {}", "VAT code for {}";
+    av_cost_centre: "Kostenplaats (optioneel)", "Cost centre (optional)";
+    av_blocked: "(geblokkeerd)", "(blocked)";
+    av_create_debtors: "Ontbrekende debiteuren aanmaken in AccountView", "Create missing debtors in AccountView";
+    av_export_now: "Nu exporteren", "Export now";
+    av_export_started: "De export is gestart.", "The export has started.";
+    av_export_running: "Er loopt al een export; die neemt dit mee.", "An export is already running; it takes this along.";
+    av_check_title: "Controle vóór opslaan", "Check before saving";
+    av_check_help: "Koppel controleert de licentie, de administratie, de rechten van je AccountView-gebruiker en of elke gekozen code bestaat en niet geblokkeerd is.",
+        "Koppel checks the licence, the administration, your AccountView user's rights and that every chosen code exists and is not blocked.";
+    av_check_button: "Controleren", "Check";
+    av_check_ok: "In orde", "Fine";
+    av_check_problem: "Probleem", "Problem";
+    av_check_failed: "Niet opgeslagen: los eerst de punten van de controle op.", "Not saved: resolve the points of the check first.";
+    av_save: "Opslaan", "Save";
+    av_saved: "De AccountView-instellingen zijn opgeslagen.", "The AccountView settings have been saved.";
+    av_not_connected: "AccountView is niet verbonden. Klik op Inloggen.", "AccountView is not connected. Click Log in.";
+    av_not_saved: "Kies eerst de administratie en sla de instellingen op.", "Choose the administration and save the settings first.";
+    av_unavailable: "AccountView is nu niet bereikbaar. Probeer het later opnieuw.", "AccountView cannot be reached right now. Try again later.";
+    av_log_title: "Logboek", "Log";
+    av_log_none: "Nog geen synchronisatie-activiteit.", "No sync activity yet.";
+    av_log_errors_only: "Alleen fouten tonen", "Show errors only";
+    av_log_all: "Alles tonen", "Show everything";
+    av_log_older: "Oudere activiteit", "Older activity";
+    av_disconnect: "Ontkoppelen", "Disconnect";
+    av_disconnect_title: "AccountView ontkoppelen", "Disconnect AccountView";
+    av_disconnect_text: "Na het ontkoppelen stopt de synchronisatie met AccountView. Bestaande gegevens in Koppel blijven behouden; al geëxporteerde werkbonnen worden na opnieuw verbinden niet nog eens geëxporteerd.",
+        "After disconnecting, syncing with AccountView stops. Existing data in Koppel stays; work orders already exported are not exported again after reconnecting.";
+    av_disconnect_confirm: "Ja, ontkoppelen", "Yes, disconnect";
+    av_disconnect_cancel: "Annuleren", "Cancel";
+    av_disconnected: "AccountView is ontkoppeld. Bestaande gegevens blijven behouden.", "AccountView has been disconnected. Existing data stays.";
     // Administrations.
     administrations_title: "Administraties", "Administrations";
     administrations_intro: "De hoofdadministratie en haar subadministraties.", "The main administration and its sub-administrations.";
@@ -363,6 +439,46 @@ catalogue! {
     licence_deactivate: "Deactiveren", "Deactivate";
     licence_activated: "{} is geactiveerd.", "{} has been activated.";
     licence_deactivated: "{} is gedeactiveerd. Er zijn geen gegevens verwijderd.", "{} has been deactivated. No data was deleted.";
+    // Data Sync page.
+    ds_freshness: "Gegevens bijgewerkt tot {}.", "Data up to {}.";
+    ds_never_synced: "Er is nog niet gesynchroniseerd. Klik op Nu synchroniseren om Power BI van gegevens te voorzien.",
+        "Nothing has been synced yet. Click Sync now to give Power BI its data.";
+    ds_autosync_title: "Automatische synchronisatie", "Automatic sync";
+    ds_autosync_label: "Autosync", "Autosync";
+    ds_autosync_help: "Met Autosync houdt Koppel de gegevens voor Power BI op de achtergrond actueel, volgens het schema van het systeem. Wijzigingen gelden pas na Opslaan.",
+        "With Autosync, Koppel keeps Power BI's data current in the background on the system's schedule. Changes apply after Save.";
+    ds_autosync_save: "Opslaan", "Save";
+    ds_autosync_on_saved: "Autosync staat aan. De eerste automatische synchronisatie start zo.", "Autosync is on. The first automatic sync starts shortly.";
+    ds_autosync_off_saved: "Autosync staat uit. De geschiedenis blijft bewaard.", "Autosync is off. The history is kept.";
+    ds_autosync_changed: "Laatst gewijzigd op {} door {}.", "Last changed on {} by {}.";
+    ds_sync_now: "Nu synchroniseren", "Sync now";
+    ds_full_resync: "Alles opnieuw synchroniseren", "Full resync";
+    ds_sync_started: "De synchronisatie is gestart.", "The sync has started.";
+    ds_sync_running: "Er loopt al een synchronisatie; je volgt nu die.", "A sync is already running; you are now following it.";
+    ds_running_notice: "Er loopt een synchronisatie.", "A sync is running.";
+    ds_running_link: "Voortgang bekijken", "View progress";
+    ds_history_title: "Synchronisatiegeschiedenis", "Sync history";
+    ds_history_none: "Er zijn nog geen synchronisaties.", "No syncs yet.";
+    ds_history_older: "Oudere synchronisaties", "Older syncs";
+    column_rows: "Rijen (nieuw / gewijzigd / verwijderd)", "Rows (new / changed / deleted)";
+    ds_connection_title: "Power BI-verbinding", "Power BI connection";
+    ds_connection_help: "Kies in Power BI Desktop Gegevens ophalen → OData-feed, plak de feed-URL en kies Basis: de gebruikersnaam is de feednaam, het wachtwoord een feedtoken.",
+        "In Power BI Desktop choose Get Data → OData feed, paste the feed URL and choose Basic: the user name is the feed name, the password a feed token.";
+    ds_feed_url: "Feed-URL", "Feed URL";
+    ds_feed_user: "Gebruikersnaam", "User name";
+    ds_power_query: "Power Query (M) om te plakken", "Power Query (M) to paste";
+    ds_tokens_title: "Feedtokens", "Feed tokens";
+    ds_tokens_none: "Nog geen feedtokens.", "No feed tokens yet.";
+    column_last_used: "Laatst gebruikt", "Last used";
+    ds_token_never_used: "Nooit", "Never";
+    ds_token_revoked: "Ingetrokken", "Revoked";
+    ds_token_revoke: "Intrekken", "Revoke";
+    ds_token_revoked_saved: "Feedtoken {} is ingetrokken. Power BI kan er niet meer mee vernieuwen.",
+        "Feed token {} has been revoked. Power BI can no longer refresh with it.";
+    ds_token_name: "Naam van het nieuwe token", "Name of the new token";
+    ds_token_create: "Token aanmaken", "Create token";
+    ds_token_created: "Kopieer dit token nu: het wordt maar één keer getoond.", "Copy this token now: it is shown only once.";
+    ds_token_name_invalid: "Geef het token een naam van hoogstens 100 tekens.", "Give the token a name of at most 100 characters.";
     // Runs.
     runs_title: "Geschiedenis", "History";
     runs_intro: "Alle achtergrondtaken van deze administratie: synchronisaties, imports en exports.",

@@ -5,8 +5,10 @@
 //! POST with a CSRF token that answers with a redirect and a flash message (POST-redirect-GET).
 //! A page the visitor may not use renders an explanation of why (a "gate") with status 403.
 
+mod accountview;
 mod administrations;
 mod context;
+mod datasync;
 pub mod i18n;
 mod licences;
 mod login;
@@ -35,9 +37,44 @@ pub fn router() -> Router<AppState> {
         .route("/a/{administration}/settings/integrations", get(settings::integrations))
         .route(
             "/a/{administration}/settings/integrations/accountview",
-            get(settings::accountview),
+            get(accountview::page),
         )
-        .route("/a/{administration}/settings/datasync", get(settings::datasync))
+        .route(
+            "/a/{administration}/settings/integrations/accountview/sign-in",
+            post(accountview::sign_in),
+        )
+        .route(
+            "/a/{administration}/settings/integrations/accountview/settings",
+            post(accountview::save),
+        )
+        .route(
+            "/a/{administration}/settings/integrations/accountview/import",
+            post(accountview::import_now),
+        )
+        .route(
+            "/a/{administration}/settings/integrations/accountview/export",
+            post(accountview::export_now),
+        )
+        .route(
+            "/a/{administration}/settings/integrations/accountview/disconnect",
+            get(accountview::confirm_disconnect).post(accountview::disconnect),
+        )
+        // AccountView sends the browser back here; the sign-in's state names the administration.
+        .route("/accountview/callback", get(accountview::callback))
+        .route("/a/{administration}/settings/datasync", get(datasync::page))
+        .route(
+            "/a/{administration}/settings/datasync/autosync",
+            post(datasync::save_autosync),
+        )
+        .route("/a/{administration}/settings/datasync/sync", post(datasync::sync_now))
+        .route(
+            "/a/{administration}/settings/datasync/tokens",
+            post(datasync::create_token),
+        )
+        .route(
+            "/a/{administration}/settings/datasync/tokens/{token}/revoke",
+            post(datasync::revoke_token),
+        )
         .route(
             "/a/{administration}/settings/administrations",
             get(administrations::list).post(administrations::create),

@@ -1,7 +1,7 @@
 //! The Settings overview, switching administration, and the gated entry pages of the features:
-//! Software integrations (AccountView) and Data Sync.
+//! Software integrations and Data Sync (the AccountView page itself is `accountview.rs`).
 
-use super::context::{Layout, Nav, path_number, power_up_name, safe_local_path};
+use super::context::{Layout, Nav, path_number, safe_local_path};
 use super::i18n::fill;
 use super::{Context, PageError, Visitor, html, redirect};
 use crate::AppState;
@@ -159,7 +159,7 @@ pub async fn integrations(
     Ok(html(StatusCode::OK, page.render()))
 }
 
-fn accountview_gates(context: &Context) -> Vec<String> {
+pub fn accountview_gates(context: &Context) -> Vec<String> {
     [
         context.need_licence(PowerUp::Accountview),
         context.need_right(Right::ManageIntegrations),
@@ -177,65 +177,4 @@ pub fn datasync_gates(context: &Context) -> Vec<String> {
     .into_iter()
     .flatten()
     .collect()
-}
-
-#[derive(Template)]
-#[template(path = "feature.html")]
-struct FeaturePage {
-    page: Layout,
-    intro: &'static str,
-    note: &'static str,
-    licence: String,
-}
-
-pub async fn accountview(
-    State(state): State<AppState>,
-    visitor: Visitor,
-    Path(params): Path<HashMap<String, String>>,
-) -> Result<Response, PageError> {
-    let id = path_number(&params["administration"], visitor.lang)?;
-    let context = Context::enter(&state, visitor, id).await?;
-    let m = context.m();
-    let path = "/settings/integrations/accountview";
-    let gates = accountview_gates(&context);
-    if !gates.is_empty() {
-        return Ok(context.gate(Nav::Integrations, m.accountview_title, path, gates));
-    }
-    let page = FeaturePage {
-        page: context.layout(Nav::Integrations, m.accountview_title, path),
-        intro: m.accountview_intro,
-        note: m.accountview_not_built,
-        licence: format!(
-            "{}: {}",
-            power_up_name(m, PowerUp::Accountview),
-            super::licences::state_text(&context, PowerUp::Accountview)
-        ),
-    };
-    Ok(html(StatusCode::OK, page.render()))
-}
-
-pub async fn datasync(
-    State(state): State<AppState>,
-    visitor: Visitor,
-    Path(params): Path<HashMap<String, String>>,
-) -> Result<Response, PageError> {
-    let id = path_number(&params["administration"], visitor.lang)?;
-    let context = Context::enter(&state, visitor, id).await?;
-    let m = context.m();
-    let path = "/settings/datasync";
-    let gates = datasync_gates(&context);
-    if !gates.is_empty() {
-        return Ok(context.gate(Nav::Datasync, m.datasync_title, path, gates));
-    }
-    let page = FeaturePage {
-        page: context.layout(Nav::Datasync, m.datasync_title, path),
-        intro: m.datasync_intro,
-        note: m.datasync_not_built,
-        licence: format!(
-            "{}: {}",
-            power_up_name(m, PowerUp::PowerBi),
-            super::licences::state_text(&context, PowerUp::PowerBi)
-        ),
-    };
-    Ok(html(StatusCode::OK, page.render()))
 }

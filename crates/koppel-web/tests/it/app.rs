@@ -36,10 +36,25 @@ impl TestApp {
     }
 
     pub async fn spawn_with(database: TestDatabase, config: WebConfig) -> TestApp {
-        let fixture = Fixture::create(database.store()).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        Self::spawn_on(database, listener, config, |_| None).await
+    }
+
+    /// An app on an already bound listener (so its address, and with it the AccountView callback,
+    /// is known before it serves), with the AccountView integration `accountview` makes from the
+    /// app's store, or none.
+    pub async fn spawn_on(
+        database: TestDatabase,
+        listener: tokio::net::TcpListener,
+        config: WebConfig,
+        accountview: impl FnOnce(&koppel_store::Store) -> Option<koppel_accountview::AccountView>,
+    ) -> TestApp {
+        let fixture = Fixture::create(database.store()).await;
         let address = listener.local_addr().expect("address");
-        let state = AppState::new(database.store().clone(), config);
+        let mut state = AppState::new(database.store().clone(), config);
+        if let Some(accountview) = accountview(database.store()) {
+            state = state.with_accountview(accountview);
+        }
         let (shutdown, signal) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             koppel_web::serve(listener, state, async move {

@@ -371,6 +371,12 @@ async fn a_user_without_the_right_is_told_why() {
             browser.click_and_load("#nav-datasync").await?;
             let gate = browser.text("#gate").await?;
             check!(gate.contains("Data Sync beheren"), "data sync gate: {gate}");
+            browser.click_and_load("#nav-integrations").await?;
+            browser
+                .click_and_load("a[href$='/settings/integrations/accountview']")
+                .await?;
+            let gate = browser.text("#gate").await?;
+            check!(gate.contains("Softwarekoppelingen beheren"), "AccountView gate: {gate}");
             // Another administration's pages do not exist for this user.
             browser
                 .client
@@ -498,6 +504,227 @@ async fn sync_settings_to_two_of_three_subs() {
         .await;
         worker.stop().await;
         (app, browser, outcome)
+    })
+    .await;
+}
+
+/// The seed flow of Data Sync: Settings → Data Sync → Autosync on → Save → an automatic run appears
+/// in the sync history (a one-second interval here); Sync now → a manual run appears.
+#[tokio::test]
+async fn data_sync_autosync_and_sync_now() {
+    scenario("data-sync", |app, browser| async move {
+        let store = app.database.store().clone();
+        let mut registry = koppel_jobs::Registry::new();
+        registry.register(koppel_datasync::DataSync {
+            retention: chrono::Duration::hours(6),
+        });
+        let queue = koppel_jobs::Queue::new(store.clone(), 3);
+        let worker = koppel_jobs::Worker::new(
+            &queue,
+            registry,
+            koppel_jobs::WorkerConfig {
+                poll_interval: Duration::from_millis(100),
+                ..koppel_jobs::WorkerConfig::default()
+            },
+        );
+        let autosync =
+            koppel_datasync::autosync::Autosync::new(&queue, Duration::from_secs(1), Duration::from_millis(200));
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let background = tokio::spawn(async move {
+            let mut worker_stop = stopped.clone();
+            let mut autosync_stop = stopped;
+            tokio::join!(
+                worker.run(async move {
+                    let _ = worker_stop.wait_for(|stop| *stop).await;
+                }),
+                autosync.run(async move {
+                    let _ = autosync_stop.wait_for(|stop| *stop).await;
+                })
+            );
+        });
+        let outcome: Outcome = async {
+            let fixture = &app.fixture;
+            browser.log_in(&app, &fixture.admin, &fixture.admin.password).await?;
+            let page = app.url(&format!("/a/{}/settings/datasync", fixture.sub1));
+            browser.client.goto(&page).await?;
+            check!(
+                browser.text("#ds-freshness").await?.contains("nog niet"),
+                "freshness before the first sync"
+            );
+            browser.click("#autosync").await?;
+            browser.click_and_load("#autosync-save").await?;
+            let flash = browser.text("#flash").await?;
+            check!(flash.contains("Autosync staat aan"), "flash: {flash}");
+            // An automatic run appears in the history without anyone clicking.
+            let mut history = String::new();
+            for _ in 0..100 {
+                browser.client.goto(&page).await?;
+                history = browser.text("#sync-history").await.unwrap_or_default();
+                if history.contains("Automatisch") && history.contains("Geslaagd") {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            check!(
+                history.contains("Automatisch") && history.contains("Geslaagd"),
+                "history: {history}"
+            );
+            check!(
+                browser.text("#ds-freshness").await?.contains("Gegevens bijgewerkt tot"),
+                "freshness after a sync"
+            );
+            // Sync now: the run's page, then a manual run in the history.
+            browser.click_and_load("#sync-now").await?;
+            check!(browser.path().await?.contains("/runs/"), "sync now leads to the run");
+            let mut found = false;
+            for _ in 0..100 {
+                browser.client.goto(&page).await?;
+                let history = browser.text("#sync-history").await.unwrap_or_default();
+                if history.contains("Handmatig") {
+                    found = true;
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            check!(found, "a manual run appears in the history");
+            Ok(())
+        }
+        .await;
+        let _ = stop.send(true);
+        let _ = background.await;
+        (app, browser, outcome)
+    })
+    .await;
+}
+
+/// The seed flow of AccountView: Settings → Software integrations → AccountView → Inloggen →
+/// AccountView's login and consent pages (the sandbox) → back → choose the administration → Save →
+/// import → configure the export from the imported codes → check → Save. Denying first ends on the
+/// page with a clear message and no connection.
+#[tokio::test]
+async fn accountview_log_in_choose_configure_and_save_in_a_browser() {
+    use crate::accountview::{AccountViewApp, DEMO_USER, JobWorker, VDB_2026_ID};
+    AccountViewApp::on_every_backend(|av| async move {
+        let Some(browser) = Browser::start().await else {
+            return av;
+        };
+        let store = av.app.database.store().clone();
+        let backend = format!("accountview-{:?}", store.backend()).to_lowercase();
+        let worker = JobWorker::start(&store, &av.accountview);
+        let outcome: Outcome = async {
+            let app = &av.app;
+            let fixture = &app.fixture;
+            browser.log_in(app, &fixture.admin, &fixture.admin.password).await?;
+            browser.click_and_load("#nav-integrations").await?;
+            browser
+                .click_and_load("a[href$='/settings/integrations/accountview']")
+                .await?;
+            let page_path = format!("/a/{}/settings/integrations/accountview", fixture.main);
+            check!(browser.path().await? == page_path, "on the AccountView page");
+
+            // Log in at AccountView, then deny on the consent page.
+            for decision in ["deny", "approve"] {
+                browser.click_and_load("#av-sign-in").await?;
+                check!(
+                    browser.text("h1").await? == "Inloggen bij AccountView",
+                    "AccountView's login page"
+                );
+                browser.fill("#username", DEMO_USER).await?;
+                browser.fill("#password", "sandbox").await?;
+                browser.click_and_load("button.primary").await?;
+                check!(browser.text("h1").await? == "Toegang verlenen", "the consent page");
+                browser.click_and_load(&format!("button[value='{decision}']")).await?;
+                check!(browser.path().await? == page_path, "back on the AccountView page");
+                let flash = browser.text("#flash").await?;
+                if decision == "deny" {
+                    check!(flash.contains("geen toegang gegeven"), "deny message: {flash}");
+                    check!(
+                        av.accountview.connection(fixture.main).await?.is_none(),
+                        "connected after a deny"
+                    );
+                } else {
+                    check!(flash.contains("Verbonden met AccountView"), "connect message: {flash}");
+                }
+            }
+
+            // General settings: choose the administration and save.
+            browser
+                .client
+                .find(Locator::Css("#av-company"))
+                .await?
+                .select_by_value(VDB_2026_ID)
+                .await?;
+            browser.click_and_load("#av-save").await?;
+            let flash = browser.text("#flash").await?;
+            check!(flash.contains("opgeslagen"), "save message: {flash}");
+            let locked = browser.text("#av-company-locked").await?;
+            check!(locked.contains("ontkoppel"), "the lock is explained: {locked}");
+
+            // Import everything now; the log panel shows the run when it has finished.
+            browser.click_and_load("#import-now-all").await?;
+            let mut log = String::new();
+            for _ in 0..150 {
+                browser.client.goto(&app.url(&page_path)).await?;
+                log = browser.text("#av-log").await?;
+                if log.contains("Geslaagd") {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            check!(
+                log.contains("AccountView-import") && log.contains("Geslaagd"),
+                "log: {log}"
+            );
+
+            // Export settings: every code chosen from what was imported.
+            browser.click("#export-enabled").await?;
+            for (select, value) in [
+                ("#code-sales_journal", "VRK"),
+                ("#code-hours_account", "8000"),
+                ("#code-materials_account", "8100"),
+                ("#code-vat_21", "2"),
+                ("#code-vat_9", "1"),
+                ("#code-vat_0", "0"),
+                ("#code-vat_verlegd", "3"),
+            ] {
+                browser
+                    .client
+                    .find(Locator::Css(select))
+                    .await?
+                    .select_by_value(value)
+                    .await?;
+            }
+            browser.click_and_load("#av-check-button").await?;
+            let check = browser.text("#av-check-result").await?;
+            check!(
+                check.contains("Verkoopdagboek VRK") && !check.contains("Probleem"),
+                "check: {check}"
+            );
+            browser.click_and_load("#av-save").await?;
+            let flash = browser.text("#flash").await?;
+            check!(flash.contains("opgeslagen"), "save message: {flash}");
+            let connection = av.accountview.connection(fixture.main).await?.ok_or("not connected")?;
+            let settings = koppel_accountview::Settings::of(&connection);
+            check!(
+                settings.export.enabled && settings.export.sales_journal.as_deref() == Some("VRK"),
+                "saved export settings: {settings:?}"
+            );
+            check!(
+                settings.export.vat_codes.get("verlegd").map(String::as_str) == Some("3"),
+                "verlegd mapping: {settings:?}"
+            );
+            Ok(())
+        }
+        .await;
+        worker.stop().await;
+        if let Err(error) = outcome {
+            browser.save_artifacts(&backend).await;
+            let _ = browser.client.clone().close().await;
+            panic!("{backend}: {error}");
+        }
+        let _ = browser.client.clone().close().await;
+        drop(browser);
+        av
     })
     .await;
 }

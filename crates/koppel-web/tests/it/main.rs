@@ -1,10 +1,13 @@
 //! HTTP-level tests of the REST API and the back-office pages (and browser tests of the pages), on SQLite always and on PostgreSQL when
 //! `KOPPEL_TEST_DATABASE_URL` is set.
 
+mod accountview;
 mod app;
 mod authorization;
 mod browser;
+mod datasync;
 mod errors;
+mod odata;
 mod openapi;
 mod pages;
 mod platform;

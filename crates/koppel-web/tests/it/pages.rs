@@ -138,6 +138,7 @@ async fn every_page_renders_in_both_languages() {
             format!("/a/{main}/settings"),
             format!("/a/{main}/settings/integrations"),
             format!("/a/{main}/settings/integrations/accountview"),
+            format!("/a/{main}/settings/integrations/accountview/disconnect"),
             format!("/a/{main}/settings/datasync"),
             format!("/a/{main}/settings/administrations"),
             format!("/a/{main}/settings/administrations/{}/delete", fixture.sub1),

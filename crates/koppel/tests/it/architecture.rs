@@ -52,6 +52,8 @@ fn crates_depend_only_on_what_the_architecture_allows() {
     forbidden("koppel-web", &["koppel-jobs"]);
     // Settings sync's logic knows the store and jobs, not HTTP.
     forbidden("koppel-settingsync", &["axum", "reqwest", "koppel-web", "askama"]);
+    // Data Sync's logic knows the store, jobs and OData, not HTTP.
+    forbidden("koppel-datasync", &["axum", "reqwest", "koppel-web", "askama"]);
     // The AccountView integration knows AccountView's wire format and the store, not Koppel's HTTP
     // server; the sandbox is only a test double for it (a dev-dependency).
     forbidden(

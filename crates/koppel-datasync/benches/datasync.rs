@@ -1,0 +1,148 @@
+//! Data Sync figures on `demo --scale N` (KOPPEL_BENCH_SCALE, default 1,000,000), SQLite and, when
+//! KOPPEL_BENCH_DATABASE_URL (or KOPPEL_TEST_DATABASE_URL) is set, PostgreSQL:
+//!
+//! - full sync throughput (rows/s over all entity sets),
+//! - an incremental sync after 10,000 changed rows (8,000 updates, 1,000 deletes, 1,000 inserts).
+//!
+//! `cargo bench -p koppel-datasync --bench datasync`. Figures are printed, never asserted. The feed's
+//! throughput is measured over HTTP (see the README's Benchmarks section).
+
+use koppel_domain::record::{Value, parse_create};
+use koppel_domain::resources::{RELATIONS, WORK_ORDER_MATERIALS, WORK_ORDERS};
+use koppel_store::records::ListQuery;
+use koppel_store::reporting::SyncRequest;
+use koppel_store::{ConnectOptions, Store, SystemClock};
+use sqlx::Connection;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+fn main() -> BenchResult<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(run())
+}
+
+async fn run() -> BenchResult<()> {
+    let scale: u64 = match std::env::var("KOPPEL_BENCH_SCALE") {
+        Ok(text) => text.replace(['_', ','], "").parse()?,
+        Err(_) => 1_000_000,
+    };
+    let unique = format!(
+        "{}_{}",
+        std::process::id(),
+        SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis()
+    );
+    let directory = std::env::temp_dir().join(format!("koppel-datasync-bench-{unique}"));
+    std::fs::create_dir_all(&directory)?;
+    let sqlite = measure(
+        "sqlite",
+        &format!("sqlite://{}", directory.join("bench.db").display()),
+        scale,
+    )
+    .await;
+    std::fs::remove_dir_all(&directory)?;
+    sqlite?;
+    let postgres_url = std::env::var("KOPPEL_BENCH_DATABASE_URL")
+        .or_else(|_| std::env::var("KOPPEL_TEST_DATABASE_URL"))
+        .ok();
+    match postgres_url {
+        Some(admin_url) => {
+            let database = format!("koppel_datasync_bench_{unique}");
+            let mut admin = sqlx::PgConnection::connect(&admin_url).await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")))
+                .execute(&mut admin)
+                .await?;
+            let (base, _) = admin_url.rsplit_once('/').ok_or("a database URL ends in /database")?;
+            let result = measure("postgres", &format!("{base}/{database}"), scale).await;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {database} WITH (FORCE)"
+            )))
+            .execute(&mut admin)
+            .await?;
+            result?;
+        }
+        None => println!("postgres: SKIPPED (set KOPPEL_BENCH_DATABASE_URL or KOPPEL_TEST_DATABASE_URL)"),
+    }
+    Ok(())
+}
+
+async fn measure(backend: &str, url: &str, scale: u64) -> BenchResult<()> {
+    let store = Store::connect(
+        &ConnectOptions {
+            url: url.to_string(),
+            max_connections: 4,
+        },
+        Arc::new(SystemClock),
+    )
+    .await?;
+    store.migrate().await?;
+    println!("{backend}: seeding {scale} work orders");
+    let summary = koppel_demo::seed(&store, &koppel_demo::DemoOptions::scaled(scale)).await?;
+    let administration = summary.administrations[0].id;
+
+    let started = Instant::now();
+    let full = store
+        .datasync_run(
+            administration,
+            &SyncRequest {
+                full: true,
+                ..SyncRequest::default()
+            },
+        )
+        .await?;
+    let elapsed = started.elapsed();
+    let rows = full.inserted() + full.updated();
+    println!(
+        "{backend}: full sync of {rows} rows in {:.2} s: {:.0} rows/s",
+        elapsed.as_secs_f64(),
+        rows as f64 / elapsed.as_secs_f64()
+    );
+
+    // 10,000 changes: 8,000 work orders updated, 1,000 material lines deleted, 1,000 relations added.
+    let list = |limit| ListQuery {
+        limit,
+        ..ListQuery::default()
+    };
+    let work_orders = store.list_records(administration, &WORK_ORDERS, &list(8_000)).await?;
+    let lines = store
+        .list_records(administration, &WORK_ORDER_MATERIALS, &list(1_000))
+        .await?;
+    let mut tx = store.write(administration).await?;
+    for record in &work_orders.records {
+        let mut patch = vec![None; WORK_ORDERS.fields.len()];
+        patch[WORK_ORDERS.field_index("description")] = Some(Value::Text("Bijgewerkt voor de benchmark".into()));
+        tx.update(&WORK_ORDERS, record.id, patch).await?;
+    }
+    for record in &lines.records {
+        tx.delete(&WORK_ORDER_MATERIALS, record.id).await?;
+    }
+    for n in 0..1_000 {
+        let values = parse_create(
+            &RELATIONS,
+            &serde_json::json!({"code": format!("BENCH-{n}"), "name": "Benchmark", "kind": "company"}),
+        )
+        .map_err(|errors| format!("{errors:?}"))?;
+        tx.insert(&RELATIONS, values).await?;
+    }
+    tx.commit().await?;
+    let started = Instant::now();
+    let incremental = store.datasync_run(administration, &SyncRequest::default()).await?;
+    let elapsed = started.elapsed();
+    println!(
+        "{backend}: incremental sync after {} changes ({} inserted, {} updated, {} deleted) in {:.3} s",
+        work_orders.records.len() + lines.records.len() + 1_000,
+        incremental.inserted(),
+        incremental.updated(),
+        incremental.deleted(),
+        elapsed.as_secs_f64()
+    );
+    let started = Instant::now();
+    store.datasync_run(administration, &SyncRequest::default()).await?;
+    println!(
+        "{backend}: incremental sync with nothing changed in {:.3} s",
+        started.elapsed().as_secs_f64()
+    );
+    store.close().await;
+    Ok(())
+}

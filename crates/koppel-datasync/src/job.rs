@@ -1,0 +1,126 @@
+//! `data_sync`: brings an administration's reporting dataset up to date, incrementally or in full,
+//! in one transaction, then prunes versions no reader can still be pinned to.
+//!
+//! Safe to run twice: a sync starts from the last committed one, so an attempt that died before its
+//! commit left nothing behind and the next attempt does the whole job.
+
+use koppel_domain::licence::PowerUp;
+use koppel_jobs::{Job, JobContext, JobError, JobFuture, Outcome};
+use koppel_store::StoreError;
+use koppel_store::reporting::{SyncOutcome, SyncRequest};
+use koppel_store::runs::RunMessage;
+use serde::Deserialize;
+use serde_json::{Value as Json, json};
+
+pub const KIND: &str = koppel_store::reporting::DATA_SYNC_KIND;
+
+/// The job kind, with how long replaced versions stay readable.
+pub struct DataSync {
+    pub retention: chrono::Duration,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Payload {
+    #[serde(default)]
+    full: bool,
+    /// Crash tests only: the first attempt stops after this many tables until it is killed.
+    #[serde(default)]
+    pause_after_tables: Option<usize>,
+}
+
+/// Counts per entity set (`Customers.inserted`, …) and in total, flat so the run history shows them.
+pub fn counts(outcome: &SyncOutcome) -> Json {
+    let mut counts = serde_json::Map::new();
+    counts.insert("sync".into(), json!(outcome.sync_no));
+    counts.insert("full".into(), json!(outcome.full));
+    counts.insert("inserted".into(), json!(outcome.inserted()));
+    counts.insert("updated".into(), json!(outcome.updated()));
+    counts.insert("deleted".into(), json!(outcome.deleted()));
+    for table in &outcome.tables {
+        counts.insert(format!("{}.inserted", table.entity_set), json!(table.inserted));
+        counts.insert(format!("{}.updated", table.entity_set), json!(table.updated));
+        counts.insert(format!("{}.deleted", table.entity_set), json!(table.deleted));
+    }
+    Json::Object(counts)
+}
+
+fn licence_message() -> RunMessage {
+    RunMessage::new(
+        "De Power BI-licentie is niet actief. Activeer de power-up Power BI in Licentiebeheer en synchroniseer opnieuw.",
+        "The Power BI licence is not active. Activate the Power BI power-up in the Licence Manager and sync again.",
+    )
+}
+
+impl Job for DataSync {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn run<'a>(&'a self, context: &'a JobContext) -> JobFuture<'a> {
+        Box::pin(async move {
+            let payload: Payload = context.payload()?;
+            let Some(administration) = context.administration() else {
+                return Err(JobError::permanent(
+                    RunMessage::new(
+                        "Een synchronisatie hoort bij een administratie.",
+                        "A sync belongs to an administration.",
+                    ),
+                    anyhow::anyhow!("data_sync job {} has no administration", context.job().id),
+                ));
+            };
+            let store = context.store();
+            let found = store.administration(administration).await?;
+            match store.require_licence(found.environment_id, PowerUp::PowerBi).await {
+                Ok(()) => {}
+                Err(StoreError::Licence(error)) => return Err(JobError::permanent(licence_message(), error)),
+                Err(other) => return Err(other.into()),
+            }
+            let request = SyncRequest {
+                full: payload.full,
+                run_id: Some(context.job().run_id),
+                fail_after_tables: None,
+                pause_after_tables: payload.pause_after_tables.filter(|_| context.attempt() == 1),
+            };
+            let outcome = store.datasync_run(administration, &request).await?;
+            // Pruning is housekeeping: when it fails, the next sync tries again.
+            if let Err(error) = store.datasync_prune(administration, self.retention).await {
+                tracing::warn!(administration.id = %administration, error = %error, "pruning old reporting versions failed");
+            }
+            tracing::info!(
+                administration.id = %administration,
+                sync.number = outcome.sync_no,
+                sync.full = outcome.full,
+                rows.inserted = outcome.inserted(),
+                rows.updated = outcome.updated(),
+                rows.deleted = outcome.deleted(),
+                "data sync committed"
+            );
+            let kind_nl = if outcome.full {
+                "Volledige synchronisatie"
+            } else {
+                "Synchronisatie"
+            };
+            let kind_en = if outcome.full { "Full sync" } else { "Sync" };
+            let at = outcome.committed_at.format("%d-%m-%Y %H:%M UTC");
+            let at_en = outcome.committed_at.format("%Y-%m-%d %H:%M UTC");
+            let message = RunMessage::new(
+                format!(
+                    "{kind_nl} {} klaar: {} nieuw, {} gewijzigd, {} verwijderd. Gegevens bijgewerkt tot {at}.",
+                    outcome.sync_no,
+                    outcome.inserted(),
+                    outcome.updated(),
+                    outcome.deleted()
+                ),
+                format!(
+                    "{kind_en} {} done: {} new, {} changed, {} deleted. Data up to {at_en}.",
+                    outcome.sync_no,
+                    outcome.inserted(),
+                    outcome.updated(),
+                    outcome.deleted()
+                ),
+            );
+            Ok(Outcome::done().counts(counts(&outcome)).message(message))
+        })
+    }
+}

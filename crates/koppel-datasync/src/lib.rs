@@ -1,0 +1,80 @@
+//! Data Sync for Power BI, without HTTP: the shape of the reporting dataset as Power BI sees it
+//! ([`feed`]), the translation of OData queries into reporting reads ([`query`]), the `data_sync`
+//! job ([`job`]) and the Autosync scheduler ([`autosync`]).
+//!
+//! The reporting tables and the sync transaction itself live in `koppel_store::reporting`, next to
+//! the rest of Koppel's SQL. The web crate serves the feed and the pages on top of this crate.
+
+pub mod autosync;
+pub mod feed;
+pub mod job;
+pub mod query;
+
+use koppel_domain::{AdministrationId, UserId};
+use koppel_store::queue::{Enqueued, NewJob};
+use koppel_store::{Store, StoreError};
+
+pub use job::{DataSync, KIND};
+
+/// The operator's Data Sync settings (`[datasync]` in the configuration).
+#[derive(Debug, Clone)]
+pub struct DatasyncConfig {
+    /// How often Autosync runs a sync for an administration that has it on.
+    pub autosync_interval: std::time::Duration,
+    /// How long replaced versions stay readable, so a Power BI refresh that pins a snapshot can
+    /// finish paging; longer than the longest refresh (Power BI allows 2 h, 5 h on Premium).
+    pub retention: chrono::Duration,
+}
+
+impl Default for DatasyncConfig {
+    fn default() -> Self {
+        DatasyncConfig {
+            autosync_interval: std::time::Duration::from_secs(15 * 60),
+            retention: chrono::Duration::hours(6),
+        }
+    }
+}
+
+/// The unique key of an administration's sync: a second "sync now" joins the running one.
+pub fn unique_key(administration: AdministrationId) -> String {
+    format!("{KIND}:administration:{administration}")
+}
+
+/// A sync started by a user: incremental, or everything again with `full`.
+pub fn manual_job(administration: AdministrationId, user: UserId, full: bool) -> NewJob {
+    NewJob::new(KIND, serde_json::json!({ "full": full }))
+        .administration(administration)
+        .unique_key(unique_key(administration))
+        .manual(user)
+}
+
+/// Enqueues a manual sync, or joins the one that is queued or running.
+pub async fn sync_now(
+    store: &Store,
+    administration: AdministrationId,
+    user: UserId,
+    full: bool,
+) -> Result<Enqueued, StoreError> {
+    store.enqueue_job(&manual_job(administration, user, full)).await
+}
+
+/// The feed's name in URLs and as the HTTP Basic user name: `koppel-<administration id>`.
+pub fn feed_name(administration: AdministrationId) -> String {
+    format!("koppel-{}", administration.0)
+}
+
+/// The administration a feed name denotes.
+pub fn parse_feed_name(name: &str) -> Option<AdministrationId> {
+    let id: i64 = name.strip_prefix("koppel-")?.parse().ok()?;
+    (id > 0 && name == feed_name(AdministrationId(id))).then_some(AdministrationId(id))
+}
+
+/// The paste-ready Power Query M for a feed URL (see powerbi-feed.md).
+pub fn power_query_m(feed_url: &str) -> String {
+    format!(
+        "let\n    Source = OData.Feed(\"{feed_url}\", null, [Implementation=\"2.0\", ODataVersion=4, OmitValues=ODataOmitValues.Nulls]),\n    \
+         WorkOrders = Source{{[Name=\"WorkOrders\", Signature=\"table\"]}}[Data],\n    \
+         Filtered = Table.SelectRows(WorkOrders, each [ModifiedAt] >= DateTimeZone.From(RangeStart) and [ModifiedAt] < DateTimeZone.From(RangeEnd))\n\
+         in\n    Filtered"
+    )
+}

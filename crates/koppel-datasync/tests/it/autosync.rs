@@ -1,0 +1,102 @@
+//! Autosync: switching it on schedules automatic syncs on the operator's interval; off stops them.
+
+use koppel_datasync::autosync::Autosync;
+use koppel_store::runs::{RunFilter, Trigger};
+use koppel_test_support::{Fixture, TestDatabase};
+use std::time::Duration;
+
+#[tokio::test]
+async fn autosync_on_fires_automatic_runs_and_off_stops_them() {
+    let start = chrono::DateTime::parse_from_rfc3339("2026-11-22T09:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    for db in TestDatabase::all_at(start).await {
+        let store = db.store();
+        let fixture = Fixture::create(store).await;
+        let a = fixture.sub1;
+        let queue = koppel_jobs::Queue::new(store.clone(), 3);
+        let autosync = Autosync::new(&queue, Duration::from_secs(900), Duration::from_secs(1));
+        assert_eq!(
+            autosync.tick().await.unwrap(),
+            0,
+            "nothing is scheduled while Autosync is off"
+        );
+
+        let interval = chrono::Duration::minutes(15);
+        let state = store
+            .datasync_set_autosync(a, true, Some(fixture.admin.id), interval)
+            .await
+            .unwrap();
+        assert!(state.autosync);
+        assert_eq!(state.autosync_changed_by, Some(fixture.admin.id));
+        assert_eq!(
+            autosync.tick().await.unwrap(),
+            1,
+            "the first automatic run starts at once"
+        );
+        assert_eq!(autosync.tick().await.unwrap(), 0);
+        db.fixed_clock().advance(chrono::Duration::minutes(16));
+        // The first run is still queued (no worker here): the next period joins it.
+        assert_eq!(autosync.tick().await.unwrap(), 1);
+        let runs = store
+            .runs(
+                a,
+                &RunFilter {
+                    kind: Some("data_sync".into()),
+                    limit: 10,
+                    ..RunFilter::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(runs.runs.len(), 1);
+        assert_eq!(runs.runs[0].trigger, Trigger::Automatic);
+
+        store
+            .datasync_set_autosync(a, false, Some(fixture.admin.id), interval)
+            .await
+            .unwrap();
+        db.fixed_clock().advance(chrono::Duration::hours(1));
+        assert_eq!(autosync.tick().await.unwrap(), 0, "off stops the automatic runs");
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn autosync_waits_while_the_power_bi_licence_has_lapsed() {
+    let start = chrono::DateTime::parse_from_rfc3339("2026-11-22T09:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    for db in TestDatabase::all_at(start).await {
+        let store = db.store();
+        let fixture = Fixture::create(store).await;
+        let queue = koppel_jobs::Queue::new(store.clone(), 3);
+        let autosync = Autosync::new(&queue, Duration::from_secs(900), Duration::from_secs(1));
+        let interval = chrono::Duration::minutes(15);
+        store
+            .datasync_set_autosync(fixture.sub1, true, Some(fixture.admin.id), interval)
+            .await
+            .unwrap();
+        let set_power_bi = |state| {
+            store.set_licence(
+                fixture.environment,
+                koppel_domain::licence::PowerUp::PowerBi,
+                state,
+                0,
+                koppel_store::platform::Actor::SYSTEM,
+            )
+        };
+        set_power_bi(koppel_domain::licence::LicenceState::Inactive)
+            .await
+            .unwrap();
+        assert_eq!(autosync.tick().await.unwrap(), 0, "no runs without the licence");
+        db.fixed_clock().advance(chrono::Duration::hours(2));
+        assert_eq!(autosync.tick().await.unwrap(), 0, "still none, however long it lapses");
+        set_power_bi(koppel_domain::licence::LicenceState::Active)
+            .await
+            .unwrap();
+        assert_eq!(autosync.tick().await.unwrap(), 1, "one run once the licence is back");
+        assert_eq!(autosync.tick().await.unwrap(), 0);
+        db.cleanup().await;
+    }
+}

@@ -1,0 +1,10 @@
+//! Data Sync's integration tests, on SQLite and (when configured) PostgreSQL: incremental syncs with
+//! deletes, snapshot pinning while a sync commits, interrupted syncs, pruning, OData filters on the
+//! reporting tables, and Autosync.
+
+mod support;
+
+mod autosync;
+mod filters;
+mod metadata;
+mod sync;

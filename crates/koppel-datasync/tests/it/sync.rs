@@ -1,0 +1,265 @@
+//! Syncs: first full, then incremental with inserts, updates and deletes; pinned readers; crashes;
+//! pruning.
+
+use crate::support::{create, ids_at, relation, rows_at};
+use koppel_domain::record::Value;
+use koppel_domain::resources::{MATERIALS, RELATIONS};
+use koppel_store::reporting::SyncRequest;
+use koppel_test_support::{Fixture, TestDatabase};
+use serde_json::json;
+
+fn incremental() -> SyncRequest {
+    SyncRequest::default()
+}
+
+#[tokio::test]
+async fn an_incremental_sync_copies_inserts_updates_and_deletes_and_keeps_the_old_snapshot() {
+    for db in TestDatabase::all().await {
+        let store = db.store();
+        let fixture = Fixture::create(store).await;
+        let a = fixture.sub1;
+        let first = relation(store, a, "R1", "Bakker Installatie").await;
+        let second = relation(store, a, "R2", "Jansen Techniek").await;
+        let third = relation(store, a, "R3", "De Vries").await;
+        // Another administration's data never enters this one's dataset.
+        relation(store, fixture.sub2, "R1", "Elders").await;
+
+        let initial = store.datasync_run(a, &incremental()).await.expect("first sync");
+        assert!(initial.full, "the first sync copies everything");
+        let customers = initial.tables.iter().find(|t| t.entity_set == "Customers").unwrap();
+        assert_eq!((customers.inserted, customers.updated, customers.deleted), (3, 0, 0));
+        assert_eq!(ids_at(store, a, "Customers", 1).await, vec![first.0, second.0, third.0]);
+
+        store
+            .update_record(a, &RELATIONS, second, {
+                let mut patch = vec![None; RELATIONS.fields.len()];
+                patch[RELATIONS.field_index("name")] = Some(Value::Text("Jansen & Zn".into()));
+                patch
+            })
+            .await
+            .expect("update");
+        store.delete_record(a, &RELATIONS, third).await.expect("delete");
+        let fourth = relation(store, a, "R4", "Smit Service").await;
+
+        let next = store.datasync_run(a, &incremental()).await.expect("second sync");
+        assert!(!next.full);
+        assert_eq!(next.sync_no, 2);
+        let customers = next.tables.iter().find(|t| t.entity_set == "Customers").unwrap();
+        assert_eq!((customers.inserted, customers.updated, customers.deleted), (1, 1, 1));
+        assert_eq!(
+            ids_at(store, a, "Customers", 2).await,
+            vec![first.0, second.0, fourth.0]
+        );
+        // Readers pinned to sync 1 still see sync 1 exactly.
+        assert_eq!(ids_at(store, a, "Customers", 1).await, vec![first.0, second.0, third.0]);
+        let name_column = koppel_datasync::feed::feed()
+            .set("Customers")
+            .unwrap()
+            .columns
+            .iter()
+            .position(|c| c.property == "Name")
+            .unwrap();
+        let now = rows_at(store, a, "Customers", 2, &[]).await;
+        assert_eq!(now[1][name_column], Value::Text("Jansen & Zn".into()));
+        let before = rows_at(store, a, "Customers", 1, &[]).await;
+        assert_eq!(before[1][name_column], Value::Text("Jansen Techniek".into()));
+
+        // Nothing changed: a sync still commits (fresh "data up to") and writes nothing.
+        let idle = store.datasync_run(a, &incremental()).await.expect("idle sync");
+        assert_eq!((idle.inserted(), idle.updated(), idle.deleted()), (0, 0, 0));
+        let state = store.datasync_state(a).await.unwrap();
+        assert_eq!(state.current_sync, 3);
+        assert_eq!(state.synced_at, Some(idle.committed_at));
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn a_full_resync_converges_to_the_source_and_money_stays_exact() {
+    for db in TestDatabase::all().await {
+        let store = db.store();
+        let fixture = Fixture::create(store).await;
+        let a = fixture.sub1;
+        let material = create(
+            store,
+            a,
+            &MATERIALS,
+            json!({"code": "CV-KETEL", "description": "CV-ketel", "unit": "stuk", "price": "1234.56", "vat_rate": "21"}),
+        )
+        .await;
+        store.datasync_run(a, &incremental()).await.unwrap();
+        let full = store
+            .datasync_run(
+                a,
+                &SyncRequest {
+                    full: true,
+                    ..SyncRequest::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert!(full.full);
+        let materials = full.tables.iter().find(|t| t.entity_set == "Materials").unwrap();
+        assert_eq!((materials.inserted, materials.updated, materials.deleted), (0, 1, 0));
+        let rows = rows_at(store, a, "Materials", 2, &[]).await;
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0][0], Value::Integer(material.0));
+        let set = koppel_datasync::feed::feed().set("Materials").unwrap();
+        let price = set.columns.iter().position(|c| c.property == "Price").unwrap();
+        let mut written = String::new();
+        koppel_datasync::feed::write_value(&mut written, &set.columns[price], &rows[0][price]);
+        assert_eq!(written, "1234.56");
+        db.cleanup().await;
+    }
+}
+
+/// A reader pages through sync N while sync N+1 commits in between: it sees exactly sync N.
+#[tokio::test]
+async fn a_reader_paging_while_a_sync_commits_sees_no_lost_or_repeated_rows() {
+    for db in TestDatabase::all().await {
+        let store = db.store();
+        let fixture = Fixture::create(store).await;
+        let a = fixture.sub1;
+        let mut ids = Vec::new();
+        for n in 0..10 {
+            ids.push(relation(store, a, &format!("R{n}"), &format!("Relatie {n}")).await.0);
+        }
+        store.datasync_run(a, &incremental()).await.unwrap();
+        let set = koppel_datasync::feed::feed().set("Customers").unwrap();
+        let columns: Vec<_> = set.columns.iter().map(|c| (c.column, c.storage)).collect();
+        let read = |after: Option<i64>| koppel_store::reporting::ReportingRead {
+            administration: a,
+            source: set.source,
+            sync: 1,
+            columns: &columns,
+            filter: &[],
+            order: &[],
+            after_key: after,
+            offset: 0,
+            limit: 4,
+        };
+        let first_page = store.reporting_rows(&read(None)).await.unwrap();
+        // Between pages: rows before and after the cursor change, one is deleted, one is added.
+        store
+            .delete_record(a, &RELATIONS, koppel_domain::RecordId(ids[1]))
+            .await
+            .unwrap();
+        store
+            .delete_record(a, &RELATIONS, koppel_domain::RecordId(ids[7]))
+            .await
+            .unwrap();
+        relation(store, a, "R-NEW", "Nieuw").await;
+        store.datasync_run(a, &incremental()).await.unwrap();
+        let mut seen: Vec<i64> = first_page.iter().map(|r| r[0].as_i64().unwrap()).collect();
+        let mut after = seen.last().copied();
+        loop {
+            let page = store.reporting_rows(&read(after)).await.unwrap();
+            seen.extend(page.iter().map(|r| r[0].as_i64().unwrap()));
+            after = seen.last().copied();
+            if page.len() < 4 {
+                break;
+            }
+        }
+        assert_eq!(seen, ids, "the pinned reader sees sync 1 exactly");
+        db.cleanup().await;
+    }
+}
+
+/// A sync that dies before its commit leaves the last good snapshot; the next one converges.
+///
+/// The failure is injected inside the sync's transaction (after some tables were written), and the
+/// transaction is dropped without commit — what a killed process leaves behind.
+#[tokio::test]
+async fn an_interrupted_sync_leaves_the_last_snapshot_and_the_next_run_finishes_the_job() {
+    for db in TestDatabase::all().await {
+        let store = db.store();
+        let fixture = Fixture::create(store).await;
+        let a = fixture.sub1;
+        relation(store, a, "R1", "Een").await;
+        store.datasync_run(a, &incremental()).await.unwrap();
+        let gone = relation(store, a, "R2", "Twee").await;
+        relation(store, a, "R3", "Drie").await;
+        store.delete_record(a, &RELATIONS, gone).await.unwrap();
+        let interrupted = store
+            .datasync_run(
+                a,
+                &SyncRequest {
+                    fail_after_tables: Some(3),
+                    ..SyncRequest::default()
+                },
+            )
+            .await;
+        assert!(interrupted.is_err());
+        let state = store.datasync_state(a).await.unwrap();
+        assert_eq!(state.current_sync, 1, "nothing of the interrupted sync is visible");
+        assert_eq!(ids_at(store, a, "Customers", 1).await.len(), 1);
+        let next = store.datasync_run(a, &incremental()).await.unwrap();
+        assert_eq!(next.sync_no, 2);
+        let source = store
+            .list_records(
+                a,
+                &RELATIONS,
+                &koppel_store::records::ListQuery {
+                    limit: 100,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let source_ids: Vec<i64> = source.records.iter().map(|r| r.id.0).collect();
+        assert_eq!(ids_at(store, a, "Customers", 2).await, source_ids);
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn replaced_versions_are_pruned_after_the_retention_and_not_before() {
+    let start = chrono::DateTime::parse_from_rfc3339("2026-11-22T09:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    for db in TestDatabase::all_at(start).await {
+        let store = db.store();
+        let fixture = Fixture::create(store).await;
+        let a = fixture.sub1;
+        let r = relation(store, a, "R1", "Een").await;
+        store.datasync_run(a, &incremental()).await.unwrap();
+        db.fixed_clock().advance(chrono::Duration::minutes(10));
+        store.delete_record(a, &RELATIONS, r).await.unwrap();
+        store.datasync_run(a, &incremental()).await.unwrap();
+        let retention = chrono::Duration::hours(6);
+        assert_eq!(store.datasync_prune(a, retention).await.unwrap(), 0);
+        assert_eq!(ids_at(store, a, "Customers", 1).await, vec![r.0]);
+        db.fixed_clock().advance(chrono::Duration::hours(7));
+        assert_eq!(store.datasync_prune(a, retention).await.unwrap(), 1);
+        assert_eq!(store.datasync_state(a).await.unwrap().oldest_sync, 2);
+        assert!(ids_at(store, a, "Customers", 1).await.is_empty());
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn deleting_a_sub_removes_its_reporting_copy_and_feed_tokens() {
+    for db in TestDatabase::all().await {
+        let store = db.store();
+        let fixture = Fixture::create(store).await;
+        let (gone, kept) = (fixture.sub1, fixture.sub2);
+        relation(store, gone, "R1", "Bakker Installatie").await;
+        relation(store, kept, "R1", "Jansen Techniek").await;
+        let synced = store.datasync_run(gone, &incremental()).await.unwrap();
+        store.datasync_run(kept, &incremental()).await.unwrap();
+        store
+            .datasync_create_token(gone, "Power BI", Some(fixture.admin.id))
+            .await
+            .unwrap();
+        assert_eq!(ids_at(store, gone, "Customers", synced.sync_no).await.len(), 1);
+
+        store
+            .delete_administration(gone, koppel_store::platform::Actor::SYSTEM)
+            .await
+            .unwrap();
+        assert!(ids_at(store, gone, "Customers", synced.sync_no).await.is_empty());
+        let kept_state = store.datasync_state(kept).await.unwrap();
+        assert_eq!(ids_at(store, kept, "Customers", kept_state.current_sync).await.len(), 1);
+        db.cleanup().await;
+    }
+}

@@ -1,0 +1,642 @@
+//! The AccountView integration over the REST API: the connection's state, starting a sign-in, the
+//! AccountView administrations the connected user may reach, the settings with the check before
+//! saving, "import now" and "export now" (background runs), disconnecting, and the log (the runs of
+//! `accountview_import` and `accountview_export` with their failed items).
+//!
+//! Everything here needs the `manage_integrations` right and the AccountView licence; both are
+//! checked before a request body is read. Without an `[accountview]` configuration the status says
+//! so and the other endpoints answer 503.
+
+use super::{Endpoint, JsonBody, Operation};
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use axum::extract::{FromRequest, OptionalFromRequest, Path, Query, Request, State};
+use axum::http::{Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use chrono::{DateTime, Utc};
+use koppel_accountview::settings::SaveError;
+use koppel_accountview::{AccountView, Category, CheckReport, Settings, SyncError};
+use koppel_domain::AdministrationId;
+use koppel_domain::licence::PowerUp;
+use koppel_domain::record::FieldError;
+use koppel_domain::rights::Right;
+use koppel_store::StoreError;
+use koppel_store::accountview::{CodeList, Connection, ConnectionStatus};
+use koppel_store::queue::Enqueued;
+use koppel_store::runs::{ItemStatus, Run, RunFilter, RunItem, RunStatus};
+use serde::Deserialize;
+use serde_json::{Value as Json, json};
+use std::collections::HashMap;
+
+/// Runs per page of the log.
+pub const LOG_PAGE: u32 = 20;
+/// Failed items shown per run in the log.
+const LOG_ITEMS: u32 = 50;
+
+fn time(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// The administration from the path, checked for the right and the licence.
+async fn authorise(
+    state: &AppState,
+    caller: &Caller,
+    params: &HashMap<String, String>,
+) -> Result<AdministrationId, ApiError> {
+    let id = params
+        .get("administration")
+        .and_then(|v| v.parse::<i64>().ok())
+        .filter(|id| *id > 0)
+        .ok_or_else(|| ApiError::bad_request("invalid_id", "administration must be a positive whole number"))?;
+    let (found, _) = caller
+        .require(state, AdministrationId(id), Right::ManageIntegrations)
+        .await?;
+    state
+        .store
+        .require_licence(found.environment_id, PowerUp::Accountview)
+        .await?;
+    Ok(found.id)
+}
+
+/// The integration, or 503 when the operator has not configured it.
+fn connector(state: &AppState) -> Result<&AccountView, ApiError> {
+    state.accountview.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "accountview_not_configured",
+            "the operator has not configured AccountView for this installation ([accountview] in the configuration)",
+        )
+    })
+}
+
+impl From<SyncError> for ApiError {
+    fn from(error: SyncError) -> ApiError {
+        match error {
+            SyncError::NotConnected => ApiError::new(
+                StatusCode::CONFLICT,
+                "not_connected",
+                "this administration is not connected to AccountView; sign in first",
+            ),
+            SyncError::AuthenticationExpired => ApiError::new(
+                StatusCode::CONFLICT,
+                "authentication_expired",
+                koppel_accountview::authentication_expired_message().en,
+            ),
+            SyncError::NotConfigured => ApiError::new(
+                StatusCode::CONFLICT,
+                "not_saved",
+                "choose the AccountView administration and save the settings first",
+            ),
+            SyncError::Api(api) => {
+                tracing::warn!(error = %api, "an AccountView call failed");
+                ApiError::new(
+                    StatusCode::BAD_GATEWAY,
+                    "accountview_unavailable",
+                    "AccountView did not answer as expected; try again later",
+                )
+            }
+            SyncError::Store(store) => store.into(),
+            SyncError::Crypto(crypto) => ApiError::internal(&crypto),
+        }
+    }
+}
+
+/// A JSON body, read only now (after authorisation).
+async fn body<T: serde::de::DeserializeOwned>(state: &AppState, request: Request) -> Result<T, ApiError> {
+    <JsonBody as FromRequest<AppState>>::from_request(request, state)
+        .await?
+        .parse()
+}
+
+/// What a page or the API says about the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionState {
+    /// The operator has not configured `[accountview]`.
+    NotConfigured,
+    NotConnected,
+    /// Signed in, no AccountView administration saved yet.
+    Unsaved,
+    Connected,
+    AuthenticationExpired,
+}
+
+impl ConnectionState {
+    pub fn of(configured: bool, connection: Option<&Connection>) -> ConnectionState {
+        match (configured, connection) {
+            (false, _) => ConnectionState::NotConfigured,
+            (true, None) => ConnectionState::NotConnected,
+            (true, Some(c)) if c.status == ConnectionStatus::AuthenticationExpired => {
+                ConnectionState::AuthenticationExpired
+            }
+            (true, Some(c)) if c.saved_at.is_none() || c.company.is_none() => ConnectionState::Unsaved,
+            (true, Some(_)) => ConnectionState::Connected,
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            ConnectionState::NotConfigured => "not_configured",
+            ConnectionState::NotConnected => "not_connected",
+            ConnectionState::Unsaved => "unsaved",
+            ConnectionState::Connected => "connected",
+            ConnectionState::AuthenticationExpired => "authentication_expired",
+        }
+    }
+}
+
+async fn status_json(state: &AppState, administration: AdministrationId) -> Result<Json, ApiError> {
+    let connection = match &state.accountview {
+        Some(accountview) => accountview.connection(administration).await?,
+        None => None,
+    };
+    let status = ConnectionState::of(state.accountview.is_some(), connection.as_ref());
+    let message =
+        (status == ConnectionState::AuthenticationExpired).then(koppel_accountview::authentication_expired_message);
+    Ok(json!({
+        "status": status.code(),
+        "configured": state.accountview.is_some(),
+        "connected_at": connection.as_ref().map(|c| time(c.connected_at)),
+        "saved_at": connection.as_ref().and_then(|c| c.saved_at).map(time),
+        "company": connection.as_ref().and_then(|c| c.company.as_ref()).map(|c| json!({"id": c.id, "code": c.code, "name": c.name})),
+        "message": message,
+    }))
+}
+
+async fn read_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(params): Path<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let administration = authorise(&state, &caller, &params).await?;
+    Ok(axum::Json(status_json(&state, administration).await?).into_response())
+}
+
+async fn sign_in(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(params): Path<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let administration = authorise(&state, &caller, &params).await?;
+    let url = connector(&state)?.begin_sign_in(administration, caller.user.id).await?;
+    Ok((StatusCode::CREATED, axum::Json(json!({"authorize_url": url}))).into_response())
+}
+
+async fn companies(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(params): Path<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let administration = authorise(&state, &caller, &params).await?;
+    let companies = connector(&state)?.companies(administration).await?;
+    let items: Vec<Json> = companies
+        .iter()
+        .map(|c| json!({"id": c.id, "code": c.code, "description": c.description}))
+        .collect();
+    Ok(axum::Json(json!({"items": items})).into_response())
+}
+
+/// The code lists a user chooses from, as imported.
+pub async fn code_lists(
+    state: &AppState,
+    administration: AdministrationId,
+) -> Result<HashMap<CodeList, Vec<koppel_store::accountview::CodeEntry>>, StoreError> {
+    let mut lists = HashMap::new();
+    for list in CodeList::ALL {
+        lists.insert(list, state.store.accountview_codes(administration, list).await?);
+    }
+    Ok(lists)
+}
+
+async fn read_settings(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(params): Path<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let administration = authorise(&state, &caller, &params).await?;
+    let connection = connector(&state)?
+        .connection(administration)
+        .await?
+        .ok_or(SyncError::NotConnected)?;
+    let mut codes = serde_json::Map::new();
+    for (list, entries) in code_lists(&state, administration).await? {
+        let entries: Vec<Json> = entries
+            .iter()
+            .map(|e| json!({"code": e.code, "name": e.name, "blocked": e.blocked}))
+            .collect();
+        let name = serde_json::to_value(list)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        codes.insert(name, Json::Array(entries));
+    }
+    Ok(axum::Json(json!({
+        "company": connection.company.as_ref().map(|c| json!({"id": c.id, "code": c.code, "name": c.name})),
+        "company_locked": connection.saved_at.is_some(),
+        "settings": Settings::of(&connection),
+        "codes": codes,
+    }))
+    .into_response())
+}
+
+/// What checking and saving take.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SettingsBody {
+    company_id: String,
+    #[serde(default)]
+    settings: Option<Settings>,
+}
+
+fn check_json(report: &CheckReport) -> Json {
+    json!({"ok": report.ok(), "items": report.items})
+}
+
+async fn check_settings(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(params): Path<HashMap<String, String>>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let administration = authorise(&state, &caller, &params).await?;
+    let accountview = connector(&state)?;
+    let body: SettingsBody = body(&state, request).await?;
+    let connection = accountview
+        .connection(administration)
+        .await?
+        .ok_or(SyncError::NotConnected)?;
+    let settings = body.settings.unwrap_or_else(|| Settings::of(&connection));
+    let report = accountview.check(administration, &body.company_id, &settings).await?;
+    Ok(axum::Json(check_json(&report)).into_response())
+}
+
+async fn save_settings(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(params): Path<HashMap<String, String>>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let administration = authorise(&state, &caller, &params).await?;
+    let accountview = connector(&state)?;
+    let body: SettingsBody = body(&state, request).await?;
+    let connection = accountview
+        .connection(administration)
+        .await?
+        .ok_or(SyncError::NotConnected)?;
+    let settings = body.settings.unwrap_or_else(|| Settings::of(&connection));
+    match accountview.save(administration, &body.company_id, &settings).await {
+        Ok(report) => Ok(axum::Json(json!({"saved": true, "check": check_json(&report)})).into_response()),
+        Err(SaveError::CheckFailed(report)) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            axum::Json(json!({
+                "error": {"code": "check_failed", "message": "the check before saving found problems; nothing was saved"},
+                "check": check_json(&report),
+            })),
+        )
+            .into_response()),
+        Err(SaveError::CompanyLocked) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "company_locked",
+            "the AccountView administration cannot be changed once saved; disconnect first",
+        )),
+        Err(SaveError::Sync(error)) => Err(error.into()),
+    }
+}
+
+/// What "import now" takes: the categories (none: every category that is on).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportBody {
+    #[serde(default)]
+    categories: Vec<String>,
+}
+
+fn enqueued(administration: AdministrationId, enqueued: Enqueued) -> Response {
+    let run = enqueued.run();
+    let location = format!("/api/v1/administrations/{administration}/runs/{run}");
+    let (status, joined) = if enqueued.is_new() {
+        (StatusCode::ACCEPTED, false)
+    } else {
+        (StatusCode::OK, true)
+    };
+    let body = json!({"run_id": run, "joined": joined, "run": location});
+    (status, [(header::LOCATION, location)], axum::Json(body)).into_response()
+}
+
+/// Syncing needs a saved connection whose consent is still valid.
+async fn require_live(accountview: &AccountView, administration: AdministrationId) -> Result<(), ApiError> {
+    let connection = accountview.connection(administration).await?;
+    match ConnectionState::of(true, connection.as_ref()) {
+        ConnectionState::Connected => Ok(()),
+        ConnectionState::AuthenticationExpired => Err(SyncError::AuthenticationExpired.into()),
+        ConnectionState::Unsaved => Err(SyncError::NotConfigured.into()),
+        _ => Err(SyncError::NotConnected.into()),
+    }
+}
+
+async fn import_now(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(params): Path<HashMap<String, String>>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let administration = authorise(&state, &caller, &params).await?;
+    let accountview = connector(&state)?;
+    let body: ImportBody = match <JsonBody as OptionalFromRequest<AppState>>::from_request(request, &state).await? {
+        Some(body) => body.parse()?,
+        None => ImportBody::default(),
+    };
+    let mut categories = Vec::new();
+    for slug in &body.categories {
+        let category = Category::parse(slug).ok_or_else(|| {
+            ApiError::invalid(vec![FieldError::new(
+                "categories",
+                "invalid",
+                format!(
+                    "unknown category {slug}; use: {}",
+                    Category::ALL.map(Category::slug).join(", ")
+                ),
+            )])
+        })?;
+        categories.push(category);
+    }
+    require_live(accountview, administration).await?;
+    let run =
+        koppel_accountview::import::enqueue(&state.store, administration, categories, Some(caller.user.id)).await?;
+    Ok(enqueued(administration, run))
+}
+
+async fn export_now(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(params): Path<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let administration = authorise(&state, &caller, &params).await?;
+    let accountview = connector(&state)?;
+    require_live(accountview, administration).await?;
+    let run = koppel_accountview::export::enqueue(&state.store, administration, Some(caller.user.id)).await?;
+    Ok(enqueued(administration, run))
+}
+
+async fn disconnect(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(params): Path<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let administration = authorise(&state, &caller, &params).await?;
+    let disconnected = connector(&state)?.disconnect(administration).await?;
+    Ok(axum::Json(json!({"disconnected": disconnected})).into_response())
+}
+
+/// One run of the log with its failed items.
+pub struct LogEntry {
+    pub run: Run,
+    pub failed: Vec<RunItem>,
+}
+
+/// A page of the log, newest first.
+pub struct LogPage {
+    pub entries: Vec<LogEntry>,
+    pub next_before: Option<i64>,
+}
+
+/// The runs of both AccountView kinds, newest first, merged by id (keyset paging on the id); with
+/// `errors_only`, only runs that failed or partially succeeded.
+pub async fn log(
+    state: &AppState,
+    administration: AdministrationId,
+    errors_only: bool,
+    before: Option<i64>,
+    limit: u32,
+) -> Result<LogPage, StoreError> {
+    let statuses: Vec<Option<RunStatus>> = if errors_only {
+        vec![Some(RunStatus::Failed), Some(RunStatus::PartiallySucceeded)]
+    } else {
+        vec![None]
+    };
+    let mut runs: Vec<Run> = Vec::new();
+    for kind in [koppel_accountview::import::KIND, koppel_accountview::export::KIND] {
+        for status in &statuses {
+            let page = state
+                .store
+                .runs(
+                    administration,
+                    &RunFilter {
+                        kind: Some(kind.to_string()),
+                        status: *status,
+                        before,
+                        limit,
+                        ..RunFilter::default()
+                    },
+                )
+                .await?;
+            runs.extend(page.runs);
+        }
+    }
+    runs.sort_by_key(|run| std::cmp::Reverse(run.id));
+    let next_before = if runs.len() > limit as usize {
+        runs.truncate(limit as usize);
+        runs.last().map(|run| run.id)
+    } else {
+        None
+    };
+    let mut entries = Vec::with_capacity(runs.len());
+    for run in runs {
+        let failed = if matches!(run.status, RunStatus::Failed | RunStatus::PartiallySucceeded) {
+            state
+                .store
+                .run_items(administration, run.id, None, LOG_ITEMS)
+                .await?
+                .items
+                .into_iter()
+                .filter(|item| item.status == ItemStatus::Failed)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        entries.push(LogEntry { run, failed });
+    }
+    Ok(LogPage { entries, next_before })
+}
+
+async fn read_log(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(params): Path<HashMap<String, String>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let administration = authorise(&state, &caller, &params).await?;
+    let errors_only = query.get("errors").is_some_and(|v| v == "true" || v == "1");
+    let before = match query.get("before") {
+        Some(text) => Some(
+            text.parse::<i64>()
+                .map_err(|_| ApiError::bad_request("invalid_cursor", "before must be a run id"))?,
+        ),
+        None => None,
+    };
+    let page = log(&state, administration, errors_only, before, LOG_PAGE).await?;
+    let items: Vec<Json> = page
+        .entries
+        .iter()
+        .map(|entry| {
+            let mut run = super::runs::run_json(&entry.run);
+            run["failed_items"] = entry
+                .failed
+                .iter()
+                .map(|item| json!({"key": item.key, "message": item.message, "accountview_message": item.detail}))
+                .collect();
+            run
+        })
+        .collect();
+    Ok(axum::Json(json!({"items": items, "next_before": page.next_before})).into_response())
+}
+
+fn settings_body_schema() -> Json {
+    json!({"type": "object", "required": ["company_id"], "additionalProperties": false, "properties": {
+        "company_id": {"type": "string", "description": "The Id of an AccountView administration from the companies endpoint"},
+        "settings": {"type": "object", "description": "Import and export settings; left out: the stored ones", "properties": {
+            "import": {"type": "object", "properties": {
+                "categories": {"type": "array", "items": {"type": "string", "enum": Category::ALL.map(Category::slug)}},
+                "include_blocked_debtors": {"type": "boolean"},
+                "article_groups": {"type": "array", "items": {"type": "string"}}}},
+            "export": {"type": "object", "properties": {
+                "enabled": {"type": "boolean"},
+                "trigger_status": {"type": "string"}, "done_status": {"type": "string"},
+                "cut_off": {"type": ["string", "null"], "format": "date-time"},
+                "sales_journal": {"type": ["string", "null"]}, "hours_account": {"type": ["string", "null"]},
+                "materials_account": {"type": ["string", "null"]},
+                "vat_codes": {"type": "object", "additionalProperties": {"type": "string"},
+                              "description": "Koppel VAT rate (21, 9, 0, verlegd) to AccountView VAT code"},
+                "cost_centre": {"type": ["string", "null"]}, "create_missing_debtors": {"type": "boolean"}}}}},
+    }})
+}
+
+fn check_schema() -> Json {
+    json!({"type": "object", "properties": {"ok": {"type": "boolean"}, "items": {"type": "array", "items": {
+        "type": "object", "properties": {"key": {"type": "string"}, "ok": {"type": "boolean"},
+        "message": {"type": "object", "properties": {"nl": {"type": "string"}, "en": {"type": "string"}}}}}}}})
+}
+
+fn enqueued_schema() -> Json {
+    json!({"type": "object", "properties": {"run_id": {"type": "integer"}, "joined": {"type": "boolean"}, "run": {"type": "string"}}})
+}
+
+pub fn endpoints() -> Vec<Endpoint> {
+    let base = "/api/v1/administrations/{administration}/accountview";
+    vec![
+        Operation::new(
+            Method::GET,
+            base,
+            "getAccountView",
+            "The AccountView connection of an administration: not configured, not connected, unsaved, connected or authentication expired",
+        )
+        .tag("accountview")
+        .response(
+            200,
+            Some(json!({"type": "object", "properties": {
+                "status": {"type": "string", "enum": ["not_configured", "not_connected", "unsaved", "connected", "authentication_expired"]},
+                "configured": {"type": "boolean"},
+                "connected_at": {"type": ["string", "null"], "format": "date-time"},
+                "saved_at": {"type": ["string", "null"], "format": "date-time"},
+                "company": {"type": ["object", "null"]},
+                "message": {"type": ["object", "null"]}}})),
+        )
+        .handler(get(read_status)),
+        Operation::new(
+            Method::DELETE,
+            base,
+            "disconnectAccountView",
+            "Disconnect: the tokens are deleted and syncing stops; what was imported or exported stays",
+        )
+        .tag("accountview")
+        .response(200, Some(json!({"type": "object", "properties": {"disconnected": {"type": "boolean"}}})))
+        .handler(delete(disconnect)),
+        Operation::new(
+            Method::POST,
+            format!("{base}/sign-in"),
+            "startAccountViewSignIn",
+            "Start a sign-in: the address of AccountView's login and consent page; the callback completes it in the same user's browser session",
+        )
+        .tag("accountview")
+        .response(201, Some(json!({"type": "object", "properties": {"authorize_url": {"type": "string"}}})))
+        .handler(post(sign_in)),
+        Operation::new(
+            Method::GET,
+            format!("{base}/companies"),
+            "listAccountViewCompanies",
+            "The AccountView administrations the connected AccountView user may reach",
+        )
+        .tag("accountview")
+        .response(
+            200,
+            Some(json!({"type": "object", "properties": {"items": {"type": "array", "items": {"type": "object", "properties": {
+                "id": {"type": "string"}, "code": {"type": "string"}, "description": {"type": "string"}}}}}})),
+        )
+        .handler(get(companies)),
+        Operation::new(
+            Method::GET,
+            format!("{base}/settings"),
+            "getAccountViewSettings",
+            "The chosen AccountView administration (locked once saved), the import and export settings, and the imported codes to choose from",
+        )
+        .tag("accountview")
+        .response(200, Some(json!({"type": "object"})))
+        .handler(get(read_settings)),
+        Operation::new(
+            Method::PUT,
+            format!("{base}/settings"),
+            "saveAccountViewSettings",
+            "Check and save the AccountView administration and the settings; 422 with the check when it finds problems, 409 when another administration was saved before",
+        )
+        .tag("accountview")
+        .request(settings_body_schema())
+        .response(
+            200,
+            Some(json!({"type": "object", "properties": {"saved": {"type": "boolean"}, "check": check_schema()}})),
+        )
+        .handler(put(save_settings)),
+        Operation::new(
+            Method::POST,
+            format!("{base}/settings/check"),
+            "checkAccountViewSettings",
+            "The check before saving: licence, AccountView administration, the AccountView user's rights, and every mapped code",
+        )
+        .tag("accountview")
+        .request(settings_body_schema())
+        .response(200, Some(check_schema()))
+        .handler(post(check_settings)),
+        Operation::new(
+            Method::POST,
+            format!("{base}/import"),
+            "importFromAccountView",
+            "Import now (all categories that are on, or the ones named) as a background run; 200 when one is already queued or running",
+        )
+        .tag("accountview")
+        .request(json!({"type": "object", "additionalProperties": false, "properties": {
+            "categories": {"type": "array", "items": {"type": "string", "enum": Category::ALL.map(Category::slug)}}}}))
+        .response(202, Some(enqueued_schema()))
+        .handler(post(import_now)),
+        Operation::new(
+            Method::POST,
+            format!("{base}/export"),
+            "exportToAccountView",
+            "Export the completed work orders now as a background run; 200 when one is already queued or running",
+        )
+        .tag("accountview")
+        .response(202, Some(enqueued_schema()))
+        .handler(post(export_now)),
+        Operation::new(
+            Method::GET,
+            format!("{base}/log"),
+            "getAccountViewLog",
+            "Recent imports and exports, newest first, each with its counts and failed items (AccountView's own message kept verbatim)",
+        )
+        .tag("accountview")
+        .query("errors", "true: only runs that failed or partially succeeded", json!({"type": "boolean"}))
+        .query("before", "the next_before of the previous page", json!({"type": "integer"}))
+        .response(200, Some(json!({"type": "object", "properties": {
+            "items": {"type": "array", "items": {"type": "object"}}, "next_before": {"type": ["integer", "null"]}}})))
+        .handler(get(read_log)),
+    ]
+}

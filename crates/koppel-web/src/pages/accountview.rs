@@ -1,0 +1,788 @@
+//! Settings → Software integrations → AccountView: signing in with AccountView's own login and
+//! consent page (and the callback it sends the browser back to), the general, import and export
+//! settings with the check before saving, "import now" and "export now", the log panel of recent
+//! imports and exports, and disconnecting after a confirmation.
+//!
+//! Every code the user maps is chosen from what was imported (a `<select>`), never typed. Forms
+//! follow POST-redirect-GET with a CSRF token, except Save and Check when the check finds problems:
+//! then the page is shown again with what was entered and the check's findings.
+
+use super::context::{Layout, Nav, form, safe_local_path};
+use super::i18n::{Lang, fill};
+use super::runs::{RunView, kind_name, view};
+use super::settings::accountview_gates;
+use super::{Context, FormData, PageError, Visitor, html, redirect, redirect_with_flash};
+use crate::AppState;
+use crate::api::accountview::{ConnectionState, LOG_PAGE, code_lists, log};
+use askama::Template;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use chrono::{DateTime, NaiveDate, Utc};
+use koppel_accountview::oauth::CallbackParameters;
+use koppel_accountview::settings::{SaveError, rate_label};
+use koppel_accountview::{AccountView, Category, CheckReport, SignInError, SyncError};
+use koppel_domain::VatRate;
+use koppel_domain::work_order::WorkOrderStatus;
+use koppel_store::accountview::{CodeEntry, CodeList, Connection};
+use std::collections::HashMap;
+
+pub const PATH: &str = "/settings/integrations/accountview";
+/// Remembers which administration a sign-in started from, so a denied or failed callback (whose
+/// state may be unusable) can still return to that administration's page. Only a page address.
+const RETURN_COOKIE: &str = "koppel_av_return";
+
+/// One option of a `<select>`.
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+/// One `<select>` of imported codes.
+pub struct CodeSelect {
+    pub name: String,
+    pub label: String,
+    pub choices: Vec<Choice>,
+}
+
+/// One import category with its switch.
+pub struct CategoryRow {
+    pub slug: &'static str,
+    pub name: &'static str,
+    pub on: bool,
+}
+
+/// One line of the check before saving.
+pub struct CheckLine {
+    pub key: String,
+    pub ok: bool,
+    pub text: String,
+}
+
+/// A failed item in the log: the reason in the user's language and AccountView's text verbatim.
+pub struct FailedItem {
+    pub key: String,
+    pub reason: String,
+    pub accountview: String,
+}
+
+/// One run in the log panel.
+pub struct LogRow {
+    pub run: RunView,
+    pub kind: String,
+    pub failed: Vec<FailedItem>,
+}
+
+/// What the settings form shows (a saved connection's settings, or what was just entered).
+pub struct SettingsForm {
+    pub companies: Vec<Choice>,
+    pub company_locked: Option<String>,
+    pub categories: Vec<CategoryRow>,
+    pub include_blocked_debtors: bool,
+    pub article_groups: Vec<Choice>,
+    pub export_enabled: bool,
+    pub trigger_status: Vec<Choice>,
+    pub done_status: Vec<Choice>,
+    pub cut_off: String,
+    pub cut_off_exact: String,
+    pub codes: Vec<CodeSelect>,
+    pub codes_missing: bool,
+    pub create_missing_debtors: bool,
+    pub check: Vec<CheckLine>,
+    pub check_ok: Option<bool>,
+}
+
+#[derive(Template)]
+#[template(path = "accountview.html")]
+struct AccountViewPage {
+    page: Layout,
+    /// `not_configured`, `not_connected`, `unsaved`, `connected`, `authentication_expired`.
+    state: &'static str,
+    connected_since: String,
+    problem: Option<String>,
+    form: Option<SettingsForm>,
+    log: Vec<LogRow>,
+    errors_only: bool,
+    older: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "accountview_disconnect.html")]
+struct DisconnectPage {
+    page: Layout,
+}
+
+/// Lets the page's forms lead to AccountView: "Log in" is a POST answered with a redirect to
+/// AccountView's login page, and browsers hold such redirects to the page's `form-action`.
+fn allow_form_to(mut response: Response, accountview: Option<&AccountView>) -> Response {
+    let Some(base) = accountview.map(|a| a.config().base_url.clone()) else {
+        return response;
+    };
+    let origin = match base.find("://") {
+        Some(at) => {
+            let rest = &base[at + 3..];
+            let host_end = rest.find('/').unwrap_or(rest.len());
+            format!("{}{}", &base[..at + 3], &rest[..host_end])
+        }
+        None => return response,
+    };
+    let policy = format!("default-src 'self'; frame-ancestors 'none'; form-action 'self' {origin}");
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    response
+}
+
+fn text(lang: Lang, message: &koppel_store::runs::RunMessage) -> String {
+    match lang {
+        Lang::Nl => message.nl.clone(),
+        Lang::En => message.en.clone(),
+    }
+}
+
+fn code_choices(entries: &[CodeEntry], chosen: Option<&str>, blocked_label: &str, with_name: bool) -> Vec<Choice> {
+    entries
+        .iter()
+        .filter(|entry| !entry.blocked || Some(entry.code.as_str()) == chosen)
+        .map(|entry| {
+            let mut label = if with_name {
+                format!("{} – {}", entry.code, entry.name)
+            } else {
+                entry.code.clone()
+            };
+            if entry.blocked {
+                label = format!("{label} {blocked_label}");
+            }
+            Choice {
+                value: entry.code.clone(),
+                label,
+                selected: Some(entry.code.as_str()) == chosen,
+            }
+        })
+        .collect()
+}
+
+fn status_choices(chosen: WorkOrderStatus) -> Vec<Choice> {
+    WorkOrderStatus::CODES
+        .iter()
+        .map(|code| Choice {
+            value: (*code).to_string(),
+            label: (*code).to_string(),
+            selected: *code == chosen.as_str(),
+        })
+        .collect()
+}
+
+/// The settings form for `settings`, with the imported codes to choose from.
+async fn settings_form(
+    state: &AppState,
+    context: &Context,
+    accountview: &AccountView,
+    connection: &Connection,
+    company: Option<&str>,
+    settings: &koppel_accountview::Settings,
+    check: Option<&CheckReport>,
+) -> Result<Result<SettingsForm, SyncError>, PageError> {
+    let m = context.m();
+    let lang = context.lang();
+    let administration = context.administration.id;
+    let companies = match accountview.companies(administration).await {
+        Ok(companies) => companies,
+        Err(SyncError::Store(store)) => return Err(store.into()),
+        Err(other) => return Ok(Err(other)),
+    };
+    let locked = connection.saved_at.is_some();
+    let company_choices = companies
+        .iter()
+        .filter(|c| !locked || Some(c.id.as_str()) == company)
+        .map(|c| Choice {
+            value: c.id.clone(),
+            label: format!("{} – {}", c.code, c.description),
+            selected: Some(c.id.as_str()) == company,
+        })
+        .collect();
+    let lists = code_lists(state, administration).await?;
+    let list = |which: CodeList| lists.get(&which).map(Vec::as_slice).unwrap_or(&[]);
+    let export = &settings.export;
+    let mut codes = vec![
+        CodeSelect {
+            name: "sales_journal".into(),
+            label: m.av_sales_journal.into(),
+            choices: code_choices(
+                &list(CodeList::Journals)
+                    .iter()
+                    .filter(|j| j.journal_type == "V" || Some(j.code.as_str()) == export.sales_journal.as_deref())
+                    .cloned()
+                    .collect::<Vec<_>>(),
+                export.sales_journal.as_deref(),
+                m.av_blocked,
+                true,
+            ),
+        },
+        CodeSelect {
+            name: "hours_account".into(),
+            label: m.av_hours_account.into(),
+            choices: code_choices(
+                list(CodeList::LedgerAccounts),
+                export.hours_account.as_deref(),
+                m.av_blocked,
+                true,
+            ),
+        },
+        CodeSelect {
+            name: "materials_account".into(),
+            label: m.av_materials_account.into(),
+            choices: code_choices(
+                list(CodeList::LedgerAccounts),
+                export.materials_account.as_deref(),
+                m.av_blocked,
+                true,
+            ),
+        },
+    ];
+    for rate in VatRate::ALL {
+        let (nl, en) = rate_label(rate);
+        let name = if lang == Lang::Nl { nl } else { en };
+        codes.push(CodeSelect {
+            name: format!("vat_{}", rate.as_str()),
+            label: fill(m.av_vat_for, &[name]),
+            choices: code_choices(
+                list(CodeList::VatCodes),
+                export.vat_codes.get(rate.as_str()).map(String::as_str),
+                m.av_blocked,
+                true,
+            ),
+        });
+    }
+    codes.push(CodeSelect {
+        name: "cost_centre".into(),
+        label: m.av_cost_centre.into(),
+        choices: code_choices(
+            list(CodeList::CostCentres),
+            export.cost_centre.as_deref(),
+            m.av_blocked,
+            true,
+        ),
+    });
+    let codes_missing = list(CodeList::Journals).is_empty()
+        || list(CodeList::LedgerAccounts).is_empty()
+        || list(CodeList::VatCodes).is_empty();
+    let groups = &settings.import.article_groups;
+    let article_groups = list(CodeList::ArticleGroups)
+        .iter()
+        .map(|g| Choice {
+            value: g.code.clone(),
+            label: format!("{} – {}", g.code, g.name),
+            selected: groups.contains(&g.code),
+        })
+        .collect();
+    let categories = Category::ALL
+        .into_iter()
+        .map(|category| CategoryRow {
+            slug: category.slug(),
+            name: if lang == Lang::Nl {
+                category.name_nl()
+            } else {
+                category.name_en()
+            },
+            on: settings.import.is_on(category),
+        })
+        .collect();
+    let cut_off = export.cut_off.unwrap_or(connection.connected_at);
+    let check_lines = check
+        .map(|report| {
+            report
+                .items
+                .iter()
+                .map(|item| CheckLine {
+                    key: item.key.clone(),
+                    ok: item.ok,
+                    text: text(lang, &item.message),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Ok(SettingsForm {
+        companies: company_choices,
+        company_locked: locked.then(|| m.av_company_locked.to_string()),
+        categories,
+        include_blocked_debtors: settings.import.include_blocked_debtors,
+        article_groups,
+        export_enabled: export.enabled,
+        trigger_status: status_choices(export.trigger_status),
+        done_status: status_choices(export.done_status),
+        cut_off: cut_off.date_naive().format("%Y-%m-%d").to_string(),
+        cut_off_exact: cut_off.to_rfc3339(),
+        codes,
+        codes_missing,
+        create_missing_debtors: export.create_missing_debtors,
+        check: check_lines,
+        check_ok: check.map(CheckReport::ok),
+    }))
+}
+
+/// What the page shows besides the form: the log panel.
+async fn log_rows(
+    state: &AppState,
+    context: &Context,
+    errors_only: bool,
+    before: Option<i64>,
+) -> Result<(Vec<LogRow>, Option<String>), PageError> {
+    let lang = context.lang();
+    let m = context.m();
+    let page = log(state, context.administration.id, errors_only, before, LOG_PAGE).await?;
+    let rows = page
+        .entries
+        .iter()
+        .map(|entry| LogRow {
+            run: view(lang, &entry.run),
+            kind: kind_name(m, &entry.run.kind),
+            failed: entry
+                .failed
+                .iter()
+                .map(|item| FailedItem {
+                    key: item.key.clone(),
+                    reason: item.message.as_ref().map(|msg| text(lang, msg)).unwrap_or_default(),
+                    accountview: item.detail.clone().unwrap_or_default(),
+                })
+                .collect(),
+        })
+        .collect();
+    let filter = if errors_only { "errors=1&" } else { "" };
+    let older = page
+        .next_before
+        .map(|next| format!("{}{PATH}?{filter}before={next}", context.base()));
+    Ok((rows, older))
+}
+
+/// What a page render needs beyond the context.
+struct Shown<'a> {
+    company: Option<&'a str>,
+    settings: Option<&'a koppel_accountview::Settings>,
+    check: Option<&'a CheckReport>,
+    problem: Option<String>,
+    errors_only: bool,
+    before: Option<i64>,
+    status: StatusCode,
+}
+
+impl Default for Shown<'_> {
+    fn default() -> Self {
+        Shown {
+            company: None,
+            settings: None,
+            check: None,
+            problem: None,
+            errors_only: false,
+            before: None,
+            status: StatusCode::OK,
+        }
+    }
+}
+
+async fn render(state: &AppState, context: &Context, shown: Shown<'_>) -> Result<Response, PageError> {
+    let m = context.m();
+    let lang = context.lang();
+    let administration = context.administration.id;
+    let connection = match &state.accountview {
+        Some(accountview) => accountview
+            .connection(administration)
+            .await
+            .map_err(|_| PageError::Internal)?,
+        None => None,
+    };
+    let mut connection_state = ConnectionState::of(state.accountview.is_some(), connection.as_ref());
+    let mut problem = shown.problem;
+    let mut shown_form = None;
+    if let (Some(accountview), Some(connection), ConnectionState::Unsaved | ConnectionState::Connected) =
+        (&state.accountview, &connection, connection_state)
+    {
+        let stored = koppel_accountview::Settings::of(connection);
+        let settings = shown.settings.unwrap_or(&stored);
+        let company = shown
+            .company
+            .or_else(|| connection.company.as_ref().map(|c| c.id.as_str()));
+        match settings_form(state, context, accountview, connection, company, settings, shown.check).await? {
+            Ok(form) => shown_form = Some(form),
+            Err(SyncError::AuthenticationExpired) => connection_state = ConnectionState::AuthenticationExpired,
+            Err(error) => {
+                tracing::warn!(administration.id = %administration, error = %error, "AccountView could not be reached for the settings page");
+                problem = Some(m.av_unavailable.to_string());
+            }
+        }
+    }
+    let (log, older) = if connection.is_some() || state.accountview.is_some() {
+        log_rows(state, context, shown.errors_only, shown.before).await?
+    } else {
+        (Vec::new(), None)
+    };
+    let page = AccountViewPage {
+        page: context.layout(Nav::Integrations, m.accountview_title, PATH),
+        state: connection_state.code(),
+        connected_since: connection
+            .as_ref()
+            .map(|c| fill(m.av_connected_since, &[&lang.date_time(c.connected_at)]))
+            .unwrap_or_default(),
+        problem,
+        form: shown_form,
+        log,
+        errors_only: shown.errors_only,
+        older,
+    };
+    Ok(allow_form_to(
+        html(shown.status, page.render()),
+        state.accountview.as_ref(),
+    ))
+}
+
+/// Enters the page's administration and checks the gates (licence, right).
+async fn enter(state: &AppState, visitor: Visitor, params: &HashMap<String, String>) -> Result<Context, PageError> {
+    let context = Context::for_page(state, visitor, params).await?;
+    context.require(
+        Nav::Integrations,
+        context.m().accountview_title,
+        PATH,
+        accountview_gates(&context),
+    )?;
+    Ok(context)
+}
+
+/// `GET /a/{id}/settings/integrations/accountview`.
+pub async fn page(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(params): Path<HashMap<String, String>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let context = enter(&state, visitor, &params).await?;
+    let shown = Shown {
+        errors_only: query.get("errors").is_some_and(|v| v == "1"),
+        before: query.get("before").and_then(|v| v.parse().ok()),
+        ..Shown::default()
+    };
+    render(&state, &context, shown).await
+}
+
+fn page_address(context: &Context) -> String {
+    format!("{}{PATH}", context.base())
+}
+
+/// `POST …/accountview/sign-in`: to AccountView's login page, with a fresh state.
+pub async fn sign_in(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(params): Path<HashMap<String, String>>,
+    body: Result<Form<FormData>, FormRejection>,
+) -> Result<Response, PageError> {
+    form(body, &visitor)?;
+    let context = enter(&state, visitor, &params).await?;
+    let Some(accountview) = &state.accountview else {
+        return Ok(redirect(&page_address(&context)));
+    };
+    let url = accountview
+        .begin_sign_in(context.administration.id, context.visitor.user.id)
+        .await
+        .map_err(|error| {
+            tracing::error!(error = %error, "an AccountView sign-in could not start");
+            PageError::Internal
+        })?;
+    let mut response = redirect(&url);
+    if let Ok(cookie) = HeaderValue::from_str(&format!(
+        "{RETURN_COOKIE}={}; Path=/accountview; HttpOnly; SameSite=Lax; Max-Age=900",
+        page_address(&context)
+    )) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+/// `GET /accountview/callback?code&state` (or `?error&state`): where AccountView sends the browser
+/// back. The state names the administration; whatever the outcome, the user lands on that
+/// administration's AccountView page with a message.
+pub async fn callback(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Query(parameters): Query<CallbackParameters>,
+) -> Result<Response, PageError> {
+    let back = crate::auth::cookie(&headers, RETURN_COOKIE)
+        .map(safe_local_path)
+        .unwrap_or_else(|| "/".to_string());
+    let Some(accountview) = &state.accountview else {
+        return Ok(redirect(&back));
+    };
+    let user = visitor.user.id;
+    let (success, key, value, location) = match accountview.complete_sign_in(&parameters, user).await {
+        Ok(administration) => {
+            let context = Context::enter(&state, visitor, administration.0).await?;
+            let gates = accountview_gates(&context);
+            if !gates.is_empty() {
+                // The right or the licence went away during the sign-in: do not keep the connection.
+                let _ = accountview.disconnect(administration).await;
+                let m = context.m();
+                return Ok(context.gate(Nav::Integrations, m.accountview_title, PATH, gates));
+            }
+            (true, "av_connected", String::new(), page_address(&context))
+        }
+        Err(error) => {
+            tracing::info!(error = %error, "an AccountView sign-in did not complete");
+            let (key, value) = match &error {
+                SignInError::Denied => ("av_sign_in_denied", String::new()),
+                SignInError::InvalidState => ("av_sign_in_invalid", String::new()),
+                SignInError::Expired => ("av_sign_in_expired", String::new()),
+                SignInError::Provider(text) => ("av_sign_in_failed", text.clone()),
+                SignInError::Sync(_) => ("av_sign_in_failed", String::new()),
+            };
+            (false, key, value, back)
+        }
+    };
+    let mut response = redirect_with_flash(&location, success, key, &value);
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        HeaderValue::from_static("koppel_av_return=; Path=/accountview; HttpOnly; SameSite=Lax; Max-Age=0"),
+    );
+    Ok(response)
+}
+
+/// The settings as entered in the form, starting from the stored ones.
+fn settings_from_form(data: &FormData, stored: &koppel_accountview::Settings) -> koppel_accountview::Settings {
+    let mut settings = stored.clone();
+    let chosen = |name: &str| {
+        data.get(name)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    settings.import.categories = Category::ALL
+        .into_iter()
+        .filter(|c| data.all("import_category").any(|slug| slug == c.slug()))
+        .collect();
+    settings.import.include_blocked_debtors = data.get("include_blocked_debtors").is_some();
+    settings.import.article_groups = data.all("article_group").map(str::to_string).collect();
+    let export = &mut settings.export;
+    export.enabled = data.get("export_enabled").is_some();
+    if let Some(status) = data.get("trigger_status").and_then(WorkOrderStatus::parse) {
+        export.trigger_status = status;
+    }
+    if let Some(status) = data.get("done_status").and_then(WorkOrderStatus::parse) {
+        export.done_status = status;
+    }
+    // The cut-off keeps its exact moment unless another day was chosen.
+    let exact = data
+        .get("cut_off_exact")
+        .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
+        .map(|v| v.with_timezone(&Utc));
+    if let Some(day) = data
+        .get("cut_off")
+        .and_then(|v| NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d").ok())
+    {
+        export.cut_off = match exact {
+            Some(exact) if exact.date_naive() == day => Some(exact),
+            _ => day.and_hms_opt(0, 0, 0).map(|t| t.and_utc()),
+        };
+    }
+    export.sales_journal = chosen("sales_journal");
+    export.hours_account = chosen("hours_account");
+    export.materials_account = chosen("materials_account");
+    export.cost_centre = chosen("cost_centre");
+    export.vat_codes = VatRate::ALL
+        .into_iter()
+        .filter_map(|rate| chosen(&format!("vat_{}", rate.as_str())).map(|code| (rate.as_str().to_string(), code)))
+        .collect();
+    export.create_missing_debtors = data.get("create_missing_debtors").is_some();
+    settings
+}
+
+/// `POST …/accountview/settings`: `action=check` shows the check; `action=save` checks and saves.
+pub async fn save(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(params): Path<HashMap<String, String>>,
+    body: Result<Form<FormData>, FormRejection>,
+) -> Result<Response, PageError> {
+    let data = form(body, &visitor)?;
+    let context = enter(&state, visitor, &params).await?;
+    let m = context.m();
+    let address = page_address(&context);
+    let Some(accountview) = &state.accountview else {
+        return Ok(redirect(&address));
+    };
+    let administration = context.administration.id;
+    let Some(connection) = accountview
+        .connection(administration)
+        .await
+        .map_err(|_| PageError::Internal)?
+    else {
+        return Ok(redirect_with_flash(&address, false, "av_not_connected", ""));
+    };
+    let stored = koppel_accountview::Settings::of(&connection);
+    let settings = settings_from_form(&data, &stored);
+    let company = data
+        .get("company")
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .or_else(|| connection.company.as_ref().map(|c| c.id.clone()));
+    let Some(company) = company else {
+        let shown = Shown {
+            settings: Some(&settings),
+            problem: Some(m.av_company_missing.to_string()),
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            ..Shown::default()
+        };
+        return render(&state, &context, shown).await;
+    };
+    if data.get("action") == Some("check") {
+        let outcome = accountview.check(administration, &company, &settings).await;
+        return match outcome {
+            Ok(report) => {
+                let shown = Shown {
+                    company: Some(&company),
+                    settings: Some(&settings),
+                    check: Some(&report),
+                    ..Shown::default()
+                };
+                render(&state, &context, shown).await
+            }
+            Err(error) => Ok(sync_failure(&address, &error)),
+        };
+    }
+    match accountview.save(administration, &company, &settings).await {
+        Ok(_) => Ok(redirect_with_flash(&address, true, "av_saved", "")),
+        Err(SaveError::CheckFailed(report)) => {
+            let shown = Shown {
+                company: Some(&company),
+                settings: Some(&settings),
+                check: Some(&report),
+                problem: Some(m.av_check_failed.to_string()),
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                ..Shown::default()
+            };
+            render(&state, &context, shown).await
+        }
+        Err(SaveError::CompanyLocked) => Ok(redirect_with_flash(&address, false, "av_company_locked", "")),
+        Err(SaveError::Sync(error)) => Ok(sync_failure(&address, &error)),
+    }
+}
+
+/// A redirect back to the page with what went wrong talking to AccountView.
+fn sync_failure(address: &str, error: &SyncError) -> Response {
+    let key = match error {
+        SyncError::AuthenticationExpired => "av_expired",
+        SyncError::NotConnected => "av_not_connected",
+        SyncError::NotConfigured => "av_not_saved",
+        _ => {
+            tracing::warn!(error = %error, "an AccountView call from the settings page failed");
+            "av_unavailable"
+        }
+    };
+    redirect_with_flash(address, false, key, "")
+}
+
+/// Syncing needs a saved connection whose consent is still valid.
+async fn live(accountview: &AccountView, context: &Context) -> Result<Option<SyncError>, PageError> {
+    let connection = accountview
+        .connection(context.administration.id)
+        .await
+        .map_err(|_| PageError::Internal)?;
+    Ok(match ConnectionState::of(true, connection.as_ref()) {
+        ConnectionState::Connected => None,
+        ConnectionState::AuthenticationExpired => Some(SyncError::AuthenticationExpired),
+        ConnectionState::Unsaved => Some(SyncError::NotConfigured),
+        _ => Some(SyncError::NotConnected),
+    })
+}
+
+/// `POST …/accountview/import` (`category` = one category, or none for all that are on).
+pub async fn import_now(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(params): Path<HashMap<String, String>>,
+    body: Result<Form<FormData>, FormRejection>,
+) -> Result<Response, PageError> {
+    let data = form(body, &visitor)?;
+    let context = enter(&state, visitor, &params).await?;
+    let address = page_address(&context);
+    let Some(accountview) = &state.accountview else {
+        return Ok(redirect(&address));
+    };
+    if let Some(error) = live(accountview, &context).await? {
+        return Ok(sync_failure(&address, &error));
+    }
+    let categories: Vec<Category> = data.get("category").and_then(Category::parse).into_iter().collect();
+    let enqueued = koppel_accountview::import::enqueue(
+        &state.store,
+        context.administration.id,
+        categories,
+        Some(context.visitor.user.id),
+    )
+    .await?;
+    let key = if enqueued.is_new() {
+        "av_import_started"
+    } else {
+        "av_import_running"
+    };
+    Ok(redirect_with_flash(&address, true, key, ""))
+}
+
+/// `POST …/accountview/export`.
+pub async fn export_now(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(params): Path<HashMap<String, String>>,
+    body: Result<Form<FormData>, FormRejection>,
+) -> Result<Response, PageError> {
+    form(body, &visitor)?;
+    let context = enter(&state, visitor, &params).await?;
+    let address = page_address(&context);
+    let Some(accountview) = &state.accountview else {
+        return Ok(redirect(&address));
+    };
+    if let Some(error) = live(accountview, &context).await? {
+        return Ok(sync_failure(&address, &error));
+    }
+    let enqueued =
+        koppel_accountview::export::enqueue(&state.store, context.administration.id, Some(context.visitor.user.id))
+            .await?;
+    let key = if enqueued.is_new() {
+        "av_export_started"
+    } else {
+        "av_export_running"
+    };
+    Ok(redirect_with_flash(&address, true, key, ""))
+}
+
+/// `GET …/accountview/disconnect`: the confirmation step.
+pub async fn confirm_disconnect(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(params): Path<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let context = enter(&state, visitor, &params).await?;
+    let m = context.m();
+    let page = DisconnectPage {
+        page: context.layout(Nav::Integrations, m.av_disconnect_title, PATH),
+    };
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+/// `POST …/accountview/disconnect`: tokens and cursors go, imported and exported data stays.
+pub async fn disconnect(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(params): Path<HashMap<String, String>>,
+    body: Result<Form<FormData>, FormRejection>,
+) -> Result<Response, PageError> {
+    form(body, &visitor)?;
+    let context = enter(&state, visitor, &params).await?;
+    let address = page_address(&context);
+    let Some(accountview) = &state.accountview else {
+        return Ok(redirect(&address));
+    };
+    accountview
+        .disconnect(context.administration.id)
+        .await
+        .map_err(|_| PageError::Internal)?;
+    Ok(redirect_with_flash(&address, true, "av_disconnected", ""))
+}

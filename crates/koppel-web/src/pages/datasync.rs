@@ -1,0 +1,307 @@
+//! Settings → Data Sync: the Autosync switch, Sync now (or following the sync that runs), how fresh
+//! Power BI's data is, the sync history, and the Power BI connection with its feed tokens.
+//!
+//! Forms follow POST-redirect-GET with a CSRF token, except creating a feed token: its secret is
+//! shown once, on the answer to the POST itself, and never stored where a redirect could fetch it.
+
+use super::context::{Layout, Nav, form, path_number};
+use super::i18n::fill;
+use super::runs::{RunView, view};
+use super::settings::datasync_gates;
+use super::{Context, FormData, PageError, Visitor, html, redirect_with_flash};
+use crate::AppState;
+use askama::Template;
+use axum::Form;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use koppel_domain::UserId;
+use koppel_store::StoreError;
+use koppel_store::queue::Enqueued;
+use koppel_store::runs::{RunFilter, RunStatus};
+use std::collections::HashMap;
+
+const PATH: &str = "/settings/datasync";
+const HISTORY_PAGE: u32 = 20;
+
+/// One feed token as listed.
+pub struct TokenView {
+    pub id: i64,
+    pub name: String,
+    pub created: String,
+    pub last_used: String,
+    pub revoked: bool,
+}
+
+/// A history row: the run and its row counts.
+pub struct HistoryRow {
+    pub run: RunView,
+    pub rows: String,
+}
+
+#[derive(Template)]
+#[template(path = "datasync.html")]
+struct DatasyncPage {
+    page: Layout,
+    intro: &'static str,
+    freshness: String,
+    autosync: bool,
+    autosync_changed: String,
+    running: Option<i64>,
+    history: Vec<HistoryRow>,
+    older: Option<String>,
+    feed_url: String,
+    feed_user: String,
+    power_query: String,
+    tokens: Vec<TokenView>,
+    new_token: Option<String>,
+    token_error: Option<&'static str>,
+}
+
+/// `GET /a/{id}/settings/datasync`.
+pub async fn page(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Path(params): Path<HashMap<String, String>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let id = path_number(&params["administration"], visitor.lang)?;
+    let context = Context::enter(&state, visitor, id).await?;
+    let before = query.get("before").and_then(|v| v.parse::<i64>().ok());
+    render(&state, &context, &headers, before, None, None).await
+}
+
+async fn render(
+    state: &AppState,
+    context: &Context,
+    headers: &HeaderMap,
+    before: Option<i64>,
+    new_token: Option<String>,
+    token_error: Option<&'static str>,
+) -> Result<Response, PageError> {
+    let m = context.m();
+    let lang = context.lang();
+    let gates = datasync_gates(context);
+    if !gates.is_empty() {
+        return Ok(context.gate(Nav::Datasync, m.datasync_title, PATH, gates));
+    }
+    let administration = context.administration.id;
+    let status = state.store.datasync_state(administration).await?;
+    let freshness = match status.synced_at {
+        Some(at) => fill(m.ds_freshness, &[&lang.date_time(at)]),
+        None => m.ds_never_synced.to_string(),
+    };
+    let autosync_changed = match (status.autosync_changed_at, status.autosync_changed_by) {
+        (Some(at), by) => {
+            let name = match by {
+                Some(user) => state
+                    .store
+                    .user(UserId(user.0))
+                    .await
+                    .map(|u| u.name)
+                    .unwrap_or_default(),
+                None => String::new(),
+            };
+            fill(m.ds_autosync_changed, &[&lang.date_time(at), &name])
+        }
+        _ => String::new(),
+    };
+    let page = state
+        .store
+        .runs(
+            administration,
+            &RunFilter {
+                kind: Some(koppel_datasync::KIND.to_string()),
+                before,
+                limit: HISTORY_PAGE,
+                ..RunFilter::default()
+            },
+        )
+        .await?;
+    let running = page
+        .runs
+        .iter()
+        .find(|run| matches!(run.status, RunStatus::Queued | RunStatus::Running))
+        .map(|run| run.id);
+    let history = page
+        .runs
+        .iter()
+        .map(|run| {
+            let count = |name: &str| run.counts.get(name).and_then(|v| v.as_i64());
+            let rows = match (count("inserted"), count("updated"), count("deleted")) {
+                (Some(i), Some(u), Some(d)) => format!("{} / {} / {}", lang.number(i), lang.number(u), lang.number(d)),
+                _ => String::new(),
+            };
+            HistoryRow {
+                run: view(lang, run),
+                rows,
+            }
+        })
+        .collect();
+    let older = page
+        .next_before
+        .map(|next| format!("{}{PATH}?before={next}", context.base()));
+    let feed_url = crate::api::datasync::feed_url(headers, administration);
+    let tokens = state
+        .store
+        .datasync_tokens(administration)
+        .await?
+        .into_iter()
+        .map(|token| TokenView {
+            id: token.id,
+            name: token.name,
+            created: lang.date_time(token.created_at),
+            last_used: token
+                .last_used_at
+                .map_or_else(|| m.ds_token_never_used.to_string(), |at| lang.date_time(at)),
+            revoked: token.revoked_at.is_some(),
+        })
+        .collect();
+    let page = DatasyncPage {
+        page: context.layout(Nav::Datasync, m.datasync_title, PATH),
+        intro: m.datasync_intro,
+        freshness,
+        autosync: status.autosync,
+        autosync_changed,
+        running,
+        history,
+        older,
+        power_query: koppel_datasync::power_query_m(&feed_url),
+        feed_url,
+        feed_user: koppel_datasync::feed_name(administration),
+        tokens,
+        new_token,
+        token_error,
+    };
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+/// Enters the administration for a form post and checks the gates.
+async fn enter_for_post(
+    state: &AppState,
+    visitor: Visitor,
+    params: &HashMap<String, String>,
+    body: Result<Form<FormData>, FormRejection>,
+) -> Result<Result<(Context, FormData), Response>, PageError> {
+    let id = path_number(&params["administration"], visitor.lang)?;
+    let data = form(body, &visitor)?;
+    let context = Context::enter(state, visitor, id).await?;
+    let gates = datasync_gates(&context);
+    if !gates.is_empty() {
+        let m = context.m();
+        return Ok(Err(context.gate(Nav::Datasync, m.datasync_title, PATH, gates)));
+    }
+    Ok(Ok((context, data)))
+}
+
+/// `POST …/settings/datasync/autosync`: the switch takes effect on Save.
+pub async fn save_autosync(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(params): Path<HashMap<String, String>>,
+    body: Result<Form<FormData>, FormRejection>,
+) -> Result<Response, PageError> {
+    let (context, data) = match enter_for_post(&state, visitor, &params, body).await? {
+        Ok(entered) => entered,
+        Err(gate) => return Ok(gate),
+    };
+    let enabled = data.get("autosync").is_some_and(|v| v == "on" || v == "true");
+    state
+        .store
+        .datasync_set_autosync(
+            context.administration.id,
+            enabled,
+            Some(context.visitor.user.id),
+            chrono::Duration::minutes(15),
+        )
+        .await?;
+    let key = if enabled {
+        "ds_autosync_on_saved"
+    } else {
+        "ds_autosync_off_saved"
+    };
+    Ok(redirect_with_flash(&format!("{}{PATH}", context.base()), true, key, ""))
+}
+
+/// `POST …/settings/datasync/sync`: starts a sync (full with `full=1`), or follows the running one.
+pub async fn sync_now(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(params): Path<HashMap<String, String>>,
+    body: Result<Form<FormData>, FormRejection>,
+) -> Result<Response, PageError> {
+    let (context, data) = match enter_for_post(&state, visitor, &params, body).await? {
+        Ok(entered) => entered,
+        Err(gate) => return Ok(gate),
+    };
+    let full = data.get("full") == Some("1");
+    let enqueued =
+        koppel_datasync::sync_now(&state.store, context.administration.id, context.visitor.user.id, full).await?;
+    let location = format!("{}/runs/{}", context.base(), enqueued.run());
+    Ok(match enqueued {
+        Enqueued::Created { .. } => redirect_with_flash(&location, true, "ds_sync_started", ""),
+        Enqueued::Joined { .. } => redirect_with_flash(&location, true, "ds_sync_running", ""),
+    })
+}
+
+/// `POST …/settings/datasync/tokens`: creates a token and shows its secret once.
+pub async fn create_token(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Path(params): Path<HashMap<String, String>>,
+    body: Result<Form<FormData>, FormRejection>,
+) -> Result<Response, PageError> {
+    let (context, data) = match enter_for_post(&state, visitor, &params, body).await? {
+        Ok(entered) => entered,
+        Err(gate) => return Ok(gate),
+    };
+    let name = data.get("name").unwrap_or_default();
+    match state
+        .store
+        .datasync_create_token(context.administration.id, name, Some(context.visitor.user.id))
+        .await
+    {
+        Ok((_, secret)) => render(&state, &context, &headers, None, Some(secret), None).await,
+        Err(StoreError::Invalid(_)) => {
+            let m = context.m();
+            render(&state, &context, &headers, None, None, Some(m.ds_token_name_invalid)).await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// `POST …/settings/datasync/tokens/{token}/revoke`.
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(params): Path<HashMap<String, String>>,
+    body: Result<Form<FormData>, FormRejection>,
+) -> Result<Response, PageError> {
+    let lang = visitor.lang;
+    let token = path_number(&params["token"], lang)?;
+    let (context, _) = match enter_for_post(&state, visitor, &params, body).await? {
+        Ok(entered) => entered,
+        Err(gate) => return Ok(gate),
+    };
+    let administration = context.administration.id;
+    let name = state
+        .store
+        .datasync_tokens(administration)
+        .await?
+        .into_iter()
+        .find(|t| t.id == token)
+        .map(|t| t.name)
+        .ok_or(PageError::NotFound(lang))?;
+    match state.store.datasync_revoke_token(administration, token).await {
+        Ok(()) | Err(StoreError::NotFound) => Ok(redirect_with_flash(
+            &format!("{}{PATH}", context.base()),
+            true,
+            "ds_token_revoked_saved",
+            &name,
+        )),
+        Err(other) => Err(other.into()),
+    }
+}

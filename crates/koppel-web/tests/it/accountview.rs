@@ -1,0 +1,784 @@
+//! The AccountView integration through the REST API and the pages, against the AccountView sandbox
+//! started in-process: signing in (approve, deny, forged and replayed callbacks), choosing and
+//! locking the administration, the check before saving, import and export runs in the log,
+//! revoked consent, the gates, and disconnecting.
+
+use crate::app::TestApp;
+use crate::pages::PageClient;
+use accountview_sandbox::{ClientConfig, Sandbox, SandboxConfig};
+use koppel_accountview::{AccountView, AccountViewConfig, Secret};
+use koppel_test_support::TestDatabase;
+use koppel_web::WebConfig;
+use koppel_web::pages::i18n::{EN, Lang, NL};
+use reqwest::StatusCode;
+use serde_json::{Value as Json, json};
+use std::time::Duration;
+
+pub use accountview_sandbox::{VDB_2025_ID, VDB_2026_ID};
+
+pub const CLIENT_ID: &str = "koppel-web-test";
+pub const CLIENT_SECRET: &str = "koppel-web-test-secret";
+pub const DEMO_USER: &str = "demo@vandenberg-installatie.nl";
+
+/// The sandbox on a free loopback port, stopped when dropped.
+pub struct TestSandbox {
+    pub base: String,
+    pub http: reqwest::Client,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestSandbox {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl TestSandbox {
+    /// A sandbox that knows Koppel's client with `redirect_uri` as its callback.
+    pub async fn start(redirect_uri: &str) -> TestSandbox {
+        let config = SandboxConfig {
+            clients: vec![ClientConfig {
+                client_id: CLIENT_ID.into(),
+                client_secret: CLIENT_SECRET.into(),
+                name: "Koppel (test)".into(),
+                redirect_uris: vec![redirect_uri.into()],
+            }],
+            rate_limit_per_minute: 0,
+            ..SandboxConfig::default()
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let sandbox = Sandbox::new(config).expect("sandbox config");
+        let server = tokio::spawn(async move {
+            sandbox.serve(listener).await.expect("serving");
+        });
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        TestSandbox {
+            base: format!("http://{address}"),
+            http,
+            server,
+        }
+    }
+
+    pub fn connector(&self, store: &koppel_store::Store, redirect_uri: &str) -> AccountView {
+        let mut config = AccountViewConfig::new(
+            self.base.clone(),
+            CLIENT_ID,
+            Secret::new(CLIENT_SECRET),
+            redirect_uri,
+            Secret::new("cd".repeat(32)),
+        );
+        config.retry_base = Duration::from_millis(5);
+        config.page_size = 100;
+        config.request_timeout = Duration::from_secs(10);
+        AccountView::new(config, store.clone()).expect("connector")
+    }
+
+    pub async fn control(&self, path: &str, body: Json) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .expect("control call");
+        assert!(response.status().is_success(), "{path}: {}", response.status());
+    }
+
+    /// Goes through AccountView's login and consent pages as a browser would; returns where
+    /// AccountView sends the browser back to (Koppel's callback with code or error, and state).
+    pub async fn consent(&self, authorize_url: &str, login: &str, decision: &str) -> String {
+        let page = self.http.get(authorize_url).send().await.expect("authorize");
+        assert_eq!(page.status(), StatusCode::OK);
+        let html = page.text().await.expect("page");
+        let marker = r#"name="request_id" value=""#;
+        let start = html.find(marker).expect("a request id") + marker.len();
+        let request_id = html[start..].split('"').next().expect("closes").to_string();
+        let consent = self
+            .http
+            .post(format!("{}/ams/login.aspx", self.base))
+            .form(&[
+                ("request_id", request_id.as_str()),
+                ("username", login),
+                ("password", "sandbox"),
+            ])
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(consent.status(), StatusCode::OK);
+        let redirect = self
+            .http
+            .post(format!("{}/ams/consent.aspx", self.base))
+            .form(&[("request_id", request_id.as_str()), ("decision", decision)])
+            .send()
+            .await
+            .expect("consent");
+        assert_eq!(redirect.status(), StatusCode::FOUND);
+        redirect.headers()["location"].to_str().expect("ascii").to_string()
+    }
+}
+
+/// Koppel's web layer with the AccountView integration pointed at a sandbox of its own.
+pub struct AccountViewApp {
+    pub app: TestApp,
+    pub sandbox: TestSandbox,
+    pub accountview: AccountView,
+}
+
+impl AccountViewApp {
+    pub async fn spawn(database: TestDatabase) -> AccountViewApp {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let callback = format!(
+            "http://{}/accountview/callback",
+            listener.local_addr().expect("address")
+        );
+        let sandbox = TestSandbox::start(&callback).await;
+        let mut made = None;
+        let app = TestApp::spawn_on(database, listener, WebConfig::default(), |store| {
+            let connector = sandbox.connector(store, &callback);
+            made = Some(connector.clone());
+            Some(connector)
+        })
+        .await;
+        AccountViewApp {
+            app,
+            sandbox,
+            accountview: made.expect("a connector"),
+        }
+    }
+
+    /// Runs `test` on every configured backend.
+    pub async fn on_every_backend<F, Fut>(test: F)
+    where
+        F: Fn(AccountViewApp) -> Fut,
+        Fut: std::future::Future<Output = AccountViewApp>,
+    {
+        for database in TestDatabase::all().await {
+            let done = test(AccountViewApp::spawn(database).await).await;
+            let AccountViewApp { app, sandbox, .. } = done;
+            app.stop().await;
+            drop(sandbox);
+        }
+    }
+
+    /// The path and query of the callback AccountView sent the browser to.
+    pub fn local(&self, location: &str) -> String {
+        let prefix = self.app.url("");
+        location.strip_prefix(&prefix).expect("our callback").to_string()
+    }
+}
+
+/// A job worker that runs the AccountView job kinds, as `koppel serve` runs one beside the web server.
+pub struct JobWorker {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl JobWorker {
+    pub fn start(store: &koppel_store::Store, accountview: &AccountView) -> JobWorker {
+        let mut registry = koppel_jobs::Registry::new();
+        registry.register(koppel_accountview::import::ImportJob {
+            accountview: accountview.clone(),
+        });
+        registry.register(koppel_accountview::export::ExportJob {
+            accountview: accountview.clone(),
+        });
+        let queue = koppel_jobs::Queue::new(store.clone(), 3);
+        let config = koppel_jobs::WorkerConfig {
+            poll_interval: Duration::from_millis(50),
+            ..koppel_jobs::WorkerConfig::default()
+        };
+        let worker = koppel_jobs::Worker::new(&queue, registry, config);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            worker
+                .run(async move {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        JobWorker { stop: Some(stop), task }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+/// Polls a run until it has finished; returns it.
+async fn finished_run(app: &TestApp, token: &str, administration: i64, run: i64) -> Json {
+    let path = format!("/api/v1/administrations/{administration}/runs/{run}");
+    for _ in 0..600 {
+        let answer = app.get(token, &path).await;
+        let status = answer.body["status"].as_str().unwrap_or("").to_string();
+        if !matches!(status.as_str(), "queued" | "running" | "") {
+            return answer.body;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("run {run} did not finish");
+}
+
+fn export_settings() -> Json {
+    json!({
+        "import": {"categories": ["vat_codes", "ledger_accounts", "journals", "cost_centres", "article_groups", "debtors", "articles", "payments"],
+                   "include_blocked_debtors": true},
+        "export": {
+            "enabled": true, "trigger_status": "Compleet", "done_status": "Afgehandeld",
+            "sales_journal": "VRK", "hours_account": "8000", "materials_account": "8100",
+            "vat_codes": {"21": "2", "9": "1", "0": "0", "verlegd": "3"},
+        },
+    })
+}
+
+/// A completed work order with one hour line for the relation with `debtor` as its code.
+async fn completed_work_order(
+    store: &koppel_store::Store,
+    administration: koppel_domain::AdministrationId,
+    debtor: &str,
+) -> koppel_domain::RecordId {
+    use koppel_domain::resources;
+    let create = |slug: &'static str, body: Json| async move {
+        let spec = resources::by_slug(slug).expect("known resource");
+        let values = koppel_domain::record::parse_create(spec, &body).unwrap_or_else(|e| panic!("{slug}: {e:?}"));
+        store
+            .create_record(administration, spec, values)
+            .await
+            .unwrap_or_else(|e| panic!("{slug}: {e:?}"))
+            .id
+    };
+    let relation = {
+        let mut tx = store.write(administration).await.expect("tx");
+        let record = tx.record_by_code(&resources::RELATIONS, debtor).await.expect("lookup");
+        tx.rollback().await.expect("rollback");
+        record.expect("the debtor was imported").id
+    };
+    create(
+        "hour-types",
+        json!({"code": "MONTAGE", "description": "Montage", "rate": "65.00", "vat_rate": "21", "billable": true}),
+    )
+    .await;
+    let order = create(
+        "work-orders",
+        json!({"number": "WB-AV-1", "relation_id": relation, "description": "Storing cv-ketel", "status": "Compleet"}),
+    )
+    .await;
+    create(
+        "work-order-hours",
+        json!({"work_order_id": order, "hour_type_code": "MONTAGE", "work_date": "2026-03-14",
+               "hours": "2", "rate": "65.00", "vat_rate": "21"}),
+    )
+    .await;
+    order
+}
+
+#[tokio::test]
+async fn accountview_connect_configure_import_export_and_disconnect_over_rest() {
+    AccountViewApp::on_every_backend(|av| async move {
+        let app = &av.app;
+        let fixture = app.fixture.clone();
+        let main = fixture.main.0;
+        let base = format!("/api/v1/administrations/{main}/accountview");
+        let token = app.token(&fixture.admin).await;
+        let worker = JobWorker::start(app.database.store(), &av.accountview);
+
+        let status = app.get(&token, &base).await;
+        assert_eq!(status.status, StatusCode::OK);
+        assert_eq!(status.body["status"], "not_connected", "{}", status.body);
+        assert_eq!(
+            app.get(&token, &format!("{base}/companies")).await.code(),
+            "not_connected"
+        );
+        let import = app.post(&token, &format!("{base}/import"), &json!({})).await;
+        assert_eq!(import.status, StatusCode::CONFLICT);
+
+        // Sign in: the API gives AccountView's address; the callback completes in the same user's session.
+        let started = app.post(&token, &format!("{base}/sign-in"), &json!({})).await;
+        assert_eq!(started.status, StatusCode::CREATED, "{}", started.body);
+        let url = started.body["authorize_url"].as_str().expect("url").to_string();
+        assert!(
+            url.contains("code_challenge_method=S256") && url.contains("state="),
+            "{url}"
+        );
+        let location = av.sandbox.consent(&url, DEMO_USER, "approve").await;
+        let mut browser = PageClient::new(app);
+        browser.log_in(&fixture.admin).await;
+        let back = browser.get(&av.local(&location)).await;
+        assert_eq!(back.status, StatusCode::SEE_OTHER);
+        let page_path = format!("/a/{main}/settings/integrations/accountview");
+        assert_eq!(back.location.as_deref(), Some(page_path.as_str()));
+        // The same callback again is a replay: refused, nothing changes.
+        let replay = browser.get(&av.local(&location)).await;
+        assert_eq!(replay.status, StatusCode::SEE_OTHER);
+        let shown = browser.get(&page_path).await;
+        assert!(shown.body.contains(NL.av_sign_in_invalid), "{}", shown.body);
+
+        let status = app.get(&token, &base).await;
+        assert_eq!(status.body["status"], "unsaved", "{}", status.body);
+        let companies = app.get(&token, &format!("{base}/companies")).await;
+        let codes: Vec<&str> = companies.body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|c| c["code"].as_str().unwrap())
+            .collect();
+        assert_eq!(codes, ["VDB25", "VDB26", "KSO26"]);
+
+        // The check names what is missing before anything was imported; saving with export on is refused.
+        let check = app
+            .post(
+                &token,
+                &format!("{base}/settings/check"),
+                &json!({"company_id": VDB_2026_ID, "settings": export_settings()}),
+            )
+            .await;
+        assert_eq!(check.status, StatusCode::OK, "{}", check.body);
+        assert_eq!(check.body["ok"], false);
+        let refused = app
+            .request(
+                reqwest::Method::PUT,
+                &format!("{base}/settings"),
+                Some(&token),
+                Some(&json!({"company_id": VDB_2026_ID, "settings": export_settings()})),
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+        assert_eq!(refused.code(), "check_failed");
+        assert!(
+            refused.body["check"]["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|i| i["key"] == "code:sales_journal" && i["ok"] == false)
+        );
+
+        // Save without export, import everything, then save the export mapping.
+        let mut first = export_settings();
+        first["export"]["enabled"] = json!(false);
+        let saved = app
+            .request(
+                reqwest::Method::PUT,
+                &format!("{base}/settings"),
+                Some(&token),
+                Some(&json!({"company_id": VDB_2026_ID, "settings": first})),
+            )
+            .await;
+        assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+        assert_eq!(saved.body["saved"], true);
+        let import = app.post(&token, &format!("{base}/import"), &json!({})).await;
+        assert_eq!(import.status, StatusCode::ACCEPTED, "{}", import.body);
+        let run = finished_run(app, &token, main, import.body["run_id"].as_i64().unwrap()).await;
+        assert_eq!(run["status"], "succeeded", "{run}");
+        let settings = app.get(&token, &format!("{base}/settings")).await;
+        assert_eq!(settings.body["company_locked"], true);
+        assert!(
+            settings.body["codes"]["journals"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|j| j["code"] == "VRK")
+        );
+        let saved = app
+            .request(
+                reqwest::Method::PUT,
+                &format!("{base}/settings"),
+                Some(&token),
+                Some(&json!({"company_id": VDB_2026_ID, "settings": export_settings()})),
+            )
+            .await;
+        assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+        assert_eq!(saved.body["check"]["ok"], true);
+        // Locked: another AccountView administration needs a disconnect first.
+        let locked = app
+            .request(
+                reqwest::Method::PUT,
+                &format!("{base}/settings"),
+                Some(&token),
+                Some(&json!({"company_id": VDB_2025_ID})),
+            )
+            .await;
+        assert_eq!(locked.status, StatusCode::CONFLICT);
+        assert_eq!(locked.code(), "company_locked");
+        // Unknown categories are told, one category can be imported alone.
+        let unknown = app
+            .post(&token, &format!("{base}/import"), &json!({"categories": ["klanten"]}))
+            .await;
+        assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let one = app
+            .post(&token, &format!("{base}/import"), &json!({"categories": ["debtors"]}))
+            .await;
+        assert_eq!(one.status, StatusCode::ACCEPTED, "{}", one.body);
+        finished_run(app, &token, main, one.body["run_id"].as_i64().unwrap()).await;
+        let export = app.post(&token, &format!("{base}/export"), &json!({})).await;
+        assert_eq!(export.status, StatusCode::ACCEPTED, "{}", export.body);
+        let run = finished_run(app, &token, main, export.body["run_id"].as_i64().unwrap()).await;
+        assert_eq!(run["status"], "succeeded", "{run}");
+
+        let errors = app.get(&token, &format!("{base}/log?errors=true")).await;
+        assert_eq!(errors.body["items"], json!([]));
+
+        // Debtor 10005 is blocked in AccountView: its invoice is refused, with AccountView's own words.
+        let store = app.database.store();
+        let refused = completed_work_order(store, fixture.main, "10005").await;
+        let export = app.post(&token, &format!("{base}/export"), &json!({})).await;
+        let run = finished_run(app, &token, main, export.body["run_id"].as_i64().unwrap()).await;
+        assert_eq!(run["status"], "partially_succeeded", "{run}");
+
+        // The log: both kinds, newest first; the failed item with its reason and AccountView's message.
+        let log = app.get(&token, &format!("{base}/log")).await;
+        let kinds: Vec<&str> = log.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "accountview_export",
+                "accountview_export",
+                "accountview_import",
+                "accountview_import"
+            ]
+        );
+        let errors = app.get(&token, &format!("{base}/log?errors=true")).await;
+        let items = errors.body["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "{}", errors.body);
+        let failed = &items[0]["failed_items"][0];
+        assert_eq!(failed["key"], format!("work-orders/{}", refused.0));
+        assert!(
+            failed["message"]["nl"].as_str().unwrap().contains("AccountView"),
+            "{failed}"
+        );
+        let verbatim = failed["accountview_message"].as_str().unwrap().to_string();
+        assert!(!verbatim.is_empty(), "{failed}");
+        let page = browser.get(&format!("{page_path}?errors=1")).await;
+        assert!(
+            page.body.contains(&format!("data-item=\"work-orders/{}\"", refused.0)),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains("<q lang=\"nl\">"), "AccountView's words are shown");
+
+        // Revoked consent: the next import fails once with the exact message and the page says so.
+        av.sandbox
+            .control("/_sandbox/grants/revoke", json!({"user": DEMO_USER}))
+            .await;
+        let import = app.post(&token, &format!("{base}/import"), &json!({})).await;
+        let run = finished_run(app, &token, main, import.body["run_id"].as_i64().unwrap()).await;
+        assert_eq!(run["status"], "failed", "{run}");
+        assert_eq!(
+            run["message"]["nl"],
+            "Authenticatie verlopen. Verbind de integratie opnieuw om gegevens te synchroniseren."
+        );
+        assert_eq!(run["attempts"], 1, "no retry loop: {run}");
+        let status = app.get(&token, &base).await;
+        assert_eq!(status.body["status"], "authentication_expired");
+        assert_eq!(
+            status.body["message"]["en"],
+            "Authentication expired. Reconnect the integration to sync data."
+        );
+        let page = browser.get(&page_path).await;
+        assert!(page.body.contains(NL.av_expired), "{}", page.body);
+        let again = app.post(&token, &format!("{base}/import"), &json!({})).await;
+        assert_eq!(again.code(), "authentication_expired");
+        let errors = app.get(&token, &format!("{base}/log?errors=true")).await;
+        assert_eq!(errors.body["items"].as_array().unwrap().len(), 2);
+
+        // Signing in again resumes the saved connection: same AccountView administration, syncing again.
+        let started = app.post(&token, &format!("{base}/sign-in"), &json!({})).await;
+        let location = av
+            .sandbox
+            .consent(started.body["authorize_url"].as_str().unwrap(), DEMO_USER, "approve")
+            .await;
+        browser.get(&av.local(&location)).await;
+        let status = app.get(&token, &base).await;
+        assert_eq!(status.body["status"], "connected", "{}", status.body);
+        assert_eq!(status.body["company"]["code"], "VDB26");
+        let import = app.post(&token, &format!("{base}/import"), &json!({})).await;
+        let run = finished_run(app, &token, main, import.body["run_id"].as_i64().unwrap()).await;
+        assert_eq!(run["status"], "succeeded", "{run}");
+
+        // Disconnect: not connected any more; imported relations stay.
+        let gone = app.delete(&token, &base).await;
+        assert_eq!(gone.status, StatusCode::OK);
+        assert_eq!(gone.body["disconnected"], true);
+        assert_eq!(app.get(&token, &base).await.body["status"], "not_connected");
+        let relations = app
+            .get(&token, &format!("/api/v1/administrations/{main}/relations?limit=5"))
+            .await;
+        assert_eq!(
+            relations.body["items"].as_array().map(Vec::len),
+            Some(5),
+            "{}",
+            relations.body
+        );
+        drop(browser);
+        worker.stop().await;
+        av
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn accountview_pages_sign_in_deny_forged_save_and_disconnect() {
+    AccountViewApp::on_every_backend(|av| async move {
+        let app = &av.app;
+        let fixture = app.fixture.clone();
+        let main = fixture.main.0;
+        let page_path = format!("/a/{main}/settings/integrations/accountview");
+        let mut browser = PageClient::new(app);
+        browser.log_in(&fixture.admin).await;
+
+        // Not connected: an explanation and Log in, which leads to AccountView's login page.
+        let page = browser.get(&page_path).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("id=\"av-sign-in\""), "{}", page.body);
+        let csrf = page.csrf();
+        let missing_csrf = browser.post(&format!("{page_path}/sign-in"), &[]).await;
+        assert_eq!(missing_csrf.status, StatusCode::FORBIDDEN);
+        let sign_in = browser.post(&format!("{page_path}/sign-in"), &[("csrf", &csrf)]).await;
+        assert_eq!(sign_in.status, StatusCode::SEE_OTHER);
+        let url = sign_in.location.expect("to AccountView");
+        assert!(url.starts_with(&av.sandbox.base), "{url}");
+
+        // Deny: back on the page with a clear message, nothing connected.
+        let denied = av.sandbox.consent(&url, DEMO_USER, "deny").await;
+        let back = browser.get(&av.local(&denied)).await;
+        assert_eq!(back.location.as_deref(), Some(page_path.as_str()));
+        let page = browser.get(&page_path).await;
+        assert!(page.body.contains(NL.av_sign_in_denied), "{}", page.body);
+        assert!(page.body.contains("id=\"av-sign-in\""));
+        assert!(av.accountview.connection(fixture.main).await.unwrap().is_none());
+
+        // A forged state: refused, nothing connected.
+        let forged = browser.get("/accountview/callback?code=abc&state=made-up").await;
+        assert_eq!(forged.status, StatusCode::SEE_OTHER);
+        let page = browser.get(forged.location.as_deref().unwrap_or("/")).await;
+        let page = if page.status == StatusCode::SEE_OTHER {
+            browser.get(page.location.as_deref().unwrap()).await
+        } else {
+            page
+        };
+        assert!(page.body.contains(NL.av_sign_in_invalid), "{}", page.body);
+        assert!(av.accountview.connection(fixture.main).await.unwrap().is_none());
+
+        // Approve: connected; choose the administration and save (export off needs no codes yet).
+        let page = browser.get(&page_path).await;
+        let sign_in = browser
+            .post(&format!("{page_path}/sign-in"), &[("csrf", &page.csrf())])
+            .await;
+        let approved = av
+            .sandbox
+            .consent(sign_in.location.as_deref().unwrap(), DEMO_USER, "approve")
+            .await;
+        browser.get(&av.local(&approved)).await;
+        let page = browser.get(&page_path).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains(NL.av_connected), "{}", page.body);
+        assert!(page.body.contains("VDB26 – Installatiebedrijf Van den Berg B.V. 2026"));
+        assert!(page.body.contains(NL.av_codes_missing));
+        let csrf = page.csrf();
+        let check = browser
+            .post(
+                &format!("{page_path}/settings"),
+                &[
+                    ("csrf", &csrf),
+                    ("company", VDB_2026_ID),
+                    ("import_category", "debtors"),
+                    ("import_category", "vat_codes"),
+                    ("action", "check"),
+                ],
+            )
+            .await;
+        assert_eq!(check.status, StatusCode::OK);
+        assert!(check.body.contains("data-key=\"licence\""), "{}", check.body);
+        assert!(check.body.contains("data-key=\"rights:import\""));
+        let saved = browser
+            .post(
+                &format!("{page_path}/settings"),
+                &[
+                    ("csrf", &csrf),
+                    ("company", VDB_2026_ID),
+                    ("import_category", "debtors"),
+                    ("import_category", "vat_codes"),
+                    ("action", "save"),
+                ],
+            )
+            .await;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+        let page = browser.get(&page_path).await;
+        assert!(page.body.contains(NL.av_saved), "{}", page.body);
+        assert!(page.body.contains(NL.av_company_locked));
+        assert!(
+            page.body
+                .contains("id=\"import-debtors\" name=\"import_category\" value=\"debtors\" checked")
+        );
+        assert!(
+            !page
+                .body
+                .contains("id=\"import-articles\" name=\"import_category\" value=\"articles\" checked")
+        );
+        // Export on with nothing mapped: not saved, the check says why.
+        let refused = browser
+            .post(
+                &format!("{page_path}/settings"),
+                &[
+                    ("csrf", &csrf),
+                    ("company", VDB_2026_ID),
+                    ("export_enabled", "on"),
+                    ("action", "save"),
+                ],
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(refused.body.contains(NL.av_check_failed), "{}", refused.body);
+        assert!(
+            refused.body.contains("Verkoopdagboek: niet gekozen."),
+            "{}",
+            refused.body
+        );
+
+        // Both languages render every state's page.
+        for lang in Lang::ALL {
+            let start = browser.get(&page_path).await;
+            browser
+                .post(
+                    "/language",
+                    &[("csrf", &start.csrf()), ("lang", lang.code()), ("back", "/")],
+                )
+                .await;
+            let m = lang.messages();
+            for (path, text) in [
+                (page_path.clone(), m.av_log_title),
+                (format!("{page_path}/disconnect"), m.av_disconnect_confirm),
+            ] {
+                let page = browser.get(&path).await;
+                assert_eq!(page.status, StatusCode::OK, "{path}");
+                assert!(page.body.contains(text), "{path} in {}", lang.code());
+                assert!(!page.body.contains("{}"), "{path} has an unfilled placeholder");
+            }
+        }
+        let english = browser.get(&page_path).await;
+        assert!(english.body.contains(EN.av_general_title));
+
+        // Disconnect after the confirmation step.
+        let confirm = browser.get(&format!("{page_path}/disconnect")).await;
+        let gone = browser
+            .post(&format!("{page_path}/disconnect"), &[("csrf", &confirm.csrf())])
+            .await;
+        assert_eq!(gone.status, StatusCode::SEE_OTHER);
+        let page = browser.get(&page_path).await;
+        assert!(page.body.contains(EN.av_disconnected), "{}", page.body);
+        assert!(page.body.contains("id=\"av-sign-in\""));
+        assert!(av.accountview.connection(fixture.main).await.unwrap().is_none());
+        drop(browser);
+        av
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn accountview_needs_the_right_the_licence_and_a_configuration() {
+    // Without `[accountview]` the page says the operator has not configured it, and the API 503s.
+    TestApp::on_every_backend(|app| async move {
+        let fixture = app.fixture.clone();
+        let main = fixture.main.0;
+        let mut browser = PageClient::new(&app);
+        browser.log_in(&fixture.admin).await;
+        let page = browser
+            .get(&format!("/a/{main}/settings/integrations/accountview"))
+            .await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains(NL.av_not_configured), "{}", page.body);
+        let token = app.token(&fixture.admin).await;
+        let status = app
+            .get(&token, &format!("/api/v1/administrations/{main}/accountview"))
+            .await;
+        assert_eq!(status.body["status"], "not_configured");
+        let sign_in = app
+            .post(
+                &token,
+                &format!("/api/v1/administrations/{main}/accountview/sign-in"),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(sign_in.status, StatusCode::SERVICE_UNAVAILABLE);
+
+        // A user without manage_integrations sees the gate, and the API refuses before reading the body.
+        let mut user = PageClient::new(&app);
+        user.log_in(&fixture.user).await;
+        let sub = fixture.sub1.0;
+        let gate = user.get(&format!("/a/{sub}/settings/integrations/accountview")).await;
+        assert_eq!(gate.status, StatusCode::FORBIDDEN);
+        assert!(gate.body.contains(NL.right_manage_integrations), "{}", gate.body);
+        let user_token = app.token(&fixture.user).await;
+        let answer = app
+            .client
+            .put(app.url(&format!("/api/v1/administrations/{sub}/accountview/settings")))
+            .bearer_auth(&user_token)
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::FORBIDDEN);
+
+        // The log pages newest first, 20 runs a page, over both kinds.
+        for index in 0..25 {
+            let kind = if index % 2 == 0 {
+                koppel_accountview::import::KIND
+            } else {
+                koppel_accountview::export::KIND
+            };
+            let job = koppel_store::queue::NewJob::new(kind, json!({})).administration(fixture.main);
+            app.database.store().enqueue_job(&job).await.expect("enqueue");
+        }
+        let log_path = format!("/api/v1/administrations/{main}/accountview/log");
+        let first = app.get(&token, &log_path).await;
+        let runs = first.body["items"].as_array().expect("items").clone();
+        assert_eq!(runs.len(), 20);
+        assert!(
+            runs.windows(2).all(|w| w[0]["id"].as_i64() > w[1]["id"].as_i64()),
+            "newest first"
+        );
+        let next = first.body["next_before"].as_i64().expect("a next page");
+        let second = app.get(&token, &format!("{log_path}?before={next}")).await;
+        assert_eq!(second.body["items"].as_array().map(Vec::len), Some(5));
+        assert_eq!(second.body["next_before"], Json::Null);
+        let errors = app.get(&token, &format!("{log_path}?errors=true")).await;
+        assert_eq!(errors.body["items"], json!([]));
+
+        // Without the licence: the gate names it.
+        app.database
+            .store()
+            .set_licence(
+                fixture.environment,
+                koppel_domain::licence::PowerUp::Accountview,
+                koppel_domain::licence::LicenceState::Inactive,
+                0,
+                koppel_store::platform::Actor::SYSTEM,
+            )
+            .await
+            .expect("licence off");
+        let gate = browser
+            .get(&format!("/a/{main}/settings/integrations/accountview"))
+            .await;
+        assert_eq!(gate.status, StatusCode::FORBIDDEN);
+        assert!(gate.body.contains("Licentiebeheer"), "{}", gate.body);
+        let status = app
+            .get(&token, &format!("/api/v1/administrations/{main}/accountview"))
+            .await;
+        assert_eq!(status.status, StatusCode::FORBIDDEN);
+        drop(browser);
+        drop(user);
+        app
+    })
+    .await;
+}

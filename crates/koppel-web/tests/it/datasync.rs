@@ -1,0 +1,172 @@
+//! The Data Sync REST API: Autosync, sync now (joining a running sync), full resync, freshness and
+//! feed tokens, with the licence and right it needs.
+
+use crate::app::TestApp;
+use koppel_domain::licence::{LicenceState, PowerUp};
+use koppel_store::platform::Actor;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+#[tokio::test]
+async fn autosync_sync_now_and_tokens_work_and_a_second_sync_joins_the_first() {
+    TestApp::on_every_backend(|app| async move {
+        let token = app.token(&app.fixture.admin).await;
+        let base = format!("/api/v1/administrations/{}/datasync", app.fixture.sub1);
+        let status = app.get(&token, &base).await;
+        assert_eq!(status.status, StatusCode::OK, "{}", status.body);
+        assert_eq!(status.body["autosync"], json!(false));
+        assert_eq!(status.body["data_up_to"], json!(null));
+        assert!(
+            status.body["feed_url"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("/odata/v4/koppel-{}/", app.fixture.sub1))
+        );
+        assert!(status.body["power_query"].as_str().unwrap().contains("OData.Feed("));
+
+        let on = app
+            .request(
+                Method::PUT,
+                &format!("{base}/autosync"),
+                Some(&token),
+                Some(&json!({"enabled": true})),
+            )
+            .await;
+        assert_eq!(on.status, StatusCode::OK, "{}", on.body);
+        assert_eq!(on.body["autosync"], json!(true));
+        assert_eq!(on.body["autosync_changed_by"], json!(app.fixture.admin.id.0));
+
+        let first = app.post(&token, &format!("{base}/sync"), &json!({})).await;
+        assert_eq!(first.status, StatusCode::ACCEPTED, "{}", first.body);
+        assert_eq!(first.body["kind"], json!("data_sync"));
+        assert_eq!(first.body["trigger"], json!("manual"));
+        let second = app.post(&token, &format!("{base}/full-resync"), &json!({})).await;
+        assert_eq!(second.status, StatusCode::OK, "{}", second.body);
+        assert_eq!(second.body["joined"], json!(true));
+        assert_eq!(second.body["already"], json!("queued"));
+        assert_eq!(second.body["id"], first.body["id"]);
+
+        let created = app
+            .post(&token, &format!("{base}/tokens"), &json!({"name": "Power BI Desktop"}))
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        assert!(created.body["token"].as_str().unwrap().starts_with("kpf_"));
+        let listed = app.get(&token, &format!("{base}/tokens")).await;
+        assert_eq!(listed.body["items"][0]["name"], json!("Power BI Desktop"));
+        assert!(
+            listed.body["items"][0].get("token").is_none(),
+            "the secret is shown once"
+        );
+        let id = created.body["id"].as_i64().unwrap();
+        let revoked = app.delete(&token, &format!("{base}/tokens/{id}")).await;
+        assert_eq!(revoked.status, StatusCode::NO_CONTENT);
+        assert_eq!(
+            app.delete(&token, &format!("{base}/tokens/{id}")).await.status,
+            StatusCode::NOT_FOUND
+        );
+        app
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn data_sync_needs_the_right_and_the_licence() {
+    TestApp::on_every_backend(|app| async move {
+        let user = app.token(&app.fixture.user).await;
+        let base = format!("/api/v1/administrations/{}/datasync", app.fixture.sub1);
+        let answer = app.get(&user, &base).await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN);
+        assert!(
+            answer.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("manage_datasync")
+        );
+        let admin = app.token(&app.fixture.admin).await;
+        app.database
+            .store()
+            .set_licence(
+                app.fixture.environment,
+                PowerUp::PowerBi,
+                LicenceState::Inactive,
+                0,
+                Actor::SYSTEM,
+            )
+            .await
+            .unwrap();
+        let answer = app.post(&admin, &format!("{base}/sync"), &json!({})).await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN);
+        assert_eq!(answer.code(), "licence_inactive");
+        app
+    })
+    .await;
+}
+
+/// The Data Sync page: Autosync on → Save; Sync now → the run's progress page; a second Sync now
+/// follows the same run; a feed token is shown once and can be revoked.
+#[tokio::test]
+async fn the_data_sync_page_saves_autosync_starts_syncs_and_manages_tokens() {
+    TestApp::on_every_backend(|app| async move {
+        let fixture = app.fixture.clone();
+        let mut client = crate::pages::PageClient::new(&app);
+        client.log_in(&fixture.admin).await;
+        let path = format!("/a/{}/settings/datasync", fixture.sub1);
+        let page = client.get(&path).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert!(page.body.contains("Autosync") && page.body.contains("Nu synchroniseren"));
+        assert!(page.body.contains(&format!("/odata/v4/koppel-{}/", fixture.sub1)));
+        assert!(page.body.contains("OData.Feed("));
+
+        let saved = client
+            .post(
+                &format!("{path}/autosync"),
+                &[("csrf", &page.csrf()), ("autosync", "on")],
+            )
+            .await;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER);
+        let page = client.get(&path).await;
+        assert!(page.body.contains("Autosync staat aan"), "{}", page.body);
+        assert!(page.body.contains("checked"));
+        assert!(
+            app.database
+                .store()
+                .datasync_state(fixture.sub1)
+                .await
+                .unwrap()
+                .autosync
+        );
+
+        let started = client.post(&format!("{path}/sync"), &[("csrf", &page.csrf())]).await;
+        assert_eq!(started.status, StatusCode::SEE_OTHER);
+        let location = started.location.clone().unwrap();
+        assert!(
+            location.starts_with(&format!("/a/{}/runs/", fixture.sub1)),
+            "{location}"
+        );
+        let again = client.post(&format!("{path}/sync"), &[("csrf", &page.csrf())]).await;
+        assert_eq!(again.location, Some(location.clone()), "joins the running sync");
+        let page = client.get(&path).await;
+        assert!(page.body.contains("Er loopt een synchronisatie"), "{}", page.body);
+        assert!(page.body.contains("id=\"sync-history\""));
+
+        let created = client
+            .post(
+                &format!("{path}/tokens"),
+                &[("csrf", &page.csrf()), ("name", "Power BI Desktop")],
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::OK);
+        assert!(created.body.contains("kpf_"), "the secret is shown once");
+        let token = app.database.store().datasync_tokens(fixture.sub1).await.unwrap()[0].id;
+        let revoked = client
+            .post(&format!("{path}/tokens/{token}/revoke"), &[("csrf", &page.csrf())])
+            .await;
+        assert_eq!(revoked.status, StatusCode::SEE_OTHER);
+        let page = client.get(&path).await;
+        assert!(page.body.contains("is ingetrokken"), "{}", page.body);
+        assert!(!page.body.contains("kpf_"), "the secret is never shown again");
+        drop(client);
+        app
+    })
+    .await;
+}
