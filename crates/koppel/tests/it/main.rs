@@ -1,5 +1,6 @@
 //! Tests of the `koppel` binary as an operator uses it, and of the workspace's dependency rules.
 
+mod accountview;
 mod architecture;
 mod cli;
 mod datasync;

@@ -1,0 +1,601 @@
+//! The AccountView export survives a killed process: a `koppel worker` exporting hundreds of completed
+//! work orders to a slow, faulty sandbox (5xx, commit-then-timeout, 429) is SIGKILLed after some but
+//! not all invoices were posted. A second worker takes the job over after its lease and finishes it:
+//! every work order Afgehandeld, and AccountView holds exactly one invoice per work order, with
+//! Koppel's amounts.
+
+use accountview_sandbox::{ClientConfig, Sandbox, SandboxConfig, VDB_2026_ID};
+use koppel_accountview::oauth::CallbackParameters;
+use koppel_accountview::{AccountView, AccountViewConfig, Secret, Settings};
+use koppel_domain::record::{Value, parse_create};
+use koppel_domain::resources::{self, INVOICES, WORK_ORDERS};
+use koppel_domain::{AdministrationId, Money, RecordId};
+use koppel_store::Store;
+use koppel_store::accountview::ExportState;
+use koppel_store::runs::RunStatus;
+use koppel_test_support::{Fixture, TestDatabase};
+use serde_json::{Value as Json, json};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const CLIENT_ID: &str = "koppel-crash-test";
+const CLIENT_SECRET: &str = "koppel-crash-test-secret";
+const REDIRECT_URI: &str = "http://127.0.0.1:9/accountview/callback";
+const DEMO_USER: &str = "demo@vandenberg-installatie.nl";
+const ORDERS: usize = 300;
+/// The first worker is killed once AccountView holds at least this many invoices.
+const KILL_AFTER: usize = 60;
+/// Faults injected while each worker runs, one at a time, spread over its invoices.
+const FAULTS_PER_WORKER: usize = 4;
+const INVOICE_POST: &str = "POST /api/v3/AccountViewData";
+
+fn encryption_key() -> String {
+    "ab".repeat(32)
+}
+
+/// The sandbox, in this process, on a free loopback port.
+struct TestSandbox {
+    base: String,
+    http: reqwest::Client,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestSandbox {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl TestSandbox {
+    async fn start() -> TestSandbox {
+        let config = SandboxConfig {
+            clients: vec![ClientConfig {
+                client_id: CLIENT_ID.into(),
+                client_secret: CLIENT_SECRET.into(),
+                name: "Koppel (crash test)".into(),
+                redirect_uris: vec![REDIRECT_URI.into()],
+            }],
+            rate_limit_per_minute: 0,
+            ..SandboxConfig::default()
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let sandbox = Sandbox::new(config).expect("sandbox config");
+        let server = tokio::spawn(async move {
+            sandbox.serve(listener).await.expect("serving");
+        });
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        TestSandbox {
+            base: format!("http://{address}"),
+            http,
+            server,
+        }
+    }
+
+    /// The connector as the workers build it from `[accountview]`.
+    fn connector(&self, store: &Store) -> AccountView {
+        let config = AccountViewConfig::new(
+            self.base.clone(),
+            CLIENT_ID,
+            Secret::new(CLIENT_SECRET),
+            REDIRECT_URI,
+            Secret::new(encryption_key()),
+        );
+        AccountView::new(config, store.clone()).expect("connector")
+    }
+
+    async fn control(&self, method: reqwest::Method, path: &str, body: Option<Json>) -> Json {
+        let mut request = self.http.request(method.clone(), format!("{}{path}", self.base));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("control call");
+        let status = response.status();
+        let body: Json = response.json().await.expect("json");
+        assert!(status.is_success(), "{method} {path}: {status} {body}");
+        body
+    }
+
+    async fn post(&self, path: &str, body: Json) -> Json {
+        self.control(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    async fn put(&self, path: &str, body: Json) -> Json {
+        self.control(reqwest::Method::PUT, path, Some(body)).await
+    }
+
+    /// The request bodies of every committed invoice, oldest first.
+    async fn committed_invoices(&self) -> Vec<Json> {
+        let posted = self
+            .control(
+                reqwest::Method::GET,
+                "/_sandbox/posted?business_object=DJ2&committed=true",
+                None,
+            )
+            .await;
+        posted
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|post| post["request"].clone())
+            .collect()
+    }
+
+    /// Follows an authorize URL through login and consent; returns the callback's parameters.
+    async fn sign_in(&self, authorize_url: &str) -> CallbackParameters {
+        let page = self.http.get(authorize_url).send().await.expect("authorize");
+        assert_eq!(page.status(), reqwest::StatusCode::OK);
+        let html = page.text().await.expect("page");
+        let request_id = hidden_field(&html, "request_id");
+        let consent = self
+            .http
+            .post(format!("{}/ams/login.aspx", self.base))
+            .form(&[
+                ("request_id", request_id.as_str()),
+                ("username", DEMO_USER),
+                ("password", "sandbox"),
+            ])
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(consent.status(), reqwest::StatusCode::OK);
+        let redirect = self
+            .http
+            .post(format!("{}/ams/consent.aspx", self.base))
+            .form(&[("request_id", request_id.as_str()), ("decision", "approve")])
+            .send()
+            .await
+            .expect("consent");
+        assert_eq!(redirect.status(), reqwest::StatusCode::FOUND);
+        let location = redirect.headers()["location"].to_str().expect("ascii").to_string();
+        assert!(location.starts_with(REDIRECT_URI), "{location}");
+        let url = reqwest::Url::parse(&location).expect("url");
+        let parameter = |name: &str| {
+            url.query_pairs()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.into_owned())
+        };
+        CallbackParameters {
+            state: parameter("state"),
+            code: parameter("code"),
+            error: parameter("error"),
+            error_description: parameter("error_description"),
+        }
+    }
+
+    /// One fault on the invoice POST; which one depends on `step`.
+    async fn inject_fault(&self, step: usize) {
+        match step % 4 {
+            0 => {
+                self.post(
+                    "/_sandbox/faults/fail-next",
+                    json!({"route": INVOICE_POST, "count": 1, "status": 500}),
+                )
+                .await
+            }
+            1 => {
+                self.post(
+                    "/_sandbox/faults/commit-then-timeout",
+                    json!({"route": INVOICE_POST, "count": 1}),
+                )
+                .await
+            }
+            2 => {
+                self.post(
+                    "/_sandbox/faults/fail-next",
+                    json!({"route": INVOICE_POST, "count": 1, "status": 429, "retry_after_seconds": 1}),
+                )
+                .await
+            }
+            _ => {
+                self.post(
+                    "/_sandbox/faults/fail-next",
+                    json!({"route": INVOICE_POST, "count": 1, "status": 503}),
+                )
+                .await
+            }
+        };
+    }
+}
+
+fn hidden_field(html: &str, name: &str) -> String {
+    let marker = format!(r#"name="{name}" value=""#);
+    let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} in {html}")) + marker.len();
+    let end = html[start..].find('"').expect("closes") + start;
+    html[start..end].to_owned()
+}
+
+/// A `koppel worker` on the shared database, configured for the sandbox, with short leases.
+struct Worker {
+    child: Child,
+    logs: Arc<Mutex<String>>,
+}
+
+impl Worker {
+    fn spawn(database_url: &str, sandbox: &TestSandbox) -> Worker {
+        let key = encryption_key();
+        let mut command = crate::cli::koppel();
+        let mut child = command
+            .arg("worker")
+            .env("KOPPEL_DATABASE_URL", database_url)
+            .env("KOPPEL_JOBS_POLL_INTERVAL_MS", "50")
+            .env("KOPPEL_JOBS_LEASE_SECONDS", "2")
+            .env("KOPPEL_JOBS_HEARTBEAT_SECONDS", "1")
+            .env("KOPPEL_JOBS_RETRY_BASE_SECONDS", "1")
+            .env("KOPPEL_ACCOUNTVIEW_BASE_URL", &sandbox.base)
+            .env("KOPPEL_ACCOUNTVIEW_CLIENT_ID", CLIENT_ID)
+            .env("KOPPEL_ACCOUNTVIEW_CLIENT_SECRET", CLIENT_SECRET)
+            .env("KOPPEL_ACCOUNTVIEW_REDIRECT_URL", REDIRECT_URI)
+            .env("KOPPEL_ACCOUNTVIEW_ENCRYPTION_KEY", &key)
+            .env("KOPPEL_ACCOUNTVIEW_REQUEST_TIMEOUT_SECONDS", "10")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn koppel worker");
+        let stderr = child.stderr.take().expect("stderr");
+        let logs = Arc::new(Mutex::new(String::new()));
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut logs = sink.lock().expect("logs");
+                logs.push_str(&line);
+                logs.push('\n');
+            }
+        });
+        Worker { child, logs }
+    }
+
+    fn logs(&self) -> String {
+        self.logs.lock().expect("logs").clone()
+    }
+
+    fn assert_running(&mut self) {
+        if let Some(status) = self.child.try_wait().expect("try_wait") {
+            panic!("koppel worker exited ({status}):\n{}", self.logs());
+        }
+    }
+
+    fn kill(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reap");
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+async fn create(store: &Store, administration: AdministrationId, slug: &str, body: Json) -> RecordId {
+    let spec = resources::by_slug(slug).expect("known resource");
+    let values = parse_create(spec, &body).unwrap_or_else(|e| panic!("{slug}: {e:?}"));
+    store
+        .create_record(administration, spec, values)
+        .await
+        .unwrap_or_else(|e| panic!("{slug}: {e:?}"))
+        .id
+}
+
+/// `ORDERS` completed work orders for debtor 10001, each with an hour line at 21% and a material
+/// line at 9%; returns them with their numbers.
+async fn completed_work_orders(store: &Store, administration: AdministrationId) -> BTreeMap<String, RecordId> {
+    let existing = {
+        let mut tx = store.write(administration).await.expect("tx");
+        let record = tx.record_by_code(&resources::RELATIONS, "10001").await.expect("lookup");
+        tx.rollback().await.expect("rollback");
+        record.map(|r| r.id)
+    };
+    let relation = match existing {
+        Some(id) => id,
+        None => {
+            create(
+                store,
+                administration,
+                "relations",
+                json!({"code": "10001", "name": "Familie Jansen", "kind": "person"}),
+            )
+            .await
+        }
+    };
+    create(
+        store,
+        administration,
+        "hour-types",
+        json!({"code": "MONTAGE", "description": "Montage", "rate": "65.00", "vat_rate": "21", "billable": true}),
+    )
+    .await;
+    let material = create(
+        store,
+        administration,
+        "materials",
+        json!({"code": "KP-CV-KRAAN", "description": "Vulkraan cv", "unit": "stuk", "price": "12.35", "vat_rate": "9"}),
+    )
+    .await;
+    let mut orders = BTreeMap::new();
+    for index in 0..ORDERS {
+        let number = format!("WB-{index:05}");
+        let order = create(
+            store,
+            administration,
+            "work-orders",
+            json!({"number": number, "relation_id": relation, "description": "Onderhoud cv-ketel",
+                   "status": "Compleet"}),
+        )
+        .await;
+        create(
+            store,
+            administration,
+            "work-order-hours",
+            json!({"work_order_id": order, "hour_type_code": "MONTAGE", "work_date": "2026-03-14",
+                   "hours": format!("1.{}", index % 10), "rate": "65.00", "vat_rate": "21"}),
+        )
+        .await;
+        create(
+            store,
+            administration,
+            "work-order-materials",
+            json!({"work_order_id": order, "material_id": material, "quantity": format!("{}", 1 + index % 4),
+                   "price": "12.35", "vat_rate": "9"}),
+        )
+        .await;
+        orders.insert(number, order);
+    }
+    orders
+}
+
+/// Settings that export to VRK with the seeded accounts and VAT codes.
+fn export_settings(cut_off: chrono::DateTime<chrono::Utc>, enabled: bool) -> Settings {
+    let mut settings = Settings::defaults(cut_off);
+    settings.export.enabled = enabled;
+    settings.export.sales_journal = Some("VRK".into());
+    settings.export.hours_account = Some("8000".into());
+    settings.export.materials_account = Some("8100".into());
+    settings.export.vat_codes = [("21", "2"), ("9", "1"), ("0", "0"), ("verlegd", "3")]
+        .into_iter()
+        .map(|(rate, code)| (rate.to_string(), code.to_string()))
+        .collect();
+    settings
+}
+
+fn status_of(record: &koppel_store::records::StoredRecord) -> String {
+    record
+        .get(&WORK_ORDERS, "status")
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_killed_mid_way_posts_every_invoice_exactly_once() {
+    for db in TestDatabase::all().await {
+        let store = db.store().clone();
+        let fixture = Fixture::create(&store).await;
+        let administration = fixture.main;
+        let sandbox = TestSandbox::start().await;
+        let accountview = sandbox.connector(&store);
+
+        // Connect as the connector's own tests do, import the master data, then switch export on.
+        let cut_off = store.now() - chrono::Duration::seconds(5);
+        let url = accountview
+            .begin_sign_in(administration, fixture.admin.id)
+            .await
+            .expect("begin");
+        let callback = sandbox.sign_in(&url).await;
+        let connected = accountview
+            .complete_sign_in(&callback, fixture.admin.id)
+            .await
+            .expect("complete");
+        assert_eq!(connected, administration);
+        accountview
+            .save(administration, VDB_2026_ID, &export_settings(cut_off, false))
+            .await
+            .unwrap();
+        accountview.import(administration, &[], None).await.unwrap();
+        accountview
+            .save(administration, VDB_2026_ID, &export_settings(cut_off, true))
+            .await
+            .unwrap();
+        let orders = completed_work_orders(&store, administration).await;
+
+        // A slow AccountView: every invoice POST takes a while, so the kill lands mid-export.
+        sandbox
+            .put(
+                "/_sandbox/faults/latency",
+                json!({"route": INVOICE_POST, "latency_ms": 20}),
+            )
+            .await;
+        let enqueued = koppel_accountview::export::enqueue(&store, administration, None)
+            .await
+            .unwrap();
+        let mut first = Worker::spawn(db.url(), &sandbox);
+
+        // Faults one at a time while it works (5xx, commit-then-timeout, 429), then SIGKILL.
+        let mut step = 0;
+        let deadline = Instant::now() + Duration::from_secs(90);
+        let posted_before_kill = loop {
+            let posted = sandbox.committed_invoices().await.len();
+            if posted >= KILL_AFTER {
+                first.kill();
+                break sandbox.committed_invoices().await.len();
+            }
+            if posted >= 12 * (step + 1) && step < FAULTS_PER_WORKER {
+                sandbox.inject_fault(step).await;
+                step += 1;
+            }
+            first.assert_running();
+            assert!(
+                Instant::now() < deadline,
+                "the first worker posted only {posted} invoices within 90 s:\n{}",
+                first.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        assert!(
+            posted_before_kill < ORDERS,
+            "the worker was to be killed before it posted all {ORDERS} invoices, but {posted_before_kill} were \
+             posted"
+        );
+        eprintln!("{}: {posted_before_kill} invoices posted before SIGKILL", db.url());
+
+        // The next worker takes the job over after its lease and finishes it, through more faults.
+        let mut next = Worker::spawn(db.url(), &sandbox);
+        let mut remaining: Vec<(&String, &RecordId)> = orders.iter().collect();
+        let mut next_fault = posted_before_kill + 10;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !remaining.is_empty() {
+            next.assert_running();
+            if step < 2 * FAULTS_PER_WORKER && sandbox.committed_invoices().await.len() >= next_fault {
+                sandbox.inject_fault(step).await;
+                step += 1;
+                next_fault += 20;
+            }
+            let mut still_open = Vec::new();
+            for (number, order) in remaining {
+                if still_open.is_empty() {
+                    let record = store.get_record(administration, &WORK_ORDERS, *order).await.unwrap();
+                    if status_of(&record) == "Afgehandeld" {
+                        continue;
+                    }
+                }
+                still_open.push((number, order));
+            }
+            remaining = still_open;
+            if remaining.is_empty() {
+                break;
+            }
+            if Instant::now() >= deadline {
+                let mut missing = Vec::new();
+                for (number, order) in &remaining {
+                    let record = store.get_record(administration, &WORK_ORDERS, **order).await.unwrap();
+                    missing.push(format!("{number} ({})", status_of(&record)));
+                }
+                let run = store.run_by_id(enqueued.run()).await.unwrap();
+                panic!(
+                    "{} of {ORDERS} work orders are not Afgehandeld within 120 s after the kill: {}\nrun: {run:?}\n\
+                     first worker:\n{}\nsecond worker:\n{}",
+                    missing.len(),
+                    missing.join(", "),
+                    first.logs(),
+                    next.logs()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(if step < 2 * FAULTS_PER_WORKER {
+                20
+            } else {
+                200
+            }))
+            .await;
+        }
+        // The same job finished on the second worker: its run succeeded on a later attempt.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let run = store.run_by_id(enqueued.run()).await.unwrap();
+            if run.status == RunStatus::Succeeded {
+                assert!(run.attempts >= 2, "the job ran again after the kill: {run:?}");
+                break;
+            }
+            assert!(
+                !run.status.is_finished() && Instant::now() < deadline,
+                "the export run did not succeed after the kill: {run:?}\n{}",
+                next.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        next.kill();
+
+        // Exactly one committed invoice per invoice number and per work order, with Koppel's amounts.
+        let committed = sandbox.committed_invoices().await;
+        let mut by_number: BTreeMap<String, Vec<&Json>> = BTreeMap::new();
+        let mut by_work_order: BTreeMap<String, usize> = BTreeMap::new();
+        for request in &committed {
+            let header = &request["TableData"]["Data"]["Rows"][0]["Values"];
+            let number = header[2].as_str().expect("INV_NR").to_string();
+            let description = header[4].as_str().expect("HDR_DESC");
+            let work_order = description.strip_prefix("Werkbon ").expect("Werkbon <number>");
+            by_number.entry(number).or_default().push(request);
+            *by_work_order.entry(work_order.to_string()).or_default() += 1;
+        }
+        let twice: Vec<String> = by_number
+            .iter()
+            .filter(|(_, posts)| posts.len() > 1)
+            .map(|(number, posts)| format!("{number} × {}", posts.len()))
+            .collect();
+        assert!(twice.is_empty(), "invoice numbers committed more than once: {twice:?}");
+        let twice: Vec<String> = by_work_order
+            .iter()
+            .filter(|(_, count)| **count > 1)
+            .map(|(order, count)| format!("{order} × {count}"))
+            .collect();
+        assert!(twice.is_empty(), "work orders invoiced more than once: {twice:?}");
+        assert_eq!(
+            committed.len(),
+            ORDERS,
+            "one committed invoice per work order, {posted_before_kill} of them before the kill"
+        );
+        assert_eq!(
+            by_work_order.keys().collect::<Vec<_>>(),
+            orders.keys().collect::<Vec<_>>(),
+            "every work order was invoiced"
+        );
+        for (number, order) in &orders {
+            let export = store
+                .accountview_export(administration, *order)
+                .await
+                .unwrap()
+                .expect("ledger row");
+            assert_eq!(export.state, ExportState::Exported, "{number}");
+            let posts = by_number
+                .get(&export.invoice_number)
+                .unwrap_or_else(|| panic!("{number}: invoice {} not in AccountView", export.invoice_number));
+            let header = &posts[0]["TableData"]["Data"]["Rows"][0]["Values"];
+            assert_eq!(
+                header[4],
+                json!(format!("Werkbon {number}")),
+                "{}",
+                export.invoice_number
+            );
+            let invoice = store
+                .get_record(administration, &INVOICES, export.invoice)
+                .await
+                .unwrap();
+            let mut excl = 0_i64;
+            let mut vat = 0_i64;
+            let lines = &posts[0]["TableData"]["DetailData"][0]["Rows"];
+            for line in lines.as_array().expect("lines") {
+                let values = &line["Values"];
+                excl += Money::parse(&values[1].to_string()).unwrap().cents();
+                vat += Money::parse(&values[4].to_string()).unwrap().cents();
+            }
+            assert_eq!(
+                excl,
+                invoice.get(&INVOICES, "total_excl_vat").as_i64().unwrap(),
+                "{number}: excl. VAT"
+            );
+            assert_eq!(
+                vat,
+                invoice.get(&INVOICES, "total_vat").as_i64().unwrap(),
+                "{number}: VAT"
+            );
+            assert_eq!(
+                excl + vat,
+                invoice.get(&INVOICES, "total_incl_vat").as_i64().unwrap(),
+                "{number}: the invoice balances"
+            );
+            let record = store.get_record(administration, &WORK_ORDERS, *order).await.unwrap();
+            assert_eq!(record.get(&WORK_ORDERS, "status"), &Value::Text("Afgehandeld".into()));
+        }
+        drop(first);
+        drop(sandbox);
+        db.cleanup().await;
+    }
+}
