@@ -24,11 +24,11 @@
 //! What remains is the databases' own work, and it is most of the time: every row updates six to eleven
 //! indexes and has its foreign keys checked (on PostgreSQL by a trigger per key per row).
 
-use crate::db::{TxInner, on_pool, on_tx};
-use crate::{Result, Store, StoreError, WriteTx, map_unique};
+use crate::db::{TxInner, on_tx};
+use crate::{Result, StoreError, WriteTx, map_unique};
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use koppel_domain::RecordId;
 use koppel_domain::record::{ResourceSpec, Value};
-use koppel_domain::{EnvironmentId, RecordId};
 use sqlx::AssertSqlSafe;
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -220,20 +220,6 @@ impl WriteTx {
         .fetch_one(conn)
         .await)?;
         Ok(first)
-    }
-}
-
-impl Store {
-    /// The environment with exactly this name, if there is one; loaders use it to refuse seeding the
-    /// same environment twice.
-    pub async fn environment_named(&self, name: &str) -> Result<Option<EnvironmentId>> {
-        let id: Option<i64> = on_pool!(self.pool(), pool => sqlx::query_scalar(
-            "SELECT id FROM environments WHERE name = $1 ORDER BY id LIMIT 1",
-        )
-        .bind(name.to_string())
-        .fetch_optional(pool)
-        .await)?;
-        Ok(id.map(EnvironmentId))
     }
 }
 

@@ -54,6 +54,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("invalid database URL: {0}")]
     Url(String),
+    /// Something went wrong inside Koppel itself (a background task panicked, say).
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl StoreError {

@@ -194,6 +194,18 @@ fn parse_state(state: &str, trial_until: Option<NaiveDate>) -> LicenceState {
 }
 
 impl Store {
+    /// The environment with exactly this name, if there is one; loaders use it to refuse seeding the
+    /// same environment twice.
+    pub async fn environment_named(&self, name: &str) -> Result<Option<EnvironmentId>> {
+        let id: Option<i64> = on_pool!(self.pool(), pool => sqlx::query_scalar(
+            "SELECT id FROM environments WHERE name = $1 ORDER BY id LIMIT 1",
+        )
+        .bind(name.to_string())
+        .fetch_optional(pool)
+        .await)?;
+        Ok(id.map(EnvironmentId))
+    }
+
     /// Creates an environment with every power-up inactive.
     pub async fn create_environment(&self, name: &str) -> Result<EnvironmentId> {
         let name = check_name("name", name, 200)?;
@@ -786,6 +798,6 @@ async fn hash_password(password: String) -> Result<String> {
             .map_err(|e| e.to_string())
     })
     .await
-    .map_err(|e| StoreError::Url(e.to_string()))?
+    .map_err(|e| StoreError::Internal(format!("password hashing stopped: {e}")))?
     .map_err(|e| StoreError::invalid("password", "invalid", e.to_string()))
 }
