@@ -321,11 +321,6 @@ fn failure_message(name: &str, error: &ApplyError) -> RunMessage {
     }
 }
 
-/// The category names, for pages that list what a run synced.
-pub fn category_names(category: Category) -> (&'static str, &'static str) {
-    (category.name_nl(), category.name_en())
-}
-
 /// What confirming a previewed sync did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Confirmation {

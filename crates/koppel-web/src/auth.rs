@@ -134,6 +134,19 @@ impl Caller {
         Ok((found, rights))
     }
 
+    /// A feature of an administration: the caller's right there and the environment's licence for it.
+    pub async fn require_feature(
+        &self,
+        state: &AppState,
+        administration: AdministrationId,
+        right: Right,
+        power_up: koppel_domain::licence::PowerUp,
+    ) -> Result<Administration, ApiError> {
+        let (found, _) = self.require(state, administration, right).await?;
+        state.store.require_licence(found.environment_id, power_up).await?;
+        Ok(found)
+    }
+
     /// The caller's environment's main administration, with a right held there. Environment-wide
     /// management (subs, users, licences) is done from the main.
     pub async fn require_on_main(&self, state: &AppState, right: Right) -> Result<Administration, ApiError> {

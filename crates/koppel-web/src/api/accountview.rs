@@ -7,6 +7,7 @@
 //! checked before a request body is read. Without an `[accountview]` configuration the status says
 //! so and the other endpoints answer 503.
 
+use super::time;
 use super::{Endpoint, JsonBody, Operation};
 use crate::AppState;
 use crate::auth::Caller;
@@ -15,7 +16,6 @@ use axum::extract::{FromRequest, OptionalFromRequest, Path, Query, Request, Stat
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
-use chrono::{DateTime, Utc};
 use koppel_accountview::settings::SaveError;
 use koppel_accountview::{AccountView, Category, CheckReport, Settings, SyncError};
 use koppel_domain::AdministrationId;
@@ -35,27 +35,15 @@ pub const LOG_PAGE: u32 = 20;
 /// Failed items shown per run in the log.
 const LOG_ITEMS: u32 = 50;
 
-fn time(time: DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-}
-
 /// The administration from the path, checked for the right and the licence.
 async fn authorise(
     state: &AppState,
     caller: &Caller,
     params: &HashMap<String, String>,
 ) -> Result<AdministrationId, ApiError> {
-    let id = params
-        .get("administration")
-        .and_then(|v| v.parse::<i64>().ok())
-        .filter(|id| *id > 0)
-        .ok_or_else(|| ApiError::bad_request("invalid_id", "administration must be a positive whole number"))?;
-    let (found, _) = caller
-        .require(state, AdministrationId(id), Right::ManageIntegrations)
-        .await?;
-    state
-        .store
-        .require_licence(found.environment_id, PowerUp::Accountview)
+    let id = AdministrationId(super::positive_id(params, "administration")?);
+    let found = caller
+        .require_feature(state, id, Right::ManageIntegrations, PowerUp::Accountview)
         .await?;
     Ok(found.id)
 }

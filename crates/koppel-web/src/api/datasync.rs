@@ -3,6 +3,7 @@
 //!
 //! Everything here needs the Power BI licence and the `manage_datasync` right in the administration.
 
+use super::time;
 use super::{Endpoint, JsonBody, Operation};
 use crate::AppState;
 use crate::auth::Caller;
@@ -11,7 +12,6 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
-use chrono::{DateTime, Utc};
 use koppel_domain::AdministrationId;
 use koppel_domain::licence::PowerUp;
 use koppel_domain::rights::Right;
@@ -25,28 +25,17 @@ use std::collections::HashMap;
 /// The interval a new Autosync schedule starts with; the worker's Autosync applies the operator's.
 const DEFAULT_INTERVAL_MINUTES: i64 = 15;
 
-fn time(time: DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-}
-
 /// The administration from the path, checked for the right and the licence.
 async fn authorise(
     state: &AppState,
     caller: &Caller,
     params: &HashMap<String, String>,
 ) -> Result<AdministrationId, ApiError> {
-    let id = params
-        .get("administration")
-        .and_then(|v| v.parse::<i64>().ok())
-        .filter(|id| *id > 0)
-        .ok_or_else(|| ApiError::bad_request("invalid_id", "administration must be a positive whole number"))?;
-    let administration = AdministrationId(id);
-    let (found, _) = caller.require(state, administration, Right::ManageDatasync).await?;
-    state
-        .store
-        .require_licence(found.environment_id, PowerUp::PowerBi)
+    let id = AdministrationId(super::positive_id(params, "administration")?);
+    let found = caller
+        .require_feature(state, id, Right::ManageDatasync, PowerUp::PowerBi)
         .await?;
-    Ok(administration)
+    Ok(found.id)
 }
 
 /// The feed's absolute URL, from the request's Host (behind a proxy: X-Forwarded-Proto/Host).

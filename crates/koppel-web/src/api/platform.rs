@@ -40,10 +40,7 @@ fn licence_json(licence: &Licence, today: NaiveDate) -> Json {
 
 fn path_id(path: Result<Path<HashMap<String, String>>, PathRejection>, name: &str) -> Result<i64, ApiError> {
     let Path(map) = path.map_err(|_| ApiError::bad_request("invalid_path", "the path could not be read"))?;
-    map.get(name)
-        .and_then(|v| v.parse::<i64>().ok())
-        .filter(|id| *id > 0)
-        .ok_or_else(|| ApiError::bad_request("invalid_id", format!("{name} must be a positive whole number")))
+    super::positive_id(&map, name)
 }
 
 #[derive(Deserialize)]

@@ -27,16 +27,12 @@ pub const MAX_LIMIT: u32 = 500;
 pub fn render(spec: &ResourceSpec, record: &StoredRecord) -> Json {
     let mut object = serde_json::Map::with_capacity(spec.fields.len() + 3);
     object.insert("id".into(), Json::from(record.id.0));
-    object.insert("created_at".into(), Json::String(timestamp(record.created_at)));
-    object.insert("modified_at".into(), Json::String(timestamp(record.modified_at)));
+    object.insert("created_at".into(), Json::String(super::time(record.created_at)));
+    object.insert("modified_at".into(), Json::String(super::time(record.modified_at)));
     for (field, value) in spec.fields.iter().zip(&record.values) {
         object.insert(field.name.into(), record::render_field(field, value));
     }
     Json::Object(object)
-}
-
-fn timestamp(time: DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
 /// Path ids of `/administrations/{administration}/…/{id}`.

@@ -10,6 +10,7 @@
 //! with operators (logs and the database) and is never sent.
 
 use super::schema::reference;
+use super::time;
 use super::{Endpoint, Operation};
 use crate::AppState;
 use crate::auth::Caller;
@@ -21,7 +22,6 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine;
-use chrono::{DateTime, Utc};
 use koppel_domain::AdministrationId;
 use koppel_domain::record::FieldError;
 use koppel_domain::rights::Right;
@@ -47,10 +47,6 @@ pub fn managing_right(kind: &str) -> Right {
         "accountview_import" | "accountview_export" => Right::ManageIntegrations,
         _ => Right::WriteData,
     }
-}
-
-fn time(time: DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
 /// A run as the API shows it.

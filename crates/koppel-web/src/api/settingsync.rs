@@ -95,17 +95,11 @@ async fn authorise(
     path: Result<Path<HashMap<String, String>>, PathRejection>,
 ) -> Result<AdministrationId, ApiError> {
     let Path(map) = path.map_err(|_| ApiError::bad_request("invalid_path", "the path could not be read"))?;
-    let id = map
-        .get("administration")
-        .and_then(|v| v.parse::<i64>().ok())
-        .filter(|id| *id > 0)
-        .ok_or_else(|| ApiError::bad_request("invalid_id", "administration must be a positive whole number"))?;
-    let (administration, _) = caller.require(state, AdministrationId(id), Right::SyncSettings).await?;
-    state
-        .store
-        .require_licence(administration.environment_id, PowerUp::SubAdministrations)
+    let id = AdministrationId(super::positive_id(&map, "administration")?);
+    let found = caller
+        .require_feature(state, id, Right::SyncSettings, PowerUp::SubAdministrations)
         .await?;
-    Ok(administration.id)
+    Ok(found.id)
 }
 
 async fn list_targets(

@@ -228,8 +228,6 @@ catalogue! {
     datasync_title: "Data Sync", "Data Sync";
     datasync_intro: "Data Sync houdt een rapportagekopie van de gegevens van deze administratie actueel voor Power BI.",
         "Data Sync keeps a reporting copy of this administration's data current for Power BI.";
-    datasync_not_built: "Data Sync instellen is in deze versie van Koppel nog niet mogelijk.",
-        "Setting up Data Sync is not yet possible in this version of Koppel.";
     // AccountView page.
     av_not_configured: "De beheerder van deze Koppel-installatie heeft AccountView nog niet ingesteld. Vraag de beheerder om de AccountView-koppeling te configureren.",
         "The operator of this Koppel installation has not configured AccountView. Ask the operator to configure the AccountView integration.";
