@@ -1,8 +1,9 @@
 //! `data_sync`: brings an administration's reporting dataset up to date, incrementally or in full,
-//! in one transaction, then prunes versions no reader can still be pinned to.
+//! then prunes versions no reader can still be pinned to.
 //!
-//! Safe to run twice: a sync starts from the last committed one, so an attempt that died before its
-//! commit left nothing behind and the next attempt does the whole job.
+//! Safe to run twice: a sync starts from the last committed one. An attempt that died before its
+//! commit left nothing visible behind, and the next attempt does the whole job (a full sync when the
+//! dead one had written part of one).
 
 use koppel_domain::licence::PowerUp;
 use koppel_jobs::{Job, JobContext, JobError, JobFuture, Outcome};
@@ -81,6 +82,7 @@ impl Job for DataSync {
                 run_id: Some(context.job().run_id),
                 fail_after_tables: None,
                 pause_after_tables: payload.pause_after_tables.filter(|_| context.attempt() == 1),
+                ..SyncRequest::default()
             };
             let outcome = store.datasync_run(administration, &request).await?;
             // Pruning is housekeeping: when it fails, the next sync tries again.

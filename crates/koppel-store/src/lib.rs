@@ -95,7 +95,15 @@ pub struct ConnectOptions {
 pub struct Store {
     pool: Pool,
     clock: Arc<dyn Clock>,
+    /// SQLite has one writer at a time. Writers of this process queue here, first come first served,
+    /// instead of polling SQLite's lock: a long job that writes in many short transactions (a Data
+    /// Sync) then lets a waiting writer in after its current transaction, not whenever a poll happens
+    /// to land between two of them. Unused on PostgreSQL.
+    write_gate: Arc<tokio::sync::Mutex<()>>,
 }
+
+/// How long a SQLite writer waits for the write lock, in this process and in SQLite itself.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -119,7 +127,7 @@ impl Store {
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(10))
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .foreign_keys(true);
             let in_memory = options.url.contains(":memory:");
             let pool = SqlitePoolOptions::new()
@@ -135,7 +143,11 @@ impl Store {
                 redact_url(&options.url)
             )));
         };
-        Ok(Store { pool, clock })
+        Ok(Store {
+            pool,
+            clock,
+            write_gate: Arc::new(tokio::sync::Mutex::new(())),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -200,11 +212,31 @@ impl Store {
 
     /// Starts a plain transaction (platform tables, reads that must be consistent).
     pub async fn begin(&self) -> Result<Tx> {
-        let inner = match &self.pool {
-            Pool::Sqlite(pool) => TxInner::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-            Pool::Postgres(pool) => TxInner::Postgres(pool.begin().await?),
+        self.begin_with("BEGIN IMMEDIATE", "BEGIN").await
+    }
+
+    /// Starts a writing transaction with the given `BEGIN` statement per backend. On SQLite it first
+    /// waits its turn at the write gate (see [`Store`]).
+    pub(crate) async fn begin_with(&self, sqlite: &'static str, postgres: &'static str) -> Result<Tx> {
+        let (inner, gate) = match &self.pool {
+            Pool::Sqlite(pool) => {
+                let gate = tokio::time::timeout(SQLITE_BUSY_TIMEOUT, self.write_gate.clone().lock_owned())
+                    .await
+                    .map_err(|_| {
+                        StoreError::Internal(format!(
+                            "no turn to write to SQLite within {} s: another writer of this process held it",
+                            SQLITE_BUSY_TIMEOUT.as_secs()
+                        ))
+                    })?;
+                (TxInner::Sqlite(pool.begin_with(sqlite).await?), Some(gate))
+            }
+            Pool::Postgres(pool) => (TxInner::Postgres(pool.begin_with(postgres).await?), None),
         };
-        Ok(Tx { inner, now: self.now() })
+        Ok(Tx {
+            inner,
+            now: self.now(),
+            _gate: gate,
+        })
     }
 
     /// Starts a read-only transaction that sees one consistent snapshot.
@@ -216,7 +248,11 @@ impl Store {
                     .await?,
             ),
         };
-        Ok(Tx { inner, now: self.now() })
+        Ok(Tx {
+            inner,
+            now: self.now(),
+            _gate: None,
+        })
     }
 
     pub(crate) fn pool(&self) -> &Pool {
@@ -229,6 +265,8 @@ pub struct Tx {
     pub(crate) inner: TxInner,
     /// The time every row written in this transaction is stamped with.
     pub now: DateTime<Utc>,
+    /// This process's turn to write to SQLite, held until commit or rollback.
+    _gate: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl Tx {

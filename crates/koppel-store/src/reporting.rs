@@ -4,14 +4,16 @@
 //! Every reporting row carries `valid_from`/`valid_to` sync numbers: a reader pinned to sync N sees
 //! the rows with `valid_from <= N < valid_to`. A sync closes the versions of changed and deleted
 //! records (`valid_to = N + 1`) and inserts new versions (`valid_from = N + 1`), then advances the
-//! administration's sync number, all in one transaction. A reader therefore sees the whole of one
-//! sync or the whole of the previous one, and a crash leaves the last good snapshot. Old versions are
-//! pruned once no reader can be pinned to them any more (see [`Store::datasync_prune`]).
+//! administration's sync number. Until that last step nothing it wrote is visible: a reader sees the
+//! whole of one sync or the whole of the previous one, and a crash leaves the last good snapshot.
+//! An incremental sync does all of it in one transaction; a full sync writes in chunks and commits
+//! with a short last transaction (see [`Store::datasync_run`]). Old versions are pruned once no
+//! reader can be pinned to them any more (see [`Store::datasync_prune`]).
 //!
 //! The copy is set-based SQL (`INSERT … SELECT` from the record tables), so a sync moves no row
 //! through Rust. Only identifiers from resource specs are formatted into SQL; values are bound.
 
-use crate::db::{Pool, TxInner, decode_value, on_pool, on_tx};
+use crate::db::{Pool, decode_value, on_pool, on_tx};
 use crate::platform::hash_secret;
 use crate::{Backend, Result, Store, StoreError, Tx};
 use base64::Engine;
@@ -197,6 +199,29 @@ pub struct SyncRequest {
     /// process is killed.
     #[doc(hidden)]
     pub pause_after_tables: Option<usize>,
+    /// Records per chunk of a full sync; [`CHUNK_ROWS`] when not set (tests set it small).
+    #[doc(hidden)]
+    pub chunk_rows: Option<i64>,
+    /// For tests: runs after each committed chunk of a full sync, with the number of chunks so far.
+    #[doc(hidden)]
+    pub between_chunks: Option<ChunkHook>,
+}
+
+/// Records a full sync copies per transaction. At about 350,000 rows/s on SQLite a chunk holds the
+/// write lock for a fraction of a second.
+pub const CHUNK_ROWS: i64 = 50_000;
+
+/// A test hook that runs between the chunks of a full sync.
+#[derive(Clone)]
+pub struct ChunkHook(
+    #[allow(clippy::type_complexity)]
+    pub  std::sync::Arc<dyn Fn(usize) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync>,
+);
+
+impl std::fmt::Debug for ChunkHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChunkHook")
+    }
 }
 
 /// Rows a sync wrote to one entity set.
@@ -373,90 +398,161 @@ fn new_feed_secret() -> (String, String) {
 }
 
 impl Store {
-    /// Runs one sync of an administration's reporting dataset in one transaction.
+    /// Runs one sync of an administration's reporting dataset and commits it.
     ///
-    /// Reads the changes since the last committed sync (all records when `full`, or on the first
-    /// sync) from one snapshot, writes the new versions, and advances the sync number and change
-    /// position together with them. On PostgreSQL the transaction is `REPEATABLE READ`, so the
-    /// change position and the records come from one snapshot; on SQLite `BEGIN IMMEDIATE` makes
-    /// this the only writer while it runs.
+    /// An incremental sync reads the changes since the last committed sync and writes them in one
+    /// transaction: on PostgreSQL `REPEATABLE READ`, so the change position and the records come from
+    /// one snapshot; on SQLite `BEGIN IMMEDIATE`. Its cost grows with the changes.
+    ///
+    /// A full sync (the first one, a requested resync, or the sync after an attempt that died part-way)
+    /// copies everything, which at a million work orders takes tens of seconds. It therefore writes in
+    /// chunks of [`CHUNK_ROWS`] records, each its own short transaction, so other writers are never held
+    /// up for long. The chunks write invisible versions (of sync N+1) from the records as they were at
+    /// position P1; a last short transaction takes in what changed between P1 and its own position P2
+    /// and advances the sync number. The result is exactly the source at P2. See
+    /// `ARCHITECTURE.md` ("Data Sync") for why this is consistent.
     pub async fn datasync_run(&self, administration: AdministrationId, request: &SyncRequest) -> Result<SyncOutcome> {
         let started_at = self.now();
-        let inner = match self.pool() {
-            Pool::Sqlite(pool) => TxInner::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-            Pool::Postgres(pool) => TxInner::Postgres(pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ").await?),
-        };
-        let mut tx = Tx { inner, now: started_at };
-        let position = tx.change_position(administration).await?;
+        let mut tx = self.begin().await?;
         ensure_state(&mut tx, administration).await?;
+        let (current, pending) = pending_state(&mut tx, administration, self.backend()).await?;
+        tx.commit().await?;
+        let interrupted = pending > current;
+        if interrupted {
+            tracing::info!(
+                administration.id = %administration,
+                sync.number = pending,
+                "an earlier attempt of this sync died part-way; this sync replaces it with a full one"
+            );
+        }
+        if request.full || current == 0 || interrupted {
+            self.datasync_full(administration, request, started_at).await
+        } else {
+            self.datasync_incremental(administration, request, started_at).await
+        }
+    }
+
+    async fn datasync_incremental(
+        &self,
+        administration: AdministrationId,
+        request: &SyncRequest,
+        started_at: DateTime<Utc>,
+    ) -> Result<SyncOutcome> {
+        let mut tx = self
+            .begin_with("BEGIN IMMEDIATE", "BEGIN ISOLATION LEVEL REPEATABLE READ")
+            .await?;
+        tx.now = started_at;
+        let position = tx.change_position(administration).await?;
         // On PostgreSQL a concurrent sync of the same administration (which the job's unique key
         // prevents) would fail here with a serialization error instead of writing twice.
-        let select_state = match self.backend() {
-            Backend::Sqlite => SELECT_STATE.to_string(),
-            Backend::Postgres => format!("{SELECT_STATE} FOR UPDATE"),
-        };
-        let state: StateRow = on_tx!(tx, conn => sqlx::query_as(AssertSqlSafe(select_state))
-            .bind(administration.0)
-            .fetch_one(conn)
-            .await)?;
-        let state = state_from_row(state);
-        let full = request.full || state.current_sync == 0;
-        let sync_no = state.current_sync + 1;
-        let last = state.change_position;
+        let (current, pending) = pending_state(&mut tx, administration, self.backend()).await?;
+        if pending > current {
+            return Err(sync_busy());
+        }
+        let last: i64 = on_tx!(tx, conn => sqlx::query_scalar(
+            "SELECT change_position FROM datasync_state WHERE administration_id = $1",
+        )
+        .bind(administration.0)
+        .fetch_one(conn)
+        .await)?;
+        let sync_no = current + 1;
         let mut tables = Vec::with_capacity(REPORTED.len());
         for (index, reported) in REPORTED.iter().enumerate() {
             if request.fail_after_tables == Some(index) {
                 // Dropping the transaction rolls everything back, as a killed process would.
-                return Err(StoreError::conflict("sync_interrupted", "the sync was interrupted"));
+                return Err(sync_interrupted());
             }
             if request.pause_after_tables == Some(index) {
-                tracing::warn!(administration.id = %administration, "data sync paused for a crash test");
-                std::future::pending::<()>().await;
+                pause_for_crash_test(administration).await;
             }
-            let counts = if full {
-                copy_full(&mut tx, administration, reported, sync_no, position).await?
-            } else {
-                copy_changes(&mut tx, administration, reported, sync_no, last, position).await?
-            };
-            tables.push(counts);
+            tables.push(copy_changes(&mut tx, administration, reported, sync_no, last, position).await?);
         }
-        let committed_at = self.now();
         let outcome = SyncOutcome {
             sync_no,
-            full,
+            full: false,
             change_position: position,
-            committed_at,
+            committed_at: self.now(),
             tables,
         };
-        on_tx!(tx, conn => sqlx::query(
-            "INSERT INTO datasync_syncs (administration_id, sync_no, run_id, full_sync, change_position, started_at, \
-             committed_at, rows_inserted, rows_updated, rows_deleted) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(administration.0)
-        .bind(sync_no)
-        .bind(request.run_id)
-        .bind(full)
-        .bind(position)
-        .bind(started_at)
-        .bind(committed_at)
-        .bind(outcome.inserted() as i64)
-        .bind(outcome.updated() as i64)
-        .bind(outcome.deleted() as i64)
-        .execute(conn)
-        .await
-        .map(|r| r.rows_affected()))?;
-        on_tx!(tx, conn => sqlx::query(
-            "UPDATE datasync_state SET current_sync = $2, change_position = $3, synced_at = $4 WHERE administration_id = $1",
-        )
-        .bind(administration.0)
-        .bind(sync_no)
-        .bind(position)
-        .bind(committed_at)
-        .execute(conn)
-        .await
-        .map(|r| r.rows_affected()))?;
+        commit_sync(tx, administration, request, started_at, &outcome).await?;
+        Ok(outcome)
+    }
+
+    async fn datasync_full(
+        &self,
+        administration: AdministrationId,
+        request: &SyncRequest,
+        started_at: DateTime<Utc>,
+    ) -> Result<SyncOutcome> {
+        // Claim the next sync number and take the position the chunks copy up to.
+        let mut tx = self.begin().await?;
+        let (current, pending) = pending_state(&mut tx, administration, self.backend()).await?;
+        let sync_no = current + 1;
+        // Versions of this sync number that a dead attempt left behind; the chunks replace them.
+        let leftovers = pending >= sync_no;
+        on_tx!(tx, conn => sqlx::query("UPDATE datasync_state SET pending_sync = $2 WHERE administration_id = $1")
+            .bind(administration.0)
+            .bind(sync_no)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+        let copied_up_to = tx.change_position(administration).await?;
         tx.commit().await?;
-        if full && let Pool::Postgres(pool) = self.pool() {
+
+        let chunk = Chunking {
+            administration,
+            sync_no,
+            copied_up_to,
+            leftovers,
+            rows: request.chunk_rows.unwrap_or(CHUNK_ROWS).max(1),
+            hook: request.between_chunks.clone(),
+        };
+        let mut chunks_done = 0;
+        let mut tallies = Vec::with_capacity(REPORTED.len());
+        for (index, reported) in REPORTED.iter().enumerate() {
+            if request.fail_after_tables == Some(index) {
+                // What is written so far stays invisible; the next sync replaces it.
+                return Err(sync_interrupted());
+            }
+            if request.pause_after_tables == Some(index) {
+                pause_for_crash_test(administration).await;
+            }
+            tallies.push(self.copy_full_chunked(&chunk, reported, &mut chunks_done).await?);
+        }
+
+        // Commit: take in what changed while the chunks were written, in one snapshot with the sync
+        // number's advance.
+        let mut tx = self
+            .begin_with("BEGIN IMMEDIATE", "BEGIN ISOLATION LEVEL REPEATABLE READ")
+            .await?;
+        let position = tx.change_position(administration).await?;
+        let (now_current, now_pending) = pending_state(&mut tx, administration, self.backend()).await?;
+        if now_current != current || now_pending != sync_no {
+            return Err(sync_busy());
+        }
+        let mut tables = Vec::with_capacity(REPORTED.len());
+        for (reported, tally) in REPORTED.iter().zip(tallies) {
+            let tally = catch_up(
+                &mut tx,
+                administration,
+                reported,
+                sync_no,
+                copied_up_to,
+                position,
+                tally,
+            )
+            .await?;
+            tables.push(tally.counts(reported.entity_set));
+        }
+        let outcome = SyncOutcome {
+            sync_no,
+            full: true,
+            change_position: position,
+            committed_at: self.now(),
+            tables,
+        };
+        commit_sync(tx, administration, request, started_at, &outcome).await?;
+        if let Pool::Postgres(pool) = self.pool() {
             // A full copy changes the tables' size by orders of magnitude; without fresh statistics
             // PostgreSQL plans the next incremental sync's closing joins as if the tables were empty.
             for reported in REPORTED {
@@ -465,6 +561,83 @@ impl Store {
             }
         }
         Ok(outcome)
+    }
+
+    /// Copies one table in chunks of source records by id: each chunk closes the current versions in
+    /// its id range and inserts the records there as they were at `copied_up_to` (records changed
+    /// since are left to the commit), in its own transaction.
+    async fn copy_full_chunked(
+        &self,
+        chunk: &Chunking,
+        reported: &'static ReportedResource,
+        chunks_done: &mut usize,
+    ) -> Result<FullTally> {
+        let table = reported.table();
+        let source = reported.spec.table;
+        let columns = copied_columns(reported);
+        let next_bound =
+            format!("SELECT id FROM {source} WHERE administration_id = $1 AND id > $2 ORDER BY id LIMIT 1 OFFSET $3");
+        let remove_leftovers =
+            format!("DELETE FROM {table} WHERE administration_id = $1 AND id > $2 AND id <= $3 AND valid_from = $4");
+        let close = format!(
+            "UPDATE {table} SET valid_to = $4 WHERE administration_id = $1 AND valid_to = $5 AND id > $2 AND id <= $3"
+        );
+        let insert = format!(
+            "INSERT INTO {table} (administration_id, valid_from, valid_to, {columns}) \
+             SELECT administration_id, $4, $5, {columns} FROM {source} \
+             WHERE administration_id = $1 AND id > $2 AND id <= $3 AND change_seq <= $6"
+        );
+        let administration = chunk.administration.0;
+        let mut tally = FullTally::default();
+        let mut lower = i64::MIN;
+        loop {
+            let bound: Option<i64> = on_pool!(self.pool(), pool => sqlx::query_scalar(AssertSqlSafe(next_bound.as_str()))
+                .bind(administration)
+                .bind(lower)
+                .bind(chunk.rows - 1)
+                .fetch_optional(pool)
+                .await)?;
+            let upper = bound.unwrap_or(i64::MAX);
+            let mut tx = self.begin().await?;
+            if chunk.leftovers {
+                on_tx!(tx, conn => sqlx::query(AssertSqlSafe(remove_leftovers.as_str()))
+                    .bind(administration)
+                    .bind(lower)
+                    .bind(upper)
+                    .bind(chunk.sync_no)
+                    .execute(conn)
+                    .await
+                    .map(|r| r.rows_affected()))?;
+            }
+            tally.closed += on_tx!(tx, conn => sqlx::query(AssertSqlSafe(close.as_str()))
+                .bind(administration)
+                .bind(lower)
+                .bind(upper)
+                .bind(chunk.sync_no)
+                .bind(OPEN)
+                .execute(conn)
+                .await
+                .map(|r| r.rows_affected()))?;
+            tally.inserted += on_tx!(tx, conn => sqlx::query(AssertSqlSafe(insert.as_str()))
+                .bind(administration)
+                .bind(lower)
+                .bind(upper)
+                .bind(chunk.sync_no)
+                .bind(OPEN)
+                .bind(chunk.copied_up_to)
+                .execute(conn)
+                .await
+                .map(|r| r.rows_affected()))?;
+            tx.commit().await?;
+            *chunks_done += 1;
+            if let Some(hook) = &chunk.hook {
+                (hook.0)(*chunks_done).await;
+            }
+            match bound {
+                Some(bound) => lower = bound,
+                None => return Ok(tally),
+            }
+        }
     }
 
     /// Removes versions no reader can be pinned to any more, and returns how many rows went.
@@ -848,45 +1021,157 @@ async fn ensure_state(tx: &mut Tx, administration: AdministrationId) -> Result<(
     Ok(())
 }
 
-/// Closes every current version and copies every record again.
-async fn copy_full(
+/// The administration's committed and pending sync numbers; on PostgreSQL the state row stays locked
+/// until the transaction ends.
+async fn pending_state(tx: &mut Tx, administration: AdministrationId, backend: Backend) -> Result<(i64, i64)> {
+    let statement = match backend {
+        Backend::Sqlite => PENDING_STATE.to_string(),
+        Backend::Postgres => format!("{PENDING_STATE} FOR UPDATE"),
+    };
+    let row: Option<(i64, i64)> = on_tx!(tx, conn => sqlx::query_as(AssertSqlSafe(statement))
+        .bind(administration.0)
+        .fetch_optional(conn)
+        .await)?;
+    Ok(row.unwrap_or((0, 0)))
+}
+
+const PENDING_STATE: &str = "SELECT current_sync, pending_sync FROM datasync_state WHERE administration_id = $1";
+
+fn sync_interrupted() -> StoreError {
+    StoreError::conflict("sync_interrupted", "the sync was interrupted")
+}
+
+fn sync_busy() -> StoreError {
+    StoreError::conflict(
+        "sync_running",
+        "another sync of this administration is running; this one stopped without changing anything",
+    )
+}
+
+async fn pause_for_crash_test(administration: AdministrationId) {
+    tracing::warn!(administration.id = %administration, "data sync paused for a crash test");
+    std::future::pending::<()>().await;
+}
+
+/// Records the committed sync, advances the administration's sync number and change position, and
+/// commits.
+async fn commit_sync(
+    mut tx: Tx,
+    administration: AdministrationId,
+    request: &SyncRequest,
+    started_at: DateTime<Utc>,
+    outcome: &SyncOutcome,
+) -> Result<()> {
+    on_tx!(tx, conn => sqlx::query(
+        "INSERT INTO datasync_syncs (administration_id, sync_no, run_id, full_sync, change_position, started_at, \
+         committed_at, rows_inserted, rows_updated, rows_deleted) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(administration.0)
+    .bind(outcome.sync_no)
+    .bind(request.run_id)
+    .bind(outcome.full)
+    .bind(outcome.change_position)
+    .bind(started_at)
+    .bind(outcome.committed_at)
+    .bind(outcome.inserted() as i64)
+    .bind(outcome.updated() as i64)
+    .bind(outcome.deleted() as i64)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected()))?;
+    on_tx!(tx, conn => sqlx::query(
+        "UPDATE datasync_state SET current_sync = $2, pending_sync = $2, change_position = $3, synced_at = $4 \
+         WHERE administration_id = $1",
+    )
+    .bind(administration.0)
+    .bind(outcome.sync_no)
+    .bind(outcome.change_position)
+    .bind(outcome.committed_at)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected()))?;
+    tx.commit().await
+}
+
+/// What a full sync's chunks share.
+struct Chunking {
+    administration: AdministrationId,
+    sync_no: i64,
+    /// The change position the chunks copy records up to.
+    copied_up_to: i64,
+    /// Whether a dead attempt may have left versions of `sync_no` behind.
+    leftovers: bool,
+    rows: i64,
+    hook: Option<ChunkHook>,
+}
+
+/// Versions a full sync closed and inserted in one table.
+#[derive(Debug, Default, Clone, Copy)]
+struct FullTally {
+    closed: u64,
+    inserted: u64,
+}
+
+impl FullTally {
+    /// A full copy replaces every row, so it counts net: as many rows as existed before and exist now
+    /// count as updated, the surplus as new or gone (30 rows replaced by 29 are 29 updated, 1 deleted,
+    /// even when in fact 2 went and 1 came).
+    fn counts(self, entity_set: &'static str) -> TableCounts {
+        let updated = self.closed.min(self.inserted);
+        TableCounts {
+            entity_set,
+            inserted: self.inserted - updated,
+            updated,
+            deleted: self.closed - updated,
+        }
+    }
+}
+
+/// The last step of a full sync, inside the commit's transaction: records changed or deleted after
+/// the chunks' position get their chunk-written version replaced by the current one (or removed).
+async fn catch_up(
     tx: &mut Tx,
     administration: AdministrationId,
     reported: &'static ReportedResource,
     sync_no: i64,
+    copied_up_to: i64,
     position: i64,
-) -> Result<TableCounts> {
+    mut tally: FullTally,
+) -> Result<FullTally> {
     let table = reported.table();
-    let close = format!("UPDATE {table} SET valid_to = $2 WHERE administration_id = $1 AND valid_to = $3");
-    let closed = on_tx!(tx, conn => sqlx::query(AssertSqlSafe(close))
+    let source = reported.spec.table;
+    let replaced = format!(
+        "DELETE FROM {table} WHERE administration_id = $1 AND valid_from = $2 AND id IN \
+         (SELECT id FROM {source} WHERE administration_id = $1 AND change_seq > $3 AND change_seq <= $4 \
+          UNION ALL SELECT record_id FROM tombstones WHERE administration_id = $1 AND resource = $5 \
+          AND change_seq > $3 AND change_seq <= $4)"
+    );
+    let removed = on_tx!(tx, conn => sqlx::query(AssertSqlSafe(replaced))
         .bind(administration.0)
         .bind(sync_no)
-        .bind(OPEN)
+        .bind(copied_up_to)
+        .bind(position)
+        .bind(reported.spec.slug)
         .execute(conn)
         .await
         .map(|r| r.rows_affected()))?;
     let columns = copied_columns(reported);
     let insert = format!(
         "INSERT INTO {table} (administration_id, valid_from, valid_to, {columns}) \
-         SELECT administration_id, $2, $3, {columns} FROM {source} WHERE administration_id = $1 AND change_seq <= $4",
-        source = reported.spec.table
+         SELECT administration_id, $2, $3, {columns} FROM {source} \
+         WHERE administration_id = $1 AND change_seq > $4 AND change_seq <= $5"
     );
-    let inserted = on_tx!(tx, conn => sqlx::query(AssertSqlSafe(insert))
+    let written = on_tx!(tx, conn => sqlx::query(AssertSqlSafe(insert))
         .bind(administration.0)
         .bind(sync_no)
         .bind(OPEN)
+        .bind(copied_up_to)
         .bind(position)
         .execute(conn)
         .await
         .map(|r| r.rows_affected()))?;
-    // A full copy replaces every row: what existed before counts as updated, the rest as new or gone.
-    let updated = closed.min(inserted);
-    Ok(TableCounts {
-        entity_set: reported.entity_set,
-        inserted: inserted - updated,
-        updated,
-        deleted: closed - updated,
-    })
+    tally.inserted = tally.inserted - removed + written;
+    Ok(tally)
 }
 
 /// Closes the versions of records changed or deleted after `last` and inserts their new versions.

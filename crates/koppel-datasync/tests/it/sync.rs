@@ -2,9 +2,11 @@
 //! pruning.
 
 use crate::support::{create, ids_at, relation, rows_at};
+use koppel_domain::AdministrationId;
 use koppel_domain::record::Value;
 use koppel_domain::resources::{MATERIALS, RELATIONS};
-use koppel_store::reporting::SyncRequest;
+use koppel_store::Store;
+use koppel_store::reporting::{ChunkHook, SyncRequest};
 use koppel_test_support::{Fixture, TestDatabase};
 use serde_json::json;
 
@@ -260,6 +262,190 @@ async fn deleting_a_sub_removes_its_reporting_copy_and_feed_tokens() {
         assert!(ids_at(store, gone, "Customers", synced.sync_no).await.is_empty());
         let kept_state = store.datasync_state(kept).await.unwrap();
         assert_eq!(ids_at(store, kept, "Customers", kept_state.current_sync).await.len(), 1);
+        db.cleanup().await;
+    }
+}
+
+/// The Customers at a sync as (id, name), and the source's.
+async fn customers_at(store: &Store, a: AdministrationId, sync: i64) -> Vec<(i64, Value)> {
+    let set = koppel_datasync::feed::feed().set("Customers").unwrap();
+    let name = set.columns.iter().position(|c| c.property == "Name").unwrap();
+    rows_at(store, a, "Customers", sync, &[])
+        .await
+        .into_iter()
+        .map(|row| (row[0].as_i64().unwrap(), row[name].clone()))
+        .collect()
+}
+
+async fn source_customers(store: &Store, a: AdministrationId) -> Vec<(i64, Value)> {
+    let query = koppel_store::records::ListQuery {
+        limit: 1000,
+        ..Default::default()
+    };
+    let name = RELATIONS.field_index("name");
+    store
+        .list_records(a, &RELATIONS, &query)
+        .await
+        .unwrap()
+        .records
+        .into_iter()
+        .map(|record| (record.id.0, record.values[name].clone()))
+        .collect()
+}
+
+fn rename(name: &str) -> Vec<Option<Value>> {
+    let mut patch = vec![None; RELATIONS.fields.len()];
+    patch[RELATIONS.field_index("name")] = Some(Value::Text(name.into()));
+    patch
+}
+
+/// A full sync writes in chunks, each its own transaction: between them other writers get in (on
+/// SQLite too, where one writer at a time holds the database), and what they change before the commit
+/// is in the snapshot the sync commits. Readers see the previous sync until then.
+#[tokio::test]
+async fn a_full_sync_lets_writers_in_between_its_chunks_and_commits_exactly_the_source() {
+    for db in TestDatabase::all().await {
+        let store = db.store().clone();
+        let fixture = Fixture::create(&store).await;
+        let a = fixture.sub1;
+        let mut ids = Vec::new();
+        for n in 0..30 {
+            ids.push(relation(&store, a, &format!("R{n:02}"), &format!("Relatie {n}")).await);
+        }
+        store.datasync_run(a, &incremental()).await.unwrap();
+        let before = customers_at(&store, a, 1).await;
+        assert_eq!(before, source_customers(&store, a).await);
+
+        let writes_done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let hook = {
+            let (store, ids, writes_done) = (store.clone(), ids.clone(), writes_done.clone());
+            ChunkHook(std::sync::Arc::new(move |chunk| {
+                let (store, ids, writes_done) = (store.clone(), ids.clone(), writes_done.clone());
+                Box::pin(async move {
+                    // Customers come first, in chunks of 4 relations: after the third chunk, ids[0..12]
+                    // are copied and the rest are not.
+                    if chunk != 3 {
+                        return;
+                    }
+                    let writes = async {
+                        // A copied record and one still to come change; one of each is deleted; one is new.
+                        store
+                            .update_record(a, &RELATIONS, ids[1], rename("Gewijzigd 1"))
+                            .await
+                            .unwrap();
+                        store
+                            .update_record(a, &RELATIONS, ids[20], rename("Gewijzigd 20"))
+                            .await
+                            .unwrap();
+                        store.delete_record(a, &RELATIONS, ids[2]).await.unwrap();
+                        store.delete_record(a, &RELATIONS, ids[25]).await.unwrap();
+                        relation(&store, a, "R-NEW", "Nieuw tijdens de sync").await;
+                        // A copied record changes twice.
+                        store
+                            .update_record(a, &RELATIONS, ids[5], rename("Eerst"))
+                            .await
+                            .unwrap();
+                        store
+                            .update_record(a, &RELATIONS, ids[5], rename("Daarna"))
+                            .await
+                            .unwrap();
+                    };
+                    tokio::time::timeout(std::time::Duration::from_secs(5), writes)
+                        .await
+                        .expect("writers are not held up by a full sync");
+                    // Readers still see sync 1 while sync 2 is being written.
+                    assert_eq!(store.datasync_state(a).await.unwrap().current_sync, 1);
+                    writes_done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                })
+            }))
+        };
+        let request = SyncRequest {
+            full: true,
+            chunk_rows: Some(4),
+            between_chunks: Some(hook),
+            ..SyncRequest::default()
+        };
+        let outcome = store.datasync_run(a, &request).await.unwrap();
+        assert_eq!(writes_done.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(outcome.full);
+        assert_eq!(outcome.sync_no, 2);
+        let mut snapshot = store.snapshot().await.unwrap();
+        let position = snapshot.change_position(a).await.unwrap();
+        snapshot.rollback().await.unwrap();
+        assert_eq!(
+            outcome.change_position, position,
+            "the commit covers the writes made meanwhile"
+        );
+
+        let after = customers_at(&store, a, 2).await;
+        assert_eq!(after, source_customers(&store, a).await);
+        assert_eq!(after.len(), 29);
+        assert!(after.contains(&(ids[5].0, Value::Text("Daarna".into()))));
+        assert_eq!(
+            customers_at(&store, a, 1).await,
+            before,
+            "sync 1 is unchanged for pinned readers"
+        );
+        let customers = outcome.tables.iter().find(|t| t.entity_set == "Customers").unwrap();
+        // A full sync counts net: 30 versions replaced by 29 is 29 updated and 1 deleted.
+        assert_eq!((customers.inserted, customers.updated, customers.deleted), (0, 29, 1));
+        db.cleanup().await;
+    }
+}
+
+/// A full resync that dies after some tables leaves invisible versions behind. The next sync, even an
+/// incremental request, is a full one that replaces them, and converges to the source.
+#[tokio::test]
+async fn a_full_sync_that_died_part_way_is_replaced_by_the_next_sync() {
+    for db in TestDatabase::all().await {
+        let store = db.store();
+        let fixture = Fixture::create(store).await;
+        let a = fixture.sub1;
+        let mut ids = Vec::new();
+        for n in 0..10 {
+            ids.push(relation(store, a, &format!("R{n}"), &format!("Relatie {n}")).await);
+        }
+        store.datasync_run(a, &incremental()).await.unwrap();
+        let before = customers_at(store, a, 1).await;
+        store
+            .update_record(a, &RELATIONS, ids[3], rename("Nieuwe naam"))
+            .await
+            .unwrap();
+        store.delete_record(a, &RELATIONS, ids[4]).await.unwrap();
+        let interrupted = store
+            .datasync_run(
+                a,
+                &SyncRequest {
+                    full: true,
+                    chunk_rows: Some(3),
+                    fail_after_tables: Some(3),
+                    ..SyncRequest::default()
+                },
+            )
+            .await;
+        assert!(interrupted.is_err());
+        assert_eq!(store.datasync_state(a).await.unwrap().current_sync, 1);
+        assert_eq!(customers_at(store, a, 1).await, before, "the dead attempt is invisible");
+
+        // Meanwhile the source moves on.
+        store
+            .update_record(a, &RELATIONS, ids[7], rename("Later gewijzigd"))
+            .await
+            .unwrap();
+        let next = store.datasync_run(a, &incremental()).await.unwrap();
+        assert!(next.full, "a sync after a dead full one is full");
+        assert_eq!(next.sync_no, 2);
+        assert_eq!(customers_at(store, a, 2).await, source_customers(store, a).await);
+        assert_eq!(customers_at(store, a, 1).await, before);
+
+        // And the sync after that is incremental again.
+        store
+            .update_record(a, &RELATIONS, ids[8], rename("Weer later"))
+            .await
+            .unwrap();
+        let third = store.datasync_run(a, &incremental()).await.unwrap();
+        assert!(!third.full);
+        assert_eq!(customers_at(store, a, 3).await, source_customers(store, a).await);
         db.cleanup().await;
     }
 }
