@@ -2,6 +2,7 @@
 //! go into issues and release notes, measured the same way every time.
 
 mod cpu;
+mod feed;
 mod load;
 mod rest;
 mod scratch;
@@ -47,6 +48,9 @@ pub enum Bench {
         #[arg(long, value_parser = parse_count)]
         scale: Option<u64>,
     },
+    /// The OData feed as Power BI reads it: all WorkOrders through HTTP following nextLinks, rows/s
+    /// and the server's peak memory, on `demo --scale N` after a full Data Sync.
+    Feed(feed::FeedArgs),
     /// Clean debug build time of the whole workspace, in a temporary target directory. Takes minutes.
     Build {
         /// Keep the temporary target directory instead of deleting it.
@@ -92,6 +96,7 @@ pub fn run(bench: Bench) -> anyhow::Result<()> {
             run_timed(&mut command)?;
             Ok(())
         }
+        Bench::Feed(arguments) => feed::run(arguments),
         Bench::Build { keep } => build(keep),
     }
 }

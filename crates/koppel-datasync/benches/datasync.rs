@@ -2,10 +2,11 @@
 //! KOPPEL_BENCH_DATABASE_URL (or KOPPEL_TEST_DATABASE_URL) is set, PostgreSQL:
 //!
 //! - full sync throughput (rows/s over all entity sets),
-//! - an incremental sync after 10,000 changed rows (8,000 updates, 1,000 deletes, 1,000 inserts).
+//! - an incremental sync after 10,000 changed rows (8,000 updates, 1,000 deletes, 1,000 inserts),
+//! - a full resync while another writer updates a record every 20 ms, with that writer's waits.
 //!
 //! `cargo bench -p koppel-datasync --bench datasync`. Figures are printed, never asserted. The feed's
-//! throughput is measured over HTTP (see the README's Benchmarks section).
+//! throughput is measured over HTTP by `cargo xtask bench feed`.
 
 use koppel_domain::record::{Value, parse_create};
 use koppel_domain::resources::{RELATIONS, WORK_ORDER_MATERIALS, WORK_ORDERS};
@@ -143,6 +144,82 @@ async fn measure(backend: &str, url: &str, scale: u64) -> BenchResult<()> {
         "{backend}: incremental sync with nothing changed in {:.3} s",
         started.elapsed().as_secs_f64()
     );
+    full_resync_with_a_writer(backend, &store, administration).await?;
     store.close().await;
+    Ok(())
+}
+
+/// A full resync (every version replaced) while another writer updates a relation every 20 ms: how
+/// long the writer waits at most. The sync writes in chunks, so the wait stays short on SQLite too.
+async fn full_resync_with_a_writer(
+    backend: &str,
+    store: &Store,
+    administration: koppel_domain::AdministrationId,
+) -> BenchResult<()> {
+    let relation = store
+        .list_records(
+            administration,
+            &RELATIONS,
+            &ListQuery {
+                limit: 1,
+                ..ListQuery::default()
+            },
+        )
+        .await?
+        .records
+        .first()
+        .ok_or("the benchmark administration has no relations")?
+        .id;
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (store, done) = (store.clone(), done.clone());
+        tokio::spawn(async move {
+            let (mut waits, mut failures) = (Vec::new(), 0_u64);
+            let mut n = 0_u64;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                n += 1;
+                let mut patch = vec![None; RELATIONS.fields.len()];
+                patch[RELATIONS.field_index("name")] = Some(Value::Text(format!("Schrijver {n}")));
+                let started = Instant::now();
+                match store.update_record(administration, &RELATIONS, relation, patch).await {
+                    Ok(_) => waits.push(started.elapsed()),
+                    Err(_) => failures += 1,
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            (waits, failures)
+        })
+    };
+    let started = Instant::now();
+    let full = store
+        .datasync_run(
+            administration,
+            &SyncRequest {
+                full: true,
+                ..SyncRequest::default()
+            },
+        )
+        .await;
+    let elapsed = started.elapsed();
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (mut waits, failures) = writer.await?;
+    let full = full?;
+    waits.sort();
+    let percentile = |fraction: f64| {
+        waits
+            .get(((waits.len() as f64 * fraction).ceil() as usize).saturating_sub(1))
+            .map_or(0.0, |wait| wait.as_secs_f64() * 1000.0)
+    };
+    let rows = full.inserted() + full.updated();
+    println!(
+        "{backend}: full resync of {rows} rows in {:.2} s ({:.0} rows/s) with a writer alongside: {} writes, \
+         p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, {failures} failed",
+        elapsed.as_secs_f64(),
+        rows as f64 / elapsed.as_secs_f64(),
+        waits.len(),
+        percentile(0.5),
+        percentile(0.99),
+        percentile(1.0),
+    );
     Ok(())
 }

@@ -8,10 +8,11 @@
 use koppel_domain::licence::PowerUp;
 use koppel_jobs::{Job, JobContext, JobError, JobFuture, Outcome};
 use koppel_store::StoreError;
-use koppel_store::reporting::{SyncOutcome, SyncRequest};
+use koppel_store::reporting::{ProgressHook, SyncOutcome, SyncProgress, SyncRequest};
 use koppel_store::runs::RunMessage;
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
+use std::sync::Arc;
 
 pub const KIND: &str = koppel_store::reporting::DATA_SYNC_KIND;
 
@@ -53,6 +54,22 @@ fn licence_message() -> RunMessage {
     )
 }
 
+/// A full sync's progress on its run: entity sets done of all, and rows written so far.
+fn show_progress(store: koppel_store::Store, run_id: i64) -> ProgressHook {
+    ProgressHook(Arc::new(move |progress: SyncProgress| {
+        let store = store.clone();
+        Box::pin(async move {
+            let counts = json!({"rows_written": progress.rows});
+            let done = i64::try_from(progress.sets_done).unwrap_or(i64::MAX);
+            let total = i64::try_from(progress.sets).ok();
+            // Progress is for the eye only: a failed update must not fail the sync.
+            if let Err(error) = store.set_run_progress(run_id, done, total, Some(&counts)).await {
+                tracing::warn!(run.id = run_id, error = %error, "could not record the sync's progress");
+            }
+        })
+    }))
+}
+
 impl Job for DataSync {
     fn kind(&self) -> &'static str {
         KIND
@@ -82,6 +99,7 @@ impl Job for DataSync {
                 run_id: Some(context.job().run_id),
                 fail_after_tables: None,
                 pause_after_tables: payload.pause_after_tables.filter(|_| context.attempt() == 1),
+                progress: Some(show_progress(store.clone(), context.job().run_id)),
                 ..SyncRequest::default()
             };
             let outcome = store.datasync_run(administration, &request).await?;

@@ -202,25 +202,37 @@ pub struct SyncRequest {
     /// Records per chunk of a full sync; [`CHUNK_ROWS`] when not set (tests set it small).
     #[doc(hidden)]
     pub chunk_rows: Option<i64>,
-    /// For tests: runs after each committed chunk of a full sync, with the number of chunks so far.
-    #[doc(hidden)]
-    pub between_chunks: Option<ChunkHook>,
+    /// Runs after each committed chunk of a full sync (outside any transaction), to show progress.
+    pub progress: Option<ProgressHook>,
+}
+
+/// How far a full sync has come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncProgress {
+    /// Chunks committed so far.
+    pub chunks: usize,
+    /// Entity sets copied completely.
+    pub sets_done: usize,
+    /// Entity sets in all.
+    pub sets: usize,
+    /// Versions written so far.
+    pub rows: u64,
 }
 
 /// Records a full sync copies per transaction. At about 350,000 rows/s on SQLite a chunk holds the
 /// write lock for a fraction of a second.
 pub const CHUNK_ROWS: i64 = 50_000;
 
-/// A test hook that runs between the chunks of a full sync.
-#[derive(Clone)]
-pub struct ChunkHook(
-    #[allow(clippy::type_complexity)]
-    pub  std::sync::Arc<dyn Fn(usize) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync>,
-);
+/// The future a [`ProgressHook`] returns.
+pub type ProgressFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
-impl std::fmt::Debug for ChunkHook {
+/// A callback that runs between the chunks of a full sync.
+#[derive(Clone)]
+pub struct ProgressHook(pub std::sync::Arc<dyn Fn(SyncProgress) -> ProgressFuture + Send + Sync>);
+
+impl std::fmt::Debug for ProgressHook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ChunkHook")
+        f.write_str("ProgressHook")
     }
 }
 
@@ -505,9 +517,14 @@ impl Store {
             copied_up_to,
             leftovers,
             rows: request.chunk_rows.unwrap_or(CHUNK_ROWS).max(1),
-            hook: request.between_chunks.clone(),
+            hook: request.progress.clone(),
         };
-        let mut chunks_done = 0;
+        let mut progress = SyncProgress {
+            chunks: 0,
+            sets_done: 0,
+            sets: REPORTED.len(),
+            rows: 0,
+        };
         let mut tallies = Vec::with_capacity(REPORTED.len());
         for (index, reported) in REPORTED.iter().enumerate() {
             if request.fail_after_tables == Some(index) {
@@ -517,7 +534,7 @@ impl Store {
             if request.pause_after_tables == Some(index) {
                 pause_for_crash_test(administration).await;
             }
-            tallies.push(self.copy_full_chunked(&chunk, reported, &mut chunks_done).await?);
+            tallies.push(self.copy_full_chunked(&chunk, reported, &mut progress).await?);
         }
 
         // Commit: take in what changed while the chunks were written, in one snapshot with the sync
@@ -570,7 +587,7 @@ impl Store {
         &self,
         chunk: &Chunking,
         reported: &'static ReportedResource,
-        chunks_done: &mut usize,
+        progress: &mut SyncProgress,
     ) -> Result<FullTally> {
         let table = reported.table();
         let source = reported.spec.table;
@@ -618,7 +635,7 @@ impl Store {
                 .execute(conn)
                 .await
                 .map(|r| r.rows_affected()))?;
-            tally.inserted += on_tx!(tx, conn => sqlx::query(AssertSqlSafe(insert.as_str()))
+            let inserted = on_tx!(tx, conn => sqlx::query(AssertSqlSafe(insert.as_str()))
                 .bind(administration)
                 .bind(lower)
                 .bind(upper)
@@ -629,9 +646,14 @@ impl Store {
                 .await
                 .map(|r| r.rows_affected()))?;
             tx.commit().await?;
-            *chunks_done += 1;
+            tally.inserted += inserted;
+            progress.chunks += 1;
+            progress.rows += inserted;
+            if bound.is_none() {
+                progress.sets_done += 1;
+            }
             if let Some(hook) = &chunk.hook {
-                (hook.0)(*chunks_done).await;
+                (hook.0)(*progress).await;
             }
             match bound {
                 Some(bound) => lower = bound,
@@ -1102,7 +1124,7 @@ struct Chunking {
     /// Whether a dead attempt may have left versions of `sync_no` behind.
     leftovers: bool,
     rows: i64,
-    hook: Option<ChunkHook>,
+    hook: Option<ProgressHook>,
 }
 
 /// Versions a full sync closed and inserted in one table.

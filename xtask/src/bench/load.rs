@@ -90,6 +90,30 @@ pub async fn get(address: SocketAddr, path: &str, token: Option<&str>) -> anyhow
     exchange(&mut sender, &request(address, path, token.as_ref())?).await
 }
 
+/// A keep-alive connection that sends GETs one after another with one `Authorization` header, as a
+/// single reader (Power BI paging through a feed) does.
+pub struct Reader {
+    address: SocketAddr,
+    sender: SendRequest<Empty<Bytes>>,
+    authorization: HeaderValue,
+}
+
+impl Reader {
+    pub async fn connect(address: SocketAddr, mut authorization: HeaderValue) -> anyhow::Result<Reader> {
+        authorization.set_sensitive(true);
+        Ok(Reader {
+            address,
+            sender: connect(address).await?,
+            authorization,
+        })
+    }
+
+    pub async fn get(&mut self, path: &str) -> anyhow::Result<Answer> {
+        let request = request(self.address, path, Some(&self.authorization))?;
+        exchange(&mut self.sender, &request).await
+    }
+}
+
 /// Runs the plan and reports. Fails only when the plan itself is wrong; failed requests are counted.
 pub async fn run(plan: LoadPlan) -> anyhow::Result<LoadReport> {
     if !plan.address.ip().is_loopback() {

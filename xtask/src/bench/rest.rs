@@ -14,6 +14,7 @@ use crate::cargo::{cargo, display, seconds};
 use anyhow::{Context, bail};
 use koppel_domain::AdministrationId;
 use koppel_domain::rights::Right;
+use koppel_store::platform::Administration;
 use koppel_store::{ConnectOptions, Store, SystemClock};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -131,7 +132,7 @@ pub fn run(arguments: RestArgs) -> anyhow::Result<()> {
 
 /// `cargo build --release -p koppel`; returns the binary's path as cargo reports it (so a custom
 /// target directory works too).
-fn build_koppel() -> anyhow::Result<PathBuf> {
+pub(super) fn build_koppel() -> anyhow::Result<PathBuf> {
     let mut command = cargo([
         "build",
         "--release",
@@ -187,7 +188,7 @@ async fn measure_backend(
 }
 
 /// Completes on Ctrl-C or SIGTERM (a CI timeout), naming the signal.
-async fn interrupted() -> &'static str {
+pub(super) async fn interrupted() -> &'static str {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -268,7 +269,7 @@ async fn measure(scratch: &Scratch, koppel: &Path, arguments: &RestArgs) -> anyh
 }
 
 /// `koppel demo --scale N` on the scratch database; returns its wall time.
-async fn seed(scratch: &Scratch, koppel: &Path, scale: u64) -> anyhow::Result<Duration> {
+pub(super) async fn seed(scratch: &Scratch, koppel: &Path, scale: u64) -> anyhow::Result<Duration> {
     let mut command = tokio::process::Command::new(koppel);
     command
         .arg("--data-dir")
@@ -278,7 +279,7 @@ async fn seed(scratch: &Scratch, koppel: &Path, scale: u64) -> anyhow::Result<Du
         .current_dir(&scratch.directory)
         .stdin(Stdio::null())
         .kill_on_drop(true);
-    eprintln!("bench rest: koppel demo --scale {scale} ({})", scratch.backend.name());
+    eprintln!("bench: koppel demo --scale {scale} ({})", scratch.backend.name());
     let started = Instant::now();
     let status = command.status().await.context("could not start koppel demo")?;
     let elapsed = started.elapsed();
@@ -286,7 +287,7 @@ async fn seed(scratch: &Scratch, koppel: &Path, scale: u64) -> anyhow::Result<Du
         bail!("koppel demo --scale {scale} failed ({status})");
     }
     eprintln!(
-        "bench rest: demo took {} wall time, migrations and process start included",
+        "bench: demo took {} wall time, migrations and process start included",
         seconds(elapsed)
     );
     Ok(elapsed)
@@ -309,18 +310,8 @@ async fn mint_token(database_url: &str) -> anyhow::Result<(AdministrationId, Str
 }
 
 async fn mint_token_in(store: &Store) -> anyhow::Result<(AdministrationId, String)> {
-    let name = koppel_demo::BENCHMARK_ENVIRONMENT;
-    let environment = store
-        .environment_named(name)
-        .await?
-        .with_context(|| format!("`koppel demo --scale` created no environment named {name:?}"))?;
-    let administration = store
-        .administrations(environment)
-        .await?
-        .into_iter()
-        .find(|administration| administration.is_main)
-        .with_context(|| format!("the environment {name:?} has no main administration"))?;
-    for user in store.users(environment).await? {
+    let administration = benchmark_main(store).await?;
+    for user in store.users(administration.environment_id).await? {
         let rights = store.rights(user.id, administration.id).await?;
         if rights.is_some_and(|rights| rights.has(Right::ReadData)) {
             let (_, secret) = store.create_api_token(user.id, "cargo xtask bench rest").await?;
@@ -328,9 +319,25 @@ async fn mint_token_in(store: &Store) -> anyhow::Result<(AdministrationId, Strin
         }
     }
     bail!(
-        "no user of the environment {name:?} may read the data of administration {}",
+        "no user of the environment {:?} may read the data of administration {}",
+        koppel_demo::BENCHMARK_ENVIRONMENT,
         administration.id
     )
+}
+
+/// The main administration `koppel demo --scale` created, which holds the generated data.
+pub(super) async fn benchmark_main(store: &Store) -> anyhow::Result<Administration> {
+    let name = koppel_demo::BENCHMARK_ENVIRONMENT;
+    let environment = store
+        .environment_named(name)
+        .await?
+        .with_context(|| format!("`koppel demo --scale` created no environment named {name:?}"))?;
+    store
+        .administrations(environment)
+        .await?
+        .into_iter()
+        .find(|administration| administration.is_main)
+        .with_context(|| format!("the environment {name:?} has no main administration"))
 }
 
 /// The 1-minute load average, where the system reports one (Linux).

@@ -95,6 +95,14 @@ impl Server {
         super::cpu::cpu_time(&self.child.id()?.to_string())
     }
 
+    /// The server's peak resident memory so far (VmHWM; Linux only).
+    pub fn peak_memory_bytes(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()?)).ok()?;
+        let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+        let kilobytes: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kilobytes * 1024)
+    }
+
     /// The last lines of the server's log, to attach to an error.
     pub fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log_path).unwrap_or_default();

@@ -6,7 +6,7 @@ use koppel_domain::AdministrationId;
 use koppel_domain::record::Value;
 use koppel_domain::resources::{MATERIALS, RELATIONS};
 use koppel_store::Store;
-use koppel_store::reporting::{ChunkHook, SyncRequest};
+use koppel_store::reporting::{ProgressHook, SyncProgress, SyncRequest};
 use koppel_test_support::{Fixture, TestDatabase};
 use serde_json::json;
 
@@ -319,14 +319,15 @@ async fn a_full_sync_lets_writers_in_between_its_chunks_and_commits_exactly_the_
         let writes_done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let hook = {
             let (store, ids, writes_done) = (store.clone(), ids.clone(), writes_done.clone());
-            ChunkHook(std::sync::Arc::new(move |chunk| {
+            ProgressHook(std::sync::Arc::new(move |progress: SyncProgress| {
                 let (store, ids, writes_done) = (store.clone(), ids.clone(), writes_done.clone());
                 Box::pin(async move {
                     // Customers come first, in chunks of 4 relations: after the third chunk, ids[0..12]
                     // are copied and the rest are not.
-                    if chunk != 3 {
+                    if progress.chunks != 3 {
                         return;
                     }
+                    assert_eq!((progress.sets_done, progress.sets, progress.rows), (0, 15, 12));
                     let writes = async {
                         // A copied record and one still to come change; one of each is deleted; one is new.
                         store
@@ -362,7 +363,7 @@ async fn a_full_sync_lets_writers_in_between_its_chunks_and_commits_exactly_the_
         let request = SyncRequest {
             full: true,
             chunk_rows: Some(4),
-            between_chunks: Some(hook),
+            progress: Some(hook),
             ..SyncRequest::default()
         };
         let outcome = store.datasync_run(a, &request).await.unwrap();

@@ -1,0 +1,230 @@
+//! `cargo xtask bench feed`: reading WorkOrders through the OData feed the way Power BI does, one
+//! request after another following `@odata.nextLink`, with the server's peak memory.
+//!
+//! Per backend: a fresh database, `koppel demo --scale N` from the release binary, a full Data Sync
+//! and a feed token made through koppel-store, `koppel serve` on a free loopback port, then one reader
+//! with HTTP Basic pages through the whole entity set at the server's default page size. Every page
+//! is parsed (to find the next link and count rows) and the total is checked against the sync.
+
+use super::load::Reader;
+use super::rest::{benchmark_main, build_koppel, interrupted, seed};
+use super::scratch::{Backend, Scratch};
+use super::server::Server;
+use crate::cargo::seconds;
+use anyhow::{Context, bail};
+use base64::Engine;
+use hyper::header::HeaderValue;
+use koppel_store::reporting::SyncRequest;
+use koppel_store::{ConnectOptions, Store, SystemClock};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct FeedArgs {
+    /// Database backend. Default: both when KOPPEL_BENCH_DATABASE_URL or KOPPEL_TEST_DATABASE_URL
+    /// names a PostgreSQL server, else sqlite.
+    #[arg(long, value_enum)]
+    backend: Option<Backend>,
+    /// Work orders `koppel demo --scale` generates.
+    #[arg(long, default_value = "1000000", value_parser = super::parse_count)]
+    scale: u64,
+}
+
+/// What one backend measured.
+struct Measured {
+    backend: Backend,
+    sync_rows: u64,
+    sync_elapsed: Duration,
+    rows: u64,
+    pages: u64,
+    bytes: u64,
+    elapsed: Duration,
+    slowest_page: Duration,
+    server_cpu: Option<Duration>,
+    /// VmHWM of the server before the read (start-up and /readyz) and after it.
+    peak_before: Option<u64>,
+    peak_after: Option<u64>,
+}
+
+/// A page of the feed, parsed only as far as the reader needs.
+#[derive(serde::Deserialize)]
+struct Page {
+    value: Vec<serde::de::IgnoredAny>,
+    #[serde(rename = "@odata.nextLink")]
+    next_link: Option<String>,
+}
+
+pub fn run(arguments: FeedArgs) -> anyhow::Result<()> {
+    let postgres_url = std::env::var("KOPPEL_BENCH_DATABASE_URL")
+        .or_else(|_| std::env::var("KOPPEL_TEST_DATABASE_URL"))
+        .ok()
+        .filter(|url| !url.is_empty());
+    let backends = match (arguments.backend, &postgres_url) {
+        (Some(backend), _) => vec![backend],
+        (None, Some(_)) => vec![Backend::Sqlite, Backend::Postgres],
+        (None, None) => {
+            eprintln!("bench feed: PostgreSQL skipped (set KOPPEL_BENCH_DATABASE_URL to measure it too)");
+            vec![Backend::Sqlite]
+        }
+    };
+    if backends.contains(&Backend::Postgres) && postgres_url.is_none() {
+        bail!("PostgreSQL needs a server: set KOPPEL_BENCH_DATABASE_URL (or KOPPEL_TEST_DATABASE_URL)");
+    }
+    let koppel = build_koppel()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let mut results = Vec::new();
+        for backend in backends {
+            let scratch = Scratch::create(backend, postgres_url.as_deref()).await?;
+            eprintln!("\nbench feed [{}]: {}", backend.name(), scratch.describe());
+            let outcome = tokio::select! {
+                outcome = measure(&scratch, &koppel, arguments.scale) => outcome,
+                signal = interrupted() => Err(anyhow::anyhow!("interrupted by {signal}")),
+            };
+            let removed = scratch.remove().await;
+            let measured = outcome.with_context(|| format!("the {} feed benchmark failed", backend.name()))?;
+            removed?;
+            results.push(measured);
+        }
+        print_summary(arguments.scale, &results);
+        Ok(())
+    })
+}
+
+async fn measure(scratch: &Scratch, koppel: &std::path::Path, scale: u64) -> anyhow::Result<Measured> {
+    seed(scratch, koppel, scale).await?;
+    let store = Store::connect(
+        &ConnectOptions {
+            url: scratch.database_url.clone(),
+            max_connections: 2,
+        },
+        Arc::new(SystemClock),
+    )
+    .await
+    .context("could not open the benchmark database")?;
+    let administration = benchmark_main(&store).await?.id;
+    eprintln!("bench feed: full Data Sync of administration {administration}");
+    let started = Instant::now();
+    let full = SyncRequest {
+        full: true,
+        ..SyncRequest::default()
+    };
+    let synced = store.datasync_run(administration, &full).await?;
+    let sync_elapsed = started.elapsed();
+    let expected = synced
+        .tables
+        .iter()
+        .find(|table| table.entity_set == "WorkOrders")
+        .map(|table| table.inserted + table.updated)
+        .context("the sync wrote no WorkOrders")?;
+    let (_, secret) = store
+        .datasync_create_token(administration, "cargo xtask bench feed", None)
+        .await?;
+    store.close().await;
+
+    let feed = format!("koppel-{}", administration.0);
+    let server = Server::start(koppel, &scratch.database_url, &scratch.directory).await?;
+    let credentials = base64::engine::general_purpose::STANDARD.encode(format!("{feed}:{secret}"));
+    let mut reader = Reader::connect(server.address, HeaderValue::from_str(&format!("Basic {credentials}"))?).await?;
+    let origin = format!("http://{}", server.address);
+    let peak_before = server.peak_memory_bytes();
+    let cpu_before = server.cpu_time();
+    eprintln!("bench feed: reading {expected} WorkOrders from {origin}/odata/v4/{feed}/WorkOrders");
+    let started = Instant::now();
+    let mut path = format!("/odata/v4/{feed}/WorkOrders");
+    let (mut rows, mut pages, mut bytes, mut slowest_page) = (0_u64, 0_u64, 0_u64, Duration::ZERO);
+    loop {
+        let asked = Instant::now();
+        let answer = reader.get(&path).await?;
+        slowest_page = slowest_page.max(asked.elapsed());
+        if answer.status != 200 {
+            bail!(
+                "GET {path} answered {}: {}{}",
+                answer.status,
+                String::from_utf8_lossy(&answer.body),
+                server.log_tail()
+            );
+        }
+        let page: Page =
+            serde_json::from_slice(&answer.body).with_context(|| format!("GET {path}: not a feed page"))?;
+        rows += page.value.len() as u64;
+        pages += 1;
+        bytes += answer.body.len() as u64;
+        match page.next_link {
+            Some(link) => {
+                path = link
+                    .strip_prefix(&origin)
+                    .with_context(|| format!("the next link {link} is not on {origin}"))?
+                    .to_string();
+            }
+            None => break,
+        }
+    }
+    let elapsed = started.elapsed();
+    let server_cpu = server
+        .cpu_time()
+        .zip(cpu_before)
+        .and_then(|(after, before)| after.checked_sub(before));
+    let peak_after = server.peak_memory_bytes();
+    if rows != expected {
+        bail!("the feed gave {rows} WorkOrders, the sync wrote {expected}");
+    }
+    Ok(Measured {
+        backend: scratch.backend,
+        sync_rows: synced.inserted() + synced.updated(),
+        sync_elapsed,
+        rows,
+        pages,
+        bytes,
+        elapsed,
+        slowest_page,
+        server_cpu,
+        peak_before,
+        peak_after,
+    })
+}
+
+fn megabytes(bytes: Option<u64>) -> String {
+    bytes.map_or_else(|| "-".to_string(), |bytes| format!("{:.0} MB", bytes as f64 / 1e6))
+}
+
+fn print_summary(scale: u64, results: &[Measured]) {
+    println!(
+        "\nFeed benchmark: GET WorkOrders following @odata.nextLink (default page size), one reader on loopback, \
+         demo --scale {scale}"
+    );
+    for measured in results {
+        println!("\n{}:", measured.backend.name());
+        println!(
+            "  full sync    {} rows in {}: {:.0} rows/s (release build, before the server started)",
+            measured.sync_rows,
+            seconds(measured.sync_elapsed),
+            measured.sync_rows as f64 / measured.sync_elapsed.as_secs_f64()
+        );
+        println!(
+            "  feed read    {} rows in {} pages, {:.0} MB of JSON, in {}: {:.0} rows/s",
+            measured.rows,
+            measured.pages,
+            measured.bytes as f64 / 1e6,
+            seconds(measured.elapsed),
+            measured.rows as f64 / measured.elapsed.as_secs_f64()
+        );
+        println!("  slowest page {:.0} ms", measured.slowest_page.as_secs_f64() * 1000.0);
+        if let Some(cpu) = measured.server_cpu {
+            let not_counted = match measured.backend {
+                Backend::Sqlite => "",
+                Backend::Postgres => " (PostgreSQL's own processes not counted)",
+            };
+            println!(
+                "  server cpu   {} for the read, {:.0} rows per CPU second{not_counted}",
+                seconds(cpu),
+                measured.rows as f64 / cpu.as_secs_f64().max(1e-9)
+            );
+        }
+        println!(
+            "  server peak  {} resident (VmHWM) after the read; {} before it",
+            megabytes(measured.peak_after),
+            megabytes(measured.peak_before)
+        );
+    }
+}
