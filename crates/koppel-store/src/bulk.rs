@@ -343,19 +343,21 @@ fn statement_text(spec: &ResourceSpec, rows: usize) -> Arc<str> {
     text
 }
 
-/// Direct inserts on a raw SQLite connection handle. The only unsafe code in the store lives here.
-mod direct {
+/// Direct inserts and reads on a raw SQLite connection handle. The only unsafe code in the store
+/// lives here.
+pub(crate) mod direct {
     use super::{DateTexts, SharedColumns, bulk_message, statement_text};
     use crate::StoreError;
     use chrono::SecondsFormat;
+    use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
     use koppel_domain::RecordId;
-    use koppel_domain::record::{ResourceSpec, Value};
+    use koppel_domain::record::{ResourceSpec, StorageType, Value};
     use libsqlite3_sys as ffi;
     use std::ffi::{CStr, c_int};
     use std::ptr::{NonNull, null_mut};
 
     /// What SQLite reported, kept as codes until the caller knows which resource it was about.
-    pub(super) struct DirectError {
+    pub(crate) struct DirectError {
         extended_code: c_int,
         message: String,
     }
@@ -380,6 +382,94 @@ mod direct {
                     self.extended_code, spec.slug, self.message
                 ))),
             }
+        }
+    }
+
+    impl DirectError {
+        pub(crate) fn into_read_error(self, sql: &str) -> StoreError {
+            StoreError::Database(sqlx::Error::Protocol(format!(
+                "SQLite error {} while reading ({sql}): {}",
+                self.extended_code, self.message
+            )))
+        }
+    }
+
+    /// A value bound to a read, in the form sqlx gives it to SQLite (so comparisons with stored values
+    /// behave the same), owned until the statement is finalized.
+    pub(crate) enum Bound {
+        Null,
+        Integer(i64),
+        Text(String),
+    }
+
+    impl Bound {
+        pub(crate) fn of(value: &Value) -> Bound {
+            match value {
+                Value::Null => Bound::Null,
+                Value::Integer(v) => Bound::Integer(*v),
+                Value::Bool(v) => Bound::Integer(i64::from(*v)),
+                Value::Text(v) => Bound::Text(v.clone()),
+                Value::Date(date) => Bound::Text(date.format("%Y-%m-%d").to_string()),
+                Value::Timestamp(time) => Bound::Text(time.to_rfc3339_opts(SecondsFormat::AutoSi, false)),
+            }
+        }
+    }
+
+    /// Runs a query whose placeholders are `$1`, `$2`, … in order of appearance and hands its rows,
+    /// decoded by `storages`, to `deliver` in batches of `batch`; stops when `deliver` says false.
+    /// The caller holds sqlx's lock on the connection for the whole call.
+    pub(crate) fn read(
+        database: NonNull<ffi::sqlite3>,
+        sql: &str,
+        binds: &[Bound],
+        storages: &[StorageType],
+        batch: usize,
+        mut deliver: impl FnMut(Vec<Vec<Value>>) -> bool,
+    ) -> Result<u64, DirectError> {
+        let statement = Statement::prepare(database.as_ptr(), sql)?;
+        for (position, bound) in binds.iter().enumerate() {
+            let index = c_int::try_from(position + 1).map_err(|_| too_big("parameter list"))?;
+            match bound {
+                Bound::Null => statement.bind_null(index)?,
+                Bound::Integer(v) => statement.bind_i64(index, *v)?,
+                // The texts live in `binds`, which outlives the statement.
+                Bound::Text(v) => statement.bind_text(index, v)?,
+            }
+        }
+        let mut sent = 0_u64;
+        let mut rows = Vec::with_capacity(batch);
+        loop {
+            // SAFETY: valid statement whose parameters are bound to memory alive until it is finalized.
+            match unsafe { ffi::sqlite3_step(statement.statement) } {
+                ffi::SQLITE_ROW => {
+                    let mut row = Vec::with_capacity(storages.len());
+                    for (column, storage) in storages.iter().enumerate() {
+                        let column = c_int::try_from(column).map_err(|_| too_big("column list"))?;
+                        row.push(statement.column(column, *storage)?);
+                    }
+                    rows.push(row);
+                    if rows.len() == batch {
+                        sent += rows.len() as u64;
+                        if !deliver(std::mem::replace(&mut rows, Vec::with_capacity(batch))) {
+                            return Ok(sent);
+                        }
+                    }
+                }
+                ffi::SQLITE_DONE => break,
+                _ => return Err(statement.error()),
+            }
+        }
+        if !rows.is_empty() {
+            sent += rows.len() as u64;
+            deliver(rows);
+        }
+        Ok(sent)
+    }
+
+    fn undecodable(storage: StorageType, text: &str) -> DirectError {
+        DirectError {
+            extended_code: ffi::SQLITE_MISMATCH,
+            message: format!("{text:?} is not a valid {storage:?} value"),
         }
     }
 
@@ -477,6 +567,55 @@ mod direct {
         fn bind_null(&self, index: c_int) -> Result<(), DirectError> {
             // SAFETY: valid statement; SQLite checks the index itself.
             self.check(unsafe { ffi::sqlite3_bind_null(self.statement, index) })
+        }
+
+        /// Column `index` of the current row (the last step returned a row), decoded as sqlx would.
+        fn column(&self, index: c_int, storage: StorageType) -> Result<Value, DirectError> {
+            // SAFETY: valid statement positioned on a row; SQLite checks the column index and answers
+            // NULL for one out of range.
+            let kind = unsafe { ffi::sqlite3_column_type(self.statement, index) };
+            if kind == ffi::SQLITE_NULL {
+                return Ok(Value::Null);
+            }
+            Ok(match storage {
+                // SAFETY: as above.
+                StorageType::Integer => Value::Integer(unsafe { ffi::sqlite3_column_int64(self.statement, index) }),
+                // SAFETY: as above.
+                StorageType::Bool => Value::Bool(unsafe { ffi::sqlite3_column_int64(self.statement, index) } != 0),
+                StorageType::Text => Value::Text(self.column_text(index)?.to_owned()),
+                StorageType::Date => {
+                    let text = self.column_text(index)?;
+                    Value::Date(NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| undecodable(storage, text))?)
+                }
+                StorageType::Timestamp => {
+                    let text = self.column_text(index)?;
+                    let parsed = DateTime::parse_from_rfc3339(text)
+                        .map(|time| time.with_timezone(&Utc))
+                        .or_else(|_| {
+                            NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").map(|time| time.and_utc())
+                        });
+                    Value::Timestamp(parsed.map_err(|_| undecodable(storage, text))?)
+                }
+            })
+        }
+
+        /// The text of column `index` of the current row, valid until the next step.
+        fn column_text(&self, index: c_int) -> Result<&str, DirectError> {
+            // SAFETY: valid statement positioned on a row. The text pointer stays valid until the next
+            // step or finalize, which need `&self` mutably or by value, so not while the borrow lives;
+            // `sqlite3_column_bytes` after `sqlite3_column_text` gives its length in bytes.
+            let bytes = unsafe {
+                let text = ffi::sqlite3_column_text(self.statement, index);
+                if text.is_null() {
+                    return Err(self.error());
+                }
+                let length = usize::try_from(ffi::sqlite3_column_bytes(self.statement, index)).unwrap_or(0);
+                std::slice::from_raw_parts(text, length)
+            };
+            std::str::from_utf8(bytes).map_err(|_| DirectError {
+                extended_code: ffi::SQLITE_MISMATCH,
+                message: "a text column is not UTF-8".into(),
+            })
         }
 
         /// Runs the statement with its current bindings and makes it ready for the next ones.

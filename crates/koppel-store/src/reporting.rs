@@ -13,6 +13,7 @@
 //! The copy is set-based SQL (`INSERT … SELECT` from the record tables), so a sync moves no row
 //! through Rust. Only identifiers from resource specs are formatted into SQL; values are bound.
 
+use crate::bulk::direct::{self, Bound};
 use crate::db::{Pool, decode_value, on_pool, on_tx};
 use crate::platform::hash_secret;
 use crate::{Backend, Result, Store, StoreError, Tx};
@@ -887,10 +888,11 @@ impl Store {
 
     /// One page of reporting rows at a pinned sync, in the order asked for.
     pub async fn reporting_rows(&self, read: &ReportingRead<'_>) -> Result<Vec<Vec<Value>>> {
+        let sql = ReadSql::select(read);
         let rows = on_pool!(self.pool(), pool => {
-            let mut builder = sqlx::QueryBuilder::new("SELECT ");
-            push_select(&mut builder, read);
-            let rows = builder.build().fetch_all(pool).await?;
+            let rows = bind_values(sqlx::query(AssertSqlSafe(sql.text.as_str())), &sql.binds)
+                .fetch_all(pool)
+                .await?;
             let mut decoded = Vec::with_capacity(rows.len());
             for row in &rows {
                 let mut values = Vec::with_capacity(read.columns.len());
@@ -904,132 +906,190 @@ impl Store {
         Ok(rows)
     }
 
-    /// Streams the rows of a read into `rows` as they come from the database, so a reader never
-    /// holds more than the channel's capacity. Stops early (without error) when the receiver is
-    /// gone. Returns how many rows were sent.
+    /// Streams the rows of a read into `rows` in batches of [`SEND_BATCH`] as they come from the
+    /// database, so a reader never holds more than the channel's capacity. Stops early (without
+    /// error) when the receiver is gone. Returns how many rows were sent.
+    ///
+    /// On SQLite the rows are read on a blocking thread straight from the connection (see
+    /// `bulk::direct::read`): through sqlx every row would cross from its worker thread to this
+    /// task on its own, and that hand-over cost more than reading the row.
     pub async fn reporting_send(
         &self,
         read: &ReportingRead<'_>,
-        rows: tokio::sync::mpsc::Sender<Vec<Value>>,
+        rows: tokio::sync::mpsc::Sender<Vec<Vec<Value>>>,
     ) -> Result<u64> {
         use futures_util::TryStreamExt;
-        let sent = on_pool!(self.pool(), pool => {
-            let mut builder = sqlx::QueryBuilder::new("SELECT ");
-            push_select(&mut builder, read);
-            let mut stream = builder.build().fetch(pool);
-            let mut sent = 0_u64;
-            while let Some(row) = stream.try_next().await? {
-                let mut values = Vec::with_capacity(read.columns.len());
-                for (index, (_, storage)) in read.columns.iter().enumerate() {
-                    values.push(decode_value(&row, index, *storage)?);
-                }
-                if rows.send(values).await.is_err() {
-                    break;
-                }
-                sent += 1;
+        let sql = ReadSql::select(read);
+        match self.pool() {
+            Pool::Sqlite(pool) => {
+                let binds: Vec<Bound> = sql.binds.iter().map(Bound::of).collect();
+                let storages: Vec<StorageType> = read.columns.iter().map(|(_, storage)| *storage).collect();
+                let mut conn = pool.acquire().await?;
+                let text = sql.text;
+                let reader = tokio::task::spawn_blocking(move || -> Result<u64> {
+                    let mut handle = tokio::runtime::Handle::current().block_on(conn.lock_handle())?;
+                    direct::read(handle.as_raw_handle(), &text, &binds, &storages, SEND_BATCH, |batch| {
+                        rows.blocking_send(batch).is_ok()
+                    })
+                    .map_err(|error| error.into_read_error(&text))
+                });
+                reader
+                    .await
+                    .map_err(|error| StoreError::Internal(format!("the SQLite reader of the feed stopped: {error}")))?
             }
-            sent
-        });
-        Ok(sent)
+            Pool::Postgres(pool) => {
+                let mut stream = bind_values(sqlx::query(AssertSqlSafe(sql.text.as_str())), &sql.binds).fetch(pool);
+                let mut sent = 0_u64;
+                let mut batch = Vec::with_capacity(SEND_BATCH);
+                while let Some(row) = stream.try_next().await? {
+                    let mut values = Vec::with_capacity(read.columns.len());
+                    for (index, (_, storage)) in read.columns.iter().enumerate() {
+                        values.push(decode_value(&row, index, *storage)?);
+                    }
+                    batch.push(values);
+                    if batch.len() == SEND_BATCH {
+                        sent += batch.len() as u64;
+                        if rows.send(std::mem::take(&mut batch)).await.is_err() {
+                            return Ok(sent);
+                        }
+                    }
+                }
+                if !batch.is_empty() {
+                    sent += batch.len() as u64;
+                    let _ = rows.send(batch).await;
+                }
+                Ok(sent)
+            }
+        }
     }
 
     /// How many rows a read matches at its pinned sync (ignoring order, paging and offset).
     pub async fn reporting_count(&self, read: &ReportingRead<'_>) -> Result<i64> {
+        let sql = ReadSql::count(read);
         let count: i64 = on_pool!(self.pool(), pool => {
-            let mut builder = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM ");
-            builder.push(read.source.table());
-            let read = ReportingRead { after_key: None, ..read.clone() };
-            push_where(&mut builder, &read);
-            builder.build_query_scalar().fetch_one(pool).await?
+            let row = bind_values(sqlx::query(AssertSqlSafe(sql.text.as_str())), &sql.binds)
+                .fetch_one(pool)
+                .await?;
+            sqlx::Row::try_get(&row, 0)?
         });
         Ok(count)
     }
 }
 
+/// Rows per batch [`Store::reporting_send`] hands over.
+pub const SEND_BATCH: usize = 256;
+
 /// The kind name of the Data Sync job (its schedules are written here with Autosync).
 pub const DATA_SYNC_KIND: &str = "data_sync";
 
-/// The rest of a reporting read after `SELECT `: columns, table, `WHERE`, order and paging.
-fn push_select<DB>(builder: &mut sqlx::QueryBuilder<DB>, read: &ReportingRead<'_>)
-where
-    DB: sqlx::Database,
-    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
-    for<'t> Option<i64>: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
-    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
-    for<'t> bool: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
-    for<'t> chrono::NaiveDate: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
-    for<'t> DateTime<Utc>: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
-{
-    for (index, (column, _)) in read.columns.iter().enumerate() {
-        if index > 0 {
-            builder.push(", ");
-        }
-        builder.push(*column);
-    }
-    builder.push(" FROM ").push(read.source.table());
-    push_where(builder, read);
-    builder.push(" ORDER BY ");
-    for (column, descending) in read.order {
-        builder
-            .push(*column)
-            .push(if *descending { " DESC, " } else { " ASC, " });
-    }
-    builder.push(read.source.key()).push(" ASC LIMIT ");
-    builder.push_bind(i64::try_from(read.limit).unwrap_or(i64::MAX));
-    builder.push(" OFFSET ");
-    builder.push_bind(i64::try_from(read.offset).unwrap_or(i64::MAX));
+/// SQL for a reporting read, with `$n` placeholders, and the values to bind to them in order.
+#[derive(Debug, Default)]
+struct ReadSql {
+    text: String,
+    binds: Vec<Value>,
 }
 
-/// `WHERE` for a reporting read: administration, pinned sync, keyset cursor, filter.
-fn push_where<DB>(builder: &mut sqlx::QueryBuilder<DB>, read: &ReportingRead<'_>)
-where
-    DB: sqlx::Database,
-    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
-    for<'t> Option<i64>: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
-    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
-    for<'t> bool: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
-    for<'t> chrono::NaiveDate: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
-    for<'t> DateTime<Utc>: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
-{
-    builder.push(" WHERE administration_id = ");
-    builder.push_bind(read.administration.0);
-    match read.source {
-        ReportingSource::Entity(_) => {
-            builder.push(" AND valid_from <= ");
-            builder.push_bind(read.sync);
-            builder.push(" AND valid_to > ");
-            builder.push_bind(read.sync);
-        }
-        ReportingSource::Syncs => {
-            builder.push(" AND sync_no <= ");
-            builder.push_bind(read.sync);
-        }
+impl ReadSql {
+    fn bind(&mut self, value: Value) {
+        self.binds.push(value);
+        let _ = write!(self.text, "${}", self.binds.len());
     }
-    if let Some(after) = read.after_key {
-        builder.push(" AND ").push(read.source.key()).push(" > ");
-        builder.push_bind(after);
+
+    /// `SELECT` columns, table, `WHERE`, order and paging.
+    fn select(read: &ReportingRead<'_>) -> ReadSql {
+        let mut sql = ReadSql::default();
+        sql.text.push_str("SELECT ");
+        for (index, (column, _)) in read.columns.iter().enumerate() {
+            if index > 0 {
+                sql.text.push_str(", ");
+            }
+            sql.text.push_str(column);
+        }
+        sql.text.push_str(" FROM ");
+        sql.text.push_str(&read.source.table());
+        sql.push_where(read, true);
+        sql.text.push_str(" ORDER BY ");
+        for (column, descending) in read.order {
+            sql.text.push_str(column);
+            sql.text.push_str(if *descending { " DESC, " } else { " ASC, " });
+        }
+        sql.text.push_str(read.source.key());
+        sql.text.push_str(" ASC LIMIT ");
+        sql.bind(Value::Integer(i64::try_from(read.limit).unwrap_or(i64::MAX)));
+        sql.text.push_str(" OFFSET ");
+        sql.bind(Value::Integer(i64::try_from(read.offset).unwrap_or(i64::MAX)));
+        sql
     }
-    if !read.filter.is_empty() {
-        builder.push(" AND (");
-        for piece in read.filter {
-            match piece {
-                SqlPiece::Sql(text) => {
-                    builder.push(text.as_str());
-                }
-                SqlPiece::Bind(value) => {
-                    match value {
-                        Value::Null => builder.push_bind(None::<i64>),
-                        Value::Integer(v) => builder.push_bind(*v),
-                        Value::Text(v) => builder.push_bind(v.clone()),
-                        Value::Bool(v) => builder.push_bind(*v),
-                        Value::Date(v) => builder.push_bind(*v),
-                        Value::Timestamp(v) => builder.push_bind(*v),
-                    };
-                }
+
+    /// `SELECT COUNT(*)` of what a read matches, ignoring its cursor, order and paging.
+    fn count(read: &ReportingRead<'_>) -> ReadSql {
+        let mut sql = ReadSql::default();
+        sql.text.push_str("SELECT COUNT(*) FROM ");
+        sql.text.push_str(&read.source.table());
+        sql.push_where(read, false);
+        sql
+    }
+
+    /// `WHERE` for a reporting read: administration, pinned sync, keyset cursor, filter.
+    fn push_where(&mut self, read: &ReportingRead<'_>, with_cursor: bool) {
+        self.text.push_str(" WHERE administration_id = ");
+        self.bind(Value::Integer(read.administration.0));
+        match read.source {
+            ReportingSource::Entity(_) => {
+                self.text.push_str(" AND valid_from <= ");
+                self.bind(Value::Integer(read.sync));
+                self.text.push_str(" AND valid_to > ");
+                self.bind(Value::Integer(read.sync));
+            }
+            ReportingSource::Syncs => {
+                self.text.push_str(" AND sync_no <= ");
+                self.bind(Value::Integer(read.sync));
             }
         }
-        builder.push(")");
+        if with_cursor && let Some(after) = read.after_key {
+            self.text.push_str(" AND ");
+            self.text.push_str(read.source.key());
+            self.text.push_str(" > ");
+            self.bind(Value::Integer(after));
+        }
+        if !read.filter.is_empty() {
+            self.text.push_str(" AND (");
+            for piece in read.filter {
+                match piece {
+                    SqlPiece::Sql(text) => self.text.push_str(text),
+                    SqlPiece::Bind(value) => self.bind(value.clone()),
+                }
+            }
+            self.text.push(')');
+        }
     }
+}
+
+/// Binds values to an sqlx query, as the store binds them everywhere.
+fn bind_values<'q, DB>(
+    mut query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>,
+    values: &[Value],
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
+where
+    DB: sqlx::Database,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    chrono::NaiveDate: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    DateTime<Utc>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    for value in values {
+        query = match value {
+            Value::Null => query.bind(None::<i64>),
+            Value::Integer(v) => query.bind(*v),
+            Value::Text(v) => query.bind(v.clone()),
+            Value::Bool(v) => query.bind(*v),
+            Value::Date(v) => query.bind(*v),
+            Value::Timestamp(v) => query.bind(*v),
+        };
+    }
+    query
 }
 
 async fn ensure_state(tx: &mut Tx, administration: AdministrationId) -> Result<()> {

@@ -601,7 +601,8 @@ impl StreamedPage {
     fn stream(self) -> Body {
         let (chunks, receiver) = tokio::sync::mpsc::channel::<Bytes>(4);
         tokio::spawn(async move {
-            let (rows, mut incoming) = tokio::sync::mpsc::channel::<Vec<Value>>(512);
+            // Batches of rows (`koppel_store::reporting::SEND_BATCH` each): a few in flight at most.
+            let (rows, mut incoming) = tokio::sync::mpsc::channel::<Vec<Vec<Value>>>(4);
             let read = ReportingRead {
                 administration: self.administration,
                 source: self.source,
@@ -620,17 +621,19 @@ impl StreamedPage {
                 let mut written = 0_u64;
                 let mut last_key = 0;
                 let mut more = false;
-                while let Some(row) = incoming.recv().await {
-                    if written == self.limit {
-                        more = self.may_continue;
-                        break;
+                'rows: while let Some(batch) = incoming.recv().await {
+                    for row in batch {
+                        if written == self.limit {
+                            more = self.may_continue;
+                            break 'rows;
+                        }
+                        if written > 0 {
+                            buffer.push(',');
+                        }
+                        write_row(&mut buffer, columns, &row[..columns.len()]);
+                        last_key = row.last().and_then(Value::as_i64).unwrap_or(last_key);
+                        written += 1;
                     }
-                    if written > 0 {
-                        buffer.push(',');
-                    }
-                    write_row(&mut buffer, columns, &row[..columns.len()]);
-                    last_key = row.last().and_then(Value::as_i64).unwrap_or(last_key);
-                    written += 1;
                     if buffer.len() >= CHUNK_BYTES
                         && chunks.send(Bytes::from(std::mem::take(&mut buffer))).await.is_err()
                     {
