@@ -95,14 +95,9 @@ pub struct ConnectOptions {
 pub struct Store {
     pool: Pool,
     clock: Arc<dyn Clock>,
-    /// SQLite has one writer at a time. Writers of this process queue here, first come first served,
-    /// instead of polling SQLite's lock: a long job that writes in many short transactions (a Data
-    /// Sync) then lets a waiting writer in after its current transaction, not whenever a poll happens
-    /// to land between two of them. Unused on PostgreSQL.
-    write_gate: Arc<tokio::sync::Mutex<()>>,
 }
 
-/// How long a SQLite writer waits for the write lock, in this process and in SQLite itself.
+/// How long a SQLite writer waits for the write lock (SQLite's busy timeout).
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl std::fmt::Debug for Store {
@@ -143,11 +138,7 @@ impl Store {
                 redact_url(&options.url)
             )));
         };
-        Ok(Store {
-            pool,
-            clock,
-            write_gate: Arc::new(tokio::sync::Mutex::new(())),
-        })
+        Ok(Store { pool, clock })
     }
 
     pub fn backend(&self) -> Backend {
@@ -215,28 +206,13 @@ impl Store {
         self.begin_with("BEGIN IMMEDIATE", "BEGIN").await
     }
 
-    /// Starts a writing transaction with the given `BEGIN` statement per backend. On SQLite it first
-    /// waits its turn at the write gate (see [`Store`]).
+    /// Starts a writing transaction with the given `BEGIN` statement per backend.
     pub(crate) async fn begin_with(&self, sqlite: &'static str, postgres: &'static str) -> Result<Tx> {
-        let (inner, gate) = match &self.pool {
-            Pool::Sqlite(pool) => {
-                let gate = tokio::time::timeout(SQLITE_BUSY_TIMEOUT, self.write_gate.clone().lock_owned())
-                    .await
-                    .map_err(|_| {
-                        StoreError::Internal(format!(
-                            "no turn to write to SQLite within {} s: another writer of this process held it",
-                            SQLITE_BUSY_TIMEOUT.as_secs()
-                        ))
-                    })?;
-                (TxInner::Sqlite(pool.begin_with(sqlite).await?), Some(gate))
-            }
-            Pool::Postgres(pool) => (TxInner::Postgres(pool.begin_with(postgres).await?), None),
+        let inner = match &self.pool {
+            Pool::Sqlite(pool) => TxInner::Sqlite(pool.begin_with(sqlite).await?),
+            Pool::Postgres(pool) => TxInner::Postgres(pool.begin_with(postgres).await?),
         };
-        Ok(Tx {
-            inner,
-            now: self.now(),
-            _gate: gate,
-        })
+        Ok(Tx { inner, now: self.now() })
     }
 
     /// Starts a read-only transaction that sees one consistent snapshot.
@@ -248,11 +224,7 @@ impl Store {
                     .await?,
             ),
         };
-        Ok(Tx {
-            inner,
-            now: self.now(),
-            _gate: None,
-        })
+        Ok(Tx { inner, now: self.now() })
     }
 
     pub(crate) fn pool(&self) -> &Pool {
@@ -265,8 +237,6 @@ pub struct Tx {
     pub(crate) inner: TxInner,
     /// The time every row written in this transaction is stamped with.
     pub now: DateTime<Utc>,
-    /// This process's turn to write to SQLite, held until commit or rollback.
-    _gate: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl Tx {

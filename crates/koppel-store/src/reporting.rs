@@ -227,6 +227,9 @@ pub const CHUNK_ROWS: i64 = 50_000;
 /// The future a [`ProgressHook`] returns.
 pub type ProgressFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
+/// How long a full sync on SQLite leaves the write lock free between two chunks.
+const CHUNK_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// A callback that runs between the chunks of a full sync.
 #[derive(Clone)]
 pub struct ProgressHook(pub std::sync::Arc<dyn Fn(SyncProgress) -> ProgressFuture + Send + Sync>);
@@ -647,6 +650,11 @@ impl Store {
                 .await
                 .map(|r| r.rows_affected()))?;
             tx.commit().await?;
+            if matches!(self.pool(), Pool::Sqlite(_)) {
+                // SQLite has one writer at a time, and a waiting writer polls for the lock every 100 ms
+                // at most: leave it room to get in before the next chunk takes the lock again.
+                tokio::time::sleep(CHUNK_PAUSE).await;
+            }
             tally.inserted += inserted;
             progress.chunks += 1;
             progress.rows += inserted;
