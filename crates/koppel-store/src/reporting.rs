@@ -14,7 +14,7 @@
 //! through Rust. Only identifiers from resource specs are formatted into SQL; values are bound.
 
 use crate::bulk::direct::{self, Bound};
-use crate::db::{Pool, decode_value, on_pool, on_tx};
+use crate::db::{Pool, bind_value, decode_value, on_pool, on_tx};
 use crate::platform::hash_secret;
 use crate::{Backend, Result, Store, StoreError, Tx};
 use base64::Engine;
@@ -220,8 +220,8 @@ pub struct SyncProgress {
     pub rows: u64,
 }
 
-/// Records a full sync copies per transaction. At about 350,000 rows/s on SQLite a chunk holds the
-/// write lock for a fraction of a second.
+/// Records a full sync copies per transaction on SQLite: at 1M work orders a chunk holds the write
+/// lock for about a quarter of a second. On PostgreSQL each table is one chunk.
 pub const CHUNK_ROWS: i64 = 50_000;
 
 /// The future a [`ProgressHook`] returns.
@@ -421,9 +421,10 @@ impl Store {
     /// one snapshot; on SQLite `BEGIN IMMEDIATE`. Its cost grows with the changes.
     ///
     /// A full sync (the first one, a requested resync, or the sync after an attempt that died part-way)
-    /// copies everything, which at a million work orders takes tens of seconds. It therefore writes in
-    /// chunks of [`CHUNK_ROWS`] records, each its own short transaction, so other writers are never held
-    /// up for long. The chunks write invisible versions (of sync N+1) from the records as they were at
+    /// copies everything, which at a million work orders takes tens of seconds. On SQLite, where that
+    /// would hold the only write lock, it therefore writes in chunks of [`CHUNK_ROWS`] records, each
+    /// its own short transaction, so other writers are never held up for long (on PostgreSQL one chunk
+    /// per table, each its own transaction). The chunks write invisible versions (of sync N+1) from the records as they were at
     /// position P1; a last short transaction takes in what changed between P1 and its own position P2
     /// and advances the sync number. The result is exactly the source at P2. See
     /// `ARCHITECTURE.md` ("Data Sync") for why this is consistent.
@@ -431,21 +432,45 @@ impl Store {
         let started_at = self.now();
         let mut tx = self.begin().await?;
         ensure_state(&mut tx, administration).await?;
-        let (current, pending) = pending_state(&mut tx, administration, self.backend()).await?;
-        tx.commit().await?;
-        let interrupted = pending > current;
+        let state = sync_state(&mut tx, administration, self.backend()).await?;
+        let interrupted = state.pending > state.current;
+        if !(request.full || state.current == 0 || interrupted) {
+            tx.commit().await?;
+            return self.datasync_incremental(administration, request, started_at).await;
+        }
         if interrupted {
             tracing::info!(
                 administration.id = %administration,
-                sync.number = pending,
+                sync.number = state.pending,
                 "an earlier attempt of this sync died part-way; this sync replaces it with a full one"
             );
         }
-        if request.full || current == 0 || interrupted {
-            self.datasync_full(administration, request, started_at).await
-        } else {
-            self.datasync_incremental(administration, request, started_at).await
-        }
+        // A full sync: claim the next sync number and take the position the chunks copy up to.
+        let sync_no = state.current + 1;
+        on_tx!(tx, conn => sqlx::query("UPDATE datasync_state SET pending_sync = $2 WHERE administration_id = $1")
+            .bind(administration.0)
+            .bind(sync_no)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+        let copied_up_to = tx.change_position(administration).await?;
+        tx.commit().await?;
+        let chunk = Chunking {
+            administration,
+            sync_no,
+            copied_up_to,
+            // Versions of this sync number that a dead attempt left behind; the chunks replace them.
+            leftovers: state.pending >= sync_no,
+            rows: match (request.chunk_rows, self.backend()) {
+                (Some(rows), _) => Some(rows.max(1)),
+                (None, Backend::Sqlite) => Some(CHUNK_ROWS),
+                // PostgreSQL readers and writers never wait for a long transaction (MVCC), and one
+                // INSERT … SELECT per table is faster than many.
+                (None, Backend::Postgres) => None,
+            },
+            hook: request.progress.clone(),
+        };
+        self.datasync_full(&chunk, request, started_at).await
     }
 
     async fn datasync_incremental(
@@ -461,17 +486,11 @@ impl Store {
         let position = tx.change_position(administration).await?;
         // On PostgreSQL a concurrent sync of the same administration (which the job's unique key
         // prevents) would fail here with a serialization error instead of writing twice.
-        let (current, pending) = pending_state(&mut tx, administration, self.backend()).await?;
-        if pending > current {
+        let state = sync_state(&mut tx, administration, self.backend()).await?;
+        if state.pending > state.current {
             return Err(sync_busy());
         }
-        let last: i64 = on_tx!(tx, conn => sqlx::query_scalar(
-            "SELECT change_position FROM datasync_state WHERE administration_id = $1",
-        )
-        .bind(administration.0)
-        .fetch_one(conn)
-        .await)?;
-        let sync_no = current + 1;
+        let sync_no = state.current + 1;
         let mut tables = Vec::with_capacity(REPORTED.len());
         for (index, reported) in REPORTED.iter().enumerate() {
             if request.fail_after_tables == Some(index) {
@@ -481,7 +500,7 @@ impl Store {
             if request.pause_after_tables == Some(index) {
                 pause_for_crash_test(administration).await;
             }
-            tables.push(copy_changes(&mut tx, administration, reported, sync_no, last, position).await?);
+            tables.push(copy_changes(&mut tx, administration, reported, sync_no, state.position, position).await?);
         }
         let outcome = SyncOutcome {
             sync_no,
@@ -494,35 +513,14 @@ impl Store {
         Ok(outcome)
     }
 
+    /// The chunks of a full sync whose number is claimed, then its commit.
     async fn datasync_full(
         &self,
-        administration: AdministrationId,
+        chunk: &Chunking,
         request: &SyncRequest,
         started_at: DateTime<Utc>,
     ) -> Result<SyncOutcome> {
-        // Claim the next sync number and take the position the chunks copy up to.
-        let mut tx = self.begin().await?;
-        let (current, pending) = pending_state(&mut tx, administration, self.backend()).await?;
-        let sync_no = current + 1;
-        // Versions of this sync number that a dead attempt left behind; the chunks replace them.
-        let leftovers = pending >= sync_no;
-        on_tx!(tx, conn => sqlx::query("UPDATE datasync_state SET pending_sync = $2 WHERE administration_id = $1")
-            .bind(administration.0)
-            .bind(sync_no)
-            .execute(conn)
-            .await
-            .map(|r| r.rows_affected()))?;
-        let copied_up_to = tx.change_position(administration).await?;
-        tx.commit().await?;
-
-        let chunk = Chunking {
-            administration,
-            sync_no,
-            copied_up_to,
-            leftovers,
-            rows: request.chunk_rows.unwrap_or(CHUNK_ROWS).max(1),
-            hook: request.progress.clone(),
-        };
+        let administration = chunk.administration;
         let mut progress = SyncProgress {
             chunks: 0,
             sets_done: 0,
@@ -538,7 +536,7 @@ impl Store {
             if request.pause_after_tables == Some(index) {
                 pause_for_crash_test(administration).await;
             }
-            tallies.push(self.copy_full_chunked(&chunk, reported, &mut progress).await?);
+            tallies.push(self.copy_full_chunked(chunk, reported, &mut progress).await?);
         }
 
         // Commit: take in what changed while the chunks were written, in one snapshot with the sync
@@ -547,26 +545,17 @@ impl Store {
             .begin_with("BEGIN IMMEDIATE", "BEGIN ISOLATION LEVEL REPEATABLE READ")
             .await?;
         let position = tx.change_position(administration).await?;
-        let (now_current, now_pending) = pending_state(&mut tx, administration, self.backend()).await?;
-        if now_current != current || now_pending != sync_no {
+        let state = sync_state(&mut tx, administration, self.backend()).await?;
+        if state.current + 1 != chunk.sync_no || state.pending != chunk.sync_no {
             return Err(sync_busy());
         }
         let mut tables = Vec::with_capacity(REPORTED.len());
         for (reported, tally) in REPORTED.iter().zip(tallies) {
-            let tally = catch_up(
-                &mut tx,
-                administration,
-                reported,
-                sync_no,
-                copied_up_to,
-                position,
-                tally,
-            )
-            .await?;
+            let tally = catch_up(&mut tx, chunk, reported, position, tally).await?;
             tables.push(tally.counts(reported.entity_set));
         }
         let outcome = SyncOutcome {
-            sync_no,
+            sync_no: chunk.sync_no,
             full: true,
             change_position: position,
             committed_at: self.now(),
@@ -612,12 +601,15 @@ impl Store {
         let mut tally = FullTally::default();
         let mut lower = i64::MIN;
         loop {
-            let bound: Option<i64> = on_pool!(self.pool(), pool => sqlx::query_scalar(AssertSqlSafe(next_bound.as_str()))
-                .bind(administration)
-                .bind(lower)
-                .bind(chunk.rows - 1)
-                .fetch_optional(pool)
-                .await)?;
+            let bound: Option<i64> = match chunk.rows {
+                Some(rows) => on_pool!(self.pool(), pool => sqlx::query_scalar(AssertSqlSafe(next_bound.as_str()))
+                    .bind(administration)
+                    .bind(lower)
+                    .bind(rows - 1)
+                    .fetch_optional(pool)
+                    .await)?,
+                None => None,
+            };
             let upper = bound.unwrap_or(i64::MAX);
             let mut tx = self.begin().await?;
             if chunk.leftovers {
@@ -650,7 +642,7 @@ impl Store {
                 .await
                 .map(|r| r.rows_affected()))?;
             tx.commit().await?;
-            if matches!(self.pool(), Pool::Sqlite(_)) {
+            if self.backend() == Backend::Sqlite {
                 // SQLite has one writer at a time, and a waiting writer polls for the lock every 100 ms
                 // at most: leave it room to get in before the next chunk takes the lock again.
                 tokio::time::sleep(CHUNK_PAUSE).await;
@@ -1073,7 +1065,8 @@ impl ReadSql {
     }
 }
 
-/// Binds values to an sqlx query, as the store binds them everywhere.
+/// Binds a read's values with the store's [`bind_value!`] (a null as an integer: filters compare it
+/// with `IS NULL` only).
 fn bind_values<'q, DB>(
     mut query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>,
     values: &[Value],
@@ -1081,21 +1074,18 @@ fn bind_values<'q, DB>(
 where
     DB: sqlx::Database,
     i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     chrono::NaiveDate: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     DateTime<Utc>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<bool>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<chrono::NaiveDate>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<DateTime<Utc>>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
     for value in values {
-        query = match value {
-            Value::Null => query.bind(None::<i64>),
-            Value::Integer(v) => query.bind(*v),
-            Value::Text(v) => query.bind(v.clone()),
-            Value::Bool(v) => query.bind(*v),
-            Value::Date(v) => query.bind(*v),
-            Value::Timestamp(v) => query.bind(*v),
-        };
+        query = bind_value!(query, value, StorageType::Integer);
     }
     query
 }
@@ -1111,21 +1101,38 @@ async fn ensure_state(tx: &mut Tx, administration: AdministrationId) -> Result<(
     Ok(())
 }
 
-/// The administration's committed and pending sync numbers; on PostgreSQL the state row stays locked
-/// until the transaction ends.
-async fn pending_state(tx: &mut Tx, administration: AdministrationId, backend: Backend) -> Result<(i64, i64)> {
+/// Where an administration's syncs stand.
+#[derive(Debug, Clone, Copy, Default)]
+struct SyncState {
+    /// The committed sync readers are pinned to.
+    current: i64,
+    /// The sync being written; ahead of `current` while a full sync runs or after one died part-way.
+    pending: i64,
+    /// The change position the committed sync covers.
+    position: i64,
+}
+
+/// Reads the administration's sync state; on PostgreSQL the row stays locked until the transaction ends.
+async fn sync_state(tx: &mut Tx, administration: AdministrationId, backend: Backend) -> Result<SyncState> {
     let statement = match backend {
-        Backend::Sqlite => PENDING_STATE.to_string(),
-        Backend::Postgres => format!("{PENDING_STATE} FOR UPDATE"),
+        Backend::Sqlite => SYNC_STATE.to_string(),
+        Backend::Postgres => format!("{SYNC_STATE} FOR UPDATE"),
     };
-    let row: Option<(i64, i64)> = on_tx!(tx, conn => sqlx::query_as(AssertSqlSafe(statement))
+    let row: Option<(i64, i64, i64)> = on_tx!(tx, conn => sqlx::query_as(AssertSqlSafe(statement))
         .bind(administration.0)
         .fetch_optional(conn)
         .await)?;
-    Ok(row.unwrap_or((0, 0)))
+    Ok(
+        row.map_or_else(SyncState::default, |(current, pending, position)| SyncState {
+            current,
+            pending,
+            position,
+        }),
+    )
 }
 
-const PENDING_STATE: &str = "SELECT current_sync, pending_sync FROM datasync_state WHERE administration_id = $1";
+const SYNC_STATE: &str =
+    "SELECT current_sync, pending_sync, change_position FROM datasync_state WHERE administration_id = $1";
 
 fn sync_interrupted() -> StoreError {
     StoreError::conflict("sync_interrupted", "the sync was interrupted")
@@ -1191,7 +1198,8 @@ struct Chunking {
     copied_up_to: i64,
     /// Whether a dead attempt may have left versions of `sync_no` behind.
     leftovers: bool,
-    rows: i64,
+    /// Source records per chunk; `None` copies each table in one chunk.
+    rows: Option<i64>,
     hook: Option<ProgressHook>,
 }
 
@@ -1221,10 +1229,8 @@ impl FullTally {
 /// the chunks' position get their chunk-written version replaced by the current one (or removed).
 async fn catch_up(
     tx: &mut Tx,
-    administration: AdministrationId,
+    chunk: &Chunking,
     reported: &'static ReportedResource,
-    sync_no: i64,
-    copied_up_to: i64,
     position: i64,
     mut tally: FullTally,
 ) -> Result<FullTally> {
@@ -1237,9 +1243,9 @@ async fn catch_up(
           AND change_seq > $3 AND change_seq <= $4)"
     );
     let removed = on_tx!(tx, conn => sqlx::query(AssertSqlSafe(replaced))
-        .bind(administration.0)
-        .bind(sync_no)
-        .bind(copied_up_to)
+        .bind(chunk.administration.0)
+        .bind(chunk.sync_no)
+        .bind(chunk.copied_up_to)
         .bind(position)
         .bind(reported.spec.slug)
         .execute(conn)
@@ -1252,10 +1258,10 @@ async fn catch_up(
          WHERE administration_id = $1 AND change_seq > $4 AND change_seq <= $5"
     );
     let written = on_tx!(tx, conn => sqlx::query(AssertSqlSafe(insert))
-        .bind(administration.0)
-        .bind(sync_no)
+        .bind(chunk.administration.0)
+        .bind(chunk.sync_no)
         .bind(OPEN)
-        .bind(copied_up_to)
+        .bind(chunk.copied_up_to)
         .bind(position)
         .execute(conn)
         .await
