@@ -8,7 +8,7 @@
 
 use super::load::Reader;
 use super::rest::{benchmark_main, build_koppel, interrupted, seed};
-use super::scratch::{Backend, Scratch};
+use super::scratch::{Backend, BackendChoice, Scratch, choose_backends};
 use super::server::Server;
 use crate::cargo::seconds;
 use anyhow::{Context, bail};
@@ -21,10 +21,10 @@ use std::time::{Duration, Instant};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct FeedArgs {
-    /// Database backend. Default: both when KOPPEL_BENCH_DATABASE_URL or KOPPEL_TEST_DATABASE_URL
-    /// names a PostgreSQL server, else sqlite.
+    /// Database backend(s). Default: both when KOPPEL_BENCH_DATABASE_URL or KOPPEL_TEST_DATABASE_URL
+    /// names a PostgreSQL server (a throw-away database is created on it), else sqlite.
     #[arg(long, value_enum)]
-    backend: Option<Backend>,
+    backend: Option<BackendChoice>,
     /// Work orders `koppel demo --scale` generates.
     #[arg(long, default_value = "1000000", value_parser = super::parse_count)]
     scale: u64,
@@ -55,21 +55,7 @@ struct Page {
 }
 
 pub fn run(arguments: FeedArgs) -> anyhow::Result<()> {
-    let postgres_url = std::env::var("KOPPEL_BENCH_DATABASE_URL")
-        .or_else(|_| std::env::var("KOPPEL_TEST_DATABASE_URL"))
-        .ok()
-        .filter(|url| !url.is_empty());
-    let backends = match (arguments.backend, &postgres_url) {
-        (Some(backend), _) => vec![backend],
-        (None, Some(_)) => vec![Backend::Sqlite, Backend::Postgres],
-        (None, None) => {
-            eprintln!("bench feed: PostgreSQL skipped (set KOPPEL_BENCH_DATABASE_URL to measure it too)");
-            vec![Backend::Sqlite]
-        }
-    };
-    if backends.contains(&Backend::Postgres) && postgres_url.is_none() {
-        bail!("PostgreSQL needs a server: set KOPPEL_BENCH_DATABASE_URL (or KOPPEL_TEST_DATABASE_URL)");
-    }
+    let (backends, postgres_url) = choose_backends(arguments.backend, "feed")?;
     let koppel = build_koppel()?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {

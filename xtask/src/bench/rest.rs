@@ -8,7 +8,7 @@
 
 use super::cpu;
 use super::load::{self, LoadPlan, LoadReport};
-use super::scratch::{Backend, Scratch};
+use super::scratch::{Backend, BackendChoice, Scratch, choose_backends};
 use super::server::{Server, Stopped};
 use crate::cargo::{cargo, display, seconds};
 use anyhow::{Context, bail};
@@ -46,13 +46,6 @@ pub struct RestArgs {
     /// Upper bound on requests per backend, warm-up included.
     #[arg(long, default_value = "10000000", value_parser = super::parse_count)]
     max_requests: u64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum BackendChoice {
-    Sqlite,
-    Postgres,
-    Both,
 }
 
 /// The figures for one backend.
@@ -100,22 +93,7 @@ pub fn run(arguments: RestArgs) -> anyhow::Result<()> {
     if arguments.scale < PAGE_SIZE as u64 {
         bail!("--scale must be at least {PAGE_SIZE}: every answer is checked for a full page of work orders");
     }
-    let postgres_url = std::env::var("KOPPEL_BENCH_DATABASE_URL")
-        .or_else(|_| std::env::var("KOPPEL_TEST_DATABASE_URL"))
-        .ok()
-        .filter(|url| !url.is_empty());
-    let backends = match (arguments.backend, &postgres_url) {
-        (Some(BackendChoice::Sqlite), _) | (None, None) => vec![Backend::Sqlite],
-        (Some(BackendChoice::Postgres), Some(_)) => vec![Backend::Postgres],
-        (Some(BackendChoice::Both), Some(_)) | (None, Some(_)) => vec![Backend::Sqlite, Backend::Postgres],
-        (Some(BackendChoice::Postgres | BackendChoice::Both), None) => bail!(
-            "PostgreSQL needs a server: set KOPPEL_BENCH_DATABASE_URL (or KOPPEL_TEST_DATABASE_URL), e.g. \
-             postgres://postgres@127.0.0.1:5432/postgres; a throw-away database is created on it and dropped after"
-        ),
-    };
-    if arguments.backend.is_none() && postgres_url.is_none() {
-        eprintln!("bench rest: PostgreSQL skipped (set KOPPEL_BENCH_DATABASE_URL to measure it too)");
-    }
+    let (backends, postgres_url) = choose_backends(arguments.backend, "rest")?;
     let koppel = build_koppel()?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {

@@ -22,6 +22,36 @@ impl Backend {
     }
 }
 
+/// The `--backend` option of the benchmarks that start `koppel serve`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendChoice {
+    Sqlite,
+    Postgres,
+    Both,
+}
+
+/// The backends to measure and the PostgreSQL server to make a throw-away database on. Without a
+/// choice: both when KOPPEL_BENCH_DATABASE_URL or KOPPEL_TEST_DATABASE_URL names a server, else SQLite.
+pub fn choose_backends(choice: Option<BackendChoice>, bench: &str) -> anyhow::Result<(Vec<Backend>, Option<String>)> {
+    let postgres_url = std::env::var("KOPPEL_BENCH_DATABASE_URL")
+        .or_else(|_| std::env::var("KOPPEL_TEST_DATABASE_URL"))
+        .ok()
+        .filter(|url| !url.is_empty());
+    let backends = match (choice, &postgres_url) {
+        (Some(BackendChoice::Sqlite), _) | (None, None) => vec![Backend::Sqlite],
+        (Some(BackendChoice::Postgres), Some(_)) => vec![Backend::Postgres],
+        (Some(BackendChoice::Both), Some(_)) | (None, Some(_)) => vec![Backend::Sqlite, Backend::Postgres],
+        (Some(BackendChoice::Postgres | BackendChoice::Both), None) => anyhow::bail!(
+            "PostgreSQL needs a server: set KOPPEL_BENCH_DATABASE_URL (or KOPPEL_TEST_DATABASE_URL), e.g. \
+             postgres://postgres@127.0.0.1:5432/postgres; a throw-away database is created on it and dropped after"
+        ),
+    };
+    if choice.is_none() && postgres_url.is_none() {
+        eprintln!("bench {bench}: PostgreSQL skipped (set KOPPEL_BENCH_DATABASE_URL to measure it too)");
+    }
+    Ok((backends, postgres_url))
+}
+
 /// A short random hex string for unique names; std's hasher keys are random per process.
 pub fn random_suffix() -> String {
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
