@@ -304,7 +304,7 @@ struct DateTexts(HashMap<NaiveDate, String>);
 
 impl DateTexts {
     fn text(&mut self, date: NaiveDate) -> &str {
-        self.0.entry(date).or_insert_with(|| date.format("%F").to_string())
+        self.0.entry(date).or_insert_with(|| direct::sqlite_date(date))
     }
 }
 
@@ -394,6 +394,50 @@ pub(crate) mod direct {
         }
     }
 
+    /// How often a writer that waits for SQLite's write lock tries again. SQLite's own busy timeout
+    /// sleeps up to 100 ms between tries, so a writer could miss the short gaps between the
+    /// transactions of long work (a full Data Sync writes in chunks) again and again.
+    const BUSY_POLL: std::time::Duration = std::time::Duration::from_millis(2);
+
+    /// Makes the connection wait for a busy database by trying again every [`BUSY_POLL`], for about
+    /// `timeout` in all (replacing SQLite's busy timeout).
+    pub(crate) fn poll_for_lock_often(
+        database: NonNull<ffi::sqlite3>,
+        timeout: std::time::Duration,
+    ) -> Result<(), sqlx::Error> {
+        let tries = usize::try_from(timeout.as_millis() / BUSY_POLL.as_millis()).unwrap_or(usize::MAX);
+        // SAFETY: valid connection handle, locked by the caller. The callback is a plain function; its
+        // argument is the number of tries carried in the pointer value, never dereferenced.
+        let code =
+            unsafe { ffi::sqlite3_busy_handler(database.as_ptr(), Some(retry_soon), tries as *mut std::ffi::c_void) };
+        if code == ffi::SQLITE_OK {
+            Ok(())
+        } else {
+            Err(sqlx::Error::Protocol(format!(
+                "SQLite refused the busy handler (code {code})"
+            )))
+        }
+    }
+
+    /// SQLite's busy callback: 0 gives up (the statement fails with SQLITE_BUSY), non-zero tries again.
+    extern "C" fn retry_soon(max_tries: *mut std::ffi::c_void, tries: c_int) -> c_int {
+        if usize::try_from(tries).unwrap_or(usize::MAX) >= max_tries as usize {
+            return 0;
+        }
+        std::thread::sleep(BUSY_POLL);
+        1
+    }
+
+    /// A date as sqlx writes it to SQLite.
+    pub(super) fn sqlite_date(date: NaiveDate) -> String {
+        date.format("%F").to_string()
+    }
+
+    /// A timestamp as sqlx writes it to SQLite, so values written here compare and decode like any other.
+    fn sqlite_timestamp(time: DateTime<Utc>) -> String {
+        time.to_rfc3339_opts(SecondsFormat::AutoSi, false)
+    }
+
     /// A value bound to a read, in the form sqlx gives it to SQLite (so comparisons with stored values
     /// behave the same), owned until the statement is finalized.
     pub(crate) enum Bound {
@@ -409,8 +453,8 @@ pub(crate) mod direct {
                 Value::Integer(v) => Bound::Integer(*v),
                 Value::Bool(v) => Bound::Integer(i64::from(*v)),
                 Value::Text(v) => Bound::Text(v.clone()),
-                Value::Date(date) => Bound::Text(date.format("%Y-%m-%d").to_string()),
-                Value::Timestamp(time) => Bound::Text(time.to_rfc3339_opts(SecondsFormat::AutoSi, false)),
+                Value::Date(date) => Bound::Text(sqlite_date(*date)),
+                Value::Timestamp(time) => Bound::Text(sqlite_timestamp(*time)),
             }
         }
     }
@@ -647,7 +691,7 @@ pub(crate) mod direct {
         // Every text a statement reads is formatted before it is bound and kept until the statement has
         // run: the shared timestamp (as sqlx writes timestamps for SQLite, so bulk rows compare and
         // decode like any other), each day once, and the timestamp fields of the rows in flight.
-        let now = turn.shared.now.to_rfc3339_opts(SecondsFormat::AutoSi, false);
+        let now = sqlite_timestamp(turn.shared.now);
         let mut dates = DateTexts::default();
         for row in turn.rows {
             for value in row {
@@ -676,7 +720,7 @@ pub(crate) mod direct {
             for row in rows {
                 for value in row {
                     if let Value::Timestamp(time) = value {
-                        timestamp_texts.push(time.to_rfc3339_opts(SecondsFormat::AutoSi, false));
+                        timestamp_texts.push(sqlite_timestamp(*time));
                     }
                 }
             }

@@ -97,7 +97,7 @@ pub struct Store {
     clock: Arc<dyn Clock>,
 }
 
-/// How long a SQLite writer waits for the write lock (SQLite's busy timeout).
+/// How long a SQLite writer waits for the write lock (it tries again every few milliseconds).
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl std::fmt::Debug for Store {
@@ -129,6 +129,12 @@ impl Store {
                 // An in-memory database lives in one connection; a file is shared by a small pool.
                 .max_connections(if in_memory { 1 } else { options.max_connections.max(1) })
                 .acquire_timeout(Duration::from_secs(30))
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        let mut handle = conn.lock_handle().await?;
+                        bulk::direct::poll_for_lock_often(handle.as_raw_handle(), SQLITE_BUSY_TIMEOUT)
+                    })
+                })
                 .connect_with(connect)
                 .await?;
             Pool::Sqlite(pool)

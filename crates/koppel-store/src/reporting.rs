@@ -227,8 +227,9 @@ pub const CHUNK_ROWS: i64 = 50_000;
 /// The future a [`ProgressHook`] returns.
 pub type ProgressFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
-/// How long a full sync on SQLite leaves the write lock free between two chunks.
-const CHUNK_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
+/// How long a full sync on SQLite leaves the write lock free between two chunks: a few times the
+/// interval at which waiting writers try again (`bulk::direct::poll_for_lock_often`).
+const CHUNK_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// A callback that runs between the chunks of a full sync.
 #[derive(Clone)]
@@ -643,8 +644,8 @@ impl Store {
                 .map(|r| r.rows_affected()))?;
             tx.commit().await?;
             if self.backend() == Backend::Sqlite {
-                // SQLite has one writer at a time, and a waiting writer polls for the lock every 100 ms
-                // at most: leave it room to get in before the next chunk takes the lock again.
+                // SQLite has one writer at a time, and a waiting writer tries again every 2 ms: leave it
+                // room to get in before the next chunk takes the lock again.
                 tokio::time::sleep(CHUNK_PAUSE).await;
             }
             tally.inserted += inserted;
