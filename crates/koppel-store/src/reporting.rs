@@ -522,23 +522,45 @@ impl Store {
         started_at: DateTime<Utc>,
     ) -> Result<SyncOutcome> {
         let administration = chunk.administration;
-        let mut progress = SyncProgress {
+        let progress = std::sync::Mutex::new(SyncProgress {
             chunks: 0,
             sets_done: 0,
             sets: REPORTED.len(),
             rows: 0,
+        });
+        let next_table = std::sync::atomic::AtomicUsize::new(0);
+        let done: std::sync::Mutex<Vec<Option<FullTally>>> = std::sync::Mutex::new(vec![None; REPORTED.len()]);
+        // One lane takes the next table until none is left.
+        let lane = || async {
+            loop {
+                let index = next_table.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some(reported) = REPORTED.get(index) else {
+                    return Ok::<(), StoreError>(());
+                };
+                if request.fail_after_tables == Some(index) {
+                    // What is written so far stays invisible; the next sync replaces it.
+                    return Err(sync_interrupted());
+                }
+                if request.pause_after_tables == Some(index) {
+                    pause_for_crash_test(administration).await;
+                }
+                let tally = self.copy_full_chunked(chunk, reported, &progress).await?;
+                done.lock().expect("sync tallies")[index] = Some(tally);
+            }
         };
-        let mut tallies = Vec::with_capacity(REPORTED.len());
-        for (index, reported) in REPORTED.iter().enumerate() {
-            if request.fail_after_tables == Some(index) {
-                // What is written so far stays invisible; the next sync replaces it.
-                return Err(sync_interrupted());
-            }
-            if request.pause_after_tables == Some(index) {
-                pause_for_crash_test(administration).await;
-            }
-            tallies.push(self.copy_full_chunked(chunk, reported, &mut progress).await?);
+        if chunk.rows.is_none() {
+            // Each table in one chunk (PostgreSQL): two tables at a time, one per core of a small
+            // server; the database does the work in two processes.
+            futures_util::future::try_join(lane(), lane()).await?;
+        } else {
+            lane().await?;
         }
+        let tallies: Vec<FullTally> = done
+            .into_inner()
+            .expect("sync tallies")
+            .into_iter()
+            .map(|tally| tally.unwrap_or_default())
+            .collect();
 
         // Commit: take in what changed while the chunks were written, in one snapshot with the sync
         // number's advance.
@@ -581,7 +603,7 @@ impl Store {
         &self,
         chunk: &Chunking,
         reported: &'static ReportedResource,
-        progress: &mut SyncProgress,
+        progress: &std::sync::Mutex<SyncProgress>,
     ) -> Result<FullTally> {
         let table = reported.table();
         let source = reported.spec.table;
@@ -649,13 +671,17 @@ impl Store {
                 tokio::time::sleep(CHUNK_PAUSE).await;
             }
             tally.inserted += inserted;
-            progress.chunks += 1;
-            progress.rows += inserted;
-            if bound.is_none() {
-                progress.sets_done += 1;
-            }
+            let now = {
+                let mut progress = progress.lock().expect("sync progress");
+                progress.chunks += 1;
+                progress.rows += inserted;
+                if bound.is_none() {
+                    progress.sets_done += 1;
+                }
+                *progress
+            };
             if let Some(hook) = &chunk.hook {
-                (hook.0)(*progress).await;
+                (hook.0)(now).await;
             }
             match bound {
                 Some(bound) => lower = bound,
