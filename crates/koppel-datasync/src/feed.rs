@@ -2,6 +2,7 @@
 //! the resource specs (`koppel_store::reporting::REPORTED`), plus SyncRuns; how each value is
 //! written as OData JSON; and the opaque `$skiptoken` that pins a reader to one sync.
 
+use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Timelike, Utc};
 use koppel_domain::record::{FieldKind, StorageType, Value};
 use koppel_odata::{EdmType, EntitySet, EntityType, Model, Property};
 use koppel_store::reporting::{REPORTED, ReportedResource, ReportingSource};
@@ -213,17 +214,63 @@ pub fn feed() -> &'static Feed {
 
 /// Writes `units × 10^-scale` as an exact decimal with all `scale` digits (`72.50`).
 pub fn write_scaled(out: &mut String, units: i64, scale: u8) {
-    let divisor = 10_i64.pow(u32::from(scale));
-    let sign = if units < 0 { "-" } else { "" };
+    let divisor = 10_u64.pow(u32::from(scale));
+    if units < 0 {
+        out.push('-');
+    }
     let magnitude = units.unsigned_abs();
-    let divisor = divisor.unsigned_abs();
-    let _ = write!(
-        out,
-        "{sign}{}.{:0width$}",
-        magnitude / divisor,
-        magnitude % divisor,
-        width = usize::from(scale)
-    );
+    out.push_str(itoa::Buffer::new().format(magnitude / divisor));
+    if scale > 0 {
+        out.push('.');
+        push_padded(out, magnitude % divisor, usize::from(scale));
+    }
+}
+
+/// Writes `value` with at least `width` digits, zeros in front.
+fn push_padded(out: &mut String, value: u64, width: usize) {
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(value);
+    for _ in digits.len()..width {
+        out.push('0');
+    }
+    out.push_str(digits);
+}
+
+/// Writes a date as `YYYY-MM-DD` (without quotes). Years beyond four digits take chrono's form.
+fn push_date(out: &mut String, date: NaiveDate) {
+    match u64::try_from(date.year()) {
+        Ok(year) if year <= 9999 => {
+            push_padded(out, year, 4);
+            out.push('-');
+            push_padded(out, u64::from(date.month()), 2);
+            out.push('-');
+            push_padded(out, u64::from(date.day()), 2);
+        }
+        _ => {
+            let _ = write!(out, "{}", date.format("%Y-%m-%d"));
+        }
+    }
+}
+
+/// Writes a UTC time as RFC 3339 with microseconds and `Z` (without quotes), as
+/// `to_rfc3339_opts(SecondsFormat::Micros, true)` does: this runs for every timestamp of every row.
+fn push_timestamp(out: &mut String, time: DateTime<Utc>) {
+    let (year, nanos) = (time.year(), time.nanosecond());
+    if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 {
+        // Far years and leap seconds: chrono's own formatting.
+        out.push_str(&time.to_rfc3339_opts(SecondsFormat::Micros, true));
+        return;
+    }
+    push_date(out, time.date_naive());
+    out.push('T');
+    push_padded(out, u64::from(time.hour()), 2);
+    out.push(':');
+    push_padded(out, u64::from(time.minute()), 2);
+    out.push(':');
+    push_padded(out, u64::from(time.second()), 2);
+    out.push('.');
+    push_padded(out, u64::from(nanos / 1_000), 6);
+    out.push('Z');
 }
 
 /// Writes one value as OData JSON (a number, string, boolean or null).
@@ -231,36 +278,46 @@ pub fn write_value(out: &mut String, column: &FeedColumn, value: &Value) {
     match (value, column.kind) {
         (Value::Null, _) => out.push_str("null"),
         (Value::Integer(units), ColumnKind::Scaled { scale }) => write_scaled(out, *units, scale),
-        (Value::Integer(v), ColumnKind::Plain) => {
-            let _ = write!(out, "{v}");
-        }
+        (Value::Integer(v), ColumnKind::Plain) => out.push_str(itoa::Buffer::new().format(*v)),
         (Value::Bool(v), _) => out.push_str(if *v { "true" } else { "false" }),
         (Value::Text(v), _) => write_json_string(out, v),
         (Value::Date(v), _) => {
-            let _ = write!(out, "\"{}\"", v.format("%Y-%m-%d"));
+            out.push('"');
+            push_date(out, *v);
+            out.push('"');
         }
         (Value::Timestamp(v), _) => {
-            let _ = write!(out, "\"{}\"", v.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+            out.push('"');
+            push_timestamp(out, *v);
+            out.push('"');
         }
     }
 }
 
-/// Writes a JSON string literal.
+/// Writes a JSON string literal; runs that need no escape are copied whole.
 pub fn write_json_string(out: &mut String, text: &str) {
     out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
+    let mut plain_from = 0;
+    for (at, byte) in text.bytes().enumerate() {
+        let escaped = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            byte if byte < 0x20 => "",
+            _ => continue,
+        };
+        // Escaped bytes are ASCII, so `at` is on a character boundary.
+        out.push_str(&text[plain_from..at]);
+        if escaped.is_empty() {
+            let _ = write!(out, "\\u{byte:04x}");
+        } else {
+            out.push_str(escaped);
         }
+        plain_from = at + 1;
     }
+    out.push_str(&text[plain_from..]);
     out.push('"');
 }
 
@@ -317,6 +374,42 @@ mod tests {
         out.push(' ');
         write_scaled(&mut out, 1500, 3);
         assert_eq!(out, "72.50 -0.05 1.500");
+    }
+
+    #[test]
+    fn dates_and_times_are_written_as_chrono_writes_them() {
+        let times = [
+            "2026-11-29T20:14:42.123456Z",
+            "0001-01-01T00:00:00Z",
+            "9999-12-31T23:59:59.999999999Z",
+            "2024-02-29T07:05:09.000001Z",
+            "1970-01-01T00:00:00.5Z",
+        ];
+        for text in times {
+            let time = DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc);
+            let mut out = String::new();
+            push_timestamp(&mut out, time);
+            assert_eq!(out, time.to_rfc3339_opts(SecondsFormat::Micros, true), "{text}");
+            let mut out = String::new();
+            push_date(&mut out, time.date_naive());
+            assert_eq!(out, time.date_naive().format("%Y-%m-%d").to_string(), "{text}");
+        }
+        let far = NaiveDate::from_ymd_opt(12_345, 6, 7).unwrap();
+        let mut out = String::new();
+        push_date(&mut out, far);
+        assert_eq!(out, far.format("%Y-%m-%d").to_string());
+    }
+
+    #[test]
+    fn strings_escape_exactly_what_json_requires() {
+        let mut out = String::new();
+        write_json_string(&mut out, "Fa\u{e7}ade \"A\"\\B\n\r\t\u{1}\u{1f}\u{7f} \u{20ac}");
+        assert_eq!(
+            out,
+            "\"Fa\u{e7}ade \\\"A\\\"\\\\B\\n\\r\\t\\u0001\\u001f\u{7f} \u{20ac}\""
+        );
+        let parsed: String = serde_json::from_str(&out).unwrap();
+        assert_eq!(parsed, "Fa\u{e7}ade \"A\"\\B\n\r\t\u{1}\u{1f}\u{7f} \u{20ac}");
     }
 
     #[test]

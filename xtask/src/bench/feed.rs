@@ -3,8 +3,9 @@
 //!
 //! Per backend: a fresh database, `koppel demo --scale N` from the release binary, a full Data Sync
 //! and a feed token made through koppel-store, `koppel serve` on a free loopback port, then one reader
-//! with HTTP Basic pages through the whole entity set at the server's default page size. Every page
-//! is parsed (to find the next link and count rows) and the total is checked against the sync.
+//! with HTTP Basic pages through the whole entity set at the server's default page size, `--reads` times
+//! (default 3, each reported on its own). Every page is parsed (to find the next link and count rows)
+//! and each read's total is checked against the sync.
 
 use super::load::Reader;
 use super::rest::{benchmark_main, build_koppel, interrupted, seed};
@@ -28,6 +29,9 @@ pub struct FeedArgs {
     /// Work orders `koppel demo --scale` generates.
     #[arg(long, default_value = "1000000", value_parser = super::parse_count)]
     scale: u64,
+    /// Full reads of the entity set per backend, one after another on the same server; each is reported.
+    #[arg(long, default_value = "3", value_parser = clap::value_parser!(u64).range(1..=100))]
+    reads: u64,
 }
 
 /// What one backend measured.
@@ -35,15 +39,20 @@ struct Measured {
     backend: Backend,
     sync_rows: u64,
     sync_elapsed: Duration,
+    reads: Vec<Read>,
+    /// VmHWM of the server before the first read (start-up and /readyz) and after the last.
+    peak_before: Option<u64>,
+    peak_after: Option<u64>,
+}
+
+/// One full read of the entity set.
+struct Read {
     rows: u64,
     pages: u64,
     bytes: u64,
     elapsed: Duration,
     slowest_page: Duration,
     server_cpu: Option<Duration>,
-    /// VmHWM of the server before the read (start-up and /readyz) and after it.
-    peak_before: Option<u64>,
-    peak_after: Option<u64>,
 }
 
 /// A page of the feed, parsed only as far as the reader needs.
@@ -64,7 +73,7 @@ pub fn run(arguments: FeedArgs) -> anyhow::Result<()> {
             let scratch = Scratch::create(backend, postgres_url.as_deref()).await?;
             eprintln!("\nbench feed [{}]: {}", backend.name(), scratch.describe());
             let outcome = tokio::select! {
-                outcome = measure(&scratch, &koppel, arguments.scale) => outcome,
+                outcome = measure(&scratch, &koppel, &arguments) => outcome,
                 signal = interrupted() => Err(anyhow::anyhow!("interrupted by {signal}")),
             };
             let removed = scratch.remove().await;
@@ -77,8 +86,8 @@ pub fn run(arguments: FeedArgs) -> anyhow::Result<()> {
     })
 }
 
-async fn measure(scratch: &Scratch, koppel: &std::path::Path, scale: u64) -> anyhow::Result<Measured> {
-    seed(scratch, koppel, scale).await?;
+async fn measure(scratch: &Scratch, koppel: &std::path::Path, arguments: &FeedArgs) -> anyhow::Result<Measured> {
+    seed(scratch, koppel, arguments.scale).await?;
     let store = Store::connect(
         &ConnectOptions {
             url: scratch.database_url.clone(),
@@ -114,8 +123,32 @@ async fn measure(scratch: &Scratch, koppel: &std::path::Path, scale: u64) -> any
     let mut reader = Reader::connect(server.address, HeaderValue::from_str(&format!("Basic {credentials}"))?).await?;
     let origin = format!("http://{}", server.address);
     let peak_before = server.peak_memory_bytes();
+    let mut reads = Vec::new();
+    for read in 1..=arguments.reads {
+        eprintln!(
+            "bench feed: read {read} of {}: {expected} WorkOrders from {origin}/odata/v4/{feed}/WorkOrders",
+            arguments.reads
+        );
+        let measured = read_all(&mut reader, &server, &origin, &feed).await?;
+        if measured.rows != expected {
+            bail!("the feed gave {} WorkOrders, the sync wrote {expected}", measured.rows);
+        }
+        reads.push(measured);
+    }
+    let peak_after = server.peak_memory_bytes();
+    Ok(Measured {
+        backend: scratch.backend,
+        sync_rows: synced.inserted() + synced.updated(),
+        sync_elapsed,
+        reads,
+        peak_before,
+        peak_after,
+    })
+}
+
+/// Pages through all WorkOrders from the first page to the last next link.
+async fn read_all(reader: &mut Reader, server: &Server, origin: &str, feed: &str) -> anyhow::Result<Read> {
     let cpu_before = server.cpu_time();
-    eprintln!("bench feed: reading {expected} WorkOrders from {origin}/odata/v4/{feed}/WorkOrders");
     let started = Instant::now();
     let mut path = format!("/odata/v4/{feed}/WorkOrders");
     let (mut rows, mut pages, mut bytes, mut slowest_page) = (0_u64, 0_u64, 0_u64, Duration::ZERO);
@@ -139,7 +172,7 @@ async fn measure(scratch: &Scratch, koppel: &std::path::Path, scale: u64) -> any
         match page.next_link {
             Some(link) => {
                 path = link
-                    .strip_prefix(&origin)
+                    .strip_prefix(origin)
                     .with_context(|| format!("the next link {link} is not on {origin}"))?
                     .to_string();
             }
@@ -151,22 +184,13 @@ async fn measure(scratch: &Scratch, koppel: &std::path::Path, scale: u64) -> any
         .cpu_time()
         .zip(cpu_before)
         .and_then(|(after, before)| after.checked_sub(before));
-    let peak_after = server.peak_memory_bytes();
-    if rows != expected {
-        bail!("the feed gave {rows} WorkOrders, the sync wrote {expected}");
-    }
-    Ok(Measured {
-        backend: scratch.backend,
-        sync_rows: synced.inserted() + synced.updated(),
-        sync_elapsed,
+    Ok(Read {
         rows,
         pages,
         bytes,
         elapsed,
         slowest_page,
         server_cpu,
-        peak_before,
-        peak_after,
     })
 }
 
@@ -187,28 +211,31 @@ fn print_summary(scale: u64, results: &[Measured]) {
             seconds(measured.sync_elapsed),
             measured.sync_rows as f64 / measured.sync_elapsed.as_secs_f64()
         );
-        println!(
-            "  feed read    {} rows in {} pages, {:.0} MB of JSON, in {}: {:.0} rows/s",
-            measured.rows,
-            measured.pages,
-            measured.bytes as f64 / 1e6,
-            seconds(measured.elapsed),
-            measured.rows as f64 / measured.elapsed.as_secs_f64()
-        );
-        println!("  slowest page {:.0} ms", measured.slowest_page.as_secs_f64() * 1000.0);
-        if let Some(cpu) = measured.server_cpu {
-            let not_counted = match measured.backend {
-                Backend::Sqlite => "",
-                Backend::Postgres => " (PostgreSQL's own processes not counted)",
-            };
+        for (number, read) in measured.reads.iter().enumerate() {
             println!(
-                "  server cpu   {} for the read, {:.0} rows per CPU second{not_counted}",
-                seconds(cpu),
-                measured.rows as f64 / cpu.as_secs_f64().max(1e-9)
+                "  feed read {}  {} rows in {} pages, {:.0} MB of JSON, in {}: {:.0} rows/s; slowest page {:.0} ms",
+                number + 1,
+                read.rows,
+                read.pages,
+                read.bytes as f64 / 1e6,
+                seconds(read.elapsed),
+                read.rows as f64 / read.elapsed.as_secs_f64(),
+                read.slowest_page.as_secs_f64() * 1000.0
             );
+            if let Some(cpu) = read.server_cpu {
+                let not_counted = match measured.backend {
+                    Backend::Sqlite => "",
+                    Backend::Postgres => " (PostgreSQL's own processes not counted)",
+                };
+                println!(
+                    "               server cpu {} for the read, {:.0} rows per CPU second{not_counted}",
+                    seconds(cpu),
+                    read.rows as f64 / cpu.as_secs_f64().max(1e-9)
+                );
+            }
         }
         println!(
-            "  server peak  {} resident (VmHWM) after the read; {} before it",
+            "  server peak  {} resident (VmHWM) after the reads; {} before them",
             megabytes(measured.peak_after),
             megabytes(measured.peak_before)
         );

@@ -634,10 +634,12 @@ impl StreamedPage {
                         last_key = row.last().and_then(Value::as_i64).unwrap_or(last_key);
                         written += 1;
                     }
-                    if buffer.len() >= CHUNK_BYTES
-                        && chunks.send(Bytes::from(std::mem::take(&mut buffer))).await.is_err()
-                    {
-                        return;
+                    if buffer.len() >= CHUNK_BYTES {
+                        // The next chunk starts at full size instead of growing through reallocations.
+                        let full = std::mem::replace(&mut buffer, String::with_capacity(CHUNK_BYTES * 2));
+                        if chunks.send(Bytes::from(full)).await.is_err() {
+                            return;
+                        }
                     }
                 }
                 drop(incoming);
