@@ -289,6 +289,8 @@ pub(crate) async fn seed(store: &Store, options: &DemoOptions, work_orders: u64)
         &mut counts,
     )
     .await?;
+    let loaded: Vec<&ResourceSpec> = LAYOUTS.iter().map(|(spec, _)| *spec).collect();
+    store.finish_bulk_load(&loaded).await?;
 
     Ok(DemoSummary {
         environment,

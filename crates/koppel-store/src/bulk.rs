@@ -223,6 +223,24 @@ impl WriteTx {
     }
 }
 
+impl crate::Store {
+    /// Tidies the tables of a finished bulk load. On PostgreSQL: `VACUUM (ANALYZE)`, which gives the
+    /// planner statistics for tables that grew by orders of magnitude and marks the new rows visible
+    /// to all, so the first reader (a first Data Sync, say) does not rewrite every page to set hint
+    /// bits; autovacuum would do the same later, and a server may run without it. On SQLite nothing
+    /// is needed: its planner works from the indexes, and rows need no visibility marking.
+    pub async fn finish_bulk_load(&self, specs: &[&ResourceSpec]) -> Result<()> {
+        if let crate::db::Pool::Postgres(pool) = self.pool() {
+            for spec in specs {
+                sqlx::query(AssertSqlSafe(format!("VACUUM (ANALYZE) {}", spec.table)))
+                    .execute(pool)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The columns every row of one bulk insert shares.
 struct SharedColumns {
     administration: i64,
