@@ -2,9 +2,12 @@
 //! Power BI reads, the sync that keeps them current, feed tokens and the Autosync setting.
 //!
 //! Every reporting row carries `valid_from`/`valid_to` sync numbers: a reader pinned to sync N sees
-//! the rows with `valid_from <= N < valid_to`. A sync closes the versions of changed and deleted
-//! records (`valid_to = N + 1`) and inserts new versions (`valid_from = N + 1`), then advances the
-//! administration's sync number. Until that last step nothing it wrote is visible: a reader sees the
+//! the rows with `base(N) <= valid_from <= N < valid_to`, where `base(N)` is the latest full sync at
+//! or before N (`datasync_syncs.base_sync`, see [`visible`]). An incremental sync closes the versions
+//! of changed and deleted records (`valid_to = N + 1`) and inserts new versions (`valid_from = N + 1`);
+//! a full sync writes a whole new generation (`valid_from = N + 1`) and leaves the old one as it is,
+//! invisible from N + 1 on because the base moves. Either then advances the administration's sync
+//! number. Until that last step nothing it wrote is visible: a reader sees the
 //! whole of one sync or the whole of the previous one, and a crash leaves the last good snapshot.
 //! An incremental sync does all of it in one transaction; a full sync writes in chunks and commits
 //! with a short last transaction (see [`Store::datasync_run`]). Old versions are pruned once no
@@ -27,6 +30,25 @@ use std::fmt::Write;
 
 /// `valid_to` of a version that is still current.
 pub const OPEN: i64 = i64::MAX;
+
+/// The base of sync `$S` of administration `$A`: the latest full sync at or before it (0 before the
+/// first sync, and for syncs recorded before full syncs wrote generations). `{admin}` and `{sync}`
+/// are placeholders.
+const BASE_OF: &str =
+    "COALESCE((SELECT base_sync FROM datasync_syncs WHERE administration_id = {admin} AND sync_no = {sync}), 0)";
+
+/// [`BASE_OF`] split around its two placeholders.
+fn base_parts() -> (&'static str, &'static str, &'static str) {
+    let (before, rest) = BASE_OF.split_once("{admin}").expect("BASE_OF names {admin}");
+    let (middle, after) = rest.split_once("{sync}").expect("BASE_OF names {sync}");
+    (before, middle, after)
+}
+
+/// The versions a reader pinned to a sync sees, for `{admin}` and `{sync}` placeholders.
+fn visible(admin: &str, sync: &str) -> String {
+    let base = BASE_OF.replace("{admin}", admin).replace("{sync}", sync);
+    format!("valid_from >= {base} AND valid_from <= {sync} AND valid_to > {sync}")
+}
 
 /// One entity set of the reporting dataset and the record resource it copies.
 #[derive(Debug)]
@@ -596,9 +618,10 @@ impl Store {
         Ok(outcome)
     }
 
-    /// Copies one table in chunks of source records by id: each chunk closes the current versions in
-    /// its id range and inserts the records there as they were at `copied_up_to` (records changed
-    /// since are left to the commit), in its own transaction.
+    /// Copies one table in chunks of source records by id: each chunk inserts the records in its id
+    /// range as they were at `copied_up_to` (records changed since are left to the commit), in its own
+    /// transaction. The versions of the previous generation stay as they are: readers of earlier syncs
+    /// may still page through them, and from this sync on the base hides them.
     async fn copy_full_chunked(
         &self,
         chunk: &Chunking,
@@ -612,9 +635,6 @@ impl Store {
             format!("SELECT id FROM {source} WHERE administration_id = $1 AND id > $2 ORDER BY id LIMIT 1 OFFSET $3");
         let remove_leftovers =
             format!("DELETE FROM {table} WHERE administration_id = $1 AND id > $2 AND id <= $3 AND valid_from = $4");
-        let close = format!(
-            "UPDATE {table} SET valid_to = $4 WHERE administration_id = $1 AND valid_to = $5 AND id > $2 AND id <= $3"
-        );
         let insert = format!(
             "INSERT INTO {table} (administration_id, valid_from, valid_to, {columns}) \
              SELECT administration_id, $4, $5, {columns} FROM {source} \
@@ -622,6 +642,19 @@ impl Store {
         );
         let administration = chunk.administration.0;
         let mut tally = FullTally::default();
+        if chunk.sync_no > 1 {
+            // What the sync before showed, for the counts; that sync does not change any more.
+            let shown = format!(
+                "SELECT COUNT(*) FROM {table} WHERE administration_id = $1 AND {}",
+                visible("$1", "$2")
+            );
+            let shown: i64 = on_pool!(self.pool(), pool => sqlx::query_scalar(AssertSqlSafe(shown))
+                .bind(administration)
+                .bind(chunk.sync_no - 1)
+                .fetch_one(pool)
+                .await)?;
+            tally.replaced = u64::try_from(shown).unwrap_or(0);
+        }
         let mut lower = i64::MIN;
         loop {
             let bound: Option<i64> = match chunk.rows {
@@ -645,15 +678,6 @@ impl Store {
                     .await
                     .map(|r| r.rows_affected()))?;
             }
-            tally.closed += on_tx!(tx, conn => sqlx::query(AssertSqlSafe(close.as_str()))
-                .bind(administration)
-                .bind(lower)
-                .bind(upper)
-                .bind(chunk.sync_no)
-                .bind(OPEN)
-                .execute(conn)
-                .await
-                .map(|r| r.rows_affected()))?;
             let inserted = on_tx!(tx, conn => sqlx::query(AssertSqlSafe(insert.as_str()))
                 .bind(administration)
                 .bind(lower)
@@ -720,9 +744,11 @@ impl Store {
         let mut removed = 0;
         if oldest > state.oldest_sync {
             for reported in REPORTED {
+                // Closed before the oldest readable sync, or of a generation before its base.
                 let statement = format!(
-                    "DELETE FROM {} WHERE administration_id = $1 AND valid_to <= $2",
-                    reported.table()
+                    "DELETE FROM {} WHERE administration_id = $1 AND (valid_to <= $2 OR valid_from < {})",
+                    reported.table(),
+                    BASE_OF.replace("{admin}", "$1").replace("{sync}", "$2")
                 );
                 removed += on_tx!(tx, conn => sqlx::query(AssertSqlSafe(statement))
                     .bind(administration.0)
@@ -1063,6 +1089,14 @@ impl ReadSql {
         self.bind(Value::Integer(read.administration.0));
         match read.source {
             ReportingSource::Entity(_) => {
+                // The rule of `visible`, with each value bound where it appears.
+                let (base_before, base_middle, base_after) = base_parts();
+                self.text.push_str(" AND valid_from >= ");
+                self.text.push_str(base_before);
+                self.bind(Value::Integer(read.administration.0));
+                self.text.push_str(base_middle);
+                self.bind(Value::Integer(read.sync));
+                self.text.push_str(base_after);
                 self.text.push_str(" AND valid_from <= ");
                 self.bind(Value::Integer(read.sync));
                 self.text.push_str(" AND valid_to > ");
@@ -1186,10 +1220,17 @@ async fn commit_sync(
     started_at: DateTime<Utc>,
     outcome: &SyncOutcome,
 ) -> Result<()> {
-    on_tx!(tx, conn => sqlx::query(
+    // A full sync starts a generation; an incremental one keeps the base of the sync before it.
+    let base = if outcome.full {
+        "$2".to_string()
+    } else {
+        BASE_OF.replace("{admin}", "$1").replace("{sync}", "$2 - 1")
+    };
+    on_tx!(tx, conn => sqlx::query(AssertSqlSafe(format!(
         "INSERT INTO datasync_syncs (administration_id, sync_no, run_id, full_sync, change_position, started_at, \
-         committed_at, rows_inserted, rows_updated, rows_deleted) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
+         committed_at, rows_inserted, rows_updated, rows_deleted, base_sync) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, {base})"
+    )))
     .bind(administration.0)
     .bind(outcome.sync_no)
     .bind(request.run_id)
@@ -1230,10 +1271,10 @@ struct Chunking {
     hook: Option<ProgressHook>,
 }
 
-/// Versions a full sync closed and inserted in one table.
+/// Rows of one table a full sync replaces (those the sync before showed) and the rows it wrote.
 #[derive(Debug, Default, Clone, Copy)]
 struct FullTally {
-    closed: u64,
+    replaced: u64,
     inserted: u64,
 }
 
@@ -1242,12 +1283,12 @@ impl FullTally {
     /// count as updated, the surplus as new or gone (30 rows replaced by 29 are 29 updated, 1 deleted,
     /// even when in fact 2 went and 1 came).
     fn counts(self, entity_set: &'static str) -> TableCounts {
-        let updated = self.closed.min(self.inserted);
+        let updated = self.replaced.min(self.inserted);
         TableCounts {
             entity_set,
             inserted: self.inserted - updated,
             updated,
-            deleted: self.closed - updated,
+            deleted: self.replaced - updated,
         }
     }
 }
@@ -1308,8 +1349,13 @@ async fn copy_changes(
 ) -> Result<TableCounts> {
     let table = reported.table();
     let source = reported.spec.table;
+    // Only the current generation: versions an earlier full sync left behind are hidden already.
+    let generation = format!(
+        "valid_from >= {}",
+        BASE_OF.replace("{admin}", "$1").replace("{sync}", "$2 - 1")
+    );
     let close_changed = format!(
-        "UPDATE {table} SET valid_to = $2 WHERE administration_id = $1 AND valid_to = $3 AND id IN \
+        "UPDATE {table} SET valid_to = $2 WHERE administration_id = $1 AND valid_to = $3 AND {generation} AND id IN \
          (SELECT id FROM {source} WHERE administration_id = $1 AND change_seq > $4 AND change_seq <= $5)"
     );
     let updated = on_tx!(tx, conn => sqlx::query(AssertSqlSafe(close_changed))
@@ -1322,7 +1368,7 @@ async fn copy_changes(
         .await
         .map(|r| r.rows_affected()))?;
     let close_deleted = format!(
-        "UPDATE {table} SET valid_to = $2 WHERE administration_id = $1 AND valid_to = $3 AND id IN \
+        "UPDATE {table} SET valid_to = $2 WHERE administration_id = $1 AND valid_to = $3 AND {generation} AND id IN \
          (SELECT record_id FROM tombstones WHERE administration_id = $1 AND resource = $6 \
           AND change_seq > $4 AND change_seq <= $5)"
     );

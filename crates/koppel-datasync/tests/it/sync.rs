@@ -239,6 +239,75 @@ async fn replaced_versions_are_pruned_after_the_retention_and_not_before() {
     }
 }
 
+/// A full resync writes a new generation and leaves the old one to readers of earlier syncs; later
+/// incremental syncs touch only the new one, and pruning removes the old one whole.
+#[tokio::test]
+async fn a_full_resync_writes_a_new_generation_that_hides_the_old_one_until_pruned() {
+    let start = chrono::DateTime::parse_from_rfc3339("2026-11-22T09:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    for db in TestDatabase::all_at(start).await {
+        let store = db.store();
+        let fixture = Fixture::create(store).await;
+        let a = fixture.sub1;
+        let first = relation(store, a, "R1", "Bakker Installatie").await;
+        let second = relation(store, a, "R2", "Jansen Techniek").await;
+        let third = relation(store, a, "R3", "De Vries").await;
+        store.datasync_run(a, &incremental()).await.unwrap();
+        store
+            .update_record(a, &RELATIONS, second, rename("Jansen & Zn"))
+            .await
+            .unwrap();
+        store.datasync_run(a, &incremental()).await.unwrap();
+        let at_two = customers_at(store, a, 2).await;
+
+        store.delete_record(a, &RELATIONS, third).await.unwrap();
+        let fourth = relation(store, a, "R4", "Smit Service").await;
+        let full = SyncRequest {
+            full: true,
+            ..SyncRequest::default()
+        };
+        let resync = store.datasync_run(a, &full).await.unwrap();
+        assert_eq!(resync.sync_no, 3);
+        let customers = resync.tables.iter().find(|t| t.entity_set == "Customers").unwrap();
+        assert_eq!(
+            (customers.inserted, customers.updated, customers.deleted),
+            (0, 3, 0),
+            "three rows shown before, three after: counted net"
+        );
+        assert_eq!(
+            ids_at(store, a, "Customers", 3).await,
+            vec![first.0, second.0, fourth.0]
+        );
+        assert_eq!(customers_at(store, a, 3).await, source_customers(store, a).await);
+        assert_eq!(customers_at(store, a, 2).await, at_two, "readers of sync 2 keep sync 2");
+        assert_eq!(ids_at(store, a, "Customers", 1).await, vec![first.0, second.0, third.0]);
+
+        store
+            .update_record(a, &RELATIONS, first, rename("Bakker BV"))
+            .await
+            .unwrap();
+        let next = store.datasync_run(a, &incremental()).await.unwrap();
+        assert!(!next.full);
+        let customers = next.tables.iter().find(|t| t.entity_set == "Customers").unwrap();
+        assert_eq!(
+            (customers.inserted, customers.updated, customers.deleted),
+            (0, 1, 0),
+            "the old generation's version of R1 is not closed again"
+        );
+        assert_eq!(customers_at(store, a, 4).await, source_customers(store, a).await);
+        assert_eq!(customers_at(store, a, 2).await, at_two);
+
+        // All four syncs are older than the retention: only sync 4's three versions stay. Gone are
+        // R2 and R1 as closed (by syncs 2 and 4) and generation 1's R1, R2 (renamed) and R3.
+        db.fixed_clock().advance(chrono::Duration::hours(7));
+        assert_eq!(store.datasync_prune(a, chrono::Duration::hours(6)).await.unwrap(), 5);
+        assert_eq!(customers_at(store, a, 4).await, source_customers(store, a).await);
+        assert!(ids_at(store, a, "Customers", 2).await.is_empty());
+        db.cleanup().await;
+    }
+}
+
 #[tokio::test]
 async fn deleting_a_sub_removes_its_reporting_copy_and_feed_tokens() {
     for db in TestDatabase::all().await {
