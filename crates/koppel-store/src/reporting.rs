@@ -37,13 +37,6 @@ pub const OPEN: i64 = i64::MAX;
 const BASE_OF: &str =
     "COALESCE((SELECT base_sync FROM datasync_syncs WHERE administration_id = {admin} AND sync_no = {sync}), 0)";
 
-/// [`BASE_OF`] split around its two placeholders.
-fn base_parts() -> (&'static str, &'static str, &'static str) {
-    let (before, rest) = BASE_OF.split_once("{admin}").expect("BASE_OF names {admin}");
-    let (middle, after) = rest.split_once("{sync}").expect("BASE_OF names {sync}");
-    (before, middle, after)
-}
-
 /// The versions a reader pinned to a sync sees, for `{admin}` and `{sync}` placeholders.
 fn visible(admin: &str, sync: &str) -> String {
     let base = BASE_OF.replace("{admin}", admin).replace("{sync}", sync);
@@ -941,7 +934,7 @@ impl Store {
 
     /// One page of reporting rows at a pinned sync, in the order asked for.
     pub async fn reporting_rows(&self, read: &ReportingRead<'_>) -> Result<Vec<Vec<Value>>> {
-        let sql = ReadSql::select(read);
+        let sql = ReadSql::select(read, self.reporting_base(read).await?);
         let rows = on_pool!(self.pool(), pool => {
             let rows = bind_values(sqlx::query(AssertSqlSafe(sql.text.as_str())), &sql.binds)
                 .fetch_all(pool)
@@ -972,7 +965,7 @@ impl Store {
         rows: tokio::sync::mpsc::Sender<Vec<Vec<Value>>>,
     ) -> Result<u64> {
         use futures_util::TryStreamExt;
-        let sql = ReadSql::select(read);
+        let sql = ReadSql::select(read, self.reporting_base(read).await?);
         match self.pool() {
             Pool::Sqlite(pool) => {
                 let binds: Vec<Bound> = sql.binds.iter().map(Bound::of).collect();
@@ -1002,7 +995,8 @@ impl Store {
                     batch.push(values);
                     if batch.len() == SEND_BATCH {
                         sent += batch.len() as u64;
-                        if rows.send(std::mem::take(&mut batch)).await.is_err() {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(SEND_BATCH));
+                        if rows.send(full).await.is_err() {
                             return Ok(sent);
                         }
                     }
@@ -1016,9 +1010,25 @@ impl Store {
         }
     }
 
+    /// The base of a read's sync (see [`visible`]), looked up once so the read binds it as a value
+    /// and the planner sees a plain range; 0 for the sync history, which has no versions.
+    async fn reporting_base(&self, read: &ReportingRead<'_>) -> Result<i64> {
+        if matches!(read.source, ReportingSource::Syncs) {
+            return Ok(0);
+        }
+        let statement = format!("SELECT {}", BASE_OF.replace("{admin}", "$1").replace("{sync}", "$2"));
+        Ok(
+            on_pool!(self.pool(), pool => sqlx::query_scalar(AssertSqlSafe(statement))
+            .bind(read.administration.0)
+            .bind(read.sync)
+            .fetch_one(pool)
+            .await)?,
+        )
+    }
+
     /// How many rows a read matches at its pinned sync (ignoring order, paging and offset).
     pub async fn reporting_count(&self, read: &ReportingRead<'_>) -> Result<i64> {
-        let sql = ReadSql::count(read);
+        let sql = ReadSql::count(read, self.reporting_base(read).await?);
         let count: i64 = on_pool!(self.pool(), pool => {
             let row = bind_values(sqlx::query(AssertSqlSafe(sql.text.as_str())), &sql.binds)
                 .fetch_one(pool)
@@ -1049,7 +1059,7 @@ impl ReadSql {
     }
 
     /// `SELECT` columns, table, `WHERE`, order and paging.
-    fn select(read: &ReportingRead<'_>) -> ReadSql {
+    fn select(read: &ReportingRead<'_>, base: i64) -> ReadSql {
         let mut sql = ReadSql::default();
         sql.text.push_str("SELECT ");
         for (index, (column, _)) in read.columns.iter().enumerate() {
@@ -1060,7 +1070,7 @@ impl ReadSql {
         }
         sql.text.push_str(" FROM ");
         sql.text.push_str(&read.source.table());
-        sql.push_where(read, true);
+        sql.push_where(read, base, true);
         sql.text.push_str(" ORDER BY ");
         for (column, descending) in read.order {
             sql.text.push_str(column);
@@ -1075,28 +1085,23 @@ impl ReadSql {
     }
 
     /// `SELECT COUNT(*)` of what a read matches, ignoring its cursor, order and paging.
-    fn count(read: &ReportingRead<'_>) -> ReadSql {
+    fn count(read: &ReportingRead<'_>, base: i64) -> ReadSql {
         let mut sql = ReadSql::default();
         sql.text.push_str("SELECT COUNT(*) FROM ");
         sql.text.push_str(&read.source.table());
-        sql.push_where(read, false);
+        sql.push_where(read, base, false);
         sql
     }
 
     /// `WHERE` for a reporting read: administration, pinned sync, keyset cursor, filter.
-    fn push_where(&mut self, read: &ReportingRead<'_>, with_cursor: bool) {
+    fn push_where(&mut self, read: &ReportingRead<'_>, base: i64, with_cursor: bool) {
         self.text.push_str(" WHERE administration_id = ");
         self.bind(Value::Integer(read.administration.0));
         match read.source {
             ReportingSource::Entity(_) => {
-                // The rule of `visible`, with each value bound where it appears.
-                let (base_before, base_middle, base_after) = base_parts();
+                // The rule of `visible`, with the base looked up before.
                 self.text.push_str(" AND valid_from >= ");
-                self.text.push_str(base_before);
-                self.bind(Value::Integer(read.administration.0));
-                self.text.push_str(base_middle);
-                self.bind(Value::Integer(read.sync));
-                self.text.push_str(base_after);
+                self.bind(Value::Integer(base));
                 self.text.push_str(" AND valid_from <= ");
                 self.bind(Value::Integer(read.sync));
                 self.text.push_str(" AND valid_to > ");
