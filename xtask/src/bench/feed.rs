@@ -53,6 +53,8 @@ struct Read {
     elapsed: Duration,
     slowest_page: Duration,
     server_cpu: Option<Duration>,
+    /// CPU time of this process (the reader: HTTP, JSON parsing) during the read.
+    reader_cpu: Option<Duration>,
 }
 
 /// A page of the feed, parsed only as far as the reader needs.
@@ -149,6 +151,7 @@ async fn measure(scratch: &Scratch, koppel: &std::path::Path, arguments: &FeedAr
 /// Pages through all WorkOrders from the first page to the last next link.
 async fn read_all(reader: &mut Reader, server: &Server, origin: &str, feed: &str) -> anyhow::Result<Read> {
     let cpu_before = server.cpu_time();
+    let reader_before = super::cpu::cpu_time("self");
     let started = Instant::now();
     let mut path = format!("/odata/v4/{feed}/WorkOrders");
     let (mut rows, mut pages, mut bytes, mut slowest_page) = (0_u64, 0_u64, 0_u64, Duration::ZERO);
@@ -184,7 +187,11 @@ async fn read_all(reader: &mut Reader, server: &Server, origin: &str, feed: &str
         .cpu_time()
         .zip(cpu_before)
         .and_then(|(after, before)| after.checked_sub(before));
+    let reader_cpu = super::cpu::cpu_time("self")
+        .zip(reader_before)
+        .and_then(|(after, before)| after.checked_sub(before));
     Ok(Read {
+        reader_cpu,
         rows,
         pages,
         bytes,
@@ -231,6 +238,12 @@ fn print_summary(scale: u64, results: &[Measured]) {
                     "               server cpu {} for the read, {:.0} rows per CPU second{not_counted}",
                     seconds(cpu),
                     read.rows as f64 / cpu.as_secs_f64().max(1e-9)
+                );
+            }
+            if let Some(cpu) = read.reader_cpu {
+                println!(
+                    "               reader cpu {} (HTTP and JSON parsing, same machine)",
+                    seconds(cpu)
                 );
             }
         }
