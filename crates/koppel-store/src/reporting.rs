@@ -220,7 +220,17 @@ pub struct SyncRequest {
     pub chunk_rows: Option<i64>,
     /// Runs after each committed chunk of a full sync (outside any transaction), to show progress.
     pub progress: Option<ProgressHook>,
+    /// Changes above which a sync on SQLite runs as a chunked full sync instead of one incremental
+    /// transaction; [`INCREMENTAL_LIMIT`] when not set (tests set it small).
+    #[doc(hidden)]
+    pub incremental_limit: Option<u64>,
 }
+
+/// Changed rows an incremental sync on SQLite takes in its one transaction at most: about a second
+/// of the write lock on a 2-core machine (10,000 changes take 0.04 s). Past it, after a bulk import
+/// say, the sync runs full, in chunks that leave other writers room. PostgreSQL has no such limit:
+/// its writers never wait for a long transaction.
+pub const INCREMENTAL_LIMIT: u64 = 200_000;
 
 /// How far a full sync has come.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -450,9 +460,26 @@ impl Store {
         ensure_state(&mut tx, administration).await?;
         let state = sync_state(&mut tx, administration, self.backend()).await?;
         let interrupted = state.pending > state.current;
-        if !(request.full || state.current == 0 || interrupted) {
+        let limit = match (request.incremental_limit, self.backend()) {
+            (Some(limit), _) => Some(limit),
+            (None, Backend::Sqlite) => Some(INCREMENTAL_LIMIT),
+            (None, Backend::Postgres) => None,
+        };
+        let too_many = match limit {
+            Some(limit) if !(request.full || state.current == 0 || interrupted) => {
+                changes_exceed(&mut tx, administration, state.position, limit).await?
+            }
+            _ => false,
+        };
+        if !(request.full || state.current == 0 || interrupted || too_many) {
             tx.commit().await?;
             return self.datasync_incremental(administration, request, started_at).await;
+        }
+        if too_many {
+            tracing::info!(
+                administration.id = %administration,
+                "more changes than one short transaction takes; this sync runs full, in chunks"
+            );
         }
         if interrupted {
             tracing::info!(
@@ -1214,6 +1241,33 @@ fn sync_busy() -> StoreError {
 async fn pause_for_crash_test(administration: AdministrationId) {
     tracing::warn!(administration.id = %administration, "data sync paused for a crash test");
     std::future::pending::<()>().await;
+}
+
+/// Whether more than `limit` rows (changed records and tombstones, over all reported resources) changed
+/// after `position`. Each count stops at the limit, so a burst costs no more than the limit to find.
+async fn changes_exceed(tx: &mut Tx, administration: AdministrationId, position: i64, limit: u64) -> Result<bool> {
+    let mut left = i64::try_from(limit).unwrap_or(i64::MAX);
+    // Tombstones of every resource count, settings' too: an estimate that errs towards chunking.
+    let tables = REPORTED
+        .iter()
+        .map(|reported| reported.spec.table)
+        .chain(std::iter::once("tombstones"));
+    for table in tables {
+        let statement = format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE administration_id = $1 AND change_seq > $2 LIMIT $3) AS changed"
+        );
+        let changed: i64 = on_tx!(tx, conn => sqlx::query_scalar(AssertSqlSafe(statement))
+            .bind(administration.0)
+            .bind(position)
+            .bind(left.saturating_add(1))
+            .fetch_one(conn)
+            .await)?;
+        left -= changed;
+        if left < 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Records the committed sync, advances the administration's sync number and change position, and

@@ -308,6 +308,45 @@ async fn a_full_resync_writes_a_new_generation_that_hides_the_old_one_until_prun
     }
 }
 
+/// More changes than one short transaction should take (after a bulk import, say): the sync runs
+/// full, in chunks, and converges; under the limit it stays incremental.
+#[tokio::test]
+async fn a_burst_of_changes_past_the_limit_runs_as_a_chunked_full_sync() {
+    for db in TestDatabase::all().await {
+        let store = db.store();
+        let fixture = Fixture::create(store).await;
+        let a = fixture.sub1;
+        let first = relation(store, a, "R1", "Bakker Installatie").await;
+        let second = relation(store, a, "R2", "Jansen Techniek").await;
+        store.datasync_run(a, &incremental()).await.unwrap();
+        let limited = SyncRequest {
+            incremental_limit: Some(3),
+            chunk_rows: Some(2),
+            ..SyncRequest::default()
+        };
+
+        relation(store, a, "R3", "De Vries").await;
+        relation(store, a, "R4", "Smit Service").await;
+        store
+            .update_record(a, &RELATIONS, first, rename("Bakker BV"))
+            .await
+            .unwrap();
+        store.delete_record(a, &RELATIONS, second).await.unwrap();
+        let burst = store.datasync_run(a, &limited).await.unwrap();
+        assert!(burst.full, "four changes are past a limit of three");
+        assert_eq!(customers_at(store, a, 2).await, source_customers(store, a).await);
+
+        store
+            .update_record(a, &RELATIONS, first, rename("Bakker & Zn"))
+            .await
+            .unwrap();
+        let calm = store.datasync_run(a, &limited).await.unwrap();
+        assert!(!calm.full, "one change is under the limit");
+        assert_eq!(customers_at(store, a, 3).await, source_customers(store, a).await);
+        db.cleanup().await;
+    }
+}
+
 #[tokio::test]
 async fn deleting_a_sub_removes_its_reporting_copy_and_feed_tokens() {
     for db in TestDatabase::all().await {
