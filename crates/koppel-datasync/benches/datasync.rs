@@ -83,15 +83,7 @@ async fn measure(backend: &str, url: &str, scale: u64) -> BenchResult<()> {
     let administration = summary.administrations[0].id;
 
     let started = Instant::now();
-    let full = store
-        .datasync_run(
-            administration,
-            &SyncRequest {
-                full: true,
-                ..SyncRequest::default()
-            },
-        )
-        .await?;
+    let full = store.datasync_run(administration, &SyncRequest::full()).await?;
     let elapsed = started.elapsed();
     let rows = full.inserted() + full.updated();
     println!(
@@ -191,15 +183,7 @@ async fn full_resync_with_a_writer(
         })
     };
     let started = Instant::now();
-    let full = store
-        .datasync_run(
-            administration,
-            &SyncRequest {
-                full: true,
-                ..SyncRequest::default()
-            },
-        )
-        .await;
+    let full = store.datasync_run(administration, &SyncRequest::full()).await;
     let elapsed = started.elapsed();
     done.store(true, std::sync::atomic::Ordering::SeqCst);
     let (mut waits, failures) = writer.await?;

@@ -31,16 +31,21 @@ use std::fmt::Write;
 /// `valid_to` of a version that is still current.
 pub const OPEN: i64 = i64::MAX;
 
-/// The base of sync `$S` of administration `$A`: the latest full sync at or before it (0 before the
-/// first sync, and for syncs recorded before full syncs wrote generations). `{admin}` and `{sync}`
-/// are placeholders.
-const BASE_OF: &str =
-    "COALESCE((SELECT base_sync FROM datasync_syncs WHERE administration_id = {admin} AND sync_no = {sync}), 0)";
+/// SQL for the base of a sync: the latest full sync at or before it (0 before the first sync, and for
+/// syncs recorded before full syncs wrote generations). `admin` and `sync` are SQL expressions
+/// (placeholders such as `$1`, or `$2 - 1`).
+fn base_of(admin: &str, sync: &str) -> String {
+    format!(
+        "COALESCE((SELECT base_sync FROM datasync_syncs WHERE administration_id = {admin} AND sync_no = {sync}), 0)"
+    )
+}
 
-/// The versions a reader pinned to a sync sees, for `{admin}` and `{sync}` placeholders.
+/// The versions a reader pinned to a sync sees, for SQL expressions `admin` and `sync`.
 fn visible(admin: &str, sync: &str) -> String {
-    let base = BASE_OF.replace("{admin}", admin).replace("{sync}", sync);
-    format!("valid_from >= {base} AND valid_from <= {sync} AND valid_to > {sync}")
+    format!(
+        "valid_from >= {} AND valid_from <= {sync} AND valid_to > {sync}",
+        base_of(admin, sync)
+    )
 }
 
 /// One entity set of the reporting dataset and the record resource it copies.
@@ -224,6 +229,16 @@ pub struct SyncRequest {
     /// transaction; [`INCREMENTAL_LIMIT`] when not set (tests set it small).
     #[doc(hidden)]
     pub incremental_limit: Option<u64>,
+}
+
+impl SyncRequest {
+    /// A requested full resync, everything else as by default.
+    pub fn full() -> SyncRequest {
+        SyncRequest {
+            full: true,
+            ..SyncRequest::default()
+        }
+    }
 }
 
 /// Changed rows an incremental sync on SQLite takes in its one transaction at most: about a second
@@ -460,18 +475,17 @@ impl Store {
         ensure_state(&mut tx, administration).await?;
         let state = sync_state(&mut tx, administration, self.backend()).await?;
         let interrupted = state.pending > state.current;
+        let must_be_full = request.full || state.current == 0 || interrupted;
         let limit = match (request.incremental_limit, self.backend()) {
             (Some(limit), _) => Some(limit),
             (None, Backend::Sqlite) => Some(INCREMENTAL_LIMIT),
             (None, Backend::Postgres) => None,
         };
         let too_many = match limit {
-            Some(limit) if !(request.full || state.current == 0 || interrupted) => {
-                changes_exceed(&mut tx, administration, state.position, limit).await?
-            }
+            Some(limit) if !must_be_full => changes_exceed(&mut tx, administration, state.position, limit).await?,
             _ => false,
         };
-        if !(request.full || state.current == 0 || interrupted || too_many) {
+        if !(must_be_full || too_many) {
             tx.commit().await?;
             return self.datasync_incremental(administration, request, started_at).await;
         }
@@ -768,7 +782,7 @@ impl Store {
                 let statement = format!(
                     "DELETE FROM {} WHERE administration_id = $1 AND (valid_to <= $2 OR valid_from < {})",
                     reported.table(),
-                    BASE_OF.replace("{admin}", "$1").replace("{sync}", "$2")
+                    base_of("$1", "$2")
                 );
                 removed += on_tx!(tx, conn => sqlx::query(AssertSqlSafe(statement))
                     .bind(administration.0)
@@ -1043,14 +1057,13 @@ impl Store {
         if matches!(read.source, ReportingSource::Syncs) {
             return Ok(0);
         }
-        let statement = format!("SELECT {}", BASE_OF.replace("{admin}", "$1").replace("{sync}", "$2"));
-        Ok(
-            on_pool!(self.pool(), pool => sqlx::query_scalar(AssertSqlSafe(statement))
+        let statement = format!("SELECT {}", base_of("$1", "$2"));
+        let base: i64 = on_pool!(self.pool(), pool => sqlx::query_scalar(AssertSqlSafe(statement))
             .bind(read.administration.0)
             .bind(read.sync)
             .fetch_one(pool)
-            .await)?,
-        )
+            .await)?;
+        Ok(base)
     }
 
     /// How many rows a read matches at its pinned sync (ignoring order, paging and offset).
@@ -1283,7 +1296,7 @@ async fn commit_sync(
     let base = if outcome.full {
         "$2".to_string()
     } else {
-        BASE_OF.replace("{admin}", "$1").replace("{sync}", "$2 - 1")
+        base_of("$1", "$2 - 1")
     };
     on_tx!(tx, conn => sqlx::query(AssertSqlSafe(format!(
         "INSERT INTO datasync_syncs (administration_id, sync_no, run_id, full_sync, change_position, started_at, \
@@ -1409,10 +1422,7 @@ async fn copy_changes(
     let table = reported.table();
     let source = reported.spec.table;
     // Only the current generation: versions an earlier full sync left behind are hidden already.
-    let generation = format!(
-        "valid_from >= {}",
-        BASE_OF.replace("{admin}", "$1").replace("{sync}", "$2 - 1")
-    );
+    let generation = format!("valid_from >= {}", base_of("$1", "$2 - 1"));
     let close_changed = format!(
         "UPDATE {table} SET valid_to = $2 WHERE administration_id = $1 AND valid_to = $3 AND {generation} AND id IN \
          (SELECT id FROM {source} WHERE administration_id = $1 AND change_seq > $4 AND change_seq <= $5)"

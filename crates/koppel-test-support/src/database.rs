@@ -15,6 +15,14 @@ pub const DATABASE_URL_VARIABLE: &str = "KOPPEL_TEST_DATABASE_URL";
 /// Enough connections for the concurrency tests (several writers, a reader and a consumer at once).
 const MAX_CONNECTIONS: u32 = 10;
 
+/// The moment fixed-clock tests start at (with [`TestDatabase::all_at`]): a Sunday morning in
+/// November 2026, 09:00 UTC.
+pub fn fixed_start() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-22T09:00:00Z")
+        .expect("a valid time")
+        .with_timezone(&Utc)
+}
+
 /// One test's own database, on either backend.
 ///
 /// Call [`TestDatabase::cleanup`] at the end of a test. When a test fails before it gets there, `Drop`
@@ -344,9 +352,7 @@ mod tests {
 
     #[tokio::test]
     async fn fixed_clock_databases_use_their_clock() {
-        let start = chrono::DateTime::parse_from_rfc3339("2026-11-22T09:00:00Z")
-            .expect("time")
-            .with_timezone(&Utc);
+        let start = fixed_start();
         for database in TestDatabase::all_at(start).await {
             assert_eq!(database.store().now(), start);
             database.fixed_clock().advance(chrono::Duration::hours(1));

@@ -20,5 +20,5 @@
 mod database;
 mod fixture;
 
-pub use database::{DATABASE_URL_VARIABLE, TestDatabase};
+pub use database::{DATABASE_URL_VARIABLE, TestDatabase, fixed_start};
 pub use fixture::{Fixture, TestUser};

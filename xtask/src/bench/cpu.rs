@@ -16,6 +16,11 @@ pub fn cpu_time(process: &str) -> Option<Duration> {
     ))
 }
 
+/// CPU time used between two readings of [`cpu_time`]; `None` when either is missing.
+pub fn spent(before: Option<Duration>, after: Option<Duration>) -> Option<Duration> {
+    after?.checked_sub(before?)
+}
+
 #[cfg(unix)]
 fn ticks_per_second() -> f64 {
     // SAFETY: sysconf only reads a configuration value.

@@ -7,6 +7,7 @@
 //! (default 3, each reported on its own). Every page is parsed (to find the next link and count rows)
 //! and each read's total is checked against the sync.
 
+use super::cpu;
 use super::load::Reader;
 use super::rest::{benchmark_main, build_koppel, interrupted, seed};
 use super::scratch::{Backend, BackendChoice, Scratch, choose_backends};
@@ -102,10 +103,7 @@ async fn measure(scratch: &Scratch, koppel: &std::path::Path, arguments: &FeedAr
     let administration = benchmark_main(&store).await?.id;
     eprintln!("bench feed: full Data Sync of administration {administration}");
     let started = Instant::now();
-    let full = SyncRequest {
-        full: true,
-        ..SyncRequest::default()
-    };
+    let full = SyncRequest::full();
     let synced = store.datasync_run(administration, &full).await?;
     let sync_elapsed = started.elapsed();
     let expected = synced
@@ -151,7 +149,7 @@ async fn measure(scratch: &Scratch, koppel: &std::path::Path, arguments: &FeedAr
 /// Pages through all WorkOrders from the first page to the last next link.
 async fn read_all(reader: &mut Reader, server: &Server, origin: &str, feed: &str) -> anyhow::Result<Read> {
     let cpu_before = server.cpu_time();
-    let reader_before = super::cpu::cpu_time("self");
+    let reader_before = cpu::cpu_time("self");
     let started = Instant::now();
     let mut path = format!("/odata/v4/{feed}/WorkOrders");
     let (mut rows, mut pages, mut bytes, mut slowest_page) = (0_u64, 0_u64, 0_u64, Duration::ZERO);
@@ -183,13 +181,8 @@ async fn read_all(reader: &mut Reader, server: &Server, origin: &str, feed: &str
         }
     }
     let elapsed = started.elapsed();
-    let server_cpu = server
-        .cpu_time()
-        .zip(cpu_before)
-        .and_then(|(after, before)| after.checked_sub(before));
-    let reader_cpu = super::cpu::cpu_time("self")
-        .zip(reader_before)
-        .and_then(|(after, before)| after.checked_sub(before));
+    let server_cpu = cpu::spent(cpu_before, server.cpu_time());
+    let reader_cpu = cpu::spent(reader_before, cpu::cpu_time("self"));
     Ok(Read {
         reader_cpu,
         rows,

@@ -76,8 +76,8 @@ impl CpuUse {
         wall: Duration,
         requests: u64,
     ) -> Option<CpuUse> {
-        let server = server.1?.checked_sub(server.0?)?;
-        let own = own.1?.checked_sub(own.0?)?;
+        let server = cpu::spent(server.0, server.1)?;
+        let own = cpu::spent(own.0, own.1)?;
         if requests == 0 || wall.is_zero() {
             return None;
         }

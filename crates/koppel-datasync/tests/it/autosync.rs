@@ -2,15 +2,12 @@
 
 use koppel_datasync::autosync::Autosync;
 use koppel_store::runs::{RunFilter, Trigger};
-use koppel_test_support::{Fixture, TestDatabase};
+use koppel_test_support::{Fixture, TestDatabase, fixed_start};
 use std::time::Duration;
 
 #[tokio::test]
 async fn autosync_on_fires_automatic_runs_and_off_stops_them() {
-    let start = chrono::DateTime::parse_from_rfc3339("2026-11-22T09:00:00Z")
-        .unwrap()
-        .with_timezone(&chrono::Utc);
-    for db in TestDatabase::all_at(start).await {
+    for db in TestDatabase::all_at(fixed_start()).await {
         let store = db.store();
         let fixture = Fixture::create(store).await;
         let a = fixture.sub1;
@@ -64,10 +61,7 @@ async fn autosync_on_fires_automatic_runs_and_off_stops_them() {
 
 #[tokio::test]
 async fn autosync_waits_while_the_power_bi_licence_has_lapsed() {
-    let start = chrono::DateTime::parse_from_rfc3339("2026-11-22T09:00:00Z")
-        .unwrap()
-        .with_timezone(&chrono::Utc);
-    for db in TestDatabase::all_at(start).await {
+    for db in TestDatabase::all_at(fixed_start()).await {
         let store = db.store();
         let fixture = Fixture::create(store).await;
         let queue = koppel_jobs::Queue::new(store.clone(), 3);

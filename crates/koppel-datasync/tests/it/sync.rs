@@ -7,7 +7,7 @@ use koppel_domain::record::Value;
 use koppel_domain::resources::{MATERIALS, RELATIONS};
 use koppel_store::Store;
 use koppel_store::reporting::{ProgressHook, SyncProgress, SyncRequest};
-use koppel_test_support::{Fixture, TestDatabase};
+use koppel_test_support::{Fixture, TestDatabase, fixed_start};
 use serde_json::json;
 
 fn incremental() -> SyncRequest {
@@ -90,16 +90,7 @@ async fn a_full_resync_converges_to_the_source_and_money_stays_exact() {
         )
         .await;
         store.datasync_run(a, &incremental()).await.unwrap();
-        let full = store
-            .datasync_run(
-                a,
-                &SyncRequest {
-                    full: true,
-                    ..SyncRequest::default()
-                },
-            )
-            .await
-            .unwrap();
+        let full = store.datasync_run(a, &SyncRequest::full()).await.unwrap();
         assert!(full.full);
         let materials = full.tables.iter().find(|t| t.entity_set == "Materials").unwrap();
         assert_eq!((materials.inserted, materials.updated, materials.deleted), (0, 1, 0));
@@ -216,10 +207,7 @@ async fn an_interrupted_sync_leaves_the_last_snapshot_and_the_next_run_finishes_
 
 #[tokio::test]
 async fn replaced_versions_are_pruned_after_the_retention_and_not_before() {
-    let start = chrono::DateTime::parse_from_rfc3339("2026-11-22T09:00:00Z")
-        .unwrap()
-        .with_timezone(&chrono::Utc);
-    for db in TestDatabase::all_at(start).await {
+    for db in TestDatabase::all_at(fixed_start()).await {
         let store = db.store();
         let fixture = Fixture::create(store).await;
         let a = fixture.sub1;
@@ -243,10 +231,7 @@ async fn replaced_versions_are_pruned_after_the_retention_and_not_before() {
 /// incremental syncs touch only the new one, and pruning removes the old one whole.
 #[tokio::test]
 async fn a_full_resync_writes_a_new_generation_that_hides_the_old_one_until_pruned() {
-    let start = chrono::DateTime::parse_from_rfc3339("2026-11-22T09:00:00Z")
-        .unwrap()
-        .with_timezone(&chrono::Utc);
-    for db in TestDatabase::all_at(start).await {
+    for db in TestDatabase::all_at(fixed_start()).await {
         let store = db.store();
         let fixture = Fixture::create(store).await;
         let a = fixture.sub1;
@@ -263,10 +248,7 @@ async fn a_full_resync_writes_a_new_generation_that_hides_the_old_one_until_prun
 
         store.delete_record(a, &RELATIONS, third).await.unwrap();
         let fourth = relation(store, a, "R4", "Smit Service").await;
-        let full = SyncRequest {
-            full: true,
-            ..SyncRequest::default()
-        };
+        let full = SyncRequest::full();
         let resync = store.datasync_run(a, &full).await.unwrap();
         assert_eq!(resync.sync_no, 3);
         let customers = resync.tables.iter().find(|t| t.entity_set == "Customers").unwrap();
