@@ -11,10 +11,8 @@ use serde::{Deserialize, Serialize};
 /// The default registered client, so `cargo run -p accountview-sandbox` works with Koppel's dev settings.
 pub const DEFAULT_CLIENT_ID: &str = "koppel-dev";
 pub const DEFAULT_CLIENT_SECRET: &str = "koppel-dev-secret";
-pub const DEFAULT_REDIRECT_URIS: [&str; 4] = [
-    "http://127.0.0.1:8080/connections/accountview/callback",
-    "http://localhost:8080/connections/accountview/callback",
-    // Koppel's callback route (`[accountview] redirect_url` in its default configuration).
+/// Koppel's callback route on its default port (`[accountview] redirect_url` in its default configuration).
+pub const DEFAULT_REDIRECT_URIS: [&str; 2] = [
     "http://127.0.0.1:8080/accountview/callback",
     "http://localhost:8080/accountview/callback",
 ];

@@ -34,19 +34,19 @@ use std::time::Instant;
 const WORK_ORDERS_PER_TRANSACTION: usize = 50;
 
 /// One administration of the group and how much happens there.
-struct Branch {
-    name: &'static str,
+pub(crate) struct Branch {
+    pub(crate) name: &'static str,
     is_main: bool,
-    drift: Drift,
+    pub(crate) drift: Drift,
     cities: &'static [City],
-    relations: usize,
+    pub(crate) relations: usize,
     work_orders: usize,
     employees: usize,
     projects: usize,
     quotes: usize,
 }
 
-const BRANCHES: [Branch; 4] = [
+pub(crate) const BRANCHES: [Branch; 4] = [
     Branch {
         name: "Van Dijk Installatiegroep",
         is_main: true,
@@ -120,6 +120,22 @@ const PLANNER: DemoUser = DemoUser {
     access: "planner: read-only in the main administration and all three subs",
 };
 
+impl DemoUser {
+    fn login(&self) -> DemoLogin {
+        DemoLogin {
+            name: self.name.into(),
+            email: self.email.into(),
+            password: self.password.into(),
+            access: self.access.into(),
+        }
+    }
+}
+
+/// The group's logins, administrator first, as seeded.
+pub(crate) fn logins() -> Vec<DemoLogin> {
+    [&ADMIN, &OFFICE, &PLANNER].into_iter().map(DemoUser::login).collect()
+}
+
 pub(crate) async fn seed(store: &Store, options: &DemoOptions) -> Result<DemoSummary, DemoError> {
     let started = Instant::now();
     ensure_absent(store, GROUP_ENVIRONMENT).await?;
@@ -174,12 +190,7 @@ pub(crate) async fn seed(store: &Store, options: &DemoOptions) -> Result<DemoSum
                 })
                 .await?,
         );
-        logins.push(DemoLogin {
-            name: user.name.into(),
-            email: user.email.into(),
-            password: user.password.into(),
-            access: user.access.into(),
-        });
+        logins.push(user.login());
     }
     let office_rights: Rights = [Right::ReadData, Right::WriteData, Right::ManageDatasync]
         .into_iter()
@@ -269,6 +280,11 @@ struct BranchSeeder<'a> {
     materials: Vec<MaterialInfo>,
     relations: Vec<RelationInfo>,
     projects: Vec<(RecordId, RecordId)>,
+}
+
+/// The code of a branch's `index`-th relation (the same numbers in every branch).
+pub(crate) fn relation_code(index: usize) -> String {
+    format!("D{}", 10_001 + index)
 }
 
 fn date_text(date: NaiveDate) -> String {
@@ -411,7 +427,7 @@ impl BranchSeeder<'_> {
                 self.counts,
                 &RELATIONS,
                 json!({
-                    "code": format!("D{}", 10_001 + index),
+                    "code": relation_code(index),
                     "name": name,
                     "kind": if company { "company" } else { "person" },
                     "email": email,

@@ -18,6 +18,7 @@
 mod catalogue;
 mod group;
 mod scale;
+pub mod story;
 mod vocabulary;
 
 pub use catalogue::Drift;
@@ -172,8 +173,18 @@ pub enum DemoError {
     /// The resource specs changed in a way the bulk generator does not know yet.
     #[error("the {resource} resource no longer has the fields the benchmark generator writes: {detail}")]
     Layout { resource: &'static str, detail: String },
+    /// The demo's story could not be told on this data (see [`story`]).
+    #[error("the demo's story cannot go on: {0}")]
+    Story(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// The demo group's logins with their passwords, administrator first. The passwords are fixed (they
+/// only ever guard demo data), so whoever starts the demo can be told them on every start, not only
+/// when the data is first made; a user who changed theirs since knows the new one.
+pub fn group_logins() -> Vec<DemoLogin> {
+    group::logins()
 }
 
 /// Seeds the demo group, or N work orders when `options.scale` is set.

@@ -73,6 +73,17 @@ pub struct AppState {
     /// The AccountView integration, when the operator configured `[accountview]`; without it the
     /// AccountView page says it is not configured and its REST endpoints answer 503.
     pub accountview: Option<koppel_accountview::AccountView>,
+    /// Set when that AccountView is the demo's sandbox: the AccountView page says so, with its login.
+    pub accountview_sandbox: Option<AccountViewSandbox>,
+}
+
+/// The AccountView sandbox `koppel serve --demo` runs: sample books, not a real AccountView.
+#[derive(Debug, Clone)]
+pub struct AccountViewSandbox {
+    pub base_url: String,
+    /// A sandbox login and its password, to sign in with on its login page.
+    pub login: String,
+    pub password: String,
 }
 
 impl AppState {
@@ -83,12 +94,19 @@ impl AppState {
             login_limiter: Arc::new(auth::LoginLimiter::default()),
             metrics: metrics_handle(),
             accountview: None,
+            accountview_sandbox: None,
         }
     }
 
     /// The same state with the AccountView integration reachable by the pages and the API.
     pub fn with_accountview(mut self, accountview: koppel_accountview::AccountView) -> AppState {
         self.accountview = Some(accountview);
+        self
+    }
+
+    /// The same state, telling the AccountView page that its AccountView is the demo's sandbox.
+    pub fn with_accountview_sandbox(mut self, sandbox: AccountViewSandbox) -> AppState {
+        self.accountview_sandbox = Some(sandbox);
         self
     }
 }

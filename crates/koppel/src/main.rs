@@ -1,8 +1,9 @@
 //! The `koppel` binary: wiring only. Configuration, logging, and the subcommands that start the
 //! parts that live in the library crates: `serve` (web, worker and scheduler), `worker` (worker
-//! and scheduler), `migrate`, `demo`, `check-config`.
+//! and scheduler), `migrate`, `demo`, `check-config`, `generate-key`.
 
 mod config;
+mod demo;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -44,7 +45,8 @@ enum Command {
         /// Port to listen on.
         #[arg(long)]
         port: Option<u16>,
-        /// Seed the demo environment first when the database has none.
+        /// Seed the demo environment first when the database has none, and (unless `[accountview]`
+        /// is configured) run the AccountView sandbox in this process for it.
         #[arg(long)]
         demo: bool,
         /// Serve only the web; run background jobs and schedules elsewhere (`koppel worker`).
@@ -63,10 +65,17 @@ enum Command {
     },
     /// Print the effective configuration with secrets hidden.
     CheckConfig,
+    /// Print a fresh random encryption key (32 bytes as 64 hex digits) for `[accountview] encryption_key`.
+    GenerateKey,
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Command::GenerateKey = cli.command {
+        // Needs no configuration, so it also works while the configuration is still being written.
+        println!("{}", demo::generate_key());
+        return Ok(());
+    }
     let (bind, port) = match &cli.command {
         Command::Serve { bind, port, .. } => (bind.clone(), *port),
         _ => (None, None),
@@ -145,24 +154,28 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 options = options.with_printed_progress();
             }
             let summary = koppel_demo::seed(&store, &options).await?;
-            print_demo_summary(&summary, store.backend());
+            print_demo_summary(&summary, store.backend(), true);
             store.close().await;
         }
         Command::Serve { demo, no_worker, .. } => serve(config, demo, !no_worker).await?,
         Command::Worker => worker(config).await?,
-        Command::CheckConfig => unreachable!("handled before the runtime starts"),
+        Command::CheckConfig | Command::GenerateKey => unreachable!("handled before the runtime starts"),
     }
     Ok(())
 }
 
-async fn serve(config: Config, demo: bool, with_worker: bool) -> anyhow::Result<()> {
+async fn serve(mut config: Config, demo: bool, with_worker: bool) -> anyhow::Result<()> {
     let store = open_store(&config).await?;
     if config.database.migrate_on_start {
         store.migrate().await.context("migrations failed")?;
     }
+    let mut fresh_demo = false;
     if demo {
         match koppel_demo::seed(&store, &koppel_demo::DemoOptions::default()).await {
-            Ok(summary) => print_demo_summary(&summary, store.backend()),
+            Ok(summary) => {
+                print_demo_summary(&summary, store.backend(), false);
+                fresh_demo = true;
+            }
             Err(koppel_demo::DemoError::AlreadySeeded { .. }) => {
                 tracing::info!("demo data already present; starting with it");
             }
@@ -173,6 +186,34 @@ async fn serve(config: Config, demo: bool, with_worker: bool) -> anyhow::Result<
     let listener = tokio::net::TcpListener::bind(&address)
         .await
         .with_context(|| format!("cannot listen on {address}; is another program using the port? (set --port)"))?;
+    let local_address = listener.local_addr()?;
+    // The demo brings its own AccountView unless the operator configured one; it needs the port
+    // Koppel listens on for its callback, hence after binding.
+    let sandbox = if demo && !config.accountview.enabled() {
+        let sandbox = demo::DemoSandbox::start(&config, local_address).await?;
+        config.accountview = sandbox.section.clone();
+        Some(sandbox)
+    } else {
+        None
+    };
+    let group = if demo {
+        demo::DemoGroup::find(&store).await?
+    } else {
+        None
+    };
+    if let Some(group) = &group {
+        if fresh_demo {
+            demo::switch_autosync_on(&store, group, &config).await?;
+        }
+        let feed_token = demo::feed_token(&store, config.data_dir(), group).await?;
+        demo::print_banner(&demo::Banner {
+            koppel_url: format!("http://{local_address}"),
+            group: Some(group),
+            sandbox: sandbox.as_ref(),
+            feed_token: Some(feed_token),
+            data_dir: config.data_dir().to_path_buf(),
+        });
+    }
     let web = koppel_web::WebConfig {
         session_lifetime: chrono::Duration::hours(i64::from(config.http.session_lifetime_hours)),
         secure_cookies: config.http.public_url.starts_with("https://"),
@@ -181,8 +222,12 @@ async fn serve(config: Config, demo: bool, with_worker: bool) -> anyhow::Result<
     };
     let mut state = koppel_web::AppState::new(store.clone(), web);
     // The pages and the REST API reach the same integration the worker runs the jobs of.
-    if let Some(accountview) = accountview_connector(&config, &store)? {
-        state = state.with_accountview(accountview);
+    let accountview = accountview_connector(&config, &store)?;
+    if let Some(accountview) = &accountview {
+        state = state.with_accountview(accountview.clone());
+    }
+    if let Some(notice) = sandbox.as_ref().and_then(demo::DemoSandbox::notice) {
+        state = state.with_accountview_sandbox(notice);
     }
     let shutdown = Shutdown::on_signal();
     // The worker starts before the server says it listens, so "listening" means fully up.
@@ -194,17 +239,43 @@ async fn serve(config: Config, demo: bool, with_worker: bool) -> anyhow::Result<
         tracing::info!("background jobs are not run by this process (--no-worker)");
         None
     };
+    // The rest of a fresh demo's story takes a few seconds of jobs: it runs after the server is up.
+    let story = match (&sandbox, accountview, group) {
+        (Some(sandbox), Some(accountview), Some(group)) if fresh_demo && with_worker => {
+            let password = demo::story_password(sandbox)?;
+            let task =
+                demo::connect_story_branch(store.clone(), accountview, sandbox.base_url.clone(), password, group);
+            Some(tokio::spawn(async move {
+                if let Err(error) = task.await {
+                    tracing::warn!(
+                        error = format!("{error:#}"),
+                        "the demo's AccountView story could not be set up"
+                    );
+                }
+            }))
+        }
+        _ => None,
+    };
+    let sandbox = sandbox.map(|sandbox| sandbox.serve(shutdown.clone().stopped()));
     tracing::info!(
-        http.address = %listener.local_addr()?,
+        http.address = %local_address,
         database.backend = store.backend().name(),
         "Koppel is listening on http://{}",
-        listener.local_addr()?
+        local_address
     );
     koppel_web::serve(listener, state, shutdown.clone().stopped())
         .await
         .context("the web server stopped")?;
+    if let Some(story) = story {
+        story.abort();
+    }
     if let Some(jobs) = jobs {
         jobs.await.context("the background jobs stopped abnormally")?;
+    }
+    if let Some(sandbox) = sandbox {
+        sandbox
+            .await
+            .context("the demo's AccountView sandbox stopped abnormally")?;
     }
     tracing::info!("shutting down");
     store.close().await;
@@ -361,8 +432,8 @@ impl Shutdown {
     }
 }
 
-/// Tells whoever ran the demo what was made and how to log in.
-fn print_demo_summary(summary: &koppel_demo::DemoSummary, backend: koppel_store::Backend) {
+/// Tells whoever ran the demo what was made, and (`with_logins`) how to log in.
+fn print_demo_summary(summary: &koppel_demo::DemoSummary, backend: koppel_store::Backend, with_logins: bool) {
     println!(
         "Demo environment \"{}\" seeded on {}:",
         summary.environment_name,
@@ -382,7 +453,7 @@ fn print_demo_summary(summary: &koppel_demo::DemoSummary, backend: koppel_store:
         summary.elapsed.as_secs_f64(),
         summary.work_orders_per_second()
     );
-    if !summary.logins.is_empty() {
+    if with_logins && !summary.logins.is_empty() {
         println!("Demo logins (demo data only; change them for anything real):");
         for login in &summary.logins {
             println!("  {:<34} {:<22} {}", login.email, login.password, login.access);

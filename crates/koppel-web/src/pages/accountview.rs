@@ -100,6 +100,8 @@ struct AccountViewPage {
     page: Layout,
     /// `not_configured`, `not_connected`, `unsaved`, `connected`, `authentication_expired`.
     state: &'static str,
+    /// Set when the AccountView behind the page is the demo's sandbox.
+    sandbox_notice: Option<String>,
     connected_since: String,
     problem: Option<String>,
     form: Option<SettingsForm>,
@@ -421,6 +423,11 @@ async fn render(state: &AppState, context: &Context, shown: Shown<'_>) -> Result
     let page = AccountViewPage {
         page: context.layout(Nav::Integrations, m.accountview_title, PATH),
         state: connection_state.code(),
+        sandbox_notice: state
+            .accountview_sandbox
+            .as_ref()
+            .filter(|_| state.accountview.is_some())
+            .map(|sandbox| fill(m.av_sandbox_notice, &[&sandbox.login, &sandbox.password])),
         connected_since: connection
             .as_ref()
             .map(|c| fill(m.av_connected_since, &[&lang.date_time(c.connected_at)]))

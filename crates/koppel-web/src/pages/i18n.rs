@@ -231,6 +231,8 @@ catalogue! {
     // AccountView page.
     av_not_configured: "De beheerder van deze Koppel-installatie heeft AccountView nog niet ingesteld. Vraag de beheerder om de AccountView-koppeling te configureren.",
         "The operator of this Koppel installation has not configured AccountView. Ask the operator to configure the AccountView integration.";
+    av_sandbox_notice: "Demo: deze AccountView is de sandbox die met koppel serve --demo meedraait, met voorbeeldadministraties en geen echte boekhouding. Log daar in met {} en wachtwoord {}.",
+        "Demo: this AccountView is the sandbox that runs with koppel serve --demo, with sample administrations and no real books. Log in there with {} and password {}.";
     av_login_title: "Verbinden met AccountView", "Connect to AccountView";
     av_login_help: "Klik op Inloggen: je meldt je aan op de inlogpagina van AccountView en geeft Koppel toestemming. Daarna kom je hier terug en kies je de administratie.",
         "Click Log in: you sign in on AccountView's login page and give Koppel permission. Then you come back here and choose the administration.";
