@@ -68,6 +68,11 @@ fn crates_depend_only_on_what_the_architecture_allows() {
                 "{name} must not depend on axum"
             );
         }
+        // The sandbox is a test double: besides tests, only the binary uses it (`serve --demo` runs
+        // it in-process as the demo's AccountView).
+        if deps.contains("accountview-sandbox") {
+            assert_eq!(name, "koppel", "{name} must not depend on accountview-sandbox");
+        }
         // Nothing depends on the binary, and nothing ships with the test support.
         assert!(!deps.contains("koppel"), "{name} depends on the binary");
         assert!(

@@ -153,3 +153,52 @@ async fn serve_starts_without_configuration_and_stops_on_sigterm() {
         assert!(logs.contains(line), "no '{line}' in the logs:\n{logs}");
     }
 }
+
+#[test]
+fn generate_key_prints_a_fresh_encryption_key() {
+    let run = || {
+        let output = koppel().arg("generate-key").output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let (first, second) = (run(), run());
+    let key = first.trim_end();
+    assert_eq!(key.len(), 64, "{first:?}");
+    assert!(key.chars().all(|c| c.is_ascii_hexdigit()), "{first:?}");
+    assert_ne!(first, second, "a new key every time");
+    // The key it prints is one the configuration accepts.
+    let output = koppel()
+        .arg("check-config")
+        .env("KOPPEL_ACCOUNTVIEW_CLIENT_ID", "koppel")
+        .env("KOPPEL_ACCOUNTVIEW_ENCRYPTION_KEY", key)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(!String::from_utf8_lossy(&output.stdout).contains(key));
+}
+
+/// The example for a real AccountView only needs its placeholders filled in (here, as the
+/// environment variables it suggests for the secrets): every key it sets is a real setting.
+#[test]
+fn the_example_accountview_configuration_works_once_its_placeholders_are_filled_in() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/accountview.example.toml");
+    let key = "0123456789abcdef".repeat(4);
+    let output = koppel()
+        .args(["check-config", "--config", example])
+        .env("KOPPEL_ACCOUNTVIEW_CLIENT_SECRET", "secret-from-visma")
+        .env("KOPPEL_ACCOUNTVIEW_ENCRYPTION_KEY", &key)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        text.contains(r#"redirect_url = "https://koppel.example.nl/accountview/callback""#),
+        "{text}"
+    );
+    assert!(!text.contains(&key) && !text.contains("secret-from-visma"), "{text}");
+    // With the placeholder left in, the key is refused by name.
+    let output = koppel().args(["check-config", "--config", example]).output().unwrap();
+    assert!(!output.status.success());
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(message.contains("accountview.encryption_key"), "{message}");
+}

@@ -4,4 +4,5 @@ mod accountview;
 mod architecture;
 mod cli;
 mod datasync;
+mod demo;
 mod jobs;
