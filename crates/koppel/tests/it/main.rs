@@ -5,4 +5,5 @@ mod architecture;
 mod cli;
 mod datasync;
 mod demo;
+mod demo_browser;
 mod jobs;
