@@ -4,7 +4,8 @@
 //! the connection is still readable (the stored tokens decrypt with the kept key, and the sandbox
 //! still knows them, also when the access token has expired and the refresh token is needed). The
 //! demo's story is there on the first start: Autosync and a readable feed on the main, and Zwolle's
-//! log panel with an invoice AccountView refused in its own words.
+//! log panel with an invoice AccountView refused in its own words. Should the sandbox lose its state,
+//! the connection reports expired authentication instead of failing obscurely.
 
 use crate::cli::{free_port, koppel};
 use koppel_accountview::Category;
@@ -503,6 +504,38 @@ async fn http_scenario(database_url: Option<&str>) {
         .json(&format!("/api/v1/administrations/{utrecht}/accountview"))
         .await;
     assert_eq!(status["status"], "connected", "{status}");
+    server.stop().await;
+
+    // Should the sandbox forget everything (its state file deleted), the stored tokens still
+    // decrypt, AccountView refuses them, and the connection says so instead of failing obscurely.
+    std::fs::remove_file(directory.path().join("data/accountview-sandbox.json")).unwrap();
+    let server = DemoServer::start(directory.path(), port, database_url).await;
+    // Opening the page asks AccountView for the administrations: the refused token and refresh
+    // token mark the connection expired, and the page offers to log in again.
+    let page = visitor.get(&page_path).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body.contains(r#"id="av-expired""#) && page.body.contains("Authenticatie verlopen"),
+        "{}",
+        page.body
+    );
+    let status = visitor
+        .json(&format!("/api/v1/administrations/{utrecht}/accountview"))
+        .await;
+    assert_eq!(status["status"], "authentication_expired", "{status}");
+    // An import is not even queued; the user is told to connect again.
+    let import = visitor
+        .post(&format!("{page_path}/import"), &[("csrf", &page.hidden("csrf"))])
+        .await;
+    assert_eq!(import.status, StatusCode::SEE_OTHER, "{}", import.body);
+    let page = visitor.get(&page_path).await;
+    assert!(page.body.contains(r#"id="av-sign-in""#), "{}", page.body);
+    let runs = visitor
+        .json(&format!(
+            "/api/v1/administrations/{utrecht}/runs?kind=accountview_import"
+        ))
+        .await;
+    assert_eq!(runs["items"].as_array().map(Vec::len), Some(2), "{runs}");
     server.stop().await;
 }
 
