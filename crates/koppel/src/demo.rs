@@ -142,7 +142,7 @@ impl DemoSandbox {
 
 /// Where browsers reach Koppel: `http.public_url`, or the address it listens on (loopback when it
 /// listens on every address).
-fn koppel_origin(config: &Config, koppel: SocketAddr) -> String {
+pub fn koppel_origin(config: &Config, koppel: SocketAddr) -> String {
     let public = config.http.public_url.trim_end_matches('/');
     if !public.is_empty() {
         return public.to_string();
@@ -274,9 +274,9 @@ pub async fn feed_token(store: &Store, data_dir: &Path, group: &DemoGroup) -> an
 /// What the start banner tells.
 pub struct Banner<'a> {
     pub koppel_url: String,
-    pub group: Option<&'a DemoGroup>,
+    pub group: &'a DemoGroup,
     pub sandbox: Option<&'a DemoSandbox>,
-    pub feed_token: Option<String>,
+    pub feed_token: String,
     pub data_dir: PathBuf,
 }
 
@@ -299,18 +299,16 @@ pub fn print_banner(banner: &Banner<'_>) {
         }
         None => println!("AccountView: as configured in [accountview]."),
     }
-    if let (Some(group), Some(token)) = (banner.group, &banner.feed_token) {
-        let feed = koppel_datasync::feed_name(group.main.id);
-        println!(
-            "Power BI feed of {} (token kept in {}):",
-            group.main.name,
-            banner.data_dir.join(FEED_TOKEN_FILE).display()
-        );
-        println!(
-            "  curl -u '{feed}:{token}' '{}/odata/v4/{feed}/WorkOrders?$top=3'",
-            banner.koppel_url
-        );
-    }
+    let feed = koppel_datasync::feed_name(banner.group.main.id);
+    println!(
+        "Power BI feed of {} (token kept in {}):",
+        banner.group.main.name,
+        banner.data_dir.join(FEED_TOKEN_FILE).display()
+    );
+    println!(
+        "  curl -u '{feed}:{}' '{}/odata/v4/{feed}/WorkOrders?$top=3'",
+        banner.feed_token, banner.koppel_url
+    );
 }
 
 /// The story's second part, run in the background once the server is up: the branch in Zwolle is

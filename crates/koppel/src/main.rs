@@ -207,10 +207,10 @@ async fn serve(mut config: Config, demo: bool, with_worker: bool) -> anyhow::Res
         }
         let feed_token = demo::feed_token(&store, config.data_dir(), group).await?;
         demo::print_banner(&demo::Banner {
-            koppel_url: format!("http://{local_address}"),
-            group: Some(group),
+            koppel_url: demo::koppel_origin(&config, local_address),
+            group,
             sandbox: sandbox.as_ref(),
-            feed_token: Some(feed_token),
+            feed_token,
             data_dir: config.data_dir().to_path_buf(),
         });
     }
