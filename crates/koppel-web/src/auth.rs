@@ -166,15 +166,15 @@ impl Caller {
 /// `koppel_store::logins`), so the counts survive restarts and are shared by every node.
 ///
 /// Each count has a number of free failures; past it every further attempt under that count waits
-/// 1 s after the last failure, then 2 s, 4 s, … up to 15 minutes (answered with 429 and
+/// 15 s after the last failure, then 30 s, 1 min, … up to 15 minutes (answered with 429 and
 /// `Retry-After`, without checking the password). A count is forgotten an hour after its last
 /// failure; a successful login clears the e-mail's counts (not the client address's).
 ///
 /// | count | free failures | then |
 /// |---|---|---|
-/// | e-mail from one client address | 5 | 1 s, 2 s, 4 s … 15 min |
-/// | client address, any e-mail | 20 | 1 s, 2 s, 4 s … 15 min |
-/// | e-mail, any client address | 50 | 1 s, 2 s, 4 s … 15 min |
+/// | e-mail from one client address | 5 | 15 s, 30 s, 1 min … 15 min |
+/// | client address, any e-mail | 20 | 15 s, 30 s, 1 min … 15 min |
+/// | e-mail, any client address | 50 | 15 s, 30 s, 1 min … 15 min |
 ///
 /// So guessing one user's password from one address slows down after 5 tries, one password tried
 /// against many e-mail addresses slows down after 20, and the real user on another client address
@@ -193,6 +193,8 @@ const ADDRESS_LIMIT: Limit = Limit { free_failures: 20 };
 const EMAIL_LIMIT: Limit = Limit { free_failures: 50 };
 
 impl LoginLimiter {
+    /// The wait after the first failure past the free ones; it doubles with every further failure.
+    pub const FIRST_DELAY: Duration = Duration::from_secs(15);
     /// The longest wait between two attempts under one count.
     pub const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
     /// A count is forgotten this long after its last failure.
@@ -221,7 +223,7 @@ impl LoginLimiter {
         let doublings = u32::try_from(failures - limit.free_failures)
             .unwrap_or(u32::MAX)
             .min(20);
-        Duration::from_secs(1u64 << doublings).min(Self::MAX_DELAY)
+        Self::FIRST_DELAY.saturating_mul(1 << doublings).min(Self::MAX_DELAY)
     }
 
     /// `Ok(Err(seconds to wait))` when this attempt must wait before the password is looked at.

@@ -341,3 +341,57 @@ async fn an_invoice_without_lines_is_refused_locally_and_never_posted() {
         database.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn export_progress_moves_with_every_work_order() {
+    use koppel_jobs::{Queue, Registry, Worker, WorkerConfig};
+    use koppel_store::runs::RunStatus;
+    const ORDERS_HERE: i64 = 4;
+    for database in TestDatabase::all().await {
+        let store = database.store();
+        let fixture = Fixture::create(store).await;
+        let sandbox = TestSandbox::start(200).await;
+        let accountview = sandbox.connector(store);
+        let administration = fixture.main;
+        ready_to_export(&sandbox, &accountview, store, &fixture, false).await;
+        completed_work_orders(store, administration, "10001", ORDERS_HERE as usize).await;
+        // Every invoice POST takes a while, as over a real network.
+        sandbox
+            .control(
+                reqwest::Method::PUT,
+                "/_sandbox/faults/latency",
+                Some(json!({"route": "POST /api/v3/AccountViewData", "latency_ms": 300})),
+            )
+            .await;
+        let queue = Queue::new(store.clone(), 3);
+        let mut registry = Registry::new();
+        registry.register(koppel_accountview::export::ExportJob {
+            accountview: accountview.clone(),
+        });
+        let worker = Worker::new(&queue, registry, WorkerConfig::default());
+        let run = koppel_accountview::export::enqueue(store, administration, None)
+            .await
+            .unwrap()
+            .run();
+        let running = tokio::spawn(async move { worker.run_until_idle().await });
+        // What a user watching the run sees while it runs: it must move before the end.
+        let mut seen = std::collections::BTreeSet::new();
+        loop {
+            let current = store.run(administration, run).await.unwrap();
+            if current.status.is_finished() {
+                assert_eq!(current.status, RunStatus::Succeeded, "{current:?}");
+                break;
+            }
+            if current.status == RunStatus::Running {
+                seen.insert(current.progress_done);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        running.await.unwrap().unwrap();
+        assert!(
+            seen.iter().any(|done| (1..ORDERS_HERE).contains(done)),
+            "progress seen while running: {seen:?}"
+        );
+        database.cleanup().await;
+    }
+}
