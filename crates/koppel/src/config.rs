@@ -586,7 +586,7 @@ mod tests {
     #[test]
     fn job_settings_are_checked() {
         let (config, _) = Config::load(&Flags::default(), &[]).unwrap();
-        assert_eq!(config.jobs.lease_seconds, 60);
+        assert_eq!((config.jobs.lease_seconds, config.jobs.heartbeat_seconds), (20, 5));
         let (config, _) = Config::load(
             &Flags::default(),
             &env(&[
