@@ -6,10 +6,13 @@
 //! ends without a clear answer (timeout, dropped connection, 5xx) or a previous attempt may have
 //! posted (a crash), the invoice is read back by `INV_NR` before trying again. A 409 on Koppel's own
 //! invoice number whose amounts match counts as exported. Rate limits (with `Retry-After`), an
-//! offline server and missing answers are retried with backoff inside the job. A validation error
-//! moves only that work order to the export-error status, with AccountView's Dutch message verbatim;
-//! the others go on. Success moves the work order to the status after export, in the transaction
-//! that marks the ledger row exported.
+//! offline server and missing answers are retried with backoff inside the job, in every step of a
+//! work order's export (reading back, creating a missing debtor, posting); when this run's retries
+//! are spent the work order stays open and the job is retried later with the queue's backoff. Only
+//! AccountView's own refusals (and Koppel's, such as an invoice without lines) are final: they move
+//! only that work order to the export-error status, with AccountView's Dutch message verbatim; the
+//! others go on. Success moves the work order to the status after export, in the transaction that
+//! marks the ledger row exported.
 
 use crate::api::{ApiError, ReadQuery};
 use crate::import::{cents, fan_out};
@@ -183,11 +186,11 @@ impl AccountView {
                         detail: detail.as_deref(),
                     };
                     self.store.record_run_item(context.job().run_id, &item).await?;
+                    // Progress per work order: one POST to AccountView takes far longer than this
+                    // update, and a user watching a long export sees it move.
+                    let done = i64::try_from(counts.exported + counts.confirmed + counts.failed).unwrap_or(i64::MAX);
+                    let _ = context.progress(done, None, Some(&json!(counts))).await;
                 }
-            }
-            if let Some(context) = context {
-                let done = i64::try_from(counts.exported + counts.confirmed + counts.failed).unwrap_or(i64::MAX);
-                let _ = context.progress(done, None, Some(&json!(counts))).await;
             }
         }
         Ok(counts)
@@ -212,10 +215,8 @@ impl AccountView {
         }
         let posting = match self.posting(administration, settings, &export, &invoice).await? {
             Ok(posting) => posting,
-            Err(message) => {
-                return self
-                    .refuse(administration, work_order, message, "mapping incomplete".into())
-                    .await;
+            Err(Refusal { message, detail }) => {
+                return self.refuse(administration, work_order, message, detail.into()).await;
             }
         };
         let mut may_exist = export.post_attempts > 0;
@@ -246,9 +247,32 @@ impl AccountView {
                 }
             }
             if !debtor_checked {
-                self.ensure_debtor(administration, company, &posting.debtor, work_order)
-                    .await?;
-                debtor_checked = true;
+                // A transient failure here is retried like the invoice's own POST (and, once this
+                // run's retries are spent, by the job's retry with backoff): posting the invoice
+                // for a debtor that could not be created would only get it refused for good.
+                match self
+                    .ensure_debtor(administration, company, &posting.debtor, work_order)
+                    .await
+                {
+                    Ok(Debtor::Present) => debtor_checked = true,
+                    Ok(Debtor::Refused(message)) => {
+                        let debtor = &posting.debtor;
+                        let reason = RunMessage::new(
+                            format!("AccountView weigerde debiteur {debtor} aan te maken: {message}"),
+                            format!("AccountView refused to create debtor {debtor}: {message}"),
+                        );
+                        return self.refuse(administration, work_order, reason, message).await;
+                    }
+                    Err(SyncError::Api(error)) if error.is_retryable() => {
+                        if retries >= self.config.max_retries {
+                            return Ok(ItemOutcome::Pending(format!("creating debtor: {error}")));
+                        }
+                        self.wait_before_retry(&error, retries).await;
+                        retries += 1;
+                        continue;
+                    }
+                    Err(error) => return Err(error),
+                }
             }
             let token = self.access_token(administration).await?;
             self.store
@@ -390,23 +414,26 @@ impl AccountView {
         }
     }
 
-    /// Creates the debtor in AccountView when it is missing and the user allowed that.
+    /// Creates the debtor in AccountView when it is missing and the user allowed that. Asks first,
+    /// so after an ambiguous failure (the debtor may have been stored) a retry finds it instead of
+    /// creating it twice. Transient failures come back as errors for the caller's retry loop; only
+    /// AccountView's own refusal is an answer.
     async fn ensure_debtor(
         &self,
         administration: AdministrationId,
         company: &str,
         debtor: &str,
         work_order: RecordId,
-    ) -> Result<(), SyncError> {
+    ) -> Result<Debtor, SyncError> {
         let query = ReadQuery {
             business_object: "AR1",
             page_size: 1,
             last_key: None,
             filters: vec![("SUB_NR", "Equal", "C", debtor.to_string())],
         };
-        let found = self.read(administration, company, &query).await?;
+        let found = self.read_once(administration, company, &query).await?;
         if found["CONTACT"].as_array().is_some_and(|rows| !rows.is_empty()) {
-            return Ok(());
+            return Ok(Debtor::Present);
         }
         let mut tx = self.store.snapshot().await?;
         let order = tx.get_record(administration, &WORK_ORDERS, work_order).await?;
@@ -428,13 +455,21 @@ impl AccountView {
                 truncate(&field("vat_number"), 20), truncate(&field("coc_number"), 20)
             ]}]}}
         });
-        let token = self.access_token(administration).await?;
-        match self.api.write(&token.secret, company, &body).await {
-            Ok(_) | Err(ApiError::Rejected { status: 409, .. }) => Ok(()),
-            // Anything else surfaces when the invoice is posted (unknown debtor) or is retried there.
-            Err(error) => {
-                tracing::warn!(error = %error, "creating a debtor in AccountView failed");
-                Ok(())
+        let mut refreshed = false;
+        loop {
+            let token = self.access_token(administration).await?;
+            match self.api.write(&token.secret, company, &body).await {
+                // 409: the number is taken, by this debtor created a moment ago or by another.
+                Ok(_) | Err(ApiError::Rejected { status: 409, .. }) => return Ok(Debtor::Present),
+                Err(ApiError::Rejected { message, .. }) => return Ok(Debtor::Refused(message)),
+                Err(ApiError::Unauthorized) if !refreshed => {
+                    // A 401 means nothing was stored: refresh the token once and send again.
+                    refreshed = true;
+                    self.store
+                        .accountview_expire_access(administration, token.version)
+                        .await?;
+                }
+                Err(error) => return Err(error.into()),
             }
         }
     }
@@ -446,9 +481,21 @@ impl AccountView {
         settings: &ExportSettings,
         export: &ExportRecord,
         invoice: &koppel_store::records::StoredRecord,
-    ) -> Result<Result<Posting, RunMessage>, SyncError> {
+    ) -> Result<Result<Posting, Refusal>, SyncError> {
         let mut tx = self.store.snapshot().await?;
         let lines = tx.children(administration, &INVOICE_LINES, invoice.id).await?;
+        if lines.is_empty() {
+            // AccountView would take a journal page without lines (or refuse it in its own words);
+            // either way nothing is invoiced, so Koppel refuses it here and says why.
+            tx.rollback().await?;
+            return Ok(Err(Refusal::new(
+                RunMessage::new(
+                    "De factuur heeft geen regels (geen uren of materialen op de werkbon) en is niet naar AccountView gestuurd.",
+                    "The invoice has no lines (no hours or materials on the work order) and was not sent to AccountView.",
+                ),
+                "invoice without lines",
+            )));
+        }
         let relation_id = RecordId(invoice.get(&INVOICES, "relation_id").as_i64().unwrap_or_default());
         let relation = tx.get_record(administration, &RELATIONS, relation_id).await?;
         let order = tx.get_record(administration, &WORK_ORDERS, export.work_order).await?;
@@ -463,9 +510,12 @@ impl AccountView {
             settings.hours_account.as_deref(),
             settings.materials_account.as_deref(),
         ) else {
-            return Ok(Err(RunMessage::new(
-                "Het verkoopdagboek of een omzetrekening is niet ingesteld.",
-                "The sales journal or a revenue account is not set.",
+            return Ok(Err(Refusal::new(
+                RunMessage::new(
+                    "Het verkoopdagboek of een omzetrekening is niet ingesteld.",
+                    "The sales journal or a revenue account is not set.",
+                ),
+                "mapping incomplete",
             )));
         };
         let cost_centre = settings.cost_centre.clone().filter(|c| !c.is_empty());
@@ -475,9 +525,12 @@ impl AccountView {
             let field = |name: &str| line.get(&INVOICE_LINES, name);
             let rate = field("vat_rate").as_str().unwrap_or_default().to_string();
             let Some(vat_code) = settings.vat_codes.get(&rate) else {
-                return Ok(Err(RunMessage::new(
-                    format!("Er is geen AccountView-btw-code gekoppeld aan btw-tarief {rate}."),
-                    format!("No AccountView VAT code is mapped to VAT rate {rate}."),
+                return Ok(Err(Refusal::new(
+                    RunMessage::new(
+                        format!("Er is geen AccountView-btw-code gekoppeld aan btw-tarief {rate}."),
+                        format!("No AccountView VAT code is mapped to VAT rate {rate}."),
+                    ),
+                    "mapping incomplete",
                 )));
             };
             let account = if field("kind").as_str() == Some("material") {
@@ -505,9 +558,12 @@ impl AccountView {
             || excl.cents() != export.total_excl_vat_cents
             || vat.cents() != export.total_vat_cents
         {
-            return Ok(Err(RunMessage::new(
-                "De factuurregels tellen niet op tot het factuurtotaal.",
-                "The invoice lines do not add up to the invoice total.",
+            return Ok(Err(Refusal::new(
+                RunMessage::new(
+                    "De factuurregels tellen niet op tot het factuurtotaal.",
+                    "The invoice lines do not add up to the invoice total.",
+                ),
+                "invoice does not balance",
             )));
         }
         let date = invoice
@@ -555,6 +611,25 @@ impl AccountView {
             total_vat: vat,
         }))
     }
+}
+
+/// Why Koppel itself will not post an invoice: what users read, and a short note for operators.
+struct Refusal {
+    message: RunMessage,
+    detail: &'static str,
+}
+
+impl Refusal {
+    fn new(message: RunMessage, detail: &'static str) -> Refusal {
+        Refusal { message, detail }
+    }
+}
+
+/// Whether the invoice's debtor is in AccountView (after creating it when allowed).
+enum Debtor {
+    Present,
+    /// AccountView refused to create it; its own message.
+    Refused(String),
 }
 
 /// An amount as the JSON number AccountView wants, from its exact decimal text.

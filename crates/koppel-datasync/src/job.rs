@@ -100,6 +100,7 @@ impl Job for DataSync {
                 fail_after_tables: None,
                 pause_after_tables: payload.pause_after_tables.filter(|_| context.attempt() == 1),
                 progress: Some(show_progress(store.clone(), context.job().run_id)),
+                join_full_within: Some(self.retention),
                 ..SyncRequest::default()
             };
             let outcome = store.datasync_run(administration, &request).await?;
@@ -124,7 +125,7 @@ impl Job for DataSync {
             let kind_en = if outcome.full { "Full sync" } else { "Sync" };
             let at = outcome.committed_at.format("%d-%m-%Y %H:%M UTC");
             let at_en = outcome.committed_at.format("%Y-%m-%d %H:%M UTC");
-            let message = RunMessage::new(
+            let mut message = RunMessage::new(
                 format!(
                     "{kind_nl} {} klaar: {} nieuw, {} gewijzigd, {} verwijderd. Gegevens bijgewerkt tot {at}.",
                     outcome.sync_no,
@@ -140,6 +141,21 @@ impl Job for DataSync {
                     outcome.deleted()
                 ),
             );
+            if let Some((full_sync, full_at)) = outcome.joined_full {
+                // Why no full copy was made, although one was asked for.
+                message.nl = format!(
+                    "Er is om {} al alles opnieuw gesynchroniseerd (synchronisatie {full_sync}); deze synchronisatie bouwt \
+                     daarop voort in plaats van nog een volledige kopie te bewaren. {}",
+                    full_at.format("%d-%m-%Y %H:%M UTC"),
+                    message.nl
+                );
+                message.en = format!(
+                    "Everything was resynced at {} already (sync {full_sync}); this sync builds on it instead of keeping \
+                     yet another full copy. {}",
+                    full_at.format("%Y-%m-%d %H:%M UTC"),
+                    message.en
+                );
+            }
             Ok(Outcome::done().counts(counts(&outcome)).message(message))
         })
     }

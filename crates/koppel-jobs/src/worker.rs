@@ -47,8 +47,8 @@ impl Default for WorkerConfig {
         WorkerConfig {
             concurrency: 4,
             poll_interval: Duration::from_secs(1),
-            lease: Duration::from_secs(60),
-            heartbeat_interval: Duration::from_secs(10),
+            lease: Duration::from_secs(20),
+            heartbeat_interval: Duration::from_secs(5),
             grace_period: Duration::from_secs(30),
             retry: RetryPolicy::default(),
         }

@@ -12,6 +12,7 @@ pub mod bulk;
 pub mod changes;
 pub mod clock;
 pub mod invoicing;
+pub mod logins;
 pub mod platform;
 pub mod queue;
 pub mod records;
@@ -28,7 +29,7 @@ use db::{Pool, TxInner, on_tx};
 use koppel_domain::AdministrationId;
 use koppel_domain::licence::LicenceError;
 use koppel_domain::record::FieldError;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -54,6 +55,14 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("invalid database URL: {0}")]
     Url(String),
+    /// The database server could not be reached when connecting (closed port, unknown host, no
+    /// answer). `address` is host:port, `url` the URL with its secrets hidden.
+    #[error("cannot reach the database at {address} ({url}): {cause}")]
+    Unreachable {
+        address: String,
+        url: String,
+        cause: String,
+    },
     /// Something went wrong inside Koppel itself (a background task panicked, say).
     #[error("internal error: {0}")]
     Internal(String),
@@ -100,6 +109,98 @@ pub struct Store {
 /// How long a SQLite writer waits for the write lock (it tries again every few milliseconds).
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long opening the PostgreSQL pool (and later, taking a connection from it) may take.
+const POSTGRES_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why connecting failed, in words an operator can act on. sqlx's pool only says "pool timed out"
+/// when the server never answered (closed port, a host that drops packets); one direct attempt
+/// then shows the cause (connection refused, unknown host), and the message names where it tried.
+async fn unreachable_or(error: sqlx::Error, connect: &PgConnectOptions, url: &str) -> StoreError {
+    let cause = match error {
+        sqlx::Error::PoolTimedOut => {
+            use sqlx::Connection;
+            match tokio::time::timeout(POSTGRES_CONNECT_TIMEOUT, sqlx::PgConnection::connect_with(connect)).await {
+                Err(_) => format!("no answer within {} s", POSTGRES_CONNECT_TIMEOUT.as_secs()),
+                Ok(Err(sqlx::Error::Io(io))) => io.to_string(),
+                // It answered after all: report what the server said.
+                Ok(Err(other)) => return StoreError::Database(other),
+                Ok(Ok(connection)) => {
+                    let _ = connection.close().await;
+                    format!(
+                        "no connection within {} s (the server is slow or refuses more connections)",
+                        POSTGRES_CONNECT_TIMEOUT.as_secs()
+                    )
+                }
+            }
+        }
+        sqlx::Error::Io(io) => io.to_string(),
+        other => return StoreError::Database(other),
+    };
+    StoreError::Unreachable {
+        address: database_address(url),
+        url: redact_url(url),
+        cause,
+    }
+}
+
+/// Owner-only permissions on the SQLite database and its directory.
+mod file_permissions {
+    use super::{Result, StoreError};
+    use std::path::Path;
+
+    /// Creates the database's directory (0700) and an empty database file (0600) when missing, and
+    /// narrows the permissions of existing ones; SQLite's `-wal` and `-shm` files take the main
+    /// file's permissions. Nothing to do for an in-memory database.
+    pub(super) fn restrict(file: &Path) -> Result<()> {
+        let text = file.to_string_lossy();
+        if text.is_empty() || text == ":memory:" || text.starts_with("file::memory:") {
+            return Ok(());
+        }
+        let fail =
+            |what: &str, error: std::io::Error| StoreError::Url(format!("cannot {what} {}: {error}", file.display()));
+        if let Some(dir) = file.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            if !dir.exists() {
+                create_private_dir(dir).map_err(|e| fail("create the directory of", e))?;
+            }
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .open(file)
+                .map_err(|e| fail("create", e))?;
+            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600)).map_err(|e| fail("protect", e))?;
+            for suffix in ["-wal", "-shm"] {
+                let mut side = file.as_os_str().to_owned();
+                side.push(suffix);
+                let side = Path::new(&side);
+                if side.exists() {
+                    std::fs::set_permissions(side, std::fs::Permissions::from_mode(0o600))
+                        .map_err(|e| fail("protect", e))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates a directory (and missing parents) that only its owner can enter.
+    pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        builder.create(dir)
+    }
+}
+
+pub use file_permissions::create_private_dir;
+
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store").field("backend", &self.backend()).finish()
@@ -110,15 +211,22 @@ impl Store {
     /// Opens the database. SQLite files are created when missing and run in WAL mode.
     pub async fn connect(options: &ConnectOptions, clock: Arc<dyn Clock>) -> Result<Store> {
         let pool = if options.url.starts_with("postgres://") || options.url.starts_with("postgresql://") {
+            let connect = PgConnectOptions::from_str(&options.url).map_err(|e| StoreError::Url(e.to_string()))?;
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect(&options.url)
-                .await?;
-            Pool::Postgres(pool)
+                .acquire_timeout(POSTGRES_CONNECT_TIMEOUT)
+                .connect_with(connect.clone())
+                .await;
+            match pool {
+                Ok(pool) => Pool::Postgres(pool),
+                Err(error) => return Err(unreachable_or(error, &connect, &options.url).await),
+            }
         } else if options.url.starts_with("sqlite:") {
-            let connect = SqliteConnectOptions::from_str(&options.url)
-                .map_err(|e| StoreError::Url(e.to_string()))?
+            let connect = SqliteConnectOptions::from_str(&options.url).map_err(|e| StoreError::Url(e.to_string()))?;
+            // The database holds password hashes, session and feed-token hashes and encrypted
+            // AccountView tokens: only Koppel's own user may read it (0600, its directory 0700).
+            file_permissions::restrict(connect.get_filename())?;
+            let connect = connect
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
@@ -289,17 +397,63 @@ impl WriteTx {
     }
 }
 
-/// Hides the password in a database URL for logs and `check-config`.
+/// A database URL as it may be shown (check-config, logs, error messages): the password of the
+/// `user:password@` part and the value of every query parameter that holds a secret (`password`,
+/// `sslpassword`, anything named like a password, secret or token) become `***`. The one function
+/// every place that shows a URL uses.
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let (before_query, query) = match url.split_once('?') {
+        Some((before, query)) => (before, Some(query)),
+        None => (url, None),
+    };
+    let mut shown = match (before_query.find("://"), before_query.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let credentials = &url[scheme_end + 3..at];
+            let credentials = &before_query[scheme_end + 3..at];
             match credentials.split_once(':') {
-                Some((user, _)) => format!("{}://{user}:***@{}", &url[..scheme_end], &url[at + 1..]),
-                None => url.to_string(),
+                Some((user, _)) => format!(
+                    "{}://{user}:***@{}",
+                    &before_query[..scheme_end],
+                    &before_query[at + 1..]
+                ),
+                None => before_query.to_string(),
             }
         }
-        _ => url.to_string(),
+        _ => before_query.to_string(),
+    };
+    if let Some(query) = query {
+        let parameters: Vec<String> = query
+            .split('&')
+            .map(|parameter| match parameter.split_once('=') {
+                Some((name, _)) if is_secret_parameter(name) => format!("{name}=***"),
+                _ => parameter.to_string(),
+            })
+            .collect();
+        shown.push('?');
+        shown.push_str(&parameters.join("&"));
+    }
+    shown
+}
+
+/// Whether a URL query parameter carries a secret: `password`, `sslpassword`, `pass`, `secret`,
+/// `token`, in any case.
+fn is_secret_parameter(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["pass", "pwd", "secret", "token"]
+        .iter()
+        .any(|marker| name.contains(marker))
+}
+
+/// Host and port of a database URL for messages (`127.0.0.1:5432`), without credentials.
+pub fn database_address(url: &str) -> String {
+    let Some((_, rest)) = url.split_once("://") else {
+        return redact_url(url);
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    match host_port {
+        "" => "localhost:5432".to_string(),
+        host if host.contains(':') && !host.ends_with(']') => host.to_string(),
+        host => format!("{host}:5432"),
     }
 }
 

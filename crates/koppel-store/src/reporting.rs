@@ -229,6 +229,11 @@ pub struct SyncRequest {
     /// transaction; [`INCREMENTAL_LIMIT`] when not set (tests set it small).
     #[doc(hidden)]
     pub incremental_limit: Option<u64>,
+    /// A requested full resync within this time of the last full sync joins that one: it runs as an
+    /// incremental sync on top of the complete copy the full sync made, instead of writing yet
+    /// another whole generation that would be kept for the snapshot retention (the job passes the
+    /// retention). `None`: every requested full resync copies everything.
+    pub join_full_within: Option<chrono::Duration>,
 }
 
 impl SyncRequest {
@@ -295,6 +300,9 @@ pub struct TableCounts {
 pub struct SyncOutcome {
     pub sync_no: i64,
     pub full: bool,
+    /// A requested full resync that joined the recent full sync with this number, committed then
+    /// (see [`SyncRequest::join_full_within`]); this sync ran incrementally on top of it.
+    pub joined_full: Option<(i64, DateTime<Utc>)>,
     /// The change position the snapshot covers.
     pub change_position: i64,
     pub committed_at: DateTime<Utc>,
@@ -475,7 +483,21 @@ impl Store {
         ensure_state(&mut tx, administration).await?;
         let state = sync_state(&mut tx, administration, self.backend()).await?;
         let interrupted = state.pending > state.current;
-        let must_be_full = request.full || state.current == 0 || interrupted;
+        let joined_full = match request.join_full_within {
+            Some(window) if request.full && state.current > 0 && !interrupted => {
+                recent_full_sync(&mut tx, administration, started_at - window).await?
+            }
+            _ => None,
+        };
+        if let Some((sync_no, committed_at)) = joined_full {
+            tracing::info!(
+                administration.id = %administration,
+                sync.joined = sync_no,
+                sync.joined_at = %committed_at,
+                "a full resync was asked for within the retention of the last one; this sync builds on it"
+            );
+        }
+        let must_be_full = (request.full && joined_full.is_none()) || state.current == 0 || interrupted;
         let limit = match (request.incremental_limit, self.backend()) {
             (Some(limit), _) => Some(limit),
             (None, Backend::Sqlite) => Some(INCREMENTAL_LIMIT),
@@ -487,7 +509,9 @@ impl Store {
         };
         if !(must_be_full || too_many) {
             tx.commit().await?;
-            return self.datasync_incremental(administration, request, started_at).await;
+            let mut outcome = self.datasync_incremental(administration, request, started_at).await?;
+            outcome.joined_full = joined_full;
+            return Ok(outcome);
         }
         if too_many {
             tracing::info!(
@@ -562,6 +586,7 @@ impl Store {
         let outcome = SyncOutcome {
             sync_no,
             full: false,
+            joined_full: None,
             change_position: position,
             committed_at: self.now(),
             tables,
@@ -636,6 +661,7 @@ impl Store {
         let outcome = SyncOutcome {
             sync_no: chunk.sync_no,
             full: true,
+            joined_full: None,
             change_position: position,
             committed_at: self.now(),
             tables,
@@ -771,10 +797,24 @@ impl Store {
         .bind(cutoff)
         .fetch_one(conn)
         .await)?;
-        let oldest = match first_recent {
+        let by_time = match first_recent {
             Some(first) => (first - 1).max(1).min(state.current_sync),
             None => state.current_sync,
         };
+        // Readers are not recorded (a skip token carries its sync), so which generation a paging
+        // reader holds is not known. Whatever the times, only the current generation and the one
+        // before it are kept: the one before is what a refresh that started just before the latest
+        // full sync still pages through; a reader of an older generation gets 410 Gone and starts
+        // again. So back-to-back full syncs never keep more than two whole copies.
+        let previous_generation: i64 = on_tx!(tx, conn => sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT {}",
+            base_of("$1", &format!("{} - 1", base_of("$1", "$2")))
+        )))
+        .bind(administration.0)
+        .bind(state.current_sync)
+        .fetch_one(conn)
+        .await)?;
+        let oldest = by_time.max(previous_generation).min(state.current_sync);
         let mut removed = 0;
         if oldest > state.oldest_sync {
             for reported in REPORTED {
@@ -1328,6 +1368,22 @@ async fn commit_sync(
     .await
     .map(|r| r.rows_affected()))?;
     tx.commit().await
+}
+
+/// The latest full sync that committed at or after `since`, if any: its number and commit time.
+async fn recent_full_sync(
+    tx: &mut Tx,
+    administration: AdministrationId,
+    since: DateTime<Utc>,
+) -> Result<Option<(i64, DateTime<Utc>)>> {
+    Ok(on_tx!(tx, conn => sqlx::query_as(
+        "SELECT sync_no, committed_at FROM datasync_syncs WHERE administration_id = $1 AND full_sync \
+         AND committed_at >= $2 ORDER BY sync_no DESC LIMIT 1",
+    )
+    .bind(administration.0)
+    .bind(since)
+    .fetch_optional(conn)
+    .await)?)
 }
 
 /// What a full sync's chunks share.

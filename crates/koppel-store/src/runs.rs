@@ -149,6 +149,9 @@ pub struct Run {
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+    /// Running, but its worker's lease has run out: the worker stopped (crashed, was killed, lost
+    /// the database) and the job is waiting to be taken over by another worker, or given up.
+    pub recovering: bool,
 }
 
 /// The result for one item of a run (one record exported, one settings item pushed).
@@ -234,7 +237,8 @@ macro_rules! run_columns {
     () => {
         "id, job_id, kind, administration_id, trigger, started_by, cancelled_by, retry_of, scheduled_for, status, \
          attempts, cancel_requested, progress_done, progress_total, counts, message_nl, message_en, detail, \
-         queued_at, started_at, finished_at, updated_at"
+         queued_at, started_at, finished_at, updated_at, \
+         (SELECT j.lease_until FROM jobs j WHERE j.id = runs.job_id AND j.status = 'running') AS lease_until"
     };
 }
 
@@ -262,6 +266,18 @@ pub(crate) struct RunRow {
     started_at: Option<DateTime<Utc>>,
     finished_at: Option<DateTime<Utc>>,
     updated_at: DateTime<Utc>,
+    /// The job's lease while it runs.
+    lease_until: Option<DateTime<Utc>>,
+}
+
+impl RunRow {
+    /// The run as of `now` (which decides whether a running job's lease has run out).
+    fn at(self, now: DateTime<Utc>) -> Result<Run> {
+        let expired = self.lease_until.is_some_and(|until| until < now);
+        let mut run = Run::try_from(self)?;
+        run.recovering = run.status == RunStatus::Running && expired;
+        Ok(run)
+    }
 }
 
 /// A value the database holds that this code does not know: a newer version wrote it, or a bug.
@@ -304,6 +320,7 @@ impl TryFrom<RunRow> for Run {
             started_at: row.started_at,
             finished_at: row.finished_at,
             updated_at: row.updated_at,
+            recovering: false,
         })
     }
 }
@@ -361,7 +378,7 @@ impl Store {
         .bind(administration.0)
         .fetch_optional(pool)
         .await)?;
-        row.ok_or(StoreError::NotFound)?.try_into()
+        row.ok_or(StoreError::NotFound)?.at(self.now())
     }
 
     /// Any run, including system runs that belong to no administration (for workers and operators).
@@ -372,7 +389,7 @@ impl Store {
         .bind(run)
         .fetch_optional(pool)
         .await)?;
-        row.ok_or(StoreError::NotFound)?.try_into()
+        row.ok_or(StoreError::NotFound)?.at(self.now())
     }
 
     /// An administration's runs, newest first, filtered and paged.
@@ -391,7 +408,8 @@ impl Store {
         .bind(i64::from(limit) + 1)
         .fetch_all(pool)
         .await)?;
-        let mut runs = rows.into_iter().map(Run::try_from).collect::<Result<Vec<_>>>()?;
+        let now = self.now();
+        let mut runs = rows.into_iter().map(|row| row.at(now)).collect::<Result<Vec<_>>>()?;
         let next_before = if runs.len() > limit as usize {
             runs.truncate(limit as usize);
             runs.last().map(|run| run.id)

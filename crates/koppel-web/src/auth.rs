@@ -9,9 +9,9 @@ use axum::http::{HeaderMap, Method, header};
 use koppel_domain::AdministrationId;
 use koppel_domain::rights::{Right, Rights};
 use koppel_store::platform::{Administration, User};
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use koppel_store::{Store, StoreError};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 pub const SESSION_COOKIE: &str = "koppel_session";
 
@@ -161,45 +161,144 @@ impl Caller {
     }
 }
 
-/// Failed logins per e-mail address: after five in fifteen minutes, further attempts wait.
+/// The login throttle: failed logins are counted per e-mail address from one client address, per
+/// client address (any e-mail) and per e-mail address (any client), in the database (see
+/// `koppel_store::logins`), so the counts survive restarts and are shared by every node.
+///
+/// Each count has a number of free failures; past it every further attempt under that count waits
+/// 15 s after the last failure, then 30 s, 1 min, … up to 15 minutes (answered with 429 and
+/// `Retry-After`, without checking the password). A count is forgotten an hour after its last
+/// failure; a successful login clears the e-mail's counts (not the client address's).
+///
+/// | count | free failures | then |
+/// |---|---|---|
+/// | e-mail from one client address | 5 | 15 s, 30 s, 1 min … 15 min |
+/// | client address, any e-mail | 20 | 15 s, 30 s, 1 min … 15 min |
+/// | e-mail, any client address | 50 | 15 s, 30 s, 1 min … 15 min |
+///
+/// So guessing one user's password from one address slows down after 5 tries, one password tried
+/// against many e-mail addresses slows down after 20, and the real user on another client address
+/// (who has no failures of her own there) gets in unless an attack spread over many addresses
+/// made 50 failures on her e-mail address; even then she waits a backoff, never a fixed lock-out.
 #[derive(Debug, Default)]
-pub struct LoginLimiter {
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
+pub struct LoginLimiter;
+
+/// One limit of the [`LoginLimiter`].
+struct Limit {
+    free_failures: i64,
 }
 
+const PAIR_LIMIT: Limit = Limit { free_failures: 5 };
+const ADDRESS_LIMIT: Limit = Limit { free_failures: 20 };
+const EMAIL_LIMIT: Limit = Limit { free_failures: 50 };
+
 impl LoginLimiter {
-    const MAX_FAILURES: u32 = 5;
-    const WINDOW: Duration = Duration::from_secs(15 * 60);
+    /// The wait after the first failure past the free ones; it doubles with every further failure.
+    pub const FIRST_DELAY: Duration = Duration::from_secs(15);
+    /// The longest wait between two attempts under one count.
+    pub const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
+    /// A count is forgotten this long after its last failure.
+    pub const FORGET_AFTER: Duration = Duration::from_secs(60 * 60);
 
-    /// `Err(seconds to wait)` when this address is locked out.
-    pub fn check(&self, email: &str) -> Result<(), u64> {
-        let failures = self.failures.lock().expect("limiter lock");
-        match failures.get(&email.trim().to_lowercase()) {
-            Some((count, since)) if *count >= Self::MAX_FAILURES && since.elapsed() < Self::WINDOW => {
-                Err((Self::WINDOW - since.elapsed()).as_secs().max(1))
+    /// The counts an attempt is under, with their limits.
+    fn keys(email: &str, address: Option<IpAddr>) -> Vec<(String, &'static Limit)> {
+        let email = email.trim().to_lowercase();
+        let mut keys = vec![(format!("email:{email}"), &EMAIL_LIMIT)];
+        if let Some(address) = address {
+            keys.push((format!("address:{address}"), &ADDRESS_LIMIT));
+            keys.push((format!("email-from:{address}:{email}"), &PAIR_LIMIT));
+        }
+        keys
+    }
+
+    fn forget_before(store: &Store) -> chrono::DateTime<chrono::Utc> {
+        store.now() - chrono::Duration::from_std(Self::FORGET_AFTER).unwrap_or(chrono::Duration::hours(1))
+    }
+
+    /// How long the wait after `failures` failures is, under a limit.
+    fn delay(limit: &Limit, failures: i64) -> Duration {
+        if failures < limit.free_failures {
+            return Duration::ZERO;
+        }
+        let doublings = u32::try_from(failures - limit.free_failures)
+            .unwrap_or(u32::MAX)
+            .min(20);
+        Self::FIRST_DELAY.saturating_mul(1 << doublings).min(Self::MAX_DELAY)
+    }
+
+    /// `Ok(Err(seconds to wait))` when this attempt must wait before the password is looked at.
+    pub async fn check(
+        &self,
+        store: &Store,
+        email: &str,
+        address: Option<IpAddr>,
+    ) -> Result<Result<(), u64>, StoreError> {
+        let keys = Self::keys(email, address);
+        let names: Vec<String> = keys.iter().map(|(key, _)| key.clone()).collect();
+        let counts = store.login_failures(&names, Self::forget_before(store)).await?;
+        let now = store.now();
+        let mut wait = Duration::ZERO;
+        for ((_, limit), count) in keys.iter().zip(counts) {
+            let Some(count) = count else { continue };
+            let until = count.last_failure_at
+                + chrono::Duration::from_std(Self::delay(limit, count.failures)).unwrap_or(chrono::Duration::zero());
+            if let Ok(left) = (until - now).to_std() {
+                wait = wait.max(left);
             }
-            _ => Ok(()),
+        }
+        if wait.is_zero() {
+            Ok(Ok(()))
+        } else {
+            Ok(Err(wait.as_secs_f64().ceil().max(1.0) as u64))
         }
     }
 
-    pub fn failed(&self, email: &str) {
-        let mut failures = self.failures.lock().expect("limiter lock");
-        let entry = failures
-            .entry(email.trim().to_lowercase())
-            .or_insert((0, Instant::now()));
-        if entry.1.elapsed() >= Self::WINDOW {
-            *entry = (0, Instant::now());
-        }
-        entry.0 += 1;
-        if failures.len() > 100_000 {
-            failures.retain(|_, (_, since)| since.elapsed() < Self::WINDOW);
-        }
+    pub async fn failed(&self, store: &Store, email: &str, address: Option<IpAddr>) -> Result<(), StoreError> {
+        let names: Vec<String> = Self::keys(email, address).into_iter().map(|(key, _)| key).collect();
+        store.record_login_failure(&names, Self::forget_before(store)).await
     }
 
-    pub fn succeeded(&self, email: &str) {
-        self.failures
-            .lock()
-            .expect("limiter lock")
-            .remove(&email.trim().to_lowercase());
+    /// Clears the e-mail's counts; the client address's count stays, so logging in to an account
+    /// of one's own does not reset a spraying address.
+    pub async fn succeeded(&self, store: &Store, email: &str, address: Option<IpAddr>) -> Result<(), StoreError> {
+        let names: Vec<String> = Self::keys(email, address)
+            .into_iter()
+            .map(|(key, _)| key)
+            .filter(|key| !key.starts_with("address:"))
+            .collect();
+        store.clear_login_failures(&names).await
     }
+}
+
+/// The client's address: the TCP peer, or, when the peer is on this machine (a reverse proxy in
+/// front of Koppel), the last address in `X-Forwarded-For`, the one that proxy added. `None` when
+/// the server did not record the peer.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddress(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddress(client_address(parts)))
+    }
+}
+
+fn client_address(parts: &Parts) -> Option<IpAddr> {
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip())?;
+    if !peer.is_loopback() {
+        return Some(peer);
+    }
+    let forwarded = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .last()
+        .and_then(|last| last.trim().parse::<IpAddr>().ok());
+    Some(forwarded.unwrap_or(peer))
 }

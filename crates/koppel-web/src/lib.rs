@@ -31,6 +31,10 @@ pub struct WebConfig {
     pub max_body_bytes: usize,
     /// How often a run's event stream looks for news (`/runs/{id}/events`).
     pub run_events_interval: std::time::Duration,
+    /// How long a client may take to send a request's head (line and headers).
+    pub header_read_timeout: std::time::Duration,
+    /// How long a client may take to send a request's body, from the end of its head.
+    pub body_read_timeout: std::time::Duration,
 }
 
 impl Default for WebConfig {
@@ -40,6 +44,8 @@ impl Default for WebConfig {
             secure_cookies: false,
             max_body_bytes: 1024 * 1024,
             run_events_interval: std::time::Duration::from_millis(500),
+            header_read_timeout: std::time::Duration::from_secs(10),
+            body_read_timeout: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -178,12 +184,115 @@ async fn track_requests(request: Request, next: Next) -> Response {
 }
 
 /// Serves on an already bound listener until `shutdown` completes, then finishes open requests.
+///
+/// Slow or half-sent requests cannot hold a connection: the request head must arrive within
+/// [`WebConfig::header_read_timeout`] and the body within [`WebConfig::body_read_timeout`] of the
+/// head, or the connection is closed. Each request carries its peer address (`ConnectInfo`), which
+/// the login throttle counts by.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let header_read_timeout = state.config.header_read_timeout;
+    let body_read_timeout = state.config.body_read_timeout;
+    let app = router(state).layer(axum::middleware::map_request(move |request: Request| async move {
+        body::with_deadline(request, body_read_timeout)
+    }));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Usually out of file descriptors; pausing keeps the loop from spinning while it lasts.
+                    tracing::warn!(error = %error, "accepting a connection failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service =
+            tower::ServiceExt::map_request(app.clone(), move |mut request: Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                request
+            });
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(header_read_timeout)
+            .serve_connection(
+                hyper_util::rt::TokioIo::new(stream),
+                hyper_util::service::TowerToHyperService::new(service),
+            );
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(client.address = %peer, error = %error, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// The deadline on request bodies.
+mod body {
+    use axum::body::{Body, Bytes, HttpBody};
+    use axum::extract::Request;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    use std::time::Duration;
+
+    /// The request with a body that fails once `timeout` has passed before it was read to the end.
+    pub(crate) fn with_deadline(request: Request, timeout: Duration) -> Request {
+        let (parts, body) = request.into_parts();
+        let body = DeadlineBody {
+            inner: body,
+            deadline: Box::pin(tokio::time::sleep(timeout)),
+            timeout,
+        };
+        Request::from_parts(parts, Body::new(body))
+    }
+
+    struct DeadlineBody {
+        inner: Body,
+        deadline: Pin<Box<tokio::time::Sleep>>,
+        timeout: Duration,
+    }
+
+    /// The body did not arrive in time; the handler answers 4xx and the connection is closed.
+    #[derive(Debug, thiserror::Error)]
+    #[error("the request body did not arrive within {0:?}")]
+    struct BodyTimedOut(Duration);
+
+    impl HttpBody for DeadlineBody {
+        type Data = Bytes;
+        type Error = axum::BoxError;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            context: &mut Context<'_>,
+        ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+            if let Poll::Ready(frame) = Pin::new(&mut self.inner).poll_frame(context) {
+                return Poll::Ready(frame.map(|frame| frame.map_err(Into::into)));
+            }
+            match self.deadline.as_mut().poll(context) {
+                Poll::Ready(()) => Poll::Ready(Some(Err(BodyTimedOut(self.timeout).into()))),
+                Poll::Pending => Poll::Pending,
+            }
+        }
+
+        fn is_end_stream(&self) -> bool {
+            self.inner.is_end_stream()
+        }
+
+        fn size_hint(&self) -> hyper::body::SizeHint {
+            self.inner.size_hint()
+        }
+    }
 }

@@ -36,6 +36,8 @@ pub struct HttpConfig {
     pub public_url: String,
     pub max_body_bytes: usize,
     pub session_lifetime_hours: u32,
+    pub header_read_timeout_seconds: u64,
+    pub body_read_timeout_seconds: u64,
 }
 
 /// Background work: the worker, the scheduler and the run history (see `[jobs]` in default.toml).
@@ -176,7 +178,7 @@ impl Config {
     /// so tests do not depend on the machine's).
     pub fn load(flags: &Flags, environment: &[(String, String)]) -> anyhow::Result<(Config, Vec<String>)> {
         let mut table: toml::Table = DEFAULTS.parse().context("the built-in defaults do not parse")?;
-        let mut warnings = Vec::new();
+        let warnings = Vec::new();
         let file = flags.config_file.clone().or_else(|| {
             environment
                 .iter()
@@ -195,16 +197,23 @@ impl Config {
             let Some(key) = name.strip_prefix("KOPPEL_") else {
                 continue;
             };
-            if key == "CONFIG" || key.starts_with("TEST_") || key.starts_with("BENCH_") {
+            if is_tool_variable(key) {
                 continue;
             }
             match env_path(&table, key) {
                 Some(path) => {
                     set(&mut table, &path, value).with_context(|| format!("in environment variable {name}"))?
                 }
-                None => warnings.push(format!(
-                    "ignoring environment variable {name}: Koppel has no such setting"
-                )),
+                // A misspelt variable is an error like a misspelt file key: silently ignoring it
+                // would run Koppel with a setting the operator believes is changed.
+                None => match nearest_variable(&table, key) {
+                    Some(nearest) => bail!(
+                        "unknown environment variable {name}: Koppel has no such setting; did you mean {nearest}?"
+                    ),
+                    None => bail!(
+                        "unknown environment variable {name}: Koppel has no such setting (KOPPEL_<SECTION>_<KEY>, see `koppel check-config`)"
+                    ),
+                },
             }
         }
         let flag_values = [
@@ -247,6 +256,9 @@ impl Config {
         }
         if self.http.session_lifetime_hours == 0 {
             bail!("http.session_lifetime_hours must be at least 1");
+        }
+        if self.http.header_read_timeout_seconds == 0 || self.http.body_read_timeout_seconds == 0 {
+            bail!("http.header_read_timeout_seconds and http.body_read_timeout_seconds must be at least 1");
         }
         if !(self.http.public_url.is_empty()
             || self.http.public_url.starts_with("http://")
@@ -373,6 +385,64 @@ fn env_path(table: &toml::Table, key: &str) -> Option<Vec<String>> {
         })
 }
 
+/// `KOPPEL_` variables that are not settings: the configuration file, and those of the tests,
+/// benchmarks and CI tooling (`KOPPEL_TEST_DATABASE_URL`, `KOPPEL_BENCH_*`, `KOPPEL_REQUIRE_*`, …),
+/// which are often set in the same shell that starts Koppel.
+fn is_tool_variable(key: &str) -> bool {
+    const PREFIXES: [&str; 3] = ["TEST_", "BENCH_", "REQUIRE_"];
+    const NAMES: [&str; 5] = [
+        "CONFIG",
+        "WRITE_SCHEMA",
+        "ODATA_THIRD_PARTY",
+        "CHROMIUM",
+        "CHROMEDRIVER",
+    ];
+    PREFIXES.iter().any(|prefix| key.starts_with(prefix)) || NAMES.contains(&key)
+}
+
+/// Every setting's environment variable (`KOPPEL_HTTP_PORT`, `KOPPEL_DATA_DIR`, …).
+fn setting_variables(table: &toml::Table) -> Vec<String> {
+    let mut names = Vec::new();
+    for (key, value) in table {
+        match value.as_table() {
+            Some(section) => names.extend(
+                section
+                    .keys()
+                    .map(|setting| format!("KOPPEL_{}_{}", key.to_uppercase(), setting.to_uppercase())),
+            ),
+            None => names.push(format!("KOPPEL_{}", key.to_uppercase())),
+        }
+    }
+    names
+}
+
+/// The setting variable closest to a misspelt one (by edit distance), when one is close enough to
+/// be a likely typo.
+fn nearest_variable(table: &toml::Table, key: &str) -> Option<String> {
+    let wanted = format!("KOPPEL_{}", key.to_uppercase().replace("__", "_"));
+    setting_variables(table)
+        .into_iter()
+        .map(|name| (edit_distance(&wanted, &name), name))
+        .min()
+        .filter(|(distance, name)| *distance <= (name.len() / 3).max(2))
+        .map(|(_, name)| name)
+}
+
+/// Levenshtein distance between two ASCII-ish strings, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
 /// Sets a value given as text, converted to the type the default has.
 fn set(table: &mut toml::Table, path: &[String], text: &str) -> anyhow::Result<()> {
     let (last, sections) = path.split_last().expect("non-empty path");
@@ -467,14 +537,56 @@ mod tests {
             format!("{error:#}").contains("http.port must be a whole number"),
             "{error:#}"
         );
-        let (_, warnings) = Config::load(&Flags::default(), &env(&[("KOPPEL_COLOUR", "red")])).unwrap();
-        assert_eq!(warnings.len(), 1);
+    }
+
+    #[test]
+    fn a_misspelt_environment_variable_is_an_error_naming_the_nearest_setting() {
+        let error = Config::load(&Flags::default(), &env(&[("KOPPEL_HTTP_PROT", "9000")])).unwrap_err();
+        let text = format!("{error:#}");
+        assert!(text.contains("unknown environment variable KOPPEL_HTTP_PROT"), "{text}");
+        assert!(text.contains("did you mean KOPPEL_HTTP_PORT?"), "{text}");
+        let error = Config::load(&Flags::default(), &env(&[("KOPPEL_DATABSE_URL", "sqlite::memory:")])).unwrap_err();
+        assert!(
+            format!("{error:#}").contains("did you mean KOPPEL_DATABASE_URL?"),
+            "{error:#}"
+        );
+        // Nothing close: still an error, without a guess.
+        let error = Config::load(&Flags::default(), &env(&[("KOPPEL_COLOUR", "red")])).unwrap_err();
+        let text = format!("{error:#}");
+        assert!(text.contains("unknown environment variable KOPPEL_COLOUR"), "{text}");
+        assert!(!text.contains("did you mean"), "{text}");
+        // The variables of tests, benchmarks and CI are not settings and not errors.
+        let tools = env(&[
+            ("KOPPEL_TEST_DATABASE_URL", "postgres://x"),
+            ("KOPPEL_TEST_SEED", "1"),
+            ("KOPPEL_BENCH_SCALE", "1000"),
+            ("KOPPEL_BENCH_DATABASE_URL", "postgres://x"),
+            ("KOPPEL_REQUIRE_TOOLS", "1"),
+            ("KOPPEL_REQUIRE_BROWSER", "1"),
+            ("KOPPEL_WRITE_SCHEMA", "1"),
+            ("KOPPEL_ODATA_THIRD_PARTY", "1"),
+            ("KOPPEL_CHROMIUM", "/usr/bin/chromium"),
+            ("KOPPEL_CHROMEDRIVER", "/usr/bin/chromedriver"),
+            ("KOPPEL_HTTP__PORT", "9001"),
+        ]);
+        let (config, warnings) = Config::load(&Flags::default(), &tools).unwrap();
+        assert_eq!(config.http.port, 9001);
+        assert!(warnings.is_empty(), "{warnings:?}");
+    }
+
+    #[test]
+    fn every_setting_has_a_variable_that_loads() {
+        let table: toml::Table = DEFAULTS.parse().unwrap();
+        for name in setting_variables(&table) {
+            let key = name.strip_prefix("KOPPEL_").unwrap();
+            assert!(env_path(&table, key).is_some(), "{name} names no setting");
+        }
     }
 
     #[test]
     fn job_settings_are_checked() {
         let (config, _) = Config::load(&Flags::default(), &[]).unwrap();
-        assert_eq!(config.jobs.lease_seconds, 60);
+        assert_eq!((config.jobs.lease_seconds, config.jobs.heartbeat_seconds), (20, 5));
         let (config, _) = Config::load(
             &Flags::default(),
             &env(&[
@@ -502,5 +614,21 @@ mod tests {
         let (config, _) = Config::load(&flags, &[]).unwrap();
         assert!(!config.redacted().contains("hunter2"));
         assert!(!format!("{config:?}").contains("hunter2"));
+        for url in [
+            "postgres://koppel@db/koppel?password=hunter2",
+            "postgres://db/koppel?sslmode=require&PASSWORD=hunter2",
+            "postgres://koppel@db/koppel?sslpassword=hunter2&password=hunter2",
+            "postgresql://koppel:hunter2@db:5433/koppel?application_name=koppel",
+        ] {
+            let flags = Flags {
+                database_url: Some(url.into()),
+                ..Flags::default()
+            };
+            let (config, _) = Config::load(&flags, &[]).unwrap();
+            let shown = config.redacted();
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(shown.contains("***"), "{shown}");
+            assert!(!format!("{config:?}").contains("hunter2"));
+        }
     }
 }

@@ -121,7 +121,8 @@ fn init_logging(config: &Config) -> anyhow::Result<()> {
 
 async fn open_store(config: &Config) -> anyhow::Result<Store> {
     if config.uses_sqlite_in_data_dir() {
-        std::fs::create_dir_all(config.data_dir())
+        // Only Koppel's user may enter the data directory (0700) and read the database (0600).
+        koppel_store::create_private_dir(config.data_dir())
             .with_context(|| format!("cannot create the data directory {}", config.data_dir().display()))?;
     }
     let options = ConnectOptions {
@@ -218,6 +219,8 @@ async fn serve(mut config: Config, demo: bool, with_worker: bool) -> anyhow::Res
         session_lifetime: chrono::Duration::hours(i64::from(config.http.session_lifetime_hours)),
         secure_cookies: config.http.public_url.starts_with("https://"),
         max_body_bytes: config.http.max_body_bytes,
+        header_read_timeout: std::time::Duration::from_secs(config.http.header_read_timeout_seconds),
+        body_read_timeout: std::time::Duration::from_secs(config.http.body_read_timeout_seconds),
         ..koppel_web::WebConfig::default()
     };
     let mut state = koppel_web::AppState::new(store.clone(), web);

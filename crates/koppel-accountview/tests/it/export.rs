@@ -183,3 +183,215 @@ async fn a_refused_invoice_moves_only_its_work_order_to_exportfout() {
         database.cleanup().await;
     }
 }
+
+/// Connects, imports and switches the export on with "create missing debtors" as asked.
+async fn ready_to_export(
+    sandbox: &TestSandbox,
+    accountview: &koppel_accountview::AccountView,
+    store: &koppel_store::Store,
+    fixture: &Fixture,
+    create_missing_debtors: bool,
+) {
+    let administration = fixture.main;
+    let cut_off = store.now() - chrono::Duration::seconds(5);
+    connect(sandbox, accountview, administration, fixture.admin.id, DEMO_USER).await;
+    let mut settings = export_settings(cut_off);
+    settings.export.enabled = false;
+    accountview.save(administration, VDB_2026_ID, &settings).await.unwrap();
+    accountview.import(administration, &[], None).await.unwrap();
+    settings.export.enabled = true;
+    settings.export.create_missing_debtors = create_missing_debtors;
+    accountview.save(administration, VDB_2026_ID, &settings).await.unwrap();
+}
+
+/// Committed AR1 posts for one debtor number.
+async fn debtors_created(sandbox: &TestSandbox, debtor: &str) -> usize {
+    let posted = sandbox.get("/_sandbox/posted?business_object=AR1&committed=true").await;
+    posted
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|post| post["request"]["TableData"]["Data"]["Rows"][0]["Values"][0].as_str() == Some(debtor))
+        .count()
+}
+
+#[tokio::test]
+async fn a_transient_failure_creating_the_debtor_is_retried_not_final() {
+    for database in TestDatabase::all().await {
+        let store = database.store();
+        let fixture = Fixture::create(store).await;
+        let sandbox = TestSandbox::start(200).await;
+        let accountview = sandbox.connector(store);
+        let administration = fixture.main;
+        ready_to_export(&sandbox, &accountview, store, &fixture, true).await;
+        // K-NEW-1 is not in AccountView: the export creates it first, and that POST meets a 500, a
+        // 429 and a commit-then-timeout (stored, then no answer) before it is answered.
+        let orders = completed_work_orders(store, administration, "K-NEW-1", 1).await;
+        for fault in [
+            json!({"route": "POST /api/v3/AccountViewData", "count": 1, "status": 500}),
+            json!({"route": "POST /api/v3/AccountViewData", "count": 1, "status": 429, "retry_after_seconds": 1}),
+        ] {
+            sandbox.post("/_sandbox/faults/fail-next", fault).await;
+        }
+        sandbox
+            .post(
+                "/_sandbox/faults/commit-then-timeout",
+                json!({"route": "POST /api/v3/AccountViewData", "count": 1}),
+            )
+            .await;
+        // The debtor read before creating it meets a 503 too.
+        sandbox
+            .post(
+                "/_sandbox/faults/fail-next",
+                json!({"route": "GET /api/v3/AccountViewData", "count": 1, "status": 503}),
+            )
+            .await;
+
+        let counts = accountview.export(administration, None).await.unwrap();
+        assert_eq!(
+            (counts.exported, counts.failed, counts.pending),
+            (1, 0, 0),
+            "{counts:?}"
+        );
+        let record = store.get_record(administration, &WORK_ORDERS, orders[0]).await.unwrap();
+        assert_eq!(record.get(&WORK_ORDERS, "status"), &Value::Text("Afgehandeld".into()));
+        assert_eq!(debtors_created(&sandbox, "K-NEW-1").await, 1, "the debtor exists once");
+        assert_eq!(sandbox.posted_invoices().await.len(), 1, "one invoice");
+        database.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn an_export_whose_debtor_stays_unreachable_is_left_open_for_the_job_retry() {
+    for database in TestDatabase::all().await {
+        let store = database.store();
+        let fixture = Fixture::create(store).await;
+        let sandbox = TestSandbox::start(200).await;
+        let accountview = sandbox.connector(store);
+        let administration = fixture.main;
+        ready_to_export(&sandbox, &accountview, store, &fixture, true).await;
+        let orders = completed_work_orders(store, administration, "K-NEW-2", 1).await;
+        // More 503s on every POST than one run retries: the work order stays open, no invoice is
+        // posted for a debtor that is not there, and the next run (the job's retry) exports it.
+        sandbox
+            .post(
+                "/_sandbox/faults/fail-next",
+                json!({"route": "POST /api/v3/AccountViewData", "count": 40, "status": 503}),
+            )
+            .await;
+        let counts = accountview.export(administration, None).await.unwrap();
+        assert_eq!(
+            (counts.exported, counts.failed, counts.pending),
+            (0, 0, 1),
+            "{counts:?}"
+        );
+        let record = store.get_record(administration, &WORK_ORDERS, orders[0]).await.unwrap();
+        assert_eq!(record.get(&WORK_ORDERS, "status"), &Value::Text("Compleet".into()));
+        assert!(sandbox.posted_invoices().await.is_empty());
+
+        sandbox.control(reqwest::Method::DELETE, "/_sandbox/faults", None).await;
+        let counts = accountview.export(administration, None).await.unwrap();
+        assert_eq!(
+            (counts.exported, counts.failed, counts.pending),
+            (1, 0, 0),
+            "{counts:?}"
+        );
+        assert_eq!(debtors_created(&sandbox, "K-NEW-2").await, 1);
+        let record = store.get_record(administration, &WORK_ORDERS, orders[0]).await.unwrap();
+        assert_eq!(record.get(&WORK_ORDERS, "status"), &Value::Text("Afgehandeld".into()));
+        database.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn an_invoice_without_lines_is_refused_locally_and_never_posted() {
+    for database in TestDatabase::all().await {
+        let store = database.store();
+        let fixture = Fixture::create(store).await;
+        let sandbox = TestSandbox::start(200).await;
+        let accountview = sandbox.connector(store);
+        let administration = fixture.main;
+        ready_to_export(&sandbox, &accountview, store, &fixture, false).await;
+        let relation = {
+            let mut tx = store.write(administration).await.unwrap();
+            let record = tx
+                .record_by_code(&koppel_domain::resources::RELATIONS, "10001")
+                .await
+                .unwrap()
+                .unwrap();
+            tx.rollback().await.unwrap();
+            record.id
+        };
+        let empty = create(
+            store,
+            administration,
+            "work-orders",
+            json!({"number": "WB-LEEG", "relation_id": relation, "description": "Niets gedaan", "status": "Compleet"}),
+        )
+        .await;
+
+        let counts = accountview.export(administration, None).await.unwrap();
+        assert_eq!((counts.exported, counts.failed, counts.posts), (0, 1, 0), "{counts:?}");
+        let record = store.get_record(administration, &WORK_ORDERS, empty).await.unwrap();
+        assert_eq!(record.get(&WORK_ORDERS, "status"), &Value::Text("Exportfout".into()));
+        let reason = record.get(&WORK_ORDERS, "export_error").as_str().unwrap().to_string();
+        assert!(reason.contains("geen regels"), "{reason}");
+        let posted = sandbox.get("/_sandbox/posted?business_object=DJ2").await;
+        assert_eq!(posted.as_array().map(Vec::len), Some(0), "nothing was sent: {posted}");
+        database.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn export_progress_moves_with_every_work_order() {
+    use koppel_jobs::{Queue, Registry, Worker, WorkerConfig};
+    use koppel_store::runs::RunStatus;
+    const ORDERS_HERE: i64 = 4;
+    for database in TestDatabase::all().await {
+        let store = database.store();
+        let fixture = Fixture::create(store).await;
+        let sandbox = TestSandbox::start(200).await;
+        let accountview = sandbox.connector(store);
+        let administration = fixture.main;
+        ready_to_export(&sandbox, &accountview, store, &fixture, false).await;
+        completed_work_orders(store, administration, "10001", ORDERS_HERE as usize).await;
+        // Every invoice POST takes a while, as over a real network.
+        sandbox
+            .control(
+                reqwest::Method::PUT,
+                "/_sandbox/faults/latency",
+                Some(json!({"route": "POST /api/v3/AccountViewData", "latency_ms": 300})),
+            )
+            .await;
+        let queue = Queue::new(store.clone(), 3);
+        let mut registry = Registry::new();
+        registry.register(koppel_accountview::export::ExportJob {
+            accountview: accountview.clone(),
+        });
+        let worker = Worker::new(&queue, registry, WorkerConfig::default());
+        let run = koppel_accountview::export::enqueue(store, administration, None)
+            .await
+            .unwrap()
+            .run();
+        let running = tokio::spawn(async move { worker.run_until_idle().await });
+        // What a user watching the run sees while it runs: it must move before the end.
+        let mut seen = std::collections::BTreeSet::new();
+        loop {
+            let current = store.run(administration, run).await.unwrap();
+            if current.status.is_finished() {
+                assert_eq!(current.status, RunStatus::Succeeded, "{current:?}");
+                break;
+            }
+            if current.status == RunStatus::Running {
+                seen.insert(current.progress_done);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        running.await.unwrap().unwrap();
+        assert!(
+            seen.iter().any(|done| (1..ORDERS_HERE).contains(done)),
+            "progress seen while running: {seen:?}"
+        );
+        database.cleanup().await;
+    }
+}

@@ -7,4 +7,5 @@ mod support;
 mod autosync;
 mod filters;
 mod metadata;
+mod resync;
 mod sync;

@@ -407,3 +407,34 @@ async fn invalid_jobs_are_refused() {
     }
     db.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_running_job_whose_worker_stopped_shows_as_being_recovered() {
+    for db in TestDatabase::all_at(start_time()).await {
+        let store = db.store();
+        store.enqueue_job(&probe(json!({}))).await.unwrap();
+        let claimed = store
+            .claim_jobs(&claim("worker-a", PROBE))
+            .await
+            .unwrap()
+            .jobs
+            .remove(0);
+        let run = store.run_by_id(claimed.run_id).await.unwrap();
+        assert_eq!(
+            (run.status, run.recovering),
+            (RunStatus::Running, false),
+            "the lease holds"
+        );
+        // Worker A is killed: no more heartbeats. Past its lease the run says it is being recovered
+        // instead of plainly running.
+        db.fixed_clock().advance(chrono::Duration::seconds(31));
+        let run = store.run_by_id(claimed.run_id).await.unwrap();
+        assert_eq!((run.status, run.recovering), (RunStatus::Running, true));
+        // Worker B takes it over: running under a live lease again.
+        let taken = store.claim_jobs(&claim("worker-b", PROBE)).await.unwrap().jobs;
+        assert_eq!(taken.len(), 1);
+        let run = store.run_by_id(claimed.run_id).await.unwrap();
+        assert_eq!((run.status, run.recovering), (RunStatus::Running, false));
+        db.cleanup().await;
+    }
+}

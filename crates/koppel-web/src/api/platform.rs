@@ -50,30 +50,34 @@ struct Login {
     password: String,
 }
 
-async fn login(State(state): State<AppState>, body: JsonBody) -> Result<Response, ApiError> {
+async fn login(
+    State(state): State<AppState>,
+    client: crate::auth::ClientAddress,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
     let login: Login = body.parse()?;
-    if let Err(wait_seconds) = state.login_limiter.check(&login.email) {
+    if let Err(wait_seconds) = state.login_limiter.check(&state.store, &login.email, client.0).await? {
         let mut error = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_attempts",
-            format!(
-                "too many failed attempts; try again in {} minutes",
-                wait_seconds.div_ceil(60)
-            ),
+            format!("too many failed attempts; try again in {wait_seconds} seconds"),
         )
         .into_response();
         error.headers_mut().insert(header::RETRY_AFTER, wait_seconds.into());
         return Ok(error);
     }
     let Some(user) = state.store.authenticate_password(&login.email, &login.password).await? else {
-        state.login_limiter.failed(&login.email);
+        state.login_limiter.failed(&state.store, &login.email, client.0).await?;
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "invalid_credentials",
             "the e-mail address or password is wrong",
         ));
     };
-    state.login_limiter.succeeded(&login.email);
+    state
+        .login_limiter
+        .succeeded(&state.store, &login.email, client.0)
+        .await?;
     let secret = state
         .store
         .create_session(user.id, state.config.session_lifetime)

@@ -453,6 +453,8 @@ catalogue! {
     ds_autosync_changed: "Laatst gewijzigd op {} door {}.", "Last changed on {} by {}.";
     ds_sync_now: "Nu synchroniseren", "Sync now";
     ds_full_resync: "Alles opnieuw synchroniseren", "Full resync";
+    ds_full_resync_cost: "Alles opnieuw synchroniseren kopieert alle gegevens opnieuw: dat duurt veel langer dan een gewone synchronisatie, en de vorige kopie blijft bewaard zolang Power BI die nog kan lezen (de bewaartermijn), dus tijdelijk is er twee keer zoveel opslag nodig. Is er binnen die termijn al alles opnieuw gesynchroniseerd, dan bouwt een nieuwe aanvraag daarop voort in plaats van nog een kopie te maken.",
+        "A full resync copies all data again: it takes much longer than a normal sync, and the previous copy is kept while Power BI may still read it (the retention period), so for a while twice the storage is needed. If a full resync already ran within that period, a new request builds on it instead of making another copy.";
     ds_sync_started: "De synchronisatie is gestart.", "The sync has started.";
     ds_sync_running: "Er loopt al een synchronisatie; je volgt nu die.", "A sync is already running; you are now following it.";
     ds_running_notice: "Er loopt een synchronisatie.", "A sync is running.";
@@ -508,6 +510,7 @@ catalogue! {
     trigger_retry: "Opnieuw geprobeerd", "Retry";
     status_queued: "In de wachtrij", "Queued";
     status_running: "Bezig", "Running";
+    status_recovering: "Wordt hersteld (het proces is gestopt)", "Being recovered (its process stopped)";
     status_succeeded: "Geslaagd", "Succeeded";
     status_partially_succeeded: "Gedeeltelijk geslaagd", "Partially succeeded";
     status_failed: "Mislukt", "Failed";

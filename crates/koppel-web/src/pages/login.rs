@@ -92,6 +92,7 @@ pub async fn form(headers: HeaderMap, Query(query): Query<HashMap<String, String
 /// `POST /login`: a wrong password says so clearly; too many attempts wait.
 pub async fn submit(
     State(state): State<AppState>,
+    client: crate::auth::ClientAddress,
     headers: HeaderMap,
     body: Result<Form<FormData>, FormRejection>,
 ) -> Response {
@@ -134,23 +135,31 @@ pub async fn submit(
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     }
-    if let Err(wait_seconds) = state.login_limiter.check(&email) {
-        let minutes = wait_seconds.div_ceil(60).to_string();
-        return login_page(
-            &headers,
-            lang,
-            &next,
-            &email,
-            Some(fill(m.login_locked, &[&minutes])),
-            StatusCode::TOO_MANY_REQUESTS,
-        );
+    match state.login_limiter.check(&state.store, &email, client.0).await {
+        Ok(Ok(())) => {}
+        Ok(Err(wait_seconds)) => {
+            let minutes = wait_seconds.div_ceil(60).to_string();
+            let mut page = login_page(
+                &headers,
+                lang,
+                &next,
+                &email,
+                Some(fill(m.login_locked, &[&minutes])),
+                StatusCode::TOO_MANY_REQUESTS,
+            );
+            page.headers_mut().insert(header::RETRY_AFTER, wait_seconds.into());
+            return page;
+        }
+        Err(error) => return PageError::from(error).into_response(),
     }
     let user = match state.store.authenticate_password(&email, password).await {
         Ok(user) => user,
         Err(error) => return PageError::from(error).into_response(),
     };
     let Some(user) = user else {
-        state.login_limiter.failed(&email);
+        if let Err(error) = state.login_limiter.failed(&state.store, &email, client.0).await {
+            return PageError::from(error).into_response();
+        }
         tracing::info!("a login failed");
         return login_page(
             &headers,
@@ -161,7 +170,9 @@ pub async fn submit(
             StatusCode::UNAUTHORIZED,
         );
     };
-    state.login_limiter.succeeded(&email);
+    if let Err(error) = state.login_limiter.succeeded(&state.store, &email, client.0).await {
+        return PageError::from(error).into_response();
+    }
     let secret = match state.store.create_session(user.id, state.config.session_lifetime).await {
         Ok(secret) => secret,
         Err(error) => return PageError::from(error).into_response(),

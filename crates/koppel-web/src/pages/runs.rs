@@ -144,7 +144,11 @@ pub fn view(lang: Lang, run: &Run) -> RunView {
         id: run.id,
         kind: kind_name(m, &run.kind),
         trigger: trigger_name(m, run.trigger),
-        status: status_name(m, run.status),
+        status: if run.recovering {
+            m.status_recovering
+        } else {
+            status_name(m, run.status)
+        },
         status_code: run.status.as_str(),
         started: run.started_at.map(|t| lang.date_time(t)).unwrap_or_default(),
         queued: lang.date_time(run.queued_at),

@@ -53,11 +53,70 @@ fn configuration_mistakes_stop_the_program_with_a_clear_message() {
 }
 
 #[test]
+fn a_password_in_the_query_is_hidden_by_check_config() {
+    let output = koppel()
+        .args([
+            "check-config",
+            "--database-url",
+            "postgres://koppel@db.internal/koppel?sslmode=require&password=hunter2",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(text.contains("sslmode=require&password=***"), "{text}");
+}
+
+#[test]
+fn an_unreachable_database_is_named_with_its_address_and_no_password() {
+    // A port nobody listens on: the connection is refused at once.
+    let port = free_port();
+    let url = format!("postgres://koppel@127.0.0.1:{port}/koppel?password=hunter2");
+    let output = koppel().args(["migrate", "--database-url", &url]).output().unwrap();
+    assert!(!output.status.success());
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        message.contains(&format!("cannot reach the database at 127.0.0.1:{port}")),
+        "{message}"
+    );
+    assert!(!message.contains("pool timed out"), "{message}");
+    assert!(!message.contains("hunter2"), "{message}");
+    assert!(message.contains("password=***"), "{message}");
+}
+
+#[test]
+fn a_misspelt_environment_variable_stops_the_program() {
+    let output = koppel()
+        .args(["check-config"])
+        .env("KOPPEL_HTTP_PROT", "9000")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(message.contains("KOPPEL_HTTP_PROT"), "{message}");
+    assert!(message.contains("did you mean KOPPEL_HTTP_PORT?"), "{message}");
+}
+
+#[test]
 fn migrate_creates_the_sqlite_database_in_the_data_directory() {
     let directory = tempfile::tempdir().unwrap();
     let output = koppel().arg("migrate").current_dir(directory.path()).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(directory.path().join("data/koppel.db").exists());
+    #[cfg(unix)]
+    {
+        // Only Koppel's user may read the database (hashes, encrypted tokens) or list its directory.
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&directory.path().join("data")), 0o700);
+        for file in ["koppel.db", "koppel.db-wal", "koppel.db-shm"] {
+            let path = directory.path().join("data").join(file);
+            if path.exists() {
+                assert_eq!(mode(&path), 0o600, "{file}");
+            }
+        }
+    }
     // Running it again changes nothing and still succeeds.
     let again = koppel().arg("migrate").current_dir(directory.path()).output().unwrap();
     assert!(again.status.success());
