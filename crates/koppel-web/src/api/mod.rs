@@ -265,9 +265,44 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                 ApiError::bad_request("unreadable_body", "the request body could not be read")
             }
         })?;
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(|e| ApiError::bad_request("malformed_json", format!("the request body is not valid JSON: {e}")))
+        let json: Json = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::bad_request("malformed_json", format!("the request body is not valid JSON: {e}")))?;
+        if let Some(field) = nul_at(&json, "") {
+            return Err(ApiError::invalid(vec![koppel_domain::record::FieldError::new(
+                field.clone(),
+                "invalid_character",
+                format!("{field} may not contain the NUL character (U+0000)"),
+            )]));
+        }
+        Ok(JsonBody(json))
+    }
+}
+
+/// The path of the first string (or key) in a request body that holds a NUL character. No text
+/// field may hold one: PostgreSQL cannot store it and SQLite would, so every endpoint refuses it
+/// here alike, before any handler binds it. Other control characters are refused per field.
+fn nul_at(json: &Json, path: &str) -> Option<String> {
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match json {
+        Json::String(text) => text.contains('\0').then(|| path.to_string()),
+        Json::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(index, item)| nul_at(item, &format!("{path}[{index}]"))),
+        Json::Object(map) => map.iter().find_map(|(key, value)| {
+            if key.contains('\0') {
+                Some(join(&key.replace('\0', "\\u0000")))
+            } else {
+                nul_at(value, &join(key))
+            }
+        }),
+        Json::Null | Json::Bool(_) | Json::Number(_) => None,
     }
 }
 
