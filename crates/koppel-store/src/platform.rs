@@ -592,6 +592,14 @@ impl Store {
             .execute(conn)
             .await
             .map(|r| r.rows_affected()))?;
+        let held: Option<i64> = on_tx!(tx, conn => sqlx::query_scalar(
+            "SELECT rights FROM memberships WHERE user_id = $1 AND administration_id = $2",
+        )
+        .bind(user.0)
+        .bind(administration.0)
+        .fetch_optional(conn)
+        .await)?;
+        let had_manage_right = held.is_some_and(|bits| Rights::from_bits(bits).has(Right::ManageAdministrations));
         if rights == Rights::default() {
             on_tx!(tx, conn => sqlx::query("DELETE FROM memberships WHERE user_id = $1 AND administration_id = $2")
                 .bind(user.0)
@@ -613,7 +621,10 @@ impl Store {
         }
         // Someone must be left who can manage users, licences and administrations: the
         // `manage_administrations` right on the main administration (what the pages and the API ask).
-        if target_administration.is_main && !rights.has(Right::ManageAdministrations) {
+        // Checked after the write, in its transaction: when the target held the right before and
+        // nobody holds it now, the change is undone. (An environment that never had a manager, while
+        // it is being set up, is not made worse by any change.)
+        if target_administration.is_main && had_manage_right && !rights.has(Right::ManageAdministrations) {
             let managers: i64 = on_tx!(tx, conn => sqlx::query_scalar(
                 "SELECT COUNT(*) FROM memberships WHERE administration_id = $1 AND (rights & $2) <> 0",
             )

@@ -604,6 +604,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         .request(json!({"type": "object", "additionalProperties": false, "properties": {
             "categories": {"type": "array", "items": {"type": "string", "enum": Category::ALL.map(Category::slug)}}}}))
         .response(202, Some(enqueued_schema()))
+        .also(200, "Joined the run that is already queued or running (joined: true)", enqueued_schema())
         .handler(post(import_now)),
         Operation::new(
             Method::POST,
@@ -613,6 +614,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         )
         .tag("accountview")
         .response(202, Some(enqueued_schema()))
+        .also(200, "Joined the run that is already queued or running (joined: true)", enqueued_schema())
         .handler(post(export_now)),
         Operation::new(
             Method::GET,

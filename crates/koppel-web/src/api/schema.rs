@@ -182,7 +182,9 @@ pub fn components() -> Json {
             "changed_at": {"type": "string", "format": "date-time"}}},
         "LicenceUpdate": {"type": "object", "additionalProperties": false, "required": ["state"], "properties": {
             "state": {"type": "string", "enum": ["trial", "active", "inactive"]},
-            "until": {"type": "string", "format": "date"}, "capacity": {"type": "integer", "minimum": 0, "maximum": 1000}}},
+            "until": {"type": "string", "format": "date", "description": "The last day of a trial: today or later; required when state is trial, ignored otherwise"},
+            "capacity": {"type": "integer", "minimum": 0, "maximum": 1000, "description": "Sub-administrations allowed; leave out to keep the current capacity (null is refused)"}},
+            "if": {"properties": {"state": {"const": "trial"}}}, "then": {"required": ["until"]}},
         "User": {"type": "object", "required": ["id", "email", "name", "language"], "properties": {
             "id": {"type": "integer"}, "email": {"type": "string"}, "name": {"type": "string"},
             "language": {"type": "string", "enum": ["nl", "en"]}, "created_at": {"type": "string", "format": "date-time"},

@@ -7,6 +7,7 @@ mod authorization;
 mod browser;
 mod datasync;
 mod errors;
+mod hardening;
 mod odata;
 mod openapi;
 mod pages;
