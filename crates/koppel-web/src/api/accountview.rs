@@ -455,7 +455,11 @@ async fn read_log(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let administration = authorise(&state, &caller, &params).await?;
-    let errors_only = query.get("errors").is_some_and(|v| v == "true" || v == "1");
+    let errors_only = match query.get("errors").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(ApiError::bad_request("invalid_query", "errors must be true or false")),
+    };
     let before = match query.get("before") {
         Some(text) => Some(
             text.parse::<i64>()

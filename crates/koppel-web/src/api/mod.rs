@@ -94,10 +94,18 @@ impl Operation {
     /// each event's `data` line holding a JSON value of `event_schema`.
     pub fn event_stream(mut self, description: &str, event_schema: Json) -> Self {
         self.response_status = 200;
+        // One event of the stream (the shape OpenAPI 3.2 gives SSE items): its name and its data
+        // line, which holds JSON of `event_schema`.
         self.response = Some(json!({
-            "type": "string",
-            "description": format!("Server-Sent Events (text/event-stream). {description}"),
-            "x-event-data": event_schema,
+            "type": "object",
+            "description": format!("One Server-Sent Event of the text/event-stream. {description}"),
+            "required": ["event"],
+            "properties": {
+                "event": {"type": "string", "enum": ["progress", "end", "gone"]},
+                "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": event_schema},
+                "id": {"type": "string"},
+                "retry": {"type": "integer", "minimum": 0},
+            },
         }));
         self.response_media_type = "text/event-stream";
         self
@@ -208,7 +216,7 @@ fn path_parameters(path: &str) -> Vec<Json> {
             let schema = if name == "power_up" {
                 json!({"type": "string"})
             } else {
-                json!({"type": "integer", "minimum": 1})
+                json!({"type": "integer", "format": "int64", "minimum": 1, "maximum": i64::MAX})
             };
             json!({"name": name, "in": "path", "required": true, "schema": schema})
         })

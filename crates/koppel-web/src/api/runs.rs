@@ -431,7 +431,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         )
         .tag("runs")
         .event_stream(
-            "Events `progress` and `end` carry the run (components/schemas/Run) as JSON; `gone` carries none.",
+            "Events `progress` and `end` carry the run (components/schemas/Run) as JSON; `gone` carries {}.",
             reference("Run"),
         )
         .handler(get(events)),

@@ -5,6 +5,7 @@ mod accountview;
 mod app;
 mod authorization;
 mod browser;
+mod contract;
 mod datasync;
 mod errors;
 mod hardening;
