@@ -5,6 +5,12 @@
 //! Nextest does not run doc tests, so they follow as their own step to keep both paths equivalent.
 //! The environment passes through untouched, so `KOPPEL_TEST_DATABASE_URL` reaches the tests and turns
 //! the PostgreSQL half of the conformance suite on.
+//!
+//! Some tests drive third-party tools: Chromium for the pages, real OData clients for the feed, and
+//! schemathesis for the REST API's contract (`koppel-web`'s `contract` test, which fuzzes every
+//! operation of the OpenAPI document on every backend). They skip when their tool is missing, unless
+//! `KOPPEL_REQUIRE_TOOLS=1` (and `KOPPEL_REQUIRE_BROWSER=1`) make that a failure, as `.ci/run` does
+//! after installing them.
 
 use crate::cargo::{cargo, display, run_timed, seconds};
 use std::process::{Command, Stdio};
@@ -21,6 +27,11 @@ pub fn run() -> anyhow::Result<()> {
     match std::env::var_os("KOPPEL_TEST_DATABASE_URL") {
         Some(_) => eprintln!("ci: KOPPEL_TEST_DATABASE_URL is set: the tests run on SQLite and PostgreSQL"),
         None => eprintln!("ci: KOPPEL_TEST_DATABASE_URL is not set: the tests run on SQLite only"),
+    }
+    if std::env::var_os("KOPPEL_REQUIRE_TOOLS").is_none() {
+        eprintln!(
+            "ci: KOPPEL_REQUIRE_TOOLS is not set: tests whose tool is missing (xmllint, the OData clients, schemathesis) skip"
+        );
     }
     let mut steps = vec![
         Step {

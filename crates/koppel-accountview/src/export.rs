@@ -385,11 +385,12 @@ impl AccountView {
         let matches = pages.iter().any(|page| {
             let id = &page["DJ_PAGE_Id"];
             let own: Vec<&Json> = lines.iter().filter(|line| &line["DJ_PAGE_Id"] == id).collect();
-            let excl: Money = own.iter().map(|line| cents(line, "AMOUNT")).sum();
-            let vat: Money = own.iter().map(|line| cents(line, "VAT_AMT")).sum();
+            // Amounts beyond Koppel's range cannot be Koppel's invoice.
+            let excl = Money::checked_sum(own.iter().map(|line| cents(line, "AMOUNT")));
+            let vat = Money::checked_sum(own.iter().map(|line| cents(line, "VAT_AMT")));
             page["SUB_NR"].as_str().map(str::trim) == Some(posting.debtor.as_str())
-                && excl == posting.total_excl_vat
-                && vat == posting.total_vat
+                && excl == Ok(posting.total_excl_vat)
+                && vat == Ok(posting.total_vat)
         });
         Ok(Some(matches))
     }
@@ -540,8 +541,13 @@ impl AccountView {
             };
             let amount = Money::from_cents(field("amount_excl_vat").as_i64().unwrap_or_default());
             let line_vat = Money::from_cents(field("vat_amount").as_i64().unwrap_or_default());
-            excl = Money::from_cents(excl.cents() + amount.cents());
-            vat = Money::from_cents(vat.cents() + line_vat.cents());
+            let (Ok(new_excl), Ok(new_vat)) = (excl.checked_add(amount), vat.checked_add(line_vat)) else {
+                return Ok(Err(RunMessage::new(
+                    "De factuurregels tellen niet op tot het factuurtotaal.",
+                    "The invoice lines do not add up to the invoice total.",
+                )));
+            };
+            (excl, vat) = (new_excl, new_vat);
             rows.push(json!({
                 "RowId": (index + 1).to_string(),
                 "HeaderId": "1",

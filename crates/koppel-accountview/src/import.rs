@@ -488,13 +488,25 @@ impl AccountView {
                 counts.unchanged += 1;
                 continue;
             }
-            let open: Money = rows.iter().map(|row| cents(row, "AMOUNT")).sum();
+            let open = Money::checked_sum(rows.iter().map(|row| cents(row, "AMOUNT")));
             let mut tx = self.store.write(administration).await?;
             let invoice = tx.tx().get_record(administration, &INVOICES, export.invoice).await?;
             let total = Money::from_cents(invoice.get(&INVOICES, "total_incl_vat").as_i64().unwrap_or_default());
             let paid_in_koppel = Money::from_cents(invoice.get(&INVOICES, "paid_amount").as_i64().unwrap_or_default());
-            let paid_in_accountview = Money::from_cents(total.cents() - open.cents());
-            let difference = paid_in_accountview.cents() - paid_in_koppel.cents();
+            // Open amounts beyond the money range are not this invoice's: leave its payments alone.
+            let Ok(difference) = open
+                .and_then(|open| total.checked_sub(open))
+                .and_then(|paid_in_accountview| paid_in_accountview.checked_sub(paid_in_koppel))
+                .map(Money::cents)
+            else {
+                tx.rollback().await?;
+                tracing::warn!(
+                    invoice.id = export.invoice.0,
+                    "AccountView's open amount is out of range; payments left unchanged"
+                );
+                counts.unchanged += 1;
+                continue;
+            };
             if difference == 0 {
                 tx.rollback().await?;
                 counts.unchanged += 1;

@@ -854,7 +854,11 @@ impl Generator {
     ) {
         let rng = &mut self.rng;
         let today = self.today;
-        let draft = invoice::draft(billable);
+        // Demo prices and quantities are small, so a draft always fits the money range; a work order
+        // whose lines did not would simply stay uninvoiced, as it would in Koppel.
+        let Ok(draft) = invoice::draft(billable) else {
+            return;
+        };
         let invoice_position = batch.invoices.len() as i64;
         let invoice_date = (completed_on + Days::days(rng.random_range(0..5))).min(today);
         let due_date = invoice_date + Days::days(30);

@@ -10,50 +10,77 @@ use std::fmt;
 /// Why a decimal string could not be read as money or a quantity.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecimalError {
-    #[error("expected a decimal number such as \"12.50\"")]
+    #[error(
+        "expected a decimal number such as \"12.50\": digits, at most one leading minus sign, no spaces, no plus sign, no leading zeros, no negative zero"
+    )]
     NotANumber,
     #[error("at most {max} decimals are allowed")]
     TooManyDecimals { max: u32 },
-    #[error("the number is too large")]
-    TooLarge,
+    #[error("the number must lie between -{max} and {max}")]
+    OutOfRange { max: &'static str },
 }
 
-/// Parses a plain decimal string into an integer scaled by `10^scale`, refusing excess precision.
-fn parse_scaled(text: &str, scale: u32) -> Result<i64, DecimalError> {
-    let text = text.trim();
+/// A computation whose result would leave the documented range of money or quantities. Koppel
+/// refuses it rather than wrap around or round it away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the result would lie outside -{MONEY_MAX_TEXT} .. {MONEY_MAX_TEXT} euro")]
+pub struct OutOfRange;
+
+/// The largest amount Koppel holds, in cents: 999,999,999,999.99 euro (15 significant digits, so
+/// every amount is also exact as an IEEE double in Power BI and spreadsheets).
+pub const MONEY_MAX_CENTS: i64 = 99_999_999_999_999;
+/// [`MONEY_MAX_CENTS`] as written on the wire.
+pub const MONEY_MAX_TEXT: &str = "999999999999.99";
+/// The largest quantity Koppel holds, in thousandths: 999,999,999.999.
+pub const QUANTITY_MAX_THOUSANDTHS: i64 = 999_999_999_999;
+/// [`QUANTITY_MAX_THOUSANDTHS`] as written on the wire.
+pub const QUANTITY_MAX_TEXT: &str = "999999999.999";
+
+/// The exact JSON Schema pattern of a money string: the parser accepts what it matches and nothing
+/// else (at most 12 whole digits, 1 or 2 decimals, no leading zeros, no negative zero).
+pub const MONEY_PATTERN: &str = "^(0|[1-9][0-9]{0,11}|-[1-9][0-9]{0,11})(\\.[0-9]{1,2})?$|^-0\\.([1-9][0-9]?|0[1-9])$";
+/// The exact JSON Schema pattern of a quantity string (at most 9 whole digits, 1 to 3 decimals).
+pub const QUANTITY_PATTERN: &str =
+    "^(0|[1-9][0-9]{0,8}|-[1-9][0-9]{0,8})(\\.[0-9]{1,3})?$|^-0\\.([1-9][0-9]{0,2}|0[1-9][0-9]?|00[1-9])$";
+
+/// Parses a canonical decimal string into an integer scaled by `10^scale`, within `-max..=max`.
+///
+/// Strict on purpose, so the server accepts exactly what the published pattern allows: an optional
+/// `-`, whole digits without leading zeros, and optionally `.` with 1 to `scale` digits. No spaces,
+/// no `+`, no `.5`, no `1.`, no negative zero (`-0`, `-0.00`).
+fn parse_scaled(text: &str, scale: u32, max: i64, max_text: &'static str) -> Result<i64, DecimalError> {
     let (negative, digits) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),
-        None => (false, text.strip_prefix('+').unwrap_or(text)),
+        None => (false, text),
     };
     let (whole, fraction) = match digits.split_once('.') {
-        Some((whole, fraction)) => (whole, fraction),
-        None => (digits, ""),
+        Some((whole, fraction)) => (whole, Some(fraction)),
+        None => (digits, None),
     };
-    if whole.is_empty() && fraction.is_empty()
-        || !whole.bytes().all(|b| b.is_ascii_digit())
-        || !fraction.bytes().all(|b| b.is_ascii_digit())
-        || (digits.contains('.') && fraction.is_empty())
-    {
+    let all_digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits(whole) || (whole.len() > 1 && whole.starts_with('0')) || fraction.is_some_and(|f| !all_digits(f)) {
         return Err(DecimalError::NotANumber);
     }
-    let significant_fraction = fraction.trim_end_matches('0');
-    if significant_fraction.len() > scale as usize {
+    let fraction = fraction.unwrap_or("");
+    if fraction.len() > scale as usize {
         return Err(DecimalError::TooManyDecimals { max: scale });
     }
-    let whole_value: i64 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().map_err(|_| DecimalError::TooLarge)?
-    };
-    let mut fraction_value: i64 = 0;
-    for position in 0..scale as usize {
-        let digit = significant_fraction.as_bytes().get(position).map_or(0, |b| b - b'0');
-        fraction_value = fraction_value * 10 + i64::from(digit);
+    // Digits beyond what fits are out of range, whatever they are.
+    let whole_digits_max = max.to_string().len() - scale as usize;
+    if whole.len() > whole_digits_max {
+        return Err(DecimalError::OutOfRange { max: max_text });
     }
-    let scaled = whole_value
-        .checked_mul(10_i64.pow(scale))
-        .and_then(|v| v.checked_add(fraction_value))
-        .ok_or(DecimalError::TooLarge)?;
+    let mut scaled: i64 = 0;
+    for digit in whole.bytes().chain(fraction.bytes()) {
+        scaled = scaled * 10 + i64::from(digit - b'0');
+    }
+    scaled *= 10_i64.pow(scale - fraction.len() as u32);
+    if scaled > max {
+        return Err(DecimalError::OutOfRange { max: max_text });
+    }
+    if negative && scaled == 0 {
+        return Err(DecimalError::NotANumber);
+    }
     Ok(if negative { -scaled } else { scaled })
 }
 
@@ -84,15 +111,27 @@ fn div_round(numerator: i128, denominator: i128) -> i128 {
     }
 }
 
-/// An amount in euro cents.
+/// An amount in euro cents, within `-MONEY_MAX_CENTS..=MONEY_MAX_CENTS` when it came from
+/// [`Money::parse`] or a checked computation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Money(i64);
 
 impl Money {
     pub const ZERO: Money = Money(0);
+    pub const MAX: Money = Money(MONEY_MAX_CENTS);
 
+    /// An amount as stored (stored amounts were checked when they were written).
     pub fn from_cents(cents: i64) -> Money {
         Money(cents)
+    }
+
+    /// An amount in cents, if it lies within the range.
+    pub fn checked_from_cents(cents: i64) -> Result<Money, OutOfRange> {
+        if (-MONEY_MAX_CENTS..=MONEY_MAX_CENTS).contains(&cents) {
+            Ok(Money(cents))
+        } else {
+            Err(OutOfRange)
+        }
     }
 
     pub fn cents(self) -> i64 {
@@ -100,42 +139,41 @@ impl Money {
     }
 
     pub fn parse(text: &str) -> Result<Money, DecimalError> {
-        parse_scaled(text, 2).map(Money)
+        parse_scaled(text, 2, MONEY_MAX_CENTS, MONEY_MAX_TEXT).map(Money)
     }
 
-    /// Price × quantity, rounded to the cent.
-    pub fn times(self, quantity: Quantity) -> Money {
+    /// Price × quantity, rounded to the cent; refused when the result leaves the range.
+    pub fn times(self, quantity: Quantity) -> Result<Money, OutOfRange> {
         let product = i128::from(self.0) * i128::from(quantity.thousandths());
-        Money(div_round(product, 1000) as i64)
+        Money::from_wide(div_round(product, 1000))
     }
 
     /// The VAT on this amount at the given rate, rounded to the cent.
-    pub fn vat(self, rate: VatRate) -> Money {
-        Money(div_round(i128::from(self.0) * i128::from(rate.percent()), 100) as i64)
+    pub fn vat(self, rate: VatRate) -> Result<Money, OutOfRange> {
+        Money::from_wide(div_round(i128::from(self.0) * i128::from(rate.percent()), 100))
     }
 
-    pub fn checked_add(self, other: Money) -> Option<Money> {
-        self.0.checked_add(other.0).map(Money)
+    /// The sum, refused when it leaves the range.
+    pub fn checked_add(self, other: Money) -> Result<Money, OutOfRange> {
+        Money::from_wide(i128::from(self.0) + i128::from(other.0))
     }
-}
 
-impl std::ops::Add for Money {
-    type Output = Money;
-    fn add(self, other: Money) -> Money {
-        Money(self.0 + other.0)
+    /// The difference, refused when it leaves the range.
+    pub fn checked_sub(self, other: Money) -> Result<Money, OutOfRange> {
+        Money::from_wide(i128::from(self.0) - i128::from(other.0))
     }
-}
 
-impl std::ops::Sub for Money {
-    type Output = Money;
-    fn sub(self, other: Money) -> Money {
-        Money(self.0 - other.0)
+    /// The sum of many amounts, refused as soon as a partial sum leaves the range.
+    pub fn checked_sum(amounts: impl IntoIterator<Item = Money>) -> Result<Money, OutOfRange> {
+        amounts
+            .into_iter()
+            .try_fold(Money::ZERO, |total, amount| total.checked_add(amount))
     }
-}
 
-impl std::iter::Sum for Money {
-    fn sum<I: Iterator<Item = Money>>(iter: I) -> Money {
-        iter.fold(Money::ZERO, |a, b| a + b)
+    fn from_wide(value: i128) -> Result<Money, OutOfRange> {
+        i64::try_from(value)
+            .map_err(|_| OutOfRange)
+            .and_then(Money::checked_from_cents)
     }
 }
 
@@ -172,7 +210,7 @@ impl Quantity {
     }
 
     pub fn parse(text: &str) -> Result<Quantity, DecimalError> {
-        parse_scaled(text, 3).map(Quantity)
+        parse_scaled(text, 3, QUANTITY_MAX_THOUSANDTHS, QUANTITY_MAX_TEXT).map(Quantity)
     }
 }
 
@@ -231,12 +269,93 @@ mod tests {
         assert_eq!(Money::parse("-0.5").unwrap().cents(), -50);
         assert_eq!(Money::parse("7").unwrap().to_string(), "7.00");
         assert_eq!(Money::parse("0.10").unwrap().to_string(), "0.10");
-        assert_eq!(Money::parse("1.230").unwrap().cents(), 123);
         assert_eq!(Money::parse("1.234"), Err(DecimalError::TooManyDecimals { max: 2 }));
         assert_eq!(Money::parse("abc"), Err(DecimalError::NotANumber));
         assert_eq!(Money::parse("1."), Err(DecimalError::NotANumber));
         assert_eq!(Money::parse(""), Err(DecimalError::NotANumber));
-        assert_eq!(Money::parse("99999999999999999999"), Err(DecimalError::TooLarge));
+        assert_eq!(
+            Money::parse("99999999999999999999"),
+            Err(DecimalError::OutOfRange { max: MONEY_MAX_TEXT })
+        );
+    }
+
+    /// Exactly what the published pattern allows, and nothing else.
+    #[test]
+    fn money_parsing_is_as_strict_as_the_published_pattern() {
+        for text in [
+            "-0", "-0.00", "-0.0", " 1.00", "1.00 ", "+1.00", ".5", "01.00", "00", "-01", "1.230", "1e3", "1,00",
+            "--1", "-",
+        ] {
+            assert!(Money::parse(text).is_err(), "{text:?} must be refused");
+        }
+        for (text, cents) in [
+            ("0", 0),
+            ("0.5", 50),
+            ("-0.05", -5),
+            ("-0.5", -50),
+            ("10", 1000),
+            ("-12.34", -1234),
+        ] {
+            assert_eq!(Money::parse(text).unwrap().cents(), cents, "{text:?}");
+        }
+        for text in ["-0.1", "0.00", "-7.05"] {
+            assert!(Money::parse(text).is_ok(), "{text:?} must be accepted");
+        }
+        assert!(Quantity::parse("-0.000").is_err());
+        assert!(Quantity::parse("-0.001").is_ok());
+        assert!(Quantity::parse("1.2345").is_err());
+    }
+
+    #[test]
+    fn amounts_have_a_documented_range() {
+        assert_eq!(Money::parse(MONEY_MAX_TEXT).unwrap(), Money::MAX);
+        assert_eq!(Money::parse("-999999999999.99").unwrap().cents(), -MONEY_MAX_CENTS);
+        assert_eq!(
+            Money::parse("1000000000000.00"),
+            Err(DecimalError::OutOfRange { max: MONEY_MAX_TEXT })
+        );
+        assert_eq!(
+            Money::parse("50000000000000000.00"),
+            Err(DecimalError::OutOfRange { max: MONEY_MAX_TEXT })
+        );
+        assert_eq!(
+            Quantity::parse(QUANTITY_MAX_TEXT).unwrap().thousandths(),
+            QUANTITY_MAX_THOUSANDTHS
+        );
+        assert_eq!(
+            Quantity::parse("1000000000"),
+            Err(DecimalError::OutOfRange { max: QUANTITY_MAX_TEXT })
+        );
+    }
+
+    #[test]
+    fn arithmetic_that_leaves_the_range_is_refused_not_wrapped() {
+        let price = Money::MAX;
+        let quantity = Quantity::parse("2").unwrap();
+        assert_eq!(price.times(quantity), Err(OutOfRange));
+        assert_eq!(
+            Money::parse("999999999999.99")
+                .unwrap()
+                .times(Quantity::parse(QUANTITY_MAX_TEXT).unwrap()),
+            Err(OutOfRange)
+        );
+        assert_eq!(Money::MAX.checked_add(Money::from_cents(1)), Err(OutOfRange));
+        assert_eq!(Money::from_cents(i64::MAX).vat(VatRate::High), Err(OutOfRange));
+        assert_eq!(
+            Money::from_cents(-MONEY_MAX_CENTS).checked_sub(Money::from_cents(1)),
+            Err(OutOfRange)
+        );
+        assert_eq!(
+            Money::checked_sum([Money::MAX, Money::MAX, Money::from_cents(-MONEY_MAX_CENTS)]),
+            Err(OutOfRange)
+        );
+        // Even values that never passed the parser (an i64 at its extremes) do not wrap.
+        assert_eq!(Money::from_cents(i64::MAX).times(quantity), Err(OutOfRange));
+        assert_eq!(
+            Money::from_cents(i64::MIN).checked_add(Money::from_cents(-1)),
+            Err(OutOfRange)
+        );
+        assert_eq!(Money::MAX.times(Quantity::parse("1").unwrap()), Ok(Money::MAX));
     }
 
     #[test]
@@ -250,16 +369,29 @@ mod tests {
     #[test]
     fn multiplication_and_vat_round_half_away_from_zero() {
         let rate = Money::parse("72.50").unwrap();
-        assert_eq!(rate.times(Quantity::parse("1.5").unwrap()).to_string(), "108.75");
+        assert_eq!(
+            rate.times(Quantity::parse("1.5").unwrap()).unwrap().to_string(),
+            "108.75"
+        );
         assert_eq!(
             Money::parse("0.05")
                 .unwrap()
                 .times(Quantity::parse("0.1").unwrap())
+                .unwrap()
                 .cents(),
             1
         );
-        assert_eq!(Money::parse("10.50").unwrap().vat(VatRate::High).to_string(), "2.21");
-        assert_eq!(Money::parse("-10.50").unwrap().vat(VatRate::High).to_string(), "-2.21");
-        assert_eq!(Money::parse("100").unwrap().vat(VatRate::ReverseCharge), Money::ZERO);
+        assert_eq!(
+            Money::parse("10.50").unwrap().vat(VatRate::High).unwrap().to_string(),
+            "2.21"
+        );
+        assert_eq!(
+            Money::parse("-10.50").unwrap().vat(VatRate::High).unwrap().to_string(),
+            "-2.21"
+        );
+        assert_eq!(
+            Money::parse("100").unwrap().vat(VatRate::ReverseCharge),
+            Ok(Money::ZERO)
+        );
     }
 }

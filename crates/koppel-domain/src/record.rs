@@ -4,7 +4,7 @@
 //! SQL from it, the web layer its routes, validation and OpenAPI schema, the demo its generator
 //! input. Wire JSON is parsed into [`Value`]s here, so a stored value has always been checked.
 
-use crate::money::{Money, Quantity, VatRate};
+use crate::money::{DecimalError, Money, Quantity, VatRate};
 use crate::{Code, settings};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
@@ -38,8 +38,11 @@ pub enum JsonShape {
 /// What a field holds and how it is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldKind {
+    /// Free text. Control characters are refused, except tab, line feed and carriage return in
+    /// `multiline` fields (notes, long descriptions, template bodies).
     Text {
         max_len: usize,
+        multiline: bool,
     },
     Code,
     Integer {
@@ -230,8 +233,9 @@ pub fn parse_field(field: &FieldSpec, json: &Json) -> Result<Value, FieldError> 
             .ok_or_else(|| invalid(format!("{} must be a string", field.name)))
     };
     match field.kind {
-        FieldKind::Text { max_len } => {
+        FieldKind::Text { max_len, multiline } => {
             let value = text()?;
+            check_characters(field.name, value, multiline)?;
             if value.chars().count() > max_len {
                 return Err(FieldError::new(
                     field.name,
@@ -289,13 +293,13 @@ pub fn parse_field(field: &FieldSpec, json: &Json) -> Result<Value, FieldError> 
                 text().map_err(|_| invalid(format!("{} must be a decimal string like \"12.50\"", field.name)))?;
             Money::parse(value)
                 .map(|m| Value::Integer(m.cents()))
-                .map_err(|e| invalid(format!("{}: {e}", field.name)))
+                .map_err(|e| decimal_error(field, &e))
         }
         FieldKind::Quantity => {
             let value = text().map_err(|_| invalid(format!("{} must be a decimal string like \"1.5\"", field.name)))?;
             Quantity::parse(value)
                 .map(|q| Value::Integer(q.thousandths()))
-                .map_err(|e| invalid(format!("{}: {e}", field.name)))
+                .map_err(|e| decimal_error(field, &e))
         }
         FieldKind::Vat => {
             let value = text()?;
@@ -323,6 +327,43 @@ pub fn parse_field(field: &FieldSpec, json: &Json) -> Result<Value, FieldError> 
         FieldKind::Json(shape) => settings::parse_json(shape, json)
             .map(|normalised| Value::Text(normalised.to_string()))
             .map_err(|message| invalid(format!("{}: {message}", field.name))),
+    }
+}
+
+fn decimal_error(field: &FieldSpec, error: &DecimalError) -> FieldError {
+    let code = match error {
+        DecimalError::OutOfRange { .. } => "out_of_range",
+        DecimalError::NotANumber | DecimalError::TooManyDecimals { .. } => "invalid",
+    };
+    FieldError::new(field.name, code, format!("{}: {error}", field.name))
+}
+
+/// Whether a character may appear in free text: no control characters (NUL, escape, bell, …),
+/// except tab, line feed and carriage return where the text may span lines.
+pub fn allowed_in_text(character: char, multiline: bool) -> bool {
+    !character.is_control() || (multiline && matches!(character, '\t' | '\n' | '\r'))
+}
+
+/// Refuses text holding a character [`allowed_in_text`] does not allow, naming the field. NUL in
+/// particular: PostgreSQL cannot store it and SQLite would, so both backends refuse it here alike.
+pub fn check_characters(field: &str, text: &str, multiline: bool) -> Result<(), FieldError> {
+    match text.char_indices().find(|(_, c)| !allowed_in_text(*c, multiline)) {
+        None => Ok(()),
+        Some((at, character)) => {
+            let allowed = if multiline {
+                " (tabs and line breaks are allowed)"
+            } else {
+                ""
+            };
+            Err(FieldError::new(
+                field,
+                "invalid_character",
+                format!(
+                    "{field} may not contain control characters such as U+{:04X} (at byte {at}){allowed}",
+                    u32::from(character)
+                ),
+            ))
+        }
     }
 }
 
@@ -447,6 +488,45 @@ mod tests {
         assert!(fields.contains(&"colour"));
         assert!(fields.contains(&"price"));
         assert!(fields.contains(&"code"));
+    }
+
+    #[test]
+    fn control_characters_are_refused_per_field_kind() {
+        let spec = resources::by_slug("materials").unwrap();
+        let (_, description) = spec.field("description").unwrap();
+        let error = parse_field(description, &json!("a\u{0}b")).unwrap_err();
+        assert_eq!((error.field.as_str(), error.code), ("description", "invalid_character"));
+        assert!(error.message.contains("U+0000"));
+        assert!(parse_field(description, &json!("two\nlines")).is_err());
+        assert!(parse_field(description, &json!("bell\u{7}")).is_err());
+        assert!(parse_field(description, &json!("Café – 10 × ½")).is_ok());
+
+        let work_orders = resources::by_slug("work-orders").unwrap();
+        let (_, long) = work_orders.field("description").unwrap();
+        assert!(parse_field(long, &json!("line one\r\nline two\tand a tab")).is_ok());
+        assert_eq!(
+            parse_field(long, &json!("nul\u{0}")).unwrap_err().code,
+            "invalid_character"
+        );
+        assert_eq!(
+            parse_field(long, &json!("esc\u{1b}[31m")).unwrap_err().code,
+            "invalid_character"
+        );
+    }
+
+    #[test]
+    fn amounts_out_of_range_are_refused_with_the_field() {
+        let spec = resources::by_slug("work-order-materials").unwrap();
+        let (_, price) = spec.field("price").unwrap();
+        let error = parse_field(price, &json!("50000000000000000.00")).unwrap_err();
+        assert_eq!((error.field.as_str(), error.code), ("price", "out_of_range"));
+        assert!(error.message.contains("999999999999.99"), "{}", error.message);
+        let (_, quantity) = spec.field("quantity").unwrap();
+        assert_eq!(
+            parse_field(quantity, &json!("1000000000")).unwrap_err().code,
+            "out_of_range"
+        );
+        assert_eq!(parse_field(quantity, &json!("+1")).unwrap_err().code, "invalid");
     }
 
     #[test]

@@ -35,8 +35,26 @@ impl FieldSpec {
     }
 }
 
+/// Single-line text: no control characters at all.
 const fn text(name: &'static str, max_len: usize) -> FieldSpec {
-    field(name, FieldKind::Text { max_len })
+    field(
+        name,
+        FieldKind::Text {
+            max_len,
+            multiline: false,
+        },
+    )
+}
+
+/// Text that may span lines: tabs and line breaks are allowed, other control characters are not.
+const fn long_text(name: &'static str, max_len: usize) -> FieldSpec {
+    field(
+        name,
+        FieldKind::Text {
+            max_len,
+            multiline: true,
+        },
+    )
 }
 
 const NAME: FieldSpec = text("name", 200).required();
@@ -50,7 +68,7 @@ const SETTING_CODE: FieldSpec = field("code", FieldKind::Code)
     .doc("Stable code, unique within the administration");
 const EMAIL: FieldSpec = text("email", 254);
 const PHONE: FieldSpec = text("phone", 40);
-const NOTES: FieldSpec = text("notes", 4000);
+const NOTES: FieldSpec = long_text("notes", 4000);
 const RELATION: FieldSpec = field("relation_id", FieldKind::Ref("relations"));
 
 pub const RELATIONS: ResourceSpec = ResourceSpec {
@@ -198,7 +216,7 @@ pub const WORK_ORDERS: ResourceSpec = ResourceSpec {
         field("project_id", FieldKind::Ref("projects")),
         field("employee_id", FieldKind::Ref("employees")).doc("The technician it is planned for"),
         field("work_type_code", FieldKind::CodeRef("work-types")),
-        text("description", 4000).required(),
+        long_text("description", 4000).required(),
         field("status", FieldKind::Choice(WorkOrderStatus::CODES))
             .required()
             .doc("Klaargezet → Opgehaald → Compleet → Afgehandeld, or Exportfout; only valid transitions are accepted"),
@@ -206,7 +224,7 @@ pub const WORK_ORDERS: ResourceSpec = ResourceSpec {
         field("completed_at", FieldKind::Timestamp)
             .system()
             .doc("When the work order became Compleet"),
-        text("export_error", 2000)
+        long_text("export_error", 2000)
             .system()
             .doc("Why the last export failed (status Exportfout)"),
     ],
@@ -329,7 +347,7 @@ pub const QUOTES: ResourceSpec = ResourceSpec {
         field("number", FieldKind::Code).required().create_only(),
         RELATION.required(),
         field("project_id", FieldKind::Ref("projects")),
-        text("description", 4000).required(),
+        long_text("description", 4000).required(),
         field("quote_date", FieldKind::Date).required(),
         field("valid_until", FieldKind::Date),
         field("status", FieldKind::Choice(&["draft", "sent", "accepted", "rejected"])).required(),
@@ -385,7 +403,7 @@ pub const WORK_TYPES: ResourceSpec = ResourceSpec {
     table: "work_types",
     title: "Work type",
     area: Area::Settings,
-    fields: &[SETTING_CODE, NAME, text("description", 1000)],
+    fields: &[SETTING_CODE, NAME, long_text("description", 1000)],
     unique: Some("code"),
     parent: None,
     client_writable: true,
@@ -420,9 +438,9 @@ pub const TEMPLATES: ResourceSpec = ResourceSpec {
         SETTING_CODE,
         NAME,
         field("kind", FieldKind::Choice(&["work_order", "invoice", "quote", "email"])).required(),
-        text("header", 20_000),
-        text("body", 100_000).required(),
-        text("footer", 20_000),
+        long_text("header", 20_000),
+        long_text("body", 100_000).required(),
+        long_text("footer", 20_000),
         field("options", FieldKind::Json(JsonShape::Options)).required(),
     ],
     unique: Some("code"),
@@ -499,7 +517,7 @@ pub const APP_POLICIES: ResourceSpec = ResourceSpec {
         SETTING_CODE,
         NAME,
         field("enabled", FieldKind::Bool).required(),
-        text("description", 1000),
+        long_text("description", 1000),
     ],
     unique: Some("code"),
     parent: None,

@@ -392,16 +392,9 @@ impl Worker {
             Stop::CancelOverdue => Finish::Cancelled,
             Stop::Body(Ok(Ok(outcome))) => Finish::Succeeded {
                 partial: outcome.partial,
-                message: Some(outcome.message.unwrap_or_else(|| {
-                    if outcome.partial {
-                        RunMessage::new(
-                            "Gedeeltelijk voltooid; zie de onderdelen.",
-                            "Partially completed; see the items.",
-                        )
-                    } else {
-                        RunMessage::new("Voltooid.", "Completed.")
-                    }
-                })),
+                // Without a message of the job's own, the store words one for the run's final status
+                // (which the run's items may turn into "failed").
+                message: outcome.message,
                 counts: outcome.counts,
             },
             // Whatever else the body says after a cancellation request, the user asked it to stop.

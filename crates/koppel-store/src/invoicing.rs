@@ -5,7 +5,7 @@ use crate::records::{StoredRecord, decode_record, sql};
 use crate::{Result, Store, StoreError, Tx, WriteTx};
 use chrono::Datelike;
 use koppel_domain::invoice::{self, BillableLine, LineKind, PaymentStatus};
-use koppel_domain::record::{ResourceSpec, Value};
+use koppel_domain::record::{FieldError, ResourceSpec, Value};
 use koppel_domain::resources::{
     INVOICE_LINES, INVOICES, MATERIALS, PAYMENTS, WORK_ORDER_HOURS, WORK_ORDER_MATERIALS, WORK_ORDERS,
 };
@@ -124,7 +124,10 @@ impl WriteTx {
                 vat_rate: vat(field("vat_rate")),
             });
         }
-        let draft = invoice::draft(lines);
+        // Amounts that would leave the money range refuse the invoice; nothing is written.
+        let draft = invoice::draft(lines).map_err(|error| {
+            StoreError::Invalid(vec![FieldError::new(error.field(), "out_of_range", error.to_string())])
+        })?;
 
         let today = self.tx.now.date_naive();
         let sequence = self.next_number(&format!("invoice-{}", today.year())).await?;
@@ -171,13 +174,16 @@ impl WriteTx {
     pub(crate) async fn refresh_payment_status(&mut self, invoice_id: RecordId) -> Result<()> {
         let administration = self.administration;
         let invoice = self.tx.get_record(administration, &INVOICES, invoice_id).await?;
-        let paid: Money = self
-            .tx
-            .children(administration, &PAYMENTS, invoice_id)
-            .await?
-            .iter()
-            .map(|payment| money(payment.get(&PAYMENTS, "amount")))
-            .sum();
+        let payments = self.tx.children(administration, &PAYMENTS, invoice_id).await?;
+        let paid = Money::checked_sum(payments.iter().map(|payment| money(payment.get(&PAYMENTS, "amount")))).map_err(
+            |error| {
+                StoreError::invalid(
+                    "amount",
+                    "out_of_range",
+                    format!("the payments of this invoice: {error}"),
+                )
+            },
+        )?;
         let total = money(invoice.get(&INVOICES, "total_incl_vat"));
         let mut values = invoice.values.clone();
         values[INVOICES.field_index("paid_amount")] = Value::Integer(paid.cents());

@@ -8,7 +8,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
 use koppel_domain::licence::{self, LicenceError, LicenceState, PowerUp};
-use koppel_domain::rights::Rights;
+use koppel_domain::rights::{Right, Rights};
 use koppel_domain::{AdministrationId, EnvironmentId, UserId, resources};
 use rand::RngCore;
 use serde::Serialize;
@@ -123,6 +123,7 @@ pub fn hash_secret(secret: &str) -> String {
 }
 
 fn check_name(field: &str, name: &str, max_len: usize) -> Result<String> {
+    koppel_domain::record::check_characters(field, name, false).map_err(|e| StoreError::Invalid(vec![e]))?;
     let trimmed = name.trim();
     if trimmed.is_empty() {
         return Err(StoreError::invalid(
@@ -465,8 +466,15 @@ impl Store {
     /// Creates a user with an argon2 password hash.
     pub async fn create_user(&self, new: NewUser<'_>) -> Result<User> {
         let email = new.email.trim().to_lowercase();
-        if !email.contains('@') || email.len() > 254 {
+        if !email.contains('@') || email.len() > 254 || email.chars().any(|c| c.is_control() || c.is_whitespace()) {
             return Err(StoreError::invalid("email", "invalid", "enter a valid e-mail address"));
+        }
+        if new.password.contains('\0') {
+            return Err(StoreError::invalid(
+                "password",
+                "invalid_character",
+                "a password may not contain the NUL character (U+0000)",
+            ));
         }
         let name = check_name("name", new.name, 200)?;
         if new.password.chars().count() < MIN_PASSWORD_LEN {
@@ -500,12 +508,18 @@ impl Store {
     /// The user with this e-mail address and password, if both match.
     pub async fn authenticate_password(&self, email: &str, password: &str) -> Result<Option<User>> {
         let email = email.trim().to_lowercase();
-        let row: Option<(i64, String)> = on_pool!(self.pool(), pool => sqlx::query_as(
-            "SELECT id, password_hash FROM users WHERE email = $1",
-        )
-        .bind(email)
-        .fetch_optional(pool)
-        .await)?;
+        // No stored address holds a control character (see create_user), and PostgreSQL cannot even
+        // be asked about one with a NUL: such an address belongs to nobody.
+        let row: Option<(i64, String)> = if email.chars().any(char::is_control) {
+            None
+        } else {
+            on_pool!(self.pool(), pool => sqlx::query_as(
+                "SELECT id, password_hash FROM users WHERE email = $1",
+            )
+            .bind(email)
+            .fetch_optional(pool)
+            .await)?
+        };
         // Verify against a fixed hash when the user is unknown, so timing does not reveal who exists.
         let (id, stored) = row.unwrap_or((0, UNKNOWN_USER_HASH.to_string()));
         let password = password.to_string();
@@ -568,7 +582,24 @@ impl Store {
         if target_user.environment_id != target_administration.environment_id {
             return Err(StoreError::NotFound);
         }
+        let environment = target_administration.environment_id;
         let mut tx = self.begin().await?;
+        // Changes of rights in one environment take turns (SQLite's BEGIN IMMEDIATE serialises them
+        // anyway; on PostgreSQL this row lock does), so two managers removing each other at once
+        // cannot both pass the check below.
+        on_tx!(tx, conn => sqlx::query("UPDATE environments SET name = name WHERE id = $1")
+            .bind(environment.0)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+        let held: Option<i64> = on_tx!(tx, conn => sqlx::query_scalar(
+            "SELECT rights FROM memberships WHERE user_id = $1 AND administration_id = $2",
+        )
+        .bind(user.0)
+        .bind(administration.0)
+        .fetch_optional(conn)
+        .await)?;
+        let had_manage_right = held.is_some_and(|bits| Rights::from_bits(bits).has(Right::ManageAdministrations));
         if rights == Rights::default() {
             on_tx!(tx, conn => sqlx::query("DELETE FROM memberships WHERE user_id = $1 AND administration_id = $2")
                 .bind(user.0)
@@ -587,6 +618,31 @@ impl Store {
             .execute(conn)
             .await
             .map(|r| r.rows_affected()))?;
+        }
+        // Someone must be left who can manage users, licences and administrations: the
+        // `manage_administrations` right on the main administration (what the pages and the API ask).
+        // Checked after the write, in its transaction: when the target held the right before and
+        // nobody holds it now, the change is undone. (An environment that never had a manager, while
+        // it is being set up, is not made worse by any change.)
+        if target_administration.is_main && had_manage_right && !rights.has(Right::ManageAdministrations) {
+            let managers: i64 = on_tx!(tx, conn => sqlx::query_scalar(
+                "SELECT COUNT(*) FROM memberships WHERE administration_id = $1 AND (rights & $2) <> 0",
+            )
+            .bind(administration.0)
+            .bind(Rights::default().with(Right::ManageAdministrations).bits())
+            .fetch_one(conn)
+            .await)?;
+            if managers == 0 {
+                tx.rollback().await?;
+                return Err(StoreError::conflict(
+                    "last_manager",
+                    format!(
+                        "{} is the last user who may manage users, licences and administrations \
+                         (manage_administrations on the main administration); give another user that right first",
+                        target_user.email
+                    ),
+                ));
+            }
         }
         let names: Vec<&str> = rights.iter().map(|r| r.as_str()).collect();
         let detail = format!(

@@ -17,7 +17,7 @@
 //! (it paused past the lease, another worker took over) can no longer change the job.
 
 use crate::db::{TxInner, on_pool, on_tx};
-use crate::runs::{RunMessage, Trigger, clip_detail, corrupt};
+use crate::runs::{ItemTally, RunMessage, RunStatus, Trigger, clip_detail, corrupt};
 use crate::{Result, Store, StoreError, Tx, WriteTx};
 use chrono::{DateTime, Utc};
 use koppel_domain::{AdministrationId, UserId};
@@ -803,8 +803,26 @@ impl Store {
                 message,
                 counts,
             } => {
-                let status = if *partial { "partially_succeeded" } else { "succeeded" };
-                let (nl, en) = message.clone().map_or((None, None), |m| (Some(m.nl), Some(m.en)));
+                // The items have the last word: a run none of whose items succeeded has failed, even
+                // when its job ended without an error ("0 of 1 exported" is no partial success).
+                let (succeeded_items, failed_items): (i64, i64) = on_tx!(tx, conn => sqlx::query_as(
+                    "SELECT COALESCE(SUM(CASE WHEN i.status = 'succeeded' THEN 1 ELSE 0 END), 0), \
+                     COALESCE(SUM(CASE WHEN i.status = 'failed' THEN 1 ELSE 0 END), 0) \
+                     FROM run_items i JOIN runs r ON r.id = i.run_id WHERE r.job_id = $1",
+                )
+                .bind(lease.job)
+                .fetch_one(conn)
+                .await)?;
+                let status = RunStatus::after_success(
+                    *partial,
+                    ItemTally {
+                        succeeded: succeeded_items,
+                        failed: failed_items,
+                    },
+                );
+                let message = message.clone().unwrap_or_else(|| RunMessage::default_for(status));
+                let (nl, en) = (Some(message.nl), Some(message.en));
+                let status = status.as_str();
                 on_tx!(tx, conn => sqlx::query(
                     "UPDATE runs SET status = $2, message_nl = $3, message_en = $4, counts = COALESCE($5, counts), \
                      detail = NULL, finished_at = $6, updated_at = $6 WHERE job_id = $1",

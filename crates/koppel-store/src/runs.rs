@@ -51,10 +51,30 @@ impl RunStatus {
         RunStatus::ALL.into_iter().find(|s| s.as_str() == text)
     }
 
+    /// The status of a run whose job ended without an error: failed when it has items and none of
+    /// them succeeded (N ≥ 1 failed, 0 succeeded), partially succeeded when some failed or the job
+    /// says so, else succeeded. Skipped items count neither way.
+    pub fn after_success(partial: bool, items: ItemTally) -> RunStatus {
+        if items.failed > 0 && items.succeeded == 0 {
+            RunStatus::Failed
+        } else if partial || items.failed > 0 {
+            RunStatus::PartiallySucceeded
+        } else {
+            RunStatus::Succeeded
+        }
+    }
+
     /// Whether the run has ended and will not change any more.
     pub fn is_finished(self) -> bool {
         !matches!(self, RunStatus::Queued | RunStatus::Running)
     }
+}
+
+/// How many of a run's items succeeded and failed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ItemTally {
+    pub succeeded: i64,
+    pub failed: i64,
 }
 
 /// Why a run was started.
@@ -113,6 +133,21 @@ impl RunMessage {
                  Start the job again; contact your administrator if this keeps happening."
             ),
         )
+    }
+
+    /// What a run that ended with `status` says when its job gave no message of its own.
+    pub fn default_for(status: RunStatus) -> RunMessage {
+        match status {
+            RunStatus::PartiallySucceeded => RunMessage::new(
+                "Gedeeltelijk voltooid; zie de onderdelen.",
+                "Partially completed; see the items.",
+            ),
+            RunStatus::Failed => RunMessage::new(
+                "Mislukt: geen enkel onderdeel is gelukt; zie de onderdelen.",
+                "Failed: none of the items succeeded; see the items.",
+            ),
+            _ => RunMessage::new("Voltooid.", "Completed."),
+        }
     }
 
     /// A user cancelled the run.
@@ -625,5 +660,31 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok(enqueued)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_none_of_whose_items_succeeded_has_failed() {
+        let tally = |succeeded, failed| ItemTally { succeeded, failed };
+        assert_eq!(RunStatus::after_success(true, tally(0, 1)), RunStatus::Failed);
+        assert_eq!(RunStatus::after_success(false, tally(0, 3)), RunStatus::Failed);
+        assert_eq!(
+            RunStatus::after_success(true, tally(1, 1)),
+            RunStatus::PartiallySucceeded
+        );
+        assert_eq!(
+            RunStatus::after_success(false, tally(2, 1)),
+            RunStatus::PartiallySucceeded
+        );
+        assert_eq!(
+            RunStatus::after_success(true, tally(0, 0)),
+            RunStatus::PartiallySucceeded
+        );
+        assert_eq!(RunStatus::after_success(false, tally(0, 0)), RunStatus::Succeeded);
+        assert_eq!(RunStatus::after_success(false, tally(5, 0)), RunStatus::Succeeded);
     }
 }

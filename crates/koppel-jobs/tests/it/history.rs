@@ -251,3 +251,59 @@ async fn the_periodic_prune_removes_finished_history_older_than_the_retention() 
         db.cleanup().await;
     }
 }
+
+/// Issue 18: a run whose job ended without an error but none of whose items succeeded has failed;
+/// one with some successes is partially succeeded.
+#[tokio::test]
+async fn a_run_with_no_succeeded_item_has_failed_not_partially_succeeded() {
+    for db in TestDatabase::all_at(start_time()).await {
+        let store = db.store();
+        let claim = koppel_store::queue::ClaimRequest {
+            worker: "w1",
+            kinds: &["probe"],
+            limit: 10,
+            lease: chrono::Duration::seconds(30),
+            reclaim: true,
+        };
+        let mut statuses = Vec::new();
+        for (succeeded, failed) in [(0, 1), (1, 1), (0, 0)] {
+            let enqueued = store.enqueue_job(&probe(json!({}))).await.unwrap();
+            let job = store.claim_jobs(&claim).await.unwrap().jobs.remove(0);
+            let items = (0..succeeded)
+                .map(|i| (format!("ok-{i}"), ItemStatus::Succeeded))
+                .chain((0..failed).map(|i| (format!("bad-{i}"), ItemStatus::Failed)));
+            for (key, status) in items {
+                let item = koppel_store::runs::NewRunItem {
+                    key: &key,
+                    status,
+                    message: None,
+                    detail: None,
+                };
+                store.record_run_item(job.run_id, &item).await.unwrap();
+            }
+            let done = koppel_store::queue::Finish::Succeeded {
+                partial: failed > 0,
+                message: None,
+                counts: None,
+            };
+            assert!(store.finish_job(&job.lease().unwrap(), &done).await.unwrap());
+            let run = store.run_by_id(enqueued.run()).await.unwrap();
+            statuses.push((run.status, run.message.unwrap().en));
+        }
+        assert_eq!(
+            statuses,
+            vec![
+                (
+                    RunStatus::Failed,
+                    "Failed: none of the items succeeded; see the items.".to_string()
+                ),
+                (
+                    RunStatus::PartiallySucceeded,
+                    "Partially completed; see the items.".to_string()
+                ),
+                (RunStatus::Succeeded, "Completed.".to_string()),
+            ]
+        );
+        db.cleanup().await;
+    }
+}

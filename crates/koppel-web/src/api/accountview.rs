@@ -455,7 +455,11 @@ async fn read_log(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let administration = authorise(&state, &caller, &params).await?;
-    let errors_only = query.get("errors").is_some_and(|v| v == "true" || v == "1");
+    let errors_only = match query.get("errors").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(ApiError::bad_request("invalid_query", "errors must be true or false")),
+    };
     let before = match query.get("before") {
         Some(text) => Some(
             text.parse::<i64>()
@@ -604,6 +608,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         .request(json!({"type": "object", "additionalProperties": false, "properties": {
             "categories": {"type": "array", "items": {"type": "string", "enum": Category::ALL.map(Category::slug)}}}}))
         .response(202, Some(enqueued_schema()))
+        .also(200, "Joined the run that is already queued or running (joined: true)", enqueued_schema())
         .handler(post(import_now)),
         Operation::new(
             Method::POST,
@@ -613,6 +618,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         )
         .tag("accountview")
         .response(202, Some(enqueued_schema()))
+        .also(200, "Joined the run that is already queued or running (joined: true)", enqueued_schema())
         .handler(post(export_now)),
         Operation::new(
             Method::GET,

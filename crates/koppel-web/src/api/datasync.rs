@@ -272,6 +272,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         )
         .tag("datasync")
         .response(202, Some(run.clone()))
+        .also(200, "Joined the sync that is already queued or running", super::schema::reference("JoinedRun"))
         .handler(post(sync_now)),
         Operation::new(
             Method::POST,
@@ -281,6 +282,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         )
         .tag("datasync")
         .response(202, Some(run))
+        .also(200, "Joined the sync that is already queued or running", super::schema::reference("JoinedRun"))
         .handler(post(full_resync)),
         Operation::new(Method::GET, format!("{base}/tokens"), "listFeedTokens", "Feed tokens, without secrets")
             .tag("datasync")

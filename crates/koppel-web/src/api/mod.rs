@@ -35,6 +35,8 @@ pub struct Operation {
     pub response: Option<Json>,
     /// The media type of the success answer.
     pub response_media_type: &'static str,
+    /// Other success answers: status, description, JSON schema.
+    pub other_responses: Vec<(u16, &'static str, Json)>,
 }
 
 /// One endpoint: its documentation and its handler.
@@ -62,6 +64,7 @@ impl Operation {
             response_status: 200,
             response: None,
             response_media_type: "application/json",
+            other_responses: Vec::new(),
         }
     }
 
@@ -82,10 +85,28 @@ impl Operation {
         self.response = schema;
         self
     }
-    /// A `text/event-stream` answer whose events carry `event_schema` as JSON data.
-    pub fn event_stream(mut self, event_schema: Json) -> Self {
+    /// Another success answer besides the main one (200 "joined" next to 201/202 "started").
+    pub fn also(mut self, status: u16, description: &'static str, schema: Json) -> Self {
+        self.other_responses.push((status, description, schema));
+        self
+    }
+    /// A `text/event-stream` answer: a stream of Server-Sent Events (text, not one JSON document),
+    /// each event's `data` line holding a JSON value of `event_schema`.
+    pub fn event_stream(mut self, description: &str, event_schema: Json) -> Self {
         self.response_status = 200;
-        self.response = Some(event_schema);
+        // One event of the stream (the shape OpenAPI 3.2 gives SSE items): its name and its data
+        // line, which holds JSON of `event_schema`.
+        self.response = Some(json!({
+            "type": "object",
+            "description": format!("One Server-Sent Event of the text/event-stream. {description}"),
+            "required": ["event"],
+            "properties": {
+                "event": {"type": "string", "enum": ["progress", "end", "gone"]},
+                "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": event_schema},
+                "id": {"type": "string"},
+                "retry": {"type": "integer", "minimum": 0},
+            },
+        }));
         self.response_media_type = "text/event-stream";
         self
     }
@@ -149,17 +170,17 @@ pub fn openapi() -> Json {
     for endpoint in endpoints() {
         let operation = endpoint.operation;
         let mut parameters: Vec<Json> = path_parameters(&operation.path);
-        parameters.extend(operation.parameters);
+        parameters.extend(operation.parameters.iter().cloned());
         let mut document = json!({
             "operationId": operation.id,
             "summary": operation.summary,
             "tags": [operation.tag],
-            "responses": responses(operation.response_status, operation.response_media_type, operation.response, operation.authenticated),
+            "responses": responses(&operation),
         });
         if !parameters.is_empty() {
             document["parameters"] = Json::Array(parameters);
         }
-        if let Some(request) = operation.request {
+        if let Some(request) = &operation.request {
             document["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": request}}});
         }
         if !operation.authenticated {
@@ -195,23 +216,31 @@ fn path_parameters(path: &str) -> Vec<Json> {
             let schema = if name == "power_up" {
                 json!({"type": "string"})
             } else {
-                json!({"type": "integer", "minimum": 1})
+                json!({"type": "integer", "format": "int64", "minimum": 1, "maximum": i64::MAX})
             };
             json!({"name": name, "in": "path", "required": true, "schema": schema})
         })
         .collect()
 }
 
-fn responses(status: u16, media_type: &str, schema: Option<Json>, authenticated: bool) -> Json {
+fn responses(operation: &Operation) -> Json {
     let error = json!({"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
     let mut responses = serde_json::Map::new();
-    let success = match schema {
-        Some(schema) => json!({"description": "Success", "content": {media_type: {"schema": schema}}}),
+    let success = match &operation.response {
+        Some(schema) => {
+            json!({"description": "Success", "content": {operation.response_media_type: {"schema": schema}}})
+        }
         None => json!({"description": "Success"}),
     };
-    responses.insert(status.to_string(), success);
+    responses.insert(operation.response_status.to_string(), success);
+    for (status, description, schema) in &operation.other_responses {
+        responses.insert(
+            status.to_string(),
+            json!({"description": description, "content": {"application/json": {"schema": schema}}}),
+        );
+    }
     responses.insert("4XX".into(), error.clone());
-    if authenticated {
+    if operation.authenticated {
         responses.insert("401".into(), error);
     }
     Json::Object(responses)
@@ -265,9 +294,44 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                 ApiError::bad_request("unreadable_body", "the request body could not be read")
             }
         })?;
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(|e| ApiError::bad_request("malformed_json", format!("the request body is not valid JSON: {e}")))
+        let json: Json = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::bad_request("malformed_json", format!("the request body is not valid JSON: {e}")))?;
+        if let Some(field) = nul_at(&json, "") {
+            return Err(ApiError::invalid(vec![koppel_domain::record::FieldError::new(
+                field.clone(),
+                "invalid_character",
+                format!("{field} may not contain the NUL character (U+0000)"),
+            )]));
+        }
+        Ok(JsonBody(json))
+    }
+}
+
+/// The path of the first string (or key) in a request body that holds a NUL character. No text
+/// field may hold one: PostgreSQL cannot store it and SQLite would, so every endpoint refuses it
+/// here alike, before any handler binds it. Other control characters are refused per field.
+fn nul_at(json: &Json, path: &str) -> Option<String> {
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match json {
+        Json::String(text) => text.contains('\0').then(|| path.to_string()),
+        Json::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(index, item)| nul_at(item, &format!("{path}[{index}]"))),
+        Json::Object(map) => map.iter().find_map(|(key, value)| {
+            if key.contains('\0') {
+                Some(join(&key.replace('\0', "\\u0000")))
+            } else {
+                nul_at(value, &join(key))
+            }
+        }),
+        Json::Null | Json::Bool(_) | Json::Number(_) => None,
     }
 }
 

@@ -276,14 +276,30 @@ async fn set_licence(
         .get("power_up")
         .and_then(|p| PowerUp::parse(p))
         .ok_or_else(|| ApiError::not_found("power-up (use power_bi, sub_administrations or accountview)"))?;
+    // Leaving capacity out keeps the current one; null would be ambiguous (unlimited? zero?), so it
+    // is refused like any other value that is not a whole number.
+    let capacity_is_null = body.0.get("capacity").is_some_and(Json::is_null);
     let request: LicenceRequest = body.parse()?;
     caller.require_on_main(&state, Right::ManageAdministrations).await?;
     let field_error = |field: &str, message: &str| {
         ApiError::invalid(vec![koppel_domain::record::FieldError::new(field, "invalid", message)])
     };
+    if capacity_is_null {
+        return Err(field_error(
+            "capacity",
+            "capacity must be a whole number from 0 to 1000; leave it out to keep the current capacity",
+        ));
+    }
+    let today = state.store.now().date_naive();
     let licence_state = match (request.state.as_str(), request.until) {
         ("active", _) => LicenceState::Active,
         ("inactive", _) => LicenceState::Inactive,
+        ("trial", Some(until)) if until < today => {
+            return Err(field_error(
+                "until",
+                "a trial's last day (until) may not lie in the past",
+            ));
+        }
         ("trial", Some(until)) => LicenceState::Trial { until },
         ("trial", None) => return Err(field_error("until", "a trial needs its last day as until")),
         _ => return Err(field_error("state", "state must be trial, active or inactive")),

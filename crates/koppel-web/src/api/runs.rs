@@ -431,7 +431,10 @@ pub fn endpoints() -> Vec<Endpoint> {
              then `end` with its final state (or `gone` when it was deleted), after which the stream closes",
         )
         .tag("runs")
-        .event_stream(reference("Run"))
+        .event_stream(
+            "Events `progress` and `end` carry the run (components/schemas/Run) as JSON; `gone` carries {}.",
+            reference("Run"),
+        )
         .handler(get(events)),
         Operation::new(
             Method::POST,
@@ -451,6 +454,11 @@ pub fn endpoints() -> Vec<Endpoint> {
         )
         .tag("runs")
         .response(201, Some(reference("Run")))
+        .also(
+            200,
+            "Joined: the same work is already queued or running; that run, with joined: true",
+            reference("JoinedRun"),
+        )
         .handler(post(retry)),
     ]
 }
@@ -476,15 +484,20 @@ pub fn schemas() -> Json {
         "cancel_requested": {"type": "boolean"},
         "recovering": {"type": "boolean", "description": "Running, but its worker stopped (the lease ran out): another worker takes it over, or it is given up"},
         "progress": {"type": "object", "properties": {"done": {"type": "integer"}, "total": {"type": ["integer", "null"]}}},
-        "counts": {"type": "object", "additionalProperties": {"type": ["integer", "boolean", "string"]}},
+        "counts": {"type": "object", "description": "What the run did, per table, item type or target; numbers, flags, texts and nested objects or lists, depending on the kind"},
         "message": message,
         "queued_at": time, "started_at": optional_time, "finished_at": optional_time,
     });
     let mut with_items = run_properties.clone();
     with_items["items"] = json!({"type": "array", "items": reference("RunItem")});
     with_items["next_items_cursor"] = json!({"type": ["string", "null"]});
+    let mut joined = run_properties.clone();
+    joined["joined"] =
+        json!({"type": "boolean", "description": "true: this request joined work that was already queued or running"});
+    joined["already"] = json!({"type": "string", "enum": ["queued", "running"]});
     json!({
         "Run": {"type": "object", "required": ["id", "kind", "trigger", "status", "queued_at"], "properties": run_properties},
+        "JoinedRun": {"type": "object", "required": ["id", "kind", "trigger", "status", "queued_at", "joined"], "properties": joined},
         "RunWithItems": {"type": "object", "required": ["id", "kind", "status", "items"], "properties": with_items},
         "RunItem": {"type": "object", "required": ["id", "key", "status"], "properties": {
             "id": {"type": "integer"}, "key": {"type": "string"},

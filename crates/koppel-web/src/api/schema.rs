@@ -1,5 +1,6 @@
 //! JSON Schemas of the API, derived from the resource specs (records) or written once (platform).
 
+use koppel_domain::money::{MONEY_MAX_TEXT, MONEY_PATTERN, QUANTITY_MAX_TEXT, QUANTITY_PATTERN};
 use koppel_domain::record::{Access, FieldKind, FieldSpec, JsonShape, ResourceSpec};
 use koppel_domain::resources;
 use koppel_domain::rights::Right;
@@ -22,13 +23,25 @@ pub fn name(spec: &ResourceSpec) -> String {
         .replace("Addresse", "Address")
 }
 
+/// Single-line text: no control characters (U+0000–U+001F, U+007F–U+009F).
+pub const TEXT_PATTERN: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$";
+/// Multi-line text: tab, line feed and carriage return are allowed, other control characters not.
+pub const MULTILINE_TEXT_PATTERN: &str = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$";
+
 pub fn reference(name: &str) -> Json {
     json!({"$ref": format!("#/components/schemas/{name}")})
 }
 
 fn field_schema(field: &FieldSpec) -> Json {
     let mut schema = match field.kind {
-        FieldKind::Text { max_len } => json!({"type": "string", "maxLength": max_len}),
+        FieldKind::Text { max_len, multiline } => {
+            let pattern = if multiline {
+                MULTILINE_TEXT_PATTERN
+            } else {
+                TEXT_PATTERN
+            };
+            json!({"type": "string", "maxLength": max_len, "pattern": pattern})
+        }
         FieldKind::Code | FieldKind::CodeRef(_) => {
             json!({"type": "string", "maxLength": koppel_domain::Code::MAX_LEN, "pattern": "^[A-Za-z0-9._-]+$"})
         }
@@ -36,8 +49,10 @@ fn field_schema(field: &FieldSpec) -> Json {
         FieldKind::Bool => json!({"type": "boolean"}),
         FieldKind::Date => json!({"type": "string", "format": "date"}),
         FieldKind::Timestamp => json!({"type": "string", "format": "date-time"}),
-        FieldKind::Money => json!({"type": "string", "pattern": "^-?[0-9]+(\\.[0-9]{1,2})?$", "examples": ["72.50"]}),
-        FieldKind::Quantity => json!({"type": "string", "pattern": "^-?[0-9]+(\\.[0-9]{1,3})?$", "examples": ["1.5"]}),
+        FieldKind::Money => json!({"type": "string", "pattern": MONEY_PATTERN, "examples": ["72.50"],
+            "description": format!("{} Euro, at most two decimals, from -{MONEY_MAX_TEXT} to {MONEY_MAX_TEXT}.", field.description).trim().to_string()}),
+        FieldKind::Quantity => json!({"type": "string", "pattern": QUANTITY_PATTERN, "examples": ["1.5"],
+            "description": format!("{} At most three decimals, from -{QUANTITY_MAX_TEXT} to {QUANTITY_MAX_TEXT}.", field.description).trim().to_string()}),
         FieldKind::Vat => json!({"type": "string", "enum": ["21", "9", "0", "verlegd"]}),
         FieldKind::Choice(choices) => json!({"type": "string", "enum": choices}),
         FieldKind::Ref(target) => {
@@ -167,7 +182,9 @@ pub fn components() -> Json {
             "changed_at": {"type": "string", "format": "date-time"}}},
         "LicenceUpdate": {"type": "object", "additionalProperties": false, "required": ["state"], "properties": {
             "state": {"type": "string", "enum": ["trial", "active", "inactive"]},
-            "until": {"type": "string", "format": "date"}, "capacity": {"type": "integer", "minimum": 0, "maximum": 1000}}},
+            "until": {"type": "string", "format": "date", "description": "The last day of a trial: today or later; required when state is trial, ignored otherwise"},
+            "capacity": {"type": "integer", "minimum": 0, "maximum": 1000, "description": "Sub-administrations allowed; leave out to keep the current capacity (null is refused)"}},
+            "if": {"properties": {"state": {"const": "trial"}}}, "then": {"required": ["until"]}},
         "User": {"type": "object", "required": ["id", "email", "name", "language"], "properties": {
             "id": {"type": "integer"}, "email": {"type": "string"}, "name": {"type": "string"},
             "language": {"type": "string", "enum": ["nl", "en"]}, "created_at": {"type": "string", "format": "date-time"},

@@ -130,7 +130,7 @@ fn allow_form_to(mut response: Response, accountview: Option<&AccountView>) -> R
         }
         None => return response,
     };
-    let policy = format!("default-src 'self'; frame-ancestors 'none'; form-action 'self' {origin}");
+    let policy = super::content_security_policy(Some(&origin));
     if let Ok(value) = HeaderValue::from_str(&policy) {
         response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
     }

@@ -35,6 +35,8 @@ pub enum PageError {
     NotFound(Lang),
     /// A form without a valid CSRF token or from another site.
     FormExpired(Lang),
+    /// A form holding a character no text may hold (NUL and other control characters).
+    InvalidInput(Lang),
     /// Something failed on our side; the cause is logged where it happened.
     Internal,
     /// A page shown instead of the one asked for (a gate that says why it is not available).
@@ -98,7 +100,18 @@ impl IntoResponse for PageError {
             PageError::FormExpired(lang) => {
                 let m = lang.messages();
                 let link = Some(("/".to_string(), m.back_to_settings.to_string()));
-                MessagePage::render_in(lang, StatusCode::FORBIDDEN, m.not_found_title, m.form_expired, link)
+                MessagePage::render_in(lang, StatusCode::FORBIDDEN, m.form_expired_title, m.form_expired, link)
+            }
+            PageError::InvalidInput(lang) => {
+                let m = lang.messages();
+                let link = Some(("/".to_string(), m.back_to_settings.to_string()));
+                MessagePage::render_in(
+                    lang,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    m.invalid_input_title,
+                    m.invalid_characters,
+                    link,
+                )
             }
             PageError::Internal => {
                 // The language is unknown here, so the page says it in both.
@@ -283,6 +296,21 @@ impl FormData {
             .map(|(_, value)| value.as_str())
     }
 
+    /// Refuses a form with a control character in any value, except tabs and line breaks (a
+    /// textarea's). NUL in particular would fail on PostgreSQL and be stored on SQLite.
+    pub fn check_characters(&self, lang: Lang) -> Result<(), PageError> {
+        let allowed = |c: char| koppel_domain::record::allowed_in_text(c, true);
+        if self
+            .0
+            .iter()
+            .all(|(key, value)| key.chars().all(allowed) && value.chars().all(allowed))
+        {
+            Ok(())
+        } else {
+            Err(PageError::InvalidInput(lang))
+        }
+    }
+
     /// Checks the CSRF token of a logged-in visitor's form.
     pub fn check_csrf(&self, visitor: &Visitor) -> Result<(), PageError> {
         match self.get("csrf") {
@@ -299,6 +327,7 @@ pub fn form(
 ) -> Result<FormData, PageError> {
     let axum::Form(data) = body.map_err(|_| PageError::FormExpired(visitor.lang))?;
     data.check_csrf(visitor)?;
+    data.check_characters(visitor.lang)?;
     Ok(data)
 }
 
@@ -486,7 +515,7 @@ impl Context {
     /// A page explaining why this page is not available (status 403).
     pub fn gate(&self, nav: Nav, title: &str, page_path: &str, reasons: Vec<String>) -> Response {
         let page = GatePage {
-            page: self.layout(nav, title, page_path),
+            page: self.layout(nav, &fill(self.m().gate_page_title, &[title]), page_path),
             reasons,
             link: self.main_link(page_path),
         };

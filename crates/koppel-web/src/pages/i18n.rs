@@ -193,6 +193,11 @@ catalogue! {
     not_found_title: "Niet gevonden", "Not found";
     not_found_text: "Deze pagina of administratie bestaat niet, of je hebt er geen toegang toe.",
         "This page or administration does not exist, or you have no access to it.";
+    form_expired_title: "Formulier geweigerd", "Form refused";
+    invalid_input_title: "Ongeldige invoer", "Invalid input";
+    invalid_characters: "Het formulier bevat een teken dat niet is toegestaan (een NUL- of ander stuurteken). Pas de invoer aan en probeer het opnieuw.",
+        "The form contains a character that is not allowed (a NUL or other control character). Correct the input and try again.";
+    gate_page_title: "Niet beschikbaar: {}", "Not available: {}";
     no_access_title: "Geen toegang", "No access";
     no_access_text: "Je account heeft nog geen toegang tot een administratie. Vraag een beheerder om toegang.",
         "Your account has no access to any administration yet. Ask an administrator for access.";
@@ -414,6 +419,8 @@ catalogue! {
     rights_saved: "De rechten van {} zijn opgeslagen.", "The rights of {} have been saved.";
     rights_self_lockout: "Je kunt jezelf het recht om administraties te beheren in de hoofdadministratie niet afnemen; laat dat door een andere beheerder doen.",
         "You cannot take away your own right to manage administrations in the main administration; ask another administrator.";
+    rights_last_manager: "{} is de laatste gebruiker die gebruikers, licenties en administraties mag beheren (het recht ‘Administraties, gebruikers en licenties beheren’ in de hoofdadministratie). Geef dat recht eerst aan een andere gebruiker.",
+        "{} is the last user who may manage users, licences and administrations (the right ‘Manage administrations, users and licences’ in the main administration). Give that right to another user first.";
     new_user_title: "Gebruiker toevoegen", "Add user";
     new_user_name: "Naam", "Name";
     new_user_email: "E-mailadres", "E-mail address";

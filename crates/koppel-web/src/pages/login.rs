@@ -5,8 +5,8 @@ use super::context::{
 };
 use super::i18n::{Lang, Messages, fill};
 use super::{FormData, PageError, Visitor, html, redirect, redirect_with_flash};
-use crate::AppState;
 use crate::auth::{SESSION_COOKIE, cookie};
+use crate::{AppState, WebConfig};
 use askama::Template;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Query, State};
@@ -47,6 +47,7 @@ pub async fn home(State(state): State<AppState>, visitor: Visitor) -> Result<Res
 }
 
 fn login_page(
+    config: &WebConfig,
     headers: &HeaderMap,
     lang: Lang,
     next: &str,
@@ -69,12 +70,43 @@ fn login_page(
         flash: read_flash(headers, lang),
     };
     let mut response = html(status, page.render());
+    let secure = if served_over_https(config, headers) {
+        "; Secure"
+    } else {
+        ""
+    };
     if let Ok(value) = HeaderValue::from_str(&format!(
-        "{LOGIN_CSRF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=86400"
+        "{LOGIN_CSRF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=86400{secure}"
     )) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     response
+}
+
+/// Whether the visitor reaches Koppel over HTTPS: the configured public address says so, or the
+/// TLS-terminating proxy in front does (`X-Forwarded-Proto` or `Forwarded: proto=https`). Marking a
+/// cookie `Secure` only ever narrows where the browser sends it, so trusting the header is safe.
+fn served_over_https(config: &WebConfig, headers: &HeaderMap) -> bool {
+    let header_says_https = |name: &str, value_is_https: fn(&str) -> bool| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(value_is_https)
+    };
+    config.secure_cookies
+        || header_says_https("x-forwarded-proto", |v| {
+            v.split(',')
+                .next()
+                .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
+        })
+        || header_says_https("forwarded", |v| {
+            v.split([';', ',']).any(|pair| {
+                pair.trim().split_once('=').is_some_and(|(k, p)| {
+                    k.trim().eq_ignore_ascii_case("proto") && p.trim().trim_matches('"').eq_ignore_ascii_case("https")
+                })
+            })
+        })
 }
 
 fn rand_u128() -> u128 {
@@ -83,10 +115,14 @@ fn rand_u128() -> u128 {
 }
 
 /// `GET /login`.
-pub async fn form(headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
+pub async fn form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
     let lang = anonymous_language(&headers);
     let next = safe_local_path(query.get("next").map_or("/", String::as_str));
-    login_page(&headers, lang, &next, "", None, StatusCode::OK)
+    login_page(&state.config, &headers, lang, &next, "", None, StatusCode::OK)
 }
 
 /// `POST /login`: a wrong password says so clearly; too many attempts wait.
@@ -100,6 +136,7 @@ pub async fn submit(
     let m = lang.messages();
     let Ok(Form(data)) = body else {
         return login_page(
+            &state.config,
             &headers,
             lang,
             "/",
@@ -117,6 +154,7 @@ pub async fn submit(
     };
     if !token_ok || !super::context::same_origin(&headers) {
         return login_page(
+            &state.config,
             &headers,
             lang,
             &next,
@@ -127,6 +165,7 @@ pub async fn submit(
     }
     if email.is_empty() || password.is_empty() {
         return login_page(
+            &state.config,
             &headers,
             lang,
             &next,
@@ -140,6 +179,7 @@ pub async fn submit(
         Ok(Err(wait_seconds)) => {
             let minutes = wait_seconds.div_ceil(60).to_string();
             let mut page = login_page(
+                &state.config,
                 &headers,
                 lang,
                 &next,
@@ -162,6 +202,7 @@ pub async fn submit(
         }
         tracing::info!("a login failed");
         return login_page(
+            &state.config,
             &headers,
             lang,
             &next,

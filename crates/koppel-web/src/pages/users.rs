@@ -267,7 +267,17 @@ pub async fn save(
     for (administration, rights) in wanted {
         let current = state.store.rights(target.id, administration).await?.unwrap_or_default();
         if current != rights {
-            state.store.set_rights(target.id, administration, rights, actor).await?;
+            match state.store.set_rights(target.id, administration, rights, actor).await {
+                Ok(()) => {}
+                // The store refuses to leave the environment without a manager.
+                Err(StoreError::Conflict {
+                    code: "last_manager", ..
+                }) => {
+                    let error = Some(fill(m.rights_last_manager, &[&target.name]));
+                    return render_rights(&state, &context, target, error, StatusCode::CONFLICT).await;
+                }
+                Err(other) => return Err(other.into()),
+            }
         }
     }
     Ok(redirect_with_flash(

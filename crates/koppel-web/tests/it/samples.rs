@@ -17,7 +17,7 @@ pub struct Samples {
 
 fn value(spec: &ResourceSpec, kind: FieldKind, name: &str, samples: &Samples, store: &Store, tag: &str) -> Value {
     match kind {
-        FieldKind::Text { max_len } => Value::Text(format!("Test {name}").chars().take(max_len).collect()),
+        FieldKind::Text { max_len, .. } => Value::Text(format!("Test {name}").chars().take(max_len).collect()),
         FieldKind::Code => Value::Text(format!("S-{}-{tag}", spec.table.len())),
         FieldKind::Integer { min, .. } => Value::Integer(min),
         FieldKind::Bool => Value::Bool(false),
