@@ -586,12 +586,8 @@ pub(crate) mod direct {
     integer_function!(odata_add, 2, |v| v[0].checked_add(v[1]));
     integer_function!(odata_sub, 2, |v| v[0].checked_sub(v[1]));
     integer_function!(odata_mul, 2, |v| v[0].checked_mul(v[1]));
-    // units × 10^shift ÷ divisor, truncated toward zero.
-    integer_function!(odata_div, 3, |v| u32::try_from(v[2])
-        .ok()
-        .and_then(|shift| 10_i128.checked_pow(shift))
-        .and_then(|factor| v[0].checked_mul(factor))
-        .and_then(|scaled| scaled.checked_div(v[1])));
+    // units × factor ÷ divisor, truncated toward zero (the factor rescales to the quotient's scale).
+    integer_function!(odata_div, 3, |v| v[0].checked_mul(v[2]).and_then(|scaled| scaled.checked_div(v[1])));
     integer_function!(odata_mod, 2, |v| v[0].checked_rem(v[1]));
     // Rounding of units to a multiple of `factor` (10^scale).
     integer_function!(odata_round, 2, |v| round_units(v[0], v[1], Rounding::HalfAway));
