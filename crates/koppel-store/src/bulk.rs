@@ -587,7 +587,9 @@ pub(crate) mod direct {
     integer_function!(odata_sub, 2, |v| v[0].checked_sub(v[1]));
     integer_function!(odata_mul, 2, |v| v[0].checked_mul(v[1]));
     // units × factor ÷ divisor, truncated toward zero (the factor rescales to the quotient's scale).
-    integer_function!(odata_div, 3, |v| v[0].checked_mul(v[2]).and_then(|scaled| scaled.checked_div(v[1])));
+    integer_function!(odata_div, 3, |v| v[0]
+        .checked_mul(v[2])
+        .and_then(|scaled| scaled.checked_div(v[1])));
     integer_function!(odata_mod, 2, |v| v[0].checked_rem(v[1]));
     // Rounding of units to a multiple of `factor` (10^scale).
     integer_function!(odata_round, 2, |v| round_units(v[0], v[1], Rounding::HalfAway));

@@ -60,9 +60,15 @@ async fn filters_select_exactly_what_odata_means() {
             ("-Price lt -100 or round(Price) eq 12".into(), vec!["A2"]),
             ("Code in ('A1', 'A3', null)".into(), vec!["A1", "A3"]),
             ("ArticleGroup in ('Verwarming', null)".into(), vec!["A2", "A3"]),
-            ("substring(Code, 1) eq '2' and indexof(Description, 'mo') eq 4".into(), vec!["A2"]),
+            (
+                "substring(Code, 1) eq '2' and indexof(Description, 'mo') eq 4".into(),
+                vec!["A2"],
+            ),
             ("concat(Code, trim('  x ')) eq 'A3x'".into(), vec!["A3"]),
-            ("hour(ModifiedAt) ge 0 and time(ModifiedAt) ge 00:00:00".into(), vec!["A1", "A2", "A3"]),
+            (
+                "hour(ModifiedAt) ge 0 and time(ModifiedAt) ge 00:00:00".into(),
+                vec!["A1", "A2", "A3"],
+            ),
             ("Price div 0 eq null".into(), vec!["A1", "A2", "A3"]),
         ];
         for (filter, expected) in cases {
@@ -82,7 +88,9 @@ async fn filters_select_exactly_what_odata_means() {
             400
         );
         assert_eq!(
-            parse_query("$filter=Lines/any(l:l/Qty%20gt%201)").unwrap_err().status_code(),
+            parse_query("$filter=Lines/any(l:l/Qty%20gt%201)")
+                .unwrap_err()
+                .status_code(),
             501
         );
         db.cleanup().await;

@@ -7,4 +7,6 @@ mod support;
 mod autosync;
 mod filters;
 mod metadata;
+mod reference;
+mod semantics;
 mod sync;
