@@ -723,7 +723,7 @@ impl Translator<'_> {
                 &[
                     "substr(",
                     ", ",
-                    &format!(", CAST(LEAST(GREATEST("),
+                    ", CAST(LEAST(GREATEST(",
                     &format!(", 0), {MAX}) AS INTEGER))"),
                 ],
                 &[&text.pieces, &position, &length.pieces],
@@ -834,7 +834,7 @@ fn time_text(time: NaiveTime) -> String {
     let whole = format!("{:02}:{:02}:{:02}", time.hour(), time.minute(), time.second());
     if micros == 0 {
         whole
-    } else if micros % 1_000 == 0 {
+    } else if micros.is_multiple_of(1_000) {
         format!("{whole}.{:03}", micros / 1_000)
     } else {
         format!("{whole}.{micros:06}")

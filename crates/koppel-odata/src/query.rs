@@ -272,10 +272,10 @@ fn parse_orderby(value: &str) -> Result<Vec<(Expr, Direction)>, Error> {
             order.push((Expr::Property(subject.to_owned()), direction));
             continue;
         }
-        if subject.starts_with(['@', '$']) || subject.contains('/') {
-            if let Some(error) = unsupported_item(subject, "ordered by") {
-                return Err(error);
-            }
+        if (subject.starts_with(['@', '$']) || subject.contains('/'))
+            && let Some(error) = unsupported_item(subject, "ordered by")
+        {
+            return Err(error);
         }
         order.push((filter::parse(subject)?, direction));
     }
