@@ -11,11 +11,11 @@
 //! implement.
 //!
 //! ```
-//! use koppel_odata::{parse_query, Direction};
+//! use koppel_odata::{parse_query, Direction, Expr};
 //!
 //! let options = parse_query("$filter=ModifiedAt%20ge%202021-02-03T00:00:00%2B01:00&%24top=1000&$orderby=Id desc")?;
 //! assert_eq!(options.top, Some(1000));
-//! assert_eq!(options.orderby, vec![("Id".to_owned(), Direction::Desc)]);
+//! assert_eq!(options.orderby, vec![(Expr::property("Id"), Direction::Desc)]);
 //! assert_eq!(options.filter.unwrap().to_string(), "ModifiedAt ge 2021-02-02T23:00:00Z");
 //! # Ok::<(), koppel_odata::Error>(())
 //! ```
@@ -31,6 +31,6 @@ pub mod query;
 
 pub use check::{check_filter, check_query};
 pub use error::{Error, ErrorKind};
-pub use filter::{CompareOp, Decimal, Expr, Function, Literal};
+pub use filter::{ArithmeticOp, CompareOp, Decimal, Expr, Function, Literal};
 pub use model::{EdmType, EntitySet, EntityType, Model, ModelError, Property};
 pub use query::{Direction, QueryOptions, parse_query};

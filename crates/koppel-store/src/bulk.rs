@@ -446,6 +446,204 @@ pub(crate) mod direct {
         1
     }
 
+    /// A scalar SQL function implemented in Rust.
+    type Scalar = unsafe extern "C" fn(*mut ffi::sqlite3_context, c_int, *mut *mut ffi::sqlite3_value);
+
+    /// The functions the feed's OData translation uses on SQLite (see `koppel_datasync::query`), so
+    /// that SQLite computes what PostgreSQL computes: full Unicode case mapping, and exact integer
+    /// arithmetic that gives null (never a float, never an error) on overflow or division by zero.
+    const FUNCTIONS: &[(&CStr, c_int, Scalar)] = &[
+        (c"odata_lower", 1, odata_lower),
+        (c"odata_upper", 1, odata_upper),
+        (c"odata_add", 2, odata_add),
+        (c"odata_sub", 2, odata_sub),
+        (c"odata_mul", 2, odata_mul),
+        (c"odata_div", 3, odata_div),
+        (c"odata_mod", 2, odata_mod),
+        (c"odata_round", 2, odata_round),
+        (c"odata_floor", 2, odata_floor),
+        (c"odata_ceiling", 2, odata_ceiling),
+        (c"odata_micros", 1, odata_micros),
+    ];
+
+    /// Registers [`FUNCTIONS`] on a connection (done for every connection of the pool).
+    pub(crate) fn register_functions(database: NonNull<ffi::sqlite3>) -> Result<(), sqlx::Error> {
+        for (name, arguments, function) in FUNCTIONS {
+            // SAFETY: valid connection handle, locked by the caller; the name is a static C string;
+            // the function pointer stays valid for the program's life and needs no user data.
+            let code = unsafe {
+                ffi::sqlite3_create_function_v2(
+                    database.as_ptr(),
+                    name.as_ptr(),
+                    *arguments,
+                    ffi::SQLITE_UTF8 | ffi::SQLITE_DETERMINISTIC,
+                    null_mut(),
+                    Some(*function),
+                    None,
+                    None,
+                    None,
+                )
+            };
+            if code != ffi::SQLITE_OK {
+                return Err(sqlx::Error::Protocol(format!(
+                    "SQLite refused the function {} (code {code})",
+                    name.to_string_lossy()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The arguments as integers, or `None` if one is null (or, impossibly here, not an integer).
+    ///
+    /// # Safety
+    /// `argv` holds `count` valid values, as SQLite passes them to a function.
+    unsafe fn integers<const N: usize>(count: c_int, argv: *mut *mut ffi::sqlite3_value) -> Option<[i128; N]> {
+        if usize::try_from(count).ok()? != N {
+            return None;
+        }
+        let mut values = [0_i128; N];
+        for (index, slot) in values.iter_mut().enumerate() {
+            // SAFETY: index < count, per the caller's contract.
+            let value = unsafe { *argv.add(index) };
+            // SAFETY: a valid value handed in by SQLite.
+            if unsafe { ffi::sqlite3_value_type(value) } != ffi::SQLITE_INTEGER {
+                return None;
+            }
+            // SAFETY: as above.
+            *slot = i128::from(unsafe { ffi::sqlite3_value_int64(value) });
+        }
+        Some(values)
+    }
+
+    /// The first argument as text, or `None` if it is null.
+    ///
+    /// # Safety
+    /// `argv` holds at least one valid value.
+    unsafe fn first_text(argv: *mut *mut ffi::sqlite3_value) -> Option<String> {
+        // SAFETY: per the caller's contract.
+        let value = unsafe { *argv };
+        // SAFETY: a valid value; the text pointer stays valid until the next call on this value,
+        // and its length is read right after it.
+        unsafe {
+            if ffi::sqlite3_value_type(value) == ffi::SQLITE_NULL {
+                return None;
+            }
+            let text = ffi::sqlite3_value_text(value);
+            let length = usize::try_from(ffi::sqlite3_value_bytes(value)).unwrap_or(0);
+            if text.is_null() {
+                return Some(String::new());
+            }
+            let bytes = std::slice::from_raw_parts(text, length);
+            Some(String::from_utf8_lossy(bytes).into_owned())
+        }
+    }
+
+    /// Returns an integer, or null when there is none or it is beyond ±(2^63 − 1).
+    ///
+    /// # Safety
+    /// `context` is the context SQLite passed to the function.
+    unsafe fn result_integer(context: *mut ffi::sqlite3_context, value: Option<i128>) {
+        match value.filter(|value| value.unsigned_abs() <= i64::MAX as u128) {
+            // SAFETY: per the caller's contract; the value fits, as just checked.
+            Some(value) => unsafe { ffi::sqlite3_result_int64(context, value as i64) },
+            // SAFETY: per the caller's contract.
+            None => unsafe { ffi::sqlite3_result_null(context) },
+        }
+    }
+
+    /// Returns text (copied by SQLite), or null.
+    ///
+    /// # Safety
+    /// `context` is the context SQLite passed to the function.
+    unsafe fn result_text(context: *mut ffi::sqlite3_context, text: Option<String>) {
+        match text.and_then(|text| Some((c_int::try_from(text.len()).ok()?, text))) {
+            // SAFETY: per the caller's contract; SQLITE_TRANSIENT makes SQLite copy the bytes now.
+            Some((length, text)) => unsafe {
+                ffi::sqlite3_result_text(context, text.as_ptr().cast(), length, ffi::SQLITE_TRANSIENT())
+            },
+            // SAFETY: per the caller's contract.
+            None => unsafe { ffi::sqlite3_result_null(context) },
+        }
+    }
+
+    macro_rules! integer_function {
+        ($name:ident, $count:literal, |$values:ident| $body:expr) => {
+            unsafe extern "C" fn $name(
+                context: *mut ffi::sqlite3_context,
+                count: c_int,
+                argv: *mut *mut ffi::sqlite3_value,
+            ) {
+                // SAFETY: SQLite passes `count` valid values and a valid context.
+                unsafe {
+                    let result = integers::<$count>(count, argv).and_then(|$values| $body);
+                    result_integer(context, result);
+                }
+            }
+        };
+    }
+
+    integer_function!(odata_add, 2, |v| v[0].checked_add(v[1]));
+    integer_function!(odata_sub, 2, |v| v[0].checked_sub(v[1]));
+    integer_function!(odata_mul, 2, |v| v[0].checked_mul(v[1]));
+    // units × factor ÷ divisor, truncated toward zero (the factor rescales to the quotient's scale).
+    integer_function!(odata_div, 3, |v| v[0]
+        .checked_mul(v[2])
+        .and_then(|scaled| scaled.checked_div(v[1])));
+    integer_function!(odata_mod, 2, |v| v[0].checked_rem(v[1]));
+    // Rounding of units to a multiple of `factor` (10^scale).
+    integer_function!(odata_round, 2, |v| round_units(v[0], v[1], Rounding::HalfAway));
+    integer_function!(odata_floor, 2, |v| round_units(v[0], v[1], Rounding::Down));
+    integer_function!(odata_ceiling, 2, |v| round_units(v[0], v[1], Rounding::Up));
+
+    enum Rounding {
+        HalfAway,
+        Down,
+        Up,
+    }
+
+    fn round_units(units: i128, factor: i128, rounding: Rounding) -> Option<i128> {
+        if factor <= 0 {
+            return None;
+        }
+        let quotient = units / factor;
+        let remainder = units % factor;
+        let adjusted = match rounding {
+            Rounding::HalfAway if remainder.abs() * 2 >= factor => quotient + remainder.signum(),
+            Rounding::Down if remainder < 0 => quotient - 1,
+            Rounding::Up if remainder > 0 => quotient + 1,
+            _ => quotient,
+        };
+        adjusted.checked_mul(factor)
+    }
+
+    unsafe extern "C" fn odata_lower(context: *mut ffi::sqlite3_context, _: c_int, argv: *mut *mut ffi::sqlite3_value) {
+        // SAFETY: SQLite passes one valid value and a valid context.
+        unsafe { result_text(context, first_text(argv).map(|text| text.to_lowercase())) }
+    }
+
+    unsafe extern "C" fn odata_upper(context: *mut ffi::sqlite3_context, _: c_int, argv: *mut *mut ffi::sqlite3_value) {
+        // SAFETY: SQLite passes one valid value and a valid context.
+        unsafe { result_text(context, first_text(argv).map(|text| text.to_uppercase())) }
+    }
+
+    /// The microseconds within the second of an instant or time kept as text (`…:SS.ffffff…`).
+    unsafe extern "C" fn odata_micros(
+        context: *mut ffi::sqlite3_context,
+        _: c_int,
+        argv: *mut *mut ffi::sqlite3_value,
+    ) {
+        // SAFETY: SQLite passes one valid value and a valid context.
+        unsafe {
+            let micros = first_text(argv).map(|text| {
+                let fraction = text.split_once('.').map_or("", |(_, after)| after);
+                let digits: String = fraction.chars().take_while(char::is_ascii_digit).take(6).collect();
+                format!("{digits:0<6}").parse::<i128>().unwrap_or(0)
+            });
+            result_integer(context, micros);
+        }
+    }
+
     /// A date as sqlx writes it to SQLite.
     pub(super) fn sqlite_date(date: NaiveDate) -> String {
         date.format("%F").to_string()

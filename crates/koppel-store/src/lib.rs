@@ -240,6 +240,7 @@ impl Store {
                 .after_connect(|conn, _| {
                     Box::pin(async move {
                         let mut handle = conn.lock_handle().await?;
+                        bulk::direct::register_functions(handle.as_raw_handle())?;
                         bulk::direct::poll_for_lock_often(handle.as_raw_handle(), SQLITE_BUSY_TIMEOUT)
                     })
                 })

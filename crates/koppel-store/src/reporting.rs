@@ -446,8 +446,9 @@ pub struct ReportingRead<'a> {
     pub columns: &'a [(&'a str, StorageType)],
     /// Extra conditions, already translated; empty for none.
     pub filter: &'a [SqlPiece],
-    /// Order by these columns (`true` = descending); the key is always the last tie-breaker.
-    pub order: &'a [(&'a str, bool)],
+    /// `ORDER BY` terms, each complete (expression, direction, null order) and without commas;
+    /// the key is always the last tie-breaker.
+    pub order: &'a [Vec<SqlPiece>],
     /// Keyset paging on the key (only without `order`).
     pub after_key: Option<i64>,
     pub offset: u64,
@@ -1138,6 +1139,15 @@ impl ReadSql {
         let _ = write!(self.text, "${}", self.binds.len());
     }
 
+    fn push_pieces(&mut self, pieces: &[SqlPiece]) {
+        for piece in pieces {
+            match piece {
+                SqlPiece::Sql(text) => self.text.push_str(text),
+                SqlPiece::Bind(value) => self.bind(value.clone()),
+            }
+        }
+    }
+
     /// `SELECT` columns, table, `WHERE`, order and paging.
     fn select(read: &ReportingRead<'_>, base: i64) -> ReadSql {
         let mut sql = ReadSql::default();
@@ -1152,9 +1162,9 @@ impl ReadSql {
         sql.text.push_str(&read.source.table());
         sql.push_where(read, base, true);
         sql.text.push_str(" ORDER BY ");
-        for (column, descending) in read.order {
-            sql.text.push_str(column);
-            sql.text.push_str(if *descending { " DESC, " } else { " ASC, " });
+        for term in read.order {
+            sql.push_pieces(term);
+            sql.text.push_str(", ");
         }
         sql.text.push_str(read.source.key());
         sql.text.push_str(" ASC LIMIT ");
@@ -1200,12 +1210,7 @@ impl ReadSql {
         }
         if !read.filter.is_empty() {
             self.text.push_str(" AND (");
-            for piece in read.filter {
-                match piece {
-                    SqlPiece::Sql(text) => self.text.push_str(text),
-                    SqlPiece::Bind(value) => self.bind(value.clone()),
-                }
-            }
+            self.push_pieces(read.filter);
             self.text.push(')');
         }
     }

@@ -33,6 +33,24 @@ pub struct FeedArgs {
     /// Full reads of the entity set per backend, one after another on the same server; each is reported.
     #[arg(long, default_value = "3", value_parser = clap::value_parser!(u64).range(1..=100))]
     reads: u64,
+    /// A `$filter` for the reads (plain text, encoded here), such as
+    /// "year(CreatedAt) ge 2020 and length(Description) gt 10 and TotalExclVat mul 2 gt 100";
+    /// the rows read are then checked against the feed's own `/$count` with the same filter.
+    #[arg(long)]
+    filter: Option<String>,
+}
+
+/// `$filter=…` for a feed URL, percent-encoded.
+fn filter_query(filter: &str) -> String {
+    let mut encoded = String::from("$filter=");
+    for byte in filter.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~'(),".contains(&byte) {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
 }
 
 /// What one backend measured.
@@ -84,7 +102,7 @@ pub fn run(arguments: FeedArgs) -> anyhow::Result<()> {
             removed?;
             results.push(measured);
         }
-        print_summary(arguments.scale, &results);
+        print_summary(arguments.scale, arguments.filter.as_deref(), &results);
         Ok(())
     })
 }
@@ -123,13 +141,32 @@ async fn measure(scratch: &Scratch, koppel: &std::path::Path, arguments: &FeedAr
     let mut reader = Reader::connect(server.address, HeaderValue::from_str(&format!("Basic {credentials}"))?).await?;
     let origin = format!("http://{}", server.address);
     let peak_before = server.peak_memory_bytes();
+    let query = arguments.filter.as_deref().map(filter_query);
+    let expected = match &query {
+        None => expected,
+        Some(query) => {
+            let path = format!("/odata/v4/{feed}/WorkOrders/$count?{query}");
+            let answer = reader.get(&path).await?;
+            if answer.status != 200 {
+                bail!(
+                    "GET {path} answered {}: {}",
+                    answer.status,
+                    String::from_utf8_lossy(&answer.body)
+                );
+            }
+            String::from_utf8_lossy(&answer.body)
+                .trim()
+                .parse()
+                .with_context(|| format!("GET {path}: not a count"))?
+        }
+    };
     let mut reads = Vec::new();
     for read in 1..=arguments.reads {
         eprintln!(
             "bench feed: read {read} of {}: {expected} WorkOrders from {origin}/odata/v4/{feed}/WorkOrders",
             arguments.reads
         );
-        let measured = read_all(&mut reader, &server, &origin, &feed).await?;
+        let measured = read_all(&mut reader, &server, &origin, &feed, query.as_deref()).await?;
         if measured.rows != expected {
             bail!("the feed gave {} WorkOrders, the sync wrote {expected}", measured.rows);
         }
@@ -147,11 +184,20 @@ async fn measure(scratch: &Scratch, koppel: &std::path::Path, arguments: &FeedAr
 }
 
 /// Pages through all WorkOrders from the first page to the last next link.
-async fn read_all(reader: &mut Reader, server: &Server, origin: &str, feed: &str) -> anyhow::Result<Read> {
+async fn read_all(
+    reader: &mut Reader,
+    server: &Server,
+    origin: &str,
+    feed: &str,
+    query: Option<&str>,
+) -> anyhow::Result<Read> {
     let cpu_before = server.cpu_time();
     let reader_before = cpu::cpu_time("self");
     let started = Instant::now();
-    let mut path = format!("/odata/v4/{feed}/WorkOrders");
+    let mut path = match query {
+        None => format!("/odata/v4/{feed}/WorkOrders"),
+        Some(query) => format!("/odata/v4/{feed}/WorkOrders?{query}"),
+    };
     let (mut rows, mut pages, mut bytes, mut slowest_page) = (0_u64, 0_u64, 0_u64, Duration::ZERO);
     loop {
         let asked = Instant::now();
@@ -198,11 +244,14 @@ fn megabytes(bytes: Option<u64>) -> String {
     bytes.map_or_else(|| "-".to_string(), |bytes| format!("{:.0} MB", bytes as f64 / 1e6))
 }
 
-fn print_summary(scale: u64, results: &[Measured]) {
+fn print_summary(scale: u64, filter: Option<&str>, results: &[Measured]) {
     println!(
         "\nFeed benchmark: GET WorkOrders following @odata.nextLink (default page size), one reader on loopback, \
          demo --scale {scale}"
     );
+    if let Some(filter) = filter {
+        println!("with $filter={filter}");
+    }
     for measured in results {
         println!("\n{}:", measured.backend.name());
         println!(

@@ -8,4 +8,6 @@ mod autosync;
 mod filters;
 mod metadata;
 mod resync;
+mod reference;
+mod semantics;
 mod sync;

@@ -282,8 +282,14 @@ impl Lexer {
             && self.peek_char(1).is_some_and(|c| c.is_ascii_digit())
             && self.peek_char(2).is_some_and(|c| c.is_ascii_digit())
             && self.peek_char(3) == Some('-');
+        let looks_like_time = whole.len() == 2
+            && !negative
+            && self.peek_char(0) == Some(':')
+            && self.peek_char(1).is_some_and(|c| c.is_ascii_digit());
         let literal = if looks_like_date {
             self.date_or_instant(start, negative, &whole)?
+        } else if looks_like_time {
+            self.time_of_day(start, &whole)?
         } else {
             self.number(start, negative, &whole)?
         };
@@ -427,6 +433,43 @@ impl Lexer {
         self.position += 1;
         let instant = self.time_and_offset(start, date)?;
         Ok(Literal::DateTimeOffset(instant))
+    }
+
+    /// An `Edm.TimeOfDay` literal after its two hour digits: `:mm`, then optionally `:ss` and a fraction.
+    fn time_of_day(&mut self, start: usize, hour_digits: &str) -> Result<Literal, Error> {
+        let hour: u32 = hour_digits.parse().map_err(|_| malformed_at(start, "bad hour"))?;
+        self.expect_char(':', "between hour and minute")?;
+        let minute = self.two_digits("minute")?;
+        let mut second = 0;
+        let mut nanos = 0;
+        if self.peek_char(0) == Some(':') {
+            self.position += 1;
+            second = self.two_digits("second")?;
+            if self.peek_char(0) == Some('.') {
+                self.position += 1;
+                let fraction_position = self.position;
+                let fraction = self.digits();
+                if fraction.is_empty() || fraction.len() > 12 {
+                    return Err(malformed_at(
+                        fraction_position,
+                        "fractional seconds need 1 to 12 digits",
+                    ));
+                }
+                let padded = format!("{fraction:0<9}");
+                nanos = padded[..9]
+                    .parse::<u32>()
+                    .map_err(|_| malformed_at(fraction_position, "bad fraction"))?;
+            }
+        }
+        if hour > 23 || minute > 59 || second > 59 {
+            return Err(malformed_at(
+                start,
+                format!("`{hour:02}:{minute:02}:{second:02}` is not a valid time of day"),
+            ));
+        }
+        NaiveTime::from_hms_nano_opt(hour, minute, second, nanos)
+            .map(Literal::TimeOfDay)
+            .ok_or_else(|| malformed_at(start, "not a valid time of day"))
     }
 
     fn time_and_offset(&mut self, start: usize, date: NaiveDate) -> Result<DateTime<Utc>, Error> {

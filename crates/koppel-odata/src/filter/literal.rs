@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Timelike, Utc};
 
 /// A primitive literal in a `$filter` expression.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +19,8 @@ pub enum Literal {
     String(String),
     /// An `Edm.Date` such as `2024-01-31`.
     Date(NaiveDate),
+    /// An `Edm.TimeOfDay` such as `13:20:00.5`.
+    TimeOfDay(NaiveTime),
     /// An `Edm.DateTimeOffset`, normalised to the UTC instant it denotes (`+01:00` offsets are applied).
     DateTimeOffset(DateTime<Utc>),
 }
@@ -101,6 +103,15 @@ impl fmt::Display for Literal {
             Literal::Decimal(value) => write!(f, "{value}"),
             Literal::String(value) => write!(f, "'{}'", value.replace('\'', "''")),
             Literal::Date(date) => write_date(f, *date),
+            Literal::TimeOfDay(time) => {
+                write!(f, "{:02}:{:02}:{:02}", time.hour(), time.minute(), time.second())?;
+                let nanos = time.nanosecond();
+                if nanos > 0 {
+                    let fraction = format!("{nanos:09}");
+                    write!(f, ".{}", fraction.trim_end_matches('0'))?;
+                }
+                Ok(())
+            }
             Literal::DateTimeOffset(instant) => {
                 write_date(f, instant.date_naive())?;
                 let nanos = instant.nanosecond();

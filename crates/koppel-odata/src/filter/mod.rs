@@ -1,15 +1,20 @@
 //! The `$filter` expression language: its syntax tree, a hand-written parser and canonical printing.
 //!
-//! Koppel implements the subset of OData v4.01 URL conventions (section 5.1.1) that Power Query folds:
-//! comparisons, `and`/`or`/`not`, parentheses, `null`, the string functions `contains`, `startswith`,
-//! `endswith`, `tolower`, `toupper`, the date parts `year`, `month`, `day`, and literals for strings,
-//! integers, exact decimals, booleans, `Edm.Date` and `Edm.DateTimeOffset` with any offset.
-//! Valid OData that goes beyond this (arithmetic, `in`, `has`, lambdas, paths, other functions and
-//! typed literals) is refused with [`Error::Unsupported`](crate::Error::Unsupported) so the
-//! server can answer `501`; anything else is [`Error::Malformed`](crate::Error::Malformed).
+//! Koppel implements the part of OData v4.01 URL conventions (section 5.1.1) that applies to a flat
+//! feed of strings, numbers, booleans and dates, which covers what Power Query folds: comparisons,
+//! `and`/`or`/`not`, `in` with a list, the arithmetic operators `add sub mul div divby mod` and
+//! unary `-`, parentheses, `null`, the canonical functions in [`Function`], and literals for
+//! strings, integers, exact decimals, booleans, `Edm.Date`, `Edm.TimeOfDay` and
+//! `Edm.DateTimeOffset` with any offset. Valid OData that cannot apply to such a feed (`has`,
+//! lambdas, paths, geo and type functions, typed literals, JSON) is refused with
+//! [`Error::Unsupported`](crate::Error::Unsupported) so the server can answer `501`; anything else,
+//! unknown function names included, is [`Error::Malformed`](crate::Error::Malformed) (400).
 //!
-//! Operator precedence follows the specification's table: `not` binds tighter than the relational
-//! operators `gt ge lt le`, which bind tighter than `eq ne`, then `and`, then `or`.
+//! Operator precedence follows the specification's table, tightest first: `in`; unary `-` and
+//! `not`; `mul div divby mod`; `add sub`; `gt ge lt le`; `eq ne`; `and`; `or`.
+//!
+//! The parser bounds what it accepts (see [`MAX_DEPTH`], [`MAX_NODES`]) so that hostile input
+//! is refused with a 400 before any query runs.
 
 mod lexer;
 mod literal;
@@ -18,7 +23,7 @@ mod parser;
 use std::fmt;
 
 pub use literal::{Decimal, Literal};
-pub use parser::{MAX_DEPTH, parse};
+pub use parser::{MAX_DEPTH, MAX_NODES, parse};
 
 /// A `$filter` expression.
 ///
@@ -46,13 +51,81 @@ pub enum Expr {
         /// Right operand.
         right: Box<Expr>,
     },
+    /// An arithmetic operation.
+    Arithmetic {
+        /// The operator.
+        op: ArithmeticOp,
+        /// Left operand.
+        left: Box<Expr>,
+        /// Right operand.
+        right: Box<Expr>,
+    },
+    /// Unary minus (`-operand`).
+    Negate(Box<Expr>),
+    /// `value in (item, …)`: whether `value` equals one of the items.
+    In {
+        /// The value looked for.
+        value: Box<Expr>,
+        /// The list (possibly empty).
+        list: Vec<Expr>,
+    },
     /// A call of one of the supported built-in functions.
     Call {
         /// The function.
         function: Function,
-        /// Its arguments, as many as [`Function::arity`] says.
+        /// Its arguments, as many as [`Function::arity`] allows.
         args: Vec<Expr>,
     },
+}
+
+/// An arithmetic operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ArithmeticOp {
+    /// `add`
+    Add,
+    /// `sub`
+    Sub,
+    /// `mul`
+    Mul,
+    /// `div`: integer division for integers, decimal division otherwise.
+    Div,
+    /// `divby`: decimal division, also for integers (OData 4.01).
+    DivBy,
+    /// `mod`
+    Mod,
+}
+
+impl ArithmeticOp {
+    /// All operators.
+    pub const ALL: [ArithmeticOp; 6] = [
+        ArithmeticOp::Add,
+        ArithmeticOp::Sub,
+        ArithmeticOp::Mul,
+        ArithmeticOp::Div,
+        ArithmeticOp::DivBy,
+        ArithmeticOp::Mod,
+    ];
+
+    /// The OData keyword, such as `add`.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            ArithmeticOp::Add => "add",
+            ArithmeticOp::Sub => "sub",
+            ArithmeticOp::Mul => "mul",
+            ArithmeticOp::Div => "div",
+            ArithmeticOp::DivBy => "divby",
+            ArithmeticOp::Mod => "mod",
+        }
+    }
+
+    /// Whether this is `add` or `sub` (which bind looser than the multiplicative operators).
+    pub fn is_additive(self) -> bool {
+        matches!(self, ArithmeticOp::Add | ArithmeticOp::Sub)
+    }
+
+    fn from_keyword(lowercase: &str) -> Option<ArithmeticOp> {
+        ArithmeticOp::ALL.into_iter().find(|op| op.keyword() == lowercase)
+    }
 }
 
 /// A comparison operator.
@@ -91,6 +164,34 @@ pub enum Function {
     Month,
     /// `day(date or dateTimeOffset)`
     Day,
+    /// `length(text)`: the number of characters.
+    Length,
+    /// `trim(text)`: without leading and trailing blanks (space, tab, CR, LF).
+    Trim,
+    /// `substring(text, start)` or `substring(text, start, length)`, 0-based.
+    Substring,
+    /// `indexof(text, needle)`: 0-based position, -1 when absent.
+    IndexOf,
+    /// `concat(text, text)`
+    Concat,
+    /// `hour(dateTimeOffset or timeOfDay)`
+    Hour,
+    /// `minute(dateTimeOffset or timeOfDay)`
+    Minute,
+    /// `second(dateTimeOffset or timeOfDay)`
+    Second,
+    /// `fractionalseconds(dateTimeOffset or timeOfDay)`: the fraction of the second, a decimal.
+    FractionalSeconds,
+    /// `date(dateTimeOffset)`: the date part (of the UTC instant).
+    Date,
+    /// `time(dateTimeOffset)`: the time of day (of the UTC instant).
+    Time,
+    /// `round(number)`: to the nearest integer, halves away from zero.
+    Round,
+    /// `floor(number)`
+    Floor,
+    /// `ceiling(number)`
+    Ceiling,
 }
 
 impl CompareOp {
@@ -128,7 +229,7 @@ impl CompareOp {
 
 impl Function {
     /// All supported functions.
-    pub const ALL: [Function; 8] = [
+    pub const ALL: [Function; 22] = [
         Function::Contains,
         Function::StartsWith,
         Function::EndsWith,
@@ -137,6 +238,20 @@ impl Function {
         Function::Year,
         Function::Month,
         Function::Day,
+        Function::Length,
+        Function::Trim,
+        Function::Substring,
+        Function::IndexOf,
+        Function::Concat,
+        Function::Hour,
+        Function::Minute,
+        Function::Second,
+        Function::FractionalSeconds,
+        Function::Date,
+        Function::Time,
+        Function::Round,
+        Function::Floor,
+        Function::Ceiling,
     ];
 
     /// The OData name, such as `startswith`.
@@ -150,14 +265,31 @@ impl Function {
             Function::Year => "year",
             Function::Month => "month",
             Function::Day => "day",
+            Function::Length => "length",
+            Function::Trim => "trim",
+            Function::Substring => "substring",
+            Function::IndexOf => "indexof",
+            Function::Concat => "concat",
+            Function::Hour => "hour",
+            Function::Minute => "minute",
+            Function::Second => "second",
+            Function::FractionalSeconds => "fractionalseconds",
+            Function::Date => "date",
+            Function::Time => "time",
+            Function::Round => "round",
+            Function::Floor => "floor",
+            Function::Ceiling => "ceiling",
         }
     }
 
-    /// How many arguments the function takes.
-    pub fn arity(self) -> usize {
+    /// How many arguments the function takes: the fewest and the most.
+    pub fn arity(self) -> (usize, usize) {
         match self {
-            Function::Contains | Function::StartsWith | Function::EndsWith => 2,
-            Function::ToLower | Function::ToUpper | Function::Year | Function::Month | Function::Day => 1,
+            Function::Contains | Function::StartsWith | Function::EndsWith | Function::IndexOf | Function::Concat => {
+                (2, 2)
+            }
+            Function::Substring => (2, 3),
+            _ => (1, 1),
         }
     }
 
@@ -211,6 +343,15 @@ impl Expr {
         }
     }
 
+    /// `left op right` for an arithmetic operator.
+    pub fn arithmetic(op: ArithmeticOp, left: Expr, right: Expr) -> Expr {
+        Expr::Arithmetic {
+            op,
+            left: Box::new(left),
+            right: Box::new(right),
+        }
+    }
+
     /// Binding strength when printing: a child weaker than its context gets parentheses.
     fn precedence(&self) -> u8 {
         match self {
@@ -218,8 +359,11 @@ impl Expr {
             Expr::And(_) => 2,
             Expr::Compare { op, .. } if op.is_equality() => 3,
             Expr::Compare { .. } => 4,
-            Expr::Not(_) => 5,
-            Expr::Literal(_) | Expr::Property(_) | Expr::Call { .. } => 6,
+            Expr::Arithmetic { op, .. } if op.is_additive() => 5,
+            Expr::Arithmetic { .. } => 6,
+            Expr::Not(_) | Expr::Negate(_) => 7,
+            Expr::In { .. } => 8,
+            Expr::Literal(_) | Expr::Property(_) | Expr::Call { .. } => 9,
         }
     }
 
@@ -241,7 +385,32 @@ impl fmt::Display for Expr {
             Expr::Property(name) => f.write_str(name),
             Expr::Not(operand) => {
                 f.write_str("not ")?;
-                operand.write_operand(f, 5)
+                operand.write_operand(f, 7)
+            }
+            Expr::Negate(operand) => {
+                // Only names follow `-` directly: a number or date would read back as a negative literal.
+                if matches!(**operand, Expr::Property(_) | Expr::Call { .. }) {
+                    write!(f, "-{operand}")
+                } else {
+                    write!(f, "-({operand})")
+                }
+            }
+            Expr::Arithmetic { op, left, right } => {
+                let own = self.precedence();
+                left.write_operand(f, own)?;
+                write!(f, " {} ", op.keyword())?;
+                right.write_operand(f, own + 1)
+            }
+            Expr::In { value, list } => {
+                value.write_operand(f, 9)?;
+                f.write_str(" in (")?;
+                for (index, item) in list.iter().enumerate() {
+                    if index > 0 {
+                        f.write_str(",")?;
+                    }
+                    write!(f, "{item}")?;
+                }
+                f.write_str(")")
             }
             Expr::And(operands) | Expr::Or(operands) => {
                 let (keyword, minimum) = if matches!(self, Expr::And(_)) {

@@ -22,6 +22,7 @@ enum LiteralKind {
     Boolean,
     Date,
     DateTimeOffset,
+    TimeOfDay,
     /// An integer or a decimal.
     Number,
     Integer,
@@ -54,6 +55,7 @@ fn how_to_run(rule: &str) -> Option<HowToRun> {
         "dateTimeOffsetValue" | "dateTimeOffsetLiteral" | "dateTimeOffsetValueInUrl" => {
             HowToRun::Literal(K::DateTimeOffset)
         }
+        "timeOfDayValue" | "timeOfDayLiteral" => HowToRun::Literal(K::TimeOfDay),
         "decimalValue" | "decimalLiteral" => HowToRun::Literal(K::Number),
         "int32Value" | "int32Literal" | "int64Value" | "int64Literal" => HowToRun::Literal(K::Integer),
         "null" => HowToRun::Literal(K::Null),
@@ -87,8 +89,6 @@ const OUT_OF_SCOPE_RULES: &[(&str, &str)] = &[
     ("guid", "guid"),
     ("durationValue", "duration"),
     ("durationLiteral", "duration"),
-    ("timeOfDayValue", "timeofday"),
-    ("timeOfDayLiteral", "timeofday"),
     ("doubleValue", "double"),
     ("doubleLiteral", "double"),
     ("singleValue", "double"),
@@ -121,12 +121,15 @@ const OUT_OF_SCOPE_RULES: &[(&str, &str)] = &[
 /// a one-word reason:
 ///
 /// - `path`: property paths with `/` (navigation, complex, `$count` segments); the feed is flat.
-/// - `function`: standard functions other than the eight Koppel implements; `key`: `Set(key)` in an
-///   expression; `qualified`: namespace-qualified functions, casts, actions (`geo.*`, `Model.*`).
-/// - `arithmetic`, `in`, `has`, `lambda` (`any`/`all`), `json` (array and object literals),
-///   `alias` (parameter aliases), `annotation`, `dollar` (`$it`, `$this`, `$root`), `typed`
-///   (enumeration and other typed literals), `nonfinite` (`INF`, `NaN`), `expression` (in `$orderby`),
-///   `nested` (options inside `$select`).
+/// - `function`: standard functions that do not apply to a flat feed without collections, durations
+///   or types (`hassubset`, `cast`, `isof`, `totalseconds`, …) or that Koppel leaves out (`now`,
+///   `mindatetime`, `maxdatetime`, `totaloffsetminutes`, `matchesPattern`), and supported ones given
+///   JSON arrays; `key`: `Set(key)` in an expression; `qualified`: namespace-qualified functions,
+///   casts, actions (`geo.*`, `Model.*`).
+/// - `in` (with JSON arrays), `has` (no enumerations), `lambda` (`any`/`all`), `json` (array and
+///   object literals), `alias` (parameter aliases), `annotation`, `dollar` (`$it`, `$this`, `$root`),
+///   `typed` (enumeration and other typed literals), `nonfinite` (`INF`, `NaN`), `nested` (options
+///   inside `$select`).
 /// - `search`, `expand`, `compute`, `format`, `index`, `schemaversion`: system query options Koppel
 ///   does not implement (answered 501).
 /// - `payload`: negative cases of payload-only rules (`booleanValue`, `dateTimeOffsetValue`) that
@@ -136,6 +139,7 @@ const NOT_SUPPORTED: &[(&str, &str, &str)] = &[
     ("Boolean - payload values are lowercase", "tRUe", "payload"),
     ("DateTimeOffset: no percent-encoding in payloads", "2012-09-03T23%3A59Z", "payload"),
     ("DateTimeOffset: no percent-encoding in payloads", "2012-09-03T23:59+01%3A00", "payload"),
+    ("TimeOfDay - no percent-encoding in payloads", "11%3A22%3a33", "payload"),
     ("Decimal - negative infinity", "-INF", "nonfinite"),
     ("Decimal - positive infinity", "INF", "nonfinite"),
     ("Decimal - not a number", "NaN", "nonfinite"),
@@ -171,58 +175,25 @@ const NOT_SUPPORTED: &[(&str, &str, &str)] = &[
     ("5.1.1.1.1 comparing complex types", r#"$filter=Address eq {"Street":"NE 40th","City":"Redmond","State":"WA","ZipCode":"98052"}"#, "json"),
     ("5.1.1.1.12 Logical Operator Examples", "Supplier/Name eq 'Milk'", "path"),
     ("5.1.1.1.12 Logical Operator Examples", "style has Sales.Pattern'Yellow'", "has"),
-    ("5.1.1.1.12 Logical Operator Examples", "Name in ('Milk', 'Cheese')", "in"),
     ("5.1.1.1.12 Logical Operator Examples", r#"Name in ["Milk", "Cheese"]"#, "in"),
-    ("5.1.1.2.1 Addition", "Price add 2.45", "arithmetic"),
-    ("5.1.1.2.1 Addition", "(Price add 2.45) mod 2", "arithmetic"),
-    ("5.1.1.2.2 Subtraction", "Price sub 0.55", "arithmetic"),
-    ("5.1.1.2.3 Negate", "-Price", "arithmetic"),
-    ("5.1.1.2.4 Multiplication", "Price mul 2", "arithmetic"),
-    ("5.1.1.2.5 Division", "Price div 2", "arithmetic"),
-    ("5.1.1.2.5 Division", "Price divby 2", "arithmetic"),
-    ("5.1.1.2.6 Modulo", "Price mod 5", "arithmetic"),
-    ("5.1.1.2.7 Arithmetic Operator Examples", "Price add 2.45 eq 5.00", "arithmetic"),
-    ("5.1.1.2.7 Arithmetic Operator Examples", "Price sub 0.55 eq 2.00", "arithmetic"),
-    ("5.1.1.2.7 Arithmetic Operator Examples", "Price mul 2.0 eq 5.10", "arithmetic"),
-    ("5.1.1.2.7 Arithmetic Operator Examples", "Price div 2.55 eq 1", "arithmetic"),
-    ("5.1.1.2.7 Arithmetic Operator Examples", "Rating divby 2 eq 2.5", "arithmetic"),
-    ("5.1.1.2.7 Arithmetic Operator Examples", "Rating mod 5 eq 0", "arithmetic"),
-    ("5.1.1.3 Parenthesis", "(4 add 5) mod (4 sub 1)", "arithmetic"),
-    ("5.1.1.3 Parenthesis", "(4 add 5) mod (4 sub 1) eq 0", "arithmetic"),
-    ("5.1.1.5.1 concat", "concat(CompanyName, Name)", "function"),
-    ("5.1.1.5.1 concat", "concat(concat(Street,'-'),City)", "function"),
     ("5.1.1.5.2 contains", r#"contains(Names,["Fred","George"])"#, "json"),
     ("5.1.1.5.3 endswith", r#"endswith(["Fred","George","Ron"],["George","Ron"])"#, "json"),
-    ("5.1.1.5.3 indexof", "indexof(CompanyName,'lfreds')", "function"),
     ("5.1.1.5.4 indexof", r#"indexof(["Fred","George","Ron"],["George","Ron"]) eq 1"#, "function"),
-    ("5.1.1.5.5 length", "length(CompanyName) eq 19", "function"),
     ("5.1.1.5.5 length", r#"length(["Fred","George","Ron"]) eq 3"#, "function"),
     ("5.1.1.5.6 startswith", "startswith(Supplier/Name,'Futterkiste')", "path"),
     ("5.1.1.5.6 startswith", r#"startswith(["Fred","George","Ron"],["Fred","George"])"#, "json"),
-    ("5.1.1.5.7 substring", "substring(CompanyName, 5)", "function"),
-    ("5.1.1.5.7 substring with length", "substring(CompanyName,5,2)", "function"),
     ("5.1.1.6.1 hassubset", r#"hassubset(Names,["Milk", "Cheese"])"#, "function"),
     ("5.1.1.6.1 hassubset", r#"hassubset(["Milk", "Cheese"],Names)"#, "function"),
     ("5.1.1.6.2 hassubsequence", "hassubsequence([4,1,3],[4,3])", "function"),
     ("5.1.1.7.1 matchesPattern ^A.*e$", "matchesPattern(CompanyName,'%5EA.*e$')", "function"),
-    ("5.1.1.7.4 trim", "trim(CompanyName)", "function"),
-    ("5.1.1.8.1", "date(LifeTime)", "function"),
-    ("5.1.1.8.3", "fractionalseconds(LifeTime)", "function"),
-    ("5.1.1.8.4", "hour(BirthDate)", "function"),
     ("5.1.1.8.5", "maxdatetime()", "function"),
     ("5.1.1.8.5 - non-canonical percent-encoding", "maxdatetime%28%20%29", "function"),
     ("5.1.1.8.6", "mindatetime()", "function"),
     ("5.1.1.8.6 - non-canonical percent-encoding", "mindatetime%28%20%29", "function"),
-    ("5.1.1.8.7", "minute(BirthDate)", "function"),
     ("5.1.1.8.9", "now()", "function"),
     ("5.1.1.8.9 - non-canonical percent-encoding", "now%28%20%29", "function"),
-    ("5.1.1.8.10", "second(BirthDate)", "function"),
-    ("5.1.1.8.11", "time(ReleaseDate)", "function"),
     ("5.1.1.8.12 - totaloffsetminutes", "totaloffsetminutes(ReleaseDate)", "function"),
     ("5.1.1.8.13", "totalseconds(LifeTime)", "function"),
-    ("5.1.1.9.1", "ceiling(Price)", "function"),
-    ("5.1.1.9.2", "floor(Price)", "function"),
-    ("5.1.1.9.3", "round(Price)", "function"),
     ("5.1.1.10.1 cast(1)", "cast(Model.Customer)", "function"),
     ("5.1.1.10.1 cast(1), no nanmespace", "cast(Customer)", "function"),
     ("5.1.1.10.1 cast(2)", "cast(Category,Model.Customer)", "function"),
@@ -297,7 +268,6 @@ const NOT_SUPPORTED: &[(&str, &str, &str)] = &[
     ("5.1.3 Select - annotations", "$select=@Core.Messages($top=5)", "annotation"),
     ("5.1.3 Select - annotations", "$select=Address/@Core.Messages($top=5)", "annotation"),
     ("5.1.3 Select - annotations", "$select=@Measures.Currency,@Core.MayImplement($top=2)", "annotation"),
-    ("5.1.4 OrderBy expression", "$orderby=Cost ge Revenue asc", "expression"),
     ("5.1.7 Search - simple term", "$search=blue", "search"),
     ("5.1.7 Search - simple term", "$search=1984", "search"),
     ("5.1.7 Search - simple term", "$search=2x4", "search"),
@@ -398,9 +368,6 @@ const NOT_SUPPORTED: &[(&str, &str, &str)] = &[
     ("Functions in commonExpr - complex JSON parameter with whitespace", r#"Model.Available(complex={ "Name" : "double quote (\") in value" })"#, "qualified"),
     ("Functions in commonExpr - complex JSON parameter with whitespace", r#"Model.Available(complex=%7B %22Name%22 : "double%20quote (%5C%22) in value" %7D)"#, "qualified"),
     ("Functions in commonExpr - property as parameter", "Model.PhoneticallySimilar(Word1=Name,Word2=Supplier/Name)", "qualified"),
-    ("in operator with list of primitives", "FirstName in ('Miller','Smith')", "in"),
-    ("right operand is not a list, it's a complicated way of writing FirstName", "FirstName in (FirstName)", "in"),
-    ("in operator with empty literal list", "FirstName in ()", "in"),
     ("Functions in filter - alias as parameter", "$filter=Model.PhoneticallySimilar(Word=@expression)&@expression=5 add 3", "qualified"),
     ("Functions in filter - expression as parameter", "$filter=Model.PhoneticallySimilar(Number=5 add 3)", "qualified"),
     ("Functions in filter - $it as prefix", "$filter=$it/Model.PhoneticallySimilar(Number=5 add 3)", "dollar"),
@@ -430,6 +397,7 @@ fn literal_matches(kind: LiteralKind, literal: &Literal) -> bool {
             | (K::Boolean, Literal::Boolean(_))
             | (K::Date, Literal::Date(_))
             | (K::DateTimeOffset, Literal::DateTimeOffset(_))
+            | (K::TimeOfDay, Literal::TimeOfDay(_))
             | (K::Number | K::Integer, Literal::Int(_))
             | (K::Number, Literal::Decimal(_))
             | (K::Null, Literal::Null)

@@ -132,3 +132,54 @@ fn models_are_validated() {
         ModelError::InvalidName { .. }
     ));
 }
+
+#[test]
+fn arithmetic_functions_and_in_are_type_checked() {
+    for text in [
+        "Amount add 1 gt Lines mul 2.5 and -Hours lt 0 and Amount divby 3 ge 1 and Lines mod 2 eq 0",
+        "length(trim(CustomerName)) gt 2 and indexof(Number,'24') eq 0 and substring(Number,1,2) eq '02'",
+        "concat(Number,CustomerName) ne null and round(Amount) eq floor(Hours) and ceiling(Lines) eq 3",
+        "hour(ModifiedAt) eq 1 and minute(ModifiedAt) lt 30 and second(ModifiedAt) ge 0",
+        "fractionalseconds(ModifiedAt) lt 0.5 and date(ModifiedAt) eq DueDate and time(ModifiedAt) gt 12:00:00",
+        "Lines in (1, 2, null) and CustomerName in ('a', 'b') and not (Amount in ())",
+        "tolower(CustomerName) eq null and year(null) eq 2024",
+    ] {
+        check(text).unwrap_or_else(|error| panic!("{text}: {error}"));
+    }
+    for (text, says) in [
+        ("Number add 1 eq 2", "`add` needs numbers"),
+        ("-Number eq 'x'", "`-` needs a number"),
+        ("length(Amount) eq 1", "`length` needs Edm.String as argument 1"),
+        (
+            "substring(Number,'1') eq 'x'",
+            "`substring` needs an integer as argument 2",
+        ),
+        ("hour(DueDate) eq 1", "`hour` needs Edm.DateTimeOffset or Edm.TimeOfDay"),
+        ("date(DueDate) eq DueDate", "`date` needs Edm.DateTimeOffset"),
+        ("round(Number) eq 1", "`round` needs an integer or Edm.Decimal"),
+        ("Lines in ('a')", "cannot be looked for"),
+        ("Lines in (Amount)", "needs a list of literal values"),
+        ("time(ModifiedAt) eq DueDate", "cannot compare"),
+    ] {
+        let error = check(text).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::TypeMismatch, "{text}: {error}");
+        assert!(error.to_string().contains(says), "{text}: {error} should say {says}");
+    }
+    // Date arithmetic needs durations: valid OData that the feed does not implement.
+    let error = check("ModifiedAt sub ModifiedAt eq null").unwrap_err();
+    assert_eq!(error.status_code(), 501, "{error}");
+}
+
+#[test]
+fn orderby_expressions_are_checked_too() {
+    let good = parse_query("$orderby=tolower(CustomerName) desc,Amount mul Lines,Id").unwrap();
+    check_query(&good, &invoice_type()).unwrap();
+    let unknown = parse_query("$orderby=length(Colour)").unwrap();
+    assert!(matches!(
+        check_query(&unknown, &invoice_type()),
+        Err(Error::UnknownProperty { option, .. }) if option == "$orderby"
+    ));
+    let ill_typed = parse_query("$orderby=Amount add 'x'").unwrap();
+    let error = check_query(&ill_typed, &invoice_type()).unwrap_err();
+    assert!(error.to_string().starts_with("$orderby:"), "{error}");
+}

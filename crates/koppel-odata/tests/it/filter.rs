@@ -1,8 +1,8 @@
 //! `$filter` features: precedence, literals, escaping, offsets, limits and error kinds.
 
 use chrono::{NaiveDate, TimeZone, Utc};
-use koppel_odata::filter::{MAX_DEPTH, parse};
-use koppel_odata::{CompareOp, Decimal, ErrorKind, Expr, Function, Literal};
+use koppel_odata::filter::{MAX_DEPTH, MAX_NODES, parse};
+use koppel_odata::{ArithmeticOp, CompareOp, Decimal, ErrorKind, Expr, Function, Literal};
 
 fn property(name: &str) -> Expr {
     Expr::property(name)
@@ -107,7 +107,7 @@ fn all_comparison_operators_and_functions_parse() {
         assert_eq!(parsed, Expr::compare(op, property("Amount"), int(10)));
     }
     for function in Function::ALL {
-        let arguments = vec!["Name"; function.arity()].join(",");
+        let arguments = vec!["Name"; function.arity().0].join(",");
         let text = format!("{}({arguments}) eq null", function.name());
         let Expr::Compare { left, .. } = parse(&text).unwrap() else {
             panic!("expected a comparison")
@@ -224,14 +224,13 @@ fn date_time_offsets_need_a_valid_time_and_zone() {
 #[test]
 fn unsupported_constructs_are_501_and_named() {
     for (text, named) in [
-        ("Price add 2 eq 4", "add"),
-        ("-Price eq 4", "negation"),
-        ("Name in ('a','b')", "in"),
         ("Style has Sales.Pattern'Yellow'", "has"),
         ("Lines/any(l:l/Qty gt 1)", "Lines/"),
-        ("concat(A,B) eq 'x'", "concat"),
-        ("substring(Name,1) eq 'x'", "substring"),
+        ("any(l:l/Qty gt 1)", "lambda"),
         ("geo.distance(A,B) lt 5", "geo.distance"),
+        ("now() gt ModifiedAt", "now"),
+        ("Orders(1) eq 'x'", "key access"),
+        ("Name in ['a','b']", "JSON"),
         ("Id eq @id", "@id"),
         ("Tags eq [1,2]", "JSON"),
         ("Period eq duration'P1D'", "duration'"),
@@ -243,6 +242,85 @@ fn unsupported_constructs_are_501_and_named() {
         assert_eq!(error.status_code(), 501);
         assert!(error.to_string().contains(named), "{text}: {error} should name {named}");
     }
+}
+
+#[test]
+fn arithmetic_in_and_the_new_functions_parse_with_odata_precedence() {
+    let parsed = parse("Price add 2 mul -Qty eq 4 and Name in ('a','b')").unwrap();
+    let expected = Expr::and(
+        Expr::compare(
+            CompareOp::Eq,
+            Expr::arithmetic(
+                ArithmeticOp::Add,
+                property("Price"),
+                Expr::arithmetic(ArithmeticOp::Mul, int(2), Expr::Negate(Box::new(property("Qty")))),
+            ),
+            int(4),
+        ),
+        Expr::In {
+            value: Box::new(property("Name")),
+            list: vec![
+                Expr::Literal(Literal::String("a".to_owned())),
+                Expr::Literal(Literal::String("b".to_owned())),
+            ],
+        },
+    );
+    assert_eq!(parsed, expected);
+    assert_eq!(
+        parse("Price sub 1 sub 2").unwrap(),
+        Expr::arithmetic(
+            ArithmeticOp::Sub,
+            Expr::arithmetic(ArithmeticOp::Sub, property("Price"), int(1)),
+            int(2)
+        )
+    );
+    for text in [
+        "substring(Name,1) eq 'x'",
+        "substring(Name,1,2) eq 'x'",
+        "concat(concat(A,'-'),B) eq 'x'",
+        "time(ModifiedAt) lt 12:30:00.5",
+        "round(Price divby 3) mod 2 eq 0",
+        "Name in ()",
+    ] {
+        assert!(parse(text).is_ok(), "{text}");
+    }
+    assert_eq!(
+        literal("23:59:59.999"),
+        Literal::TimeOfDay(chrono::NaiveTime::from_hms_milli_opt(23, 59, 59, 999).unwrap())
+    );
+}
+
+#[test]
+fn unknown_functions_and_wrong_argument_counts_are_400() {
+    for (text, named) in [
+        ("lenght(Name) eq 2", "not a known function"),
+        ("frobnicate() eq 2", "not a known function"),
+        ("substring(Name) eq 'x'", "2 to 3 arguments"),
+        ("length(Name,Name) eq 2", "1 argument"),
+        ("Name in (Name, Code)", "only hold literal values"),
+        ("24:00:00 eq Name", "time of day"),
+    ] {
+        let error = parse(text).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Malformed, "{text}: {error}");
+        assert_eq!(error.status_code(), 400);
+        assert!(error.to_string().contains(named), "{text}: {error} should say {named}");
+    }
+}
+
+#[test]
+fn expressions_beyond_the_size_limit_are_400() {
+    let chain = |terms: usize| {
+        (0..terms)
+            .map(|id| format!("Id eq {id}"))
+            .collect::<Vec<_>>()
+            .join(" or ")
+    };
+    assert!(parse(&chain(2_000)).is_ok());
+    let error = parse(&chain(5_000)).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Malformed);
+    assert!(error.to_string().contains("too large"), "{error}");
+    let list = (0..MAX_NODES).map(|id| id.to_string()).collect::<Vec<_>>().join(",");
+    assert_eq!(error_kind(&format!("Id in ({list})")), ErrorKind::Malformed);
 }
 
 #[test]

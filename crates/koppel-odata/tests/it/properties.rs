@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
 use koppel_odata::filter::parse;
-use koppel_odata::{CompareOp, Decimal, Expr, Function, Literal, check_filter, parse_query};
+use koppel_odata::{ArithmeticOp, CompareOp, Decimal, Expr, Function, Literal, check_filter, parse_query};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
@@ -200,7 +200,7 @@ fn random_expr(rng: &mut StdRng, depth: u32) -> Expr {
             Expr::Literal(random_literal(rng))
         };
     }
-    match rng.random_range(0..5) {
+    match rng.random_range(0..8) {
         0 => Expr::not(random_expr(rng, depth - 1)),
         1 => Expr::and(random_expr(rng, depth - 1), random_expr(rng, depth - 1)),
         2 => Expr::or(random_expr(rng, depth - 1), random_expr(rng, depth - 1)),
@@ -209,9 +209,23 @@ fn random_expr(rng: &mut StdRng, depth: u32) -> Expr {
             random_expr(rng, depth - 1),
             random_expr(rng, depth - 1),
         ),
+        4 => Expr::arithmetic(
+            *ArithmeticOp::ALL.choose(rng).unwrap(),
+            random_expr(rng, depth - 1),
+            random_expr(rng, depth - 1),
+        ),
+        5 => Expr::Negate(Box::new(random_expr(rng, depth - 1))),
+        6 => Expr::In {
+            value: Box::new(random_expr(rng, depth - 1)),
+            list: (0..rng.random_range(0..3))
+                .map(|_| Expr::Literal(random_literal(rng)))
+                .collect(),
+        },
         _ => {
             let function = *Function::ALL.choose(rng).unwrap();
-            let args = (0..function.arity()).map(|_| random_expr(rng, depth - 1)).collect();
+            let (fewest, most) = function.arity();
+            let count = rng.random_range(fewest..=most);
+            let args = (0..count).map(|_| random_expr(rng, depth - 1)).collect();
             Expr::Call { function, args }
         }
     }

@@ -45,7 +45,10 @@ fn all_supported_options_together() {
     assert_eq!(options.select, Some(vec!["Id".to_owned(), "Name".to_owned()]));
     assert_eq!(
         options.orderby,
-        vec![("Name".to_owned(), Direction::Desc), ("Id".to_owned(), Direction::Asc)]
+        vec![
+            (Expr::property("Name"), Direction::Desc),
+            (Expr::property("Id"), Direction::Asc)
+        ]
     );
     assert_eq!((options.top, options.skip, options.count), (Some(10), Some(20), true));
     assert_eq!(options.skiptoken.as_deref(), Some("abc=="));
@@ -61,7 +64,7 @@ fn spaces_may_be_plus_or_percent_20_and_names_need_no_dollar_nor_lower_case() {
     assert_eq!(parse_query("TOP=5&Skip=3").unwrap().top, Some(5));
     assert_eq!(
         parse_query("$orderby=Name\tasc").unwrap().orderby,
-        vec![("Name".to_owned(), Direction::Asc)]
+        vec![(Expr::property("Name"), Direction::Asc)]
     );
 }
 
@@ -118,8 +121,13 @@ fn unsupported_system_options_are_501() {
     }
     assert_eq!(kind_of("$select=Customer/Name"), ErrorKind::Unsupported);
     assert_eq!(kind_of("$orderby=Customer/Name"), ErrorKind::Unsupported);
-    assert_eq!(kind_of("$orderby=tolower(Name) desc"), ErrorKind::Unsupported);
-    assert_eq!(kind_of("$filter=Price%20add%201%20gt%202"), ErrorKind::Unsupported);
+    assert_eq!(kind_of("$filter=Tags/any(t:t eq 'a')"), ErrorKind::Unsupported);
+    assert_eq!(kind_of("$filter=any(t:t eq 'a')"), ErrorKind::Unsupported);
+    assert_eq!(
+        kind_of("$filter=Style has Sales.Pattern'Yellow'"),
+        ErrorKind::Unsupported
+    );
+    assert_eq!(kind_of("$filter=geo.distance(A,B) lt 1"), ErrorKind::Unsupported);
 }
 
 #[test]

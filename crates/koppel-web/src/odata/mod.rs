@@ -579,7 +579,7 @@ struct StreamedPage {
     sync: i64,
     read_columns: Vec<(&'static str, koppel_domain::record::StorageType)>,
     filter: Vec<SqlPiece>,
-    order: Vec<(&'static str, bool)>,
+    order: Vec<Vec<SqlPiece>>,
     after_key: Option<i64>,
     offset: u64,
     limit: u64,

@@ -201,7 +201,7 @@ async fn power_query_filters_fold_and_money_is_exact() {
 
         for (query, expected) in [
             ("Materials?$expand=Customer", StatusCode::NOT_IMPLEMENTED),
-            ("Materials?$filter=length(Code)%20eq%202", StatusCode::NOT_IMPLEMENTED),
+            ("Materials?$filter=Tags/any(t:t%20eq%20'a')", StatusCode::NOT_IMPLEMENTED),
             ("Materials?$filter=Price%20eq", StatusCode::BAD_REQUEST),
             ("Materials?$filter=Colour%20eq%20'red'", StatusCode::BAD_REQUEST),
             ("Materials?$skiptoken=nonsense", StatusCode::BAD_REQUEST),
@@ -213,6 +213,164 @@ async fn power_query_filters_fold_and_money_is_exact() {
             let error: Json = serde_json::from_str(&body).unwrap();
             assert!(error["error"]["code"].is_string() && error["error"]["message"].is_string(), "{body}");
         }
+        app
+    })
+    .await;
+}
+
+/// OData's null rules, accented case mapping, the functions Power Query folds, and the answers for
+/// unknown functions (400), lambdas (501) and oversized queries (400), through HTTP on both backends.
+#[tokio::test]
+async fn filters_follow_odata_null_rules_and_fold_functions_on_both_backends() {
+    TestApp::on_every_backend(|app| async move {
+        let store = app.database.store().clone();
+        let a = app.fixture.sub1;
+        for (code, name, vat) in [
+            ("C1", "ÉLAN Café Ærø Straße", Some("NL000")),
+            ("C2", "Bakker", None),
+            ("C3", "Visser", Some("NL123")),
+            ("C4", "de Vries", None),
+        ] {
+            let mut body = json!({"code": code, "name": name, "kind": "company"});
+            if let Some(vat) = vat {
+                body["vat_number"] = json!(vat);
+            }
+            let values = parse_create(&RELATIONS, &body).unwrap();
+            store.create_record(a, &RELATIONS, values).await.unwrap();
+        }
+        store.datasync_run(a, &SyncRequest::default()).await.unwrap();
+        let feed = feed(&app).await;
+        let count = |filter: &'static str| {
+            let url = feed_url(
+                &app,
+                &feed,
+                &format!("Customers/$count?$filter={}", filter.replace(' ', "%20")),
+            );
+            let feed = &feed;
+            let app = &app;
+            async move {
+                let (status, _, body) = power_query(app, feed, &url, &[]).await;
+                assert_eq!(status, StatusCode::OK, "{filter}: {body}");
+                body.parse::<usize>().unwrap()
+            }
+        };
+        let codes = |filter: &'static str| {
+            let url = feed_url(
+                &app,
+                &feed,
+                &format!("Customers?$select=Code&$filter={}", filter.replace(' ', "%20")),
+            );
+            let feed = &feed;
+            let app = &app;
+            async move {
+                let (status, _, body) = power_query(app, feed, &url, &[]).await;
+                assert_eq!(status, StatusCode::OK, "{filter}: {body}");
+                let page: Json = serde_json::from_str(&body).unwrap();
+                page["value"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|row| row["Code"].as_str().unwrap().to_string())
+                    .collect::<Vec<_>>()
+            }
+        };
+        // `not (X eq 'y')` is true where X is null, exactly as `X ne 'y'`.
+        let negated = count("not (VatNumber eq 'NL000')").await;
+        assert_eq!(negated, count("VatNumber ne 'NL000'").await);
+        assert_eq!(negated, 3);
+        assert_eq!(
+            count("not (VatNumber lt 'NL1')").await,
+            3,
+            "lt with null is false, so not is true"
+        );
+        // Accented capitals are lowered the same way on both backends.
+        assert_eq!(codes("tolower(Name) eq 'élan café ærø straße'").await, ["C1"]);
+        assert_eq!(codes("toupper(Name) eq 'ÉLAN CAFÉ ÆRØ STRASSE'").await, ["C1"]);
+        // New functions, operators and `in`.
+        assert_eq!(codes("length(Name) eq 6 and indexof(Name, 'ss') eq 2").await, ["C3"]);
+        assert_eq!(
+            codes("Code in ('C2', 'C4') and substring(Name, 0, 2) eq 'de'").await,
+            ["C4"]
+        );
+        assert_eq!(
+            codes("Id mul 2 sub Id eq Id and -Id lt 0 and VatNumber eq null").await,
+            ["C2", "C4"]
+        );
+        let url = feed_url(&app, &feed, "Customers?$select=Code&$orderby=length(Name)%20desc,Code");
+        let (status, _, body) = power_query(&app, &feed, &url, &[]).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let page: Json = serde_json::from_str(&body).unwrap();
+        let ordered: Vec<&str> = page["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["Code"].as_str().unwrap())
+            .collect();
+        let first_four: Vec<&str> = ordered
+            .iter()
+            .copied()
+            .filter(|code| code.starts_with('C') && code.len() == 2)
+            .collect();
+        assert_eq!(first_four, ["C1", "C4", "C2", "C3"], "{body}");
+
+        let or_chain = (0..1_500)
+            .map(|id| format!("Id eq {id}"))
+            .collect::<Vec<_>>()
+            .join(" or ");
+        let too_many = format!("Id in ({})", vec!["1"; 10_001].join(","));
+        let order_items = vec!["Code"; 2_000].join(",");
+        for (query, expected, says) in [
+            (
+                "Customers?$filter=lenght(Name)%20eq%201".to_string(),
+                StatusCode::BAD_REQUEST,
+                "not a known function",
+            ),
+            (
+                "Customers?$filter=Name%20add%201%20eq%202".to_string(),
+                StatusCode::BAD_REQUEST,
+                "needs numbers",
+            ),
+            (
+                "Customers?$filter=Addresses/any(a:a/City%20eq%20'Utrecht')".to_string(),
+                StatusCode::NOT_IMPLEMENTED,
+                "Addresses/",
+            ),
+            (
+                "Customers?$filter=any(a:a%20eq%201)".to_string(),
+                StatusCode::NOT_IMPLEMENTED,
+                "lambda",
+            ),
+            (
+                format!("Customers?$filter={}", too_many.replace(' ', "%20")),
+                StatusCode::BAD_REQUEST,
+                "too large",
+            ),
+            (
+                format!("Customers?$orderby={order_items}"),
+                StatusCode::BAD_REQUEST,
+                "more than 32 items",
+            ),
+            (
+                format!("Customers/$count?$filter={}", too_many.replace(' ', "%20")),
+                StatusCode::BAD_REQUEST,
+                "too large",
+            ),
+        ] {
+            let (status, headers, body) = power_query(&app, &feed, &feed_url(&app, &feed, &query), &[]).await;
+            assert_eq!(status, expected, "{}: {body}", &query[..60.min(query.len())]);
+            assert_eq!(headers["odata-version"], "4.0");
+            let error: Json = serde_json::from_str(&body).unwrap();
+            assert!(error["error"]["message"].as_str().unwrap().contains(says), "{body}");
+        }
+        // A long `or` chain, as Power Query folds List.Contains, runs (it once hit SQLite's depth limit).
+        let url = feed_url(
+            &app,
+            &feed,
+            &format!("Customers/$count?$filter={}", or_chain.replace(' ', "%20")),
+        );
+        let (status, _, body) = power_query(&app, &feed, &url, &[]).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body.parse::<usize>().unwrap() >= 4);
         app
     })
     .await;
