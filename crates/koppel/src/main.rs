@@ -177,6 +177,8 @@ async fn serve(config: Config, demo: bool, with_worker: bool) -> anyhow::Result<
         session_lifetime: chrono::Duration::hours(i64::from(config.http.session_lifetime_hours)),
         secure_cookies: config.http.public_url.starts_with("https://"),
         max_body_bytes: config.http.max_body_bytes,
+        public_url: config.http.public_url()?,
+        trusted_proxies: config.http.trusted_proxies()?,
         ..koppel_web::WebConfig::default()
     };
     let mut state = koppel_web::AppState::new(store.clone(), web);

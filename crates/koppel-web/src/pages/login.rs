@@ -7,6 +7,7 @@ use super::i18n::{Lang, Messages, fill};
 use super::{FormData, PageError, Visitor, html, redirect, redirect_with_flash};
 use crate::AppState;
 use crate::auth::{SESSION_COOKIE, cookie};
+use crate::external::ExternalBase;
 use askama::Template;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Query, State};
@@ -92,6 +93,7 @@ pub async fn form(headers: HeaderMap, Query(query): Query<HashMap<String, String
 /// `POST /login`: a wrong password says so clearly; too many attempts wait.
 pub async fn submit(
     State(state): State<AppState>,
+    external: ExternalBase,
     headers: HeaderMap,
     body: Result<Form<FormData>, FormRejection>,
 ) -> Response {
@@ -114,7 +116,7 @@ pub async fn submit(
         (Some(sent), Some(expected)) => tokens_match(sent, expected),
         _ => false,
     };
-    if !token_ok || !super::context::same_origin(&headers) {
+    if !token_ok || !super::context::same_origin(&headers, &external) {
         return login_page(
             &headers,
             lang,
@@ -191,6 +193,7 @@ pub async fn logout(
 /// `POST /language`: remembered on the user (when logged in) and in a cookie (for the login page).
 pub async fn set_language(
     State(state): State<AppState>,
+    external: ExternalBase,
     headers: HeaderMap,
     body: Result<Form<FormData>, FormRejection>,
 ) -> Response {
@@ -209,7 +212,7 @@ pub async fn set_language(
         (Some(secret), Some(_)) => tokens_match(sent, &csrf_token(secret)),
         _ => cookie(&headers, LOGIN_CSRF_COOKIE).is_some_and(|expected| tokens_match(sent, expected)),
     };
-    if !token_ok || !super::context::same_origin(&headers) {
+    if !token_ok || !super::context::same_origin(&headers, &external) {
         return PageError::FormExpired(anonymous_language(&headers)).into_response();
     }
     if let Some(user) = user
