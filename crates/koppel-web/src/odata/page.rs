@@ -268,6 +268,38 @@ mod tests {
         );
     }
 
+    /// Over a real connection (plain and gzip-compressed, as the app serves it): the client gets
+    /// a broken answer, never a complete one.
+    #[tokio::test]
+    async fn over_http_the_client_sees_the_answer_cut_off() {
+        async fn page() -> axum::response::Response {
+            let body = writer(50_000)
+                .start(source(20_000, true))
+                .await
+                .expect("the answer starts");
+            axum::response::IntoResponse::into_response(body)
+        }
+        let app = axum::Router::new()
+            .route("/page", axum::routing::get(page))
+            .layer(tower_http::compression::CompressionLayer::new());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let client = reqwest::Client::new();
+        for encoding in ["identity", "gzip"] {
+            let response = client
+                .get(format!("http://{address}/page"))
+                .header("Accept-Encoding", encoding)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "the status went out before the failure");
+            let outcome = response.bytes().await;
+            assert!(outcome.is_err(), "{encoding}: the body must not end normally");
+        }
+        server.abort();
+    }
+
     #[tokio::test]
     async fn a_failure_before_the_first_chunk_is_an_error_answer() {
         let outcome = writer(50_000).start(source(10, true)).await;
