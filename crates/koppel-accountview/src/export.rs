@@ -542,9 +542,12 @@ impl AccountView {
             let amount = Money::from_cents(field("amount_excl_vat").as_i64().unwrap_or_default());
             let line_vat = Money::from_cents(field("vat_amount").as_i64().unwrap_or_default());
             let (Ok(new_excl), Ok(new_vat)) = (excl.checked_add(amount), vat.checked_add(line_vat)) else {
-                return Ok(Err(RunMessage::new(
-                    "De factuurregels tellen niet op tot het factuurtotaal.",
-                    "The invoice lines do not add up to the invoice total.",
+                return Ok(Err(Refusal::new(
+                    RunMessage::new(
+                        "De factuurregels tellen niet op tot het factuurtotaal.",
+                        "The invoice lines do not add up to the invoice total.",
+                    ),
+                    "invoice lines out of range",
                 )));
             };
             (excl, vat) = (new_excl, new_vat);

@@ -89,6 +89,36 @@ impl StoreError {
     }
 }
 
+impl StoreError {
+    /// Whether the database refused a statement for its size or nesting (a feed query with
+    /// thousands of terms, say): the request's fault, not the server's. PostgreSQL's SQLSTATE class
+    /// 54 (program limit exceeded); SQLite's limit messages (also as the feed's direct reader
+    /// reports them).
+    pub fn is_statement_too_complex(&self) -> bool {
+        const SQLITE_LIMITS: [&str; 7] = [
+            "Expression tree is too large",
+            "too many terms in",
+            "too many SQL variables",
+            "parser stack overflow",
+            "too many arguments on function",
+            "too many FROM clause terms",
+            "too many columns",
+        ];
+        match self {
+            StoreError::Database(sqlx::Error::Database(error)) => {
+                error
+                    .code()
+                    .is_some_and(|code| code.len() == 5 && code.starts_with("54"))
+                    || SQLITE_LIMITS.iter().any(|limit| error.message().contains(limit))
+            }
+            StoreError::Database(sqlx::Error::Protocol(message)) => {
+                message.starts_with("SQLite error") && SQLITE_LIMITS.iter().any(|limit| message.contains(limit))
+            }
+            _ => false,
+        }
+    }
+}
+
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// How to open the database.

@@ -3,6 +3,7 @@
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::external::ExternalBase;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
@@ -42,29 +43,33 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// Whether a request comes from our own pages. Browsers send `Sec-Fetch-Site` and `Origin`; a
-/// cross-site request (or one from an opaque `null` origin) is not.
-pub fn same_origin(headers: &HeaderMap) -> bool {
+/// cross-site request (or one from an opaque `null` origin) is not. Our own origin is the external
+/// address of the request: `http.public_url` when configured (behind a proxy that does not pass
+/// the original `Host`), else the host a trusted proxy forwarded, else `Host`.
+pub fn same_origin(headers: &HeaderMap, external: &ExternalBase) -> bool {
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
         && !matches!(site, "same-origin" | "none")
     {
         return false;
     }
-    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        let host = headers
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
-        if origin_host != host {
-            return false;
-        }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        return origin.to_str().is_ok_and(|origin| external.matches_origin(origin));
     }
     true
 }
 
+/// The credentials of an `Authorization` value in `scheme` (compared case-insensitively, as
+/// RFC 9110 §11.1 says), or `None` for another scheme.
+pub fn credentials_of<'a>(value: &'a str, scheme: &str) -> Option<&'a str> {
+    let (given, credentials) = value.trim_start().split_once([' ', '\t'])?;
+    given.eq_ignore_ascii_case(scheme).then(|| credentials.trim())
+}
+
 /// A cookie-authenticated request that changes something must come from our own pages.
-fn check_same_origin(parts: &Parts) -> Result<(), ApiError> {
-    if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) || same_origin(&parts.headers) {
+fn check_same_origin(parts: &Parts, state: &AppState) -> Result<(), ApiError> {
+    if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
+        || same_origin(&parts.headers, &ExternalBase::of_parts(parts, state))
+    {
         return Ok(());
     }
     Err(ApiError::forbidden(
@@ -81,7 +86,7 @@ impl FromRequestParts<AppState> for Caller {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
+            .and_then(|v| credentials_of(v, "bearer"));
         let (user_id, method) = if let Some(token) = bearer {
             let user = store.authenticate_api_token(token.trim()).await?.ok_or_else(|| {
                 ApiError::new(
@@ -99,7 +104,7 @@ impl FromRequestParts<AppState> for Caller {
                     "your session has ended; log in again",
                 )
             })?;
-            check_same_origin(parts)?;
+            check_same_origin(parts, state)?;
             (user, AuthMethod::Session)
         } else {
             return Err(ApiError::unauthorized());

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod external;
 pub mod odata;
 pub mod pages;
 
@@ -35,6 +36,11 @@ pub struct WebConfig {
     pub header_read_timeout: std::time::Duration,
     /// How long a client may take to send a request's body, from the end of its head.
     pub body_read_timeout: std::time::Duration,
+    /// `http.public_url`: when set, every absolute URL Koppel writes starts with it and browser
+    /// writes must come from its origin.
+    pub public_url: Option<external::PublicUrl>,
+    /// `http.trusted_proxies`: peers whose `Forwarded`/`X-Forwarded-*` headers are believed.
+    pub trusted_proxies: external::TrustedProxies,
 }
 
 impl Default for WebConfig {
@@ -46,6 +52,8 @@ impl Default for WebConfig {
             run_events_interval: std::time::Duration::from_millis(500),
             header_read_timeout: std::time::Duration::from_secs(10),
             body_read_timeout: std::time::Duration::from_secs(30),
+            public_url: None,
+            trusted_proxies: external::TrustedProxies::default(),
         }
     }
 }
@@ -143,7 +151,16 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::router())
         .layer(axum::middleware::from_fn(track_requests))
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .layer(compression())
         .with_state(state)
+}
+
+/// gzip or deflate when the client asks (`Accept-Encoding`), at the fastest level: feed pages are
+/// JSON that compresses about tenfold even so, and the server's CPU per row stays low. Event
+/// streams (`text/event-stream`) are never compressed, so their events are not held back in a
+/// compressor's buffer; bodies under 32 bytes are left as they are.
+fn compression() -> tower_http::compression::CompressionLayer {
+    tower_http::compression::CompressionLayer::new().quality(tower_http::CompressionLevel::Fastest)
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {

@@ -34,10 +34,25 @@ pub struct HttpConfig {
     pub bind: String,
     pub port: u16,
     pub public_url: String,
+    pub trusted_proxies: Vec<String>,
     pub max_body_bytes: usize,
     pub session_lifetime_hours: u32,
     pub header_read_timeout_seconds: u64,
     pub body_read_timeout_seconds: u64,
+}
+
+impl HttpConfig {
+    /// `public_url`, checked; `None` when empty.
+    pub fn public_url(&self) -> anyhow::Result<Option<koppel_web::external::PublicUrl>> {
+        if self.public_url.trim().is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(koppel_web::external::PublicUrl::parse(&self.public_url)?))
+    }
+
+    pub fn trusted_proxies(&self) -> anyhow::Result<koppel_web::external::TrustedProxies> {
+        Ok(koppel_web::external::TrustedProxies::parse(&self.trusted_proxies)?)
+    }
 }
 
 /// Background work: the worker, the scheduler and the run history (see `[jobs]` in default.toml).
@@ -232,9 +247,10 @@ impl Config {
                 set(&mut table, &path, &value)?;
             }
         }
-        let config: Config = toml::Value::Table(table)
+        let mut config: Config = toml::Value::Table(table)
             .try_into()
             .context("the configuration is not valid")?;
+        config.derive_defaults();
         config.validate()?;
         Ok((config, warnings))
     }
@@ -260,15 +276,24 @@ impl Config {
         if self.http.header_read_timeout_seconds == 0 || self.http.body_read_timeout_seconds == 0 {
             bail!("http.header_read_timeout_seconds and http.body_read_timeout_seconds must be at least 1");
         }
-        if !(self.http.public_url.is_empty()
-            || self.http.public_url.starts_with("http://")
-            || self.http.public_url.starts_with("https://"))
-        {
-            bail!("http.public_url must start with http:// or https://");
-        }
+        self.http.public_url()?;
+        self.http.trusted_proxies()?;
         self.datasync.validate()?;
         self.accountview.validate()?;
         self.jobs.validate()
+    }
+
+    /// Settings whose default follows from others: AccountView's `redirect_url` is
+    /// `<public_url>/accountview/callback` unless set (or Koppel's own loopback address without a
+    /// public URL).
+    fn derive_defaults(&mut self) {
+        if self.accountview.redirect_url.is_empty() {
+            let base = match self.http.public_url.trim().trim_end_matches('/') {
+                "" => format!("http://127.0.0.1:{}", self.http.port),
+                public => public.to_string(),
+            };
+            self.accountview.redirect_url = format!("{base}/accountview/callback");
+        }
     }
 
     /// The database URL in effect: the configured one, or SQLite in the data directory.
@@ -465,6 +490,14 @@ fn set(table: &mut toml::Table, path: &[String], text: &str) -> anyhow::Result<(
                 .parse()
                 .with_context(|| format!("{name} must be true or false, not {text:?}"))?,
         ),
+        // A list from the environment: comma-separated, e.g. KOPPEL_HTTP_TRUSTED_PROXIES=10.0.0.1,fd00::/8.
+        Some(toml::Value::Array(_)) => toml::Value::Array(
+            text.split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(|item| toml::Value::String(item.to_string()))
+                .collect(),
+        ),
         Some(_) => toml::Value::String(text.to_string()),
         None => bail!("unknown setting {name}"),
     };
@@ -603,6 +636,54 @@ mod tests {
         );
         let error = Config::load(&Flags::default(), &env(&[("KOPPEL_JOBS_CONCURRENCY", "0")])).unwrap_err();
         assert!(format!("{error:#}").contains("jobs.concurrency"), "{error:#}");
+    }
+
+    #[test]
+    fn public_url_and_trusted_proxies_are_checked_and_public_url_sets_the_callback() {
+        let (config, _) = Config::load(&Flags::default(), &[]).unwrap();
+        assert_eq!(
+            config.accountview.redirect_url,
+            "http://127.0.0.1:8080/accountview/callback"
+        );
+        assert!(
+            config.http.trusted_proxies().unwrap().is_empty(),
+            "nobody is trusted by default"
+        );
+        let (config, _) = Config::load(
+            &Flags::default(),
+            &env(&[
+                ("KOPPEL_HTTP_PUBLIC_URL", "https://bi.example.nl/"),
+                ("KOPPEL_HTTP_TRUSTED_PROXIES", "10.0.0.0/8, fd00::1"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.accountview.redirect_url,
+            "https://bi.example.nl/accountview/callback"
+        );
+        assert_eq!(config.http.trusted_proxies, ["10.0.0.0/8", "fd00::1"]);
+        assert!(config.http.public_url().unwrap().is_some());
+        let (config, _) = Config::load(
+            &Flags::default(),
+            &env(&[
+                ("KOPPEL_HTTP_PUBLIC_URL", "https://bi.example.nl"),
+                ("KOPPEL_ACCOUNTVIEW_REDIRECT_URL", "https://other.example/cb"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.accountview.redirect_url, "https://other.example/cb",
+            "set explicitly, it stays"
+        );
+        for (name, value, expected) in [
+            ("KOPPEL_HTTP_PUBLIC_URL", "bi.example.nl", "http.public_url"),
+            ("KOPPEL_HTTP_PUBLIC_URL", "https://bi.example.nl?x=1", "http.public_url"),
+            ("KOPPEL_HTTP_TRUSTED_PROXIES", "10.0.0.0/40", "http.trusted_proxies"),
+            ("KOPPEL_HTTP_TRUSTED_PROXIES", "proxy.local", "http.trusted_proxies"),
+        ] {
+            let error = Config::load(&Flags::default(), &env(&[(name, value)])).unwrap_err();
+            assert!(format!("{error:#}").contains(expected), "{value}: {error:#}");
+        }
     }
 
     #[test]

@@ -221,6 +221,8 @@ async fn serve(mut config: Config, demo: bool, with_worker: bool) -> anyhow::Res
         max_body_bytes: config.http.max_body_bytes,
         header_read_timeout: std::time::Duration::from_secs(config.http.header_read_timeout_seconds),
         body_read_timeout: std::time::Duration::from_secs(config.http.body_read_timeout_seconds),
+        public_url: config.http.public_url()?,
+        trusted_proxies: config.http.trusted_proxies()?,
         ..koppel_web::WebConfig::default()
     };
     let mut state = koppel_web::AppState::new(store.clone(), web);

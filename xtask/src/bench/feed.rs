@@ -5,7 +5,9 @@
 //! and a feed token made through koppel-store, `koppel serve` on a free loopback port, then one reader
 //! with HTTP Basic pages through the whole entity set at the server's default page size, `--reads` times
 //! (default 3, each reported on its own). Every page is parsed (to find the next link and count rows)
-//! and each read's total is checked against the sync.
+//! and each read's total is checked against the sync. With `--gzip` the same number of reads follows
+//! with `Accept-Encoding: gzip, deflate` (as Power BI sends it), reporting the bytes on the wire and
+//! the server's CPU next to the uncompressed reads.
 
 use super::cpu;
 use super::load::Reader;
@@ -38,6 +40,9 @@ pub struct FeedArgs {
     /// the rows read are then checked against the feed's own `/$count` with the same filter.
     #[arg(long)]
     filter: Option<String>,
+    /// After the plain reads, as many with `Accept-Encoding: gzip, deflate` (compressed answers).
+    #[arg(long)]
+    gzip: bool,
 }
 
 /// `$filter=…` for a feed URL, percent-encoded.
@@ -66,9 +71,14 @@ struct Measured {
 
 /// One full read of the entity set.
 struct Read {
+    /// Whether the answers were asked for (and came) gzip-compressed.
+    compressed: bool,
     rows: u64,
     pages: u64,
+    /// JSON bytes after decompression.
     bytes: u64,
+    /// Body bytes as sent (compressed or not).
+    wire_bytes: u64,
     elapsed: Duration,
     slowest_page: Duration,
     server_cpu: Option<Duration>,
@@ -161,16 +171,28 @@ async fn measure(scratch: &Scratch, koppel: &std::path::Path, arguments: &FeedAr
         }
     };
     let mut reads = Vec::new();
-    for read in 1..=arguments.reads {
-        eprintln!(
-            "bench feed: read {read} of {}: {expected} WorkOrders from {origin}/odata/v4/{feed}/WorkOrders",
-            arguments.reads
-        );
-        let measured = read_all(&mut reader, &server, &origin, &feed, query.as_deref()).await?;
-        if measured.rows != expected {
-            bail!("the feed gave {} WorkOrders, the sync wrote {expected}", measured.rows);
+    let encodings: &[Option<&str>] = if arguments.gzip {
+        &[None, Some("gzip, deflate")]
+    } else {
+        &[None]
+    };
+    for encoding in encodings {
+        reader.set_accept_encoding(encoding.map(HeaderValue::from_static));
+        for read in 1..=arguments.reads {
+            eprintln!(
+                "bench feed: read {read} of {}{}: {expected} WorkOrders from {origin}/odata/v4/{feed}/WorkOrders",
+                arguments.reads,
+                encoding.map_or(String::new(), |encoding| format!(" with Accept-Encoding: {encoding}"))
+            );
+            let measured = read_all(&mut reader, &server, &origin, &feed, query.as_deref()).await?;
+            if measured.rows != expected {
+                bail!("the feed gave {} WorkOrders, the sync wrote {expected}", measured.rows);
+            }
+            if measured.compressed != encoding.is_some() {
+                bail!("asked for compression {encoding:?}, but the answers came otherwise");
+            }
+            reads.push(measured);
         }
-        reads.push(measured);
     }
     let peak_after = server.peak_memory_bytes();
     Ok(Measured {
@@ -199,6 +221,7 @@ async fn read_all(
         Some(query) => format!("/odata/v4/{feed}/WorkOrders?{query}"),
     };
     let (mut rows, mut pages, mut bytes, mut slowest_page) = (0_u64, 0_u64, 0_u64, Duration::ZERO);
+    let (mut wire_bytes, mut compressed) = (0_u64, false);
     loop {
         let asked = Instant::now();
         let answer = reader.get(&path).await?;
@@ -211,11 +234,22 @@ async fn read_all(
                 server.log_tail()
             );
         }
-        let page: Page =
-            serde_json::from_slice(&answer.body).with_context(|| format!("GET {path}: not a feed page"))?;
+        wire_bytes += answer.body.len() as u64;
+        let body = match answer.content_encoding.as_deref() {
+            None => answer.body.to_vec(),
+            Some("gzip") => {
+                compressed = true;
+                let mut json = Vec::with_capacity(answer.body.len() * 8);
+                std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&answer.body[..]), &mut json)
+                    .with_context(|| format!("GET {path}: the gzip answer does not decompress"))?;
+                json
+            }
+            Some(other) => bail!("GET {path}: unexpected Content-Encoding {other}"),
+        };
+        let page: Page = serde_json::from_slice(&body).with_context(|| format!("GET {path}: not a feed page"))?;
         rows += page.value.len() as u64;
         pages += 1;
-        bytes += answer.body.len() as u64;
+        bytes += body.len() as u64;
         match page.next_link {
             Some(link) => {
                 path = link
@@ -230,6 +264,8 @@ async fn read_all(
     let server_cpu = cpu::spent(cpu_before, server.cpu_time());
     let reader_cpu = cpu::spent(reader_before, cpu::cpu_time("self"));
     Ok(Read {
+        compressed,
+        wire_bytes,
         reader_cpu,
         rows,
         pages,
@@ -261,8 +297,17 @@ fn print_summary(scale: u64, filter: Option<&str>, results: &[Measured]) {
             measured.sync_rows as f64 / measured.sync_elapsed.as_secs_f64()
         );
         for (number, read) in measured.reads.iter().enumerate() {
+            let wire = if read.compressed {
+                format!(
+                    " gzip: {:.1} MB on the wire ({:.1}x smaller),",
+                    read.wire_bytes as f64 / 1e6,
+                    read.bytes as f64 / read.wire_bytes.max(1) as f64
+                )
+            } else {
+                String::from(" uncompressed,")
+            };
             println!(
-                "  feed read {}  {} rows in {} pages, {:.0} MB of JSON, in {}: {:.0} rows/s; slowest page {:.0} ms",
+                "  feed read {}  {} rows in {} pages, {:.0} MB of JSON,{wire} in {}: {:.0} rows/s; slowest page {:.0} ms",
                 number + 1,
                 read.rows,
                 read.pages,

@@ -80,7 +80,10 @@ impl LoadReport {
 /// An answer read in full.
 pub struct Answer {
     pub status: u16,
+    /// As received: still compressed when `content_encoding` is set.
     pub body: Bytes,
+    /// The `Content-Encoding` of the body, e.g. `gzip`.
+    pub content_encoding: Option<String>,
 }
 
 /// One GET on a fresh connection, e.g. for `/readyz` or a first check.
@@ -96,6 +99,7 @@ pub struct Reader {
     address: SocketAddr,
     sender: SendRequest<Empty<Bytes>>,
     authorization: HeaderValue,
+    accept_encoding: Option<HeaderValue>,
 }
 
 impl Reader {
@@ -105,11 +109,22 @@ impl Reader {
             address,
             sender: connect(address).await?,
             authorization,
+            accept_encoding: None,
         })
     }
 
+    /// Sends `Accept-Encoding` with every request from now on (`None`: not at all).
+    pub fn set_accept_encoding(&mut self, accept_encoding: Option<HeaderValue>) {
+        self.accept_encoding = accept_encoding;
+    }
+
     pub async fn get(&mut self, path: &str) -> anyhow::Result<Answer> {
-        let request = request(self.address, path, Some(&self.authorization))?;
+        let mut request = request(self.address, path, Some(&self.authorization))?;
+        if let Some(encoding) = &self.accept_encoding {
+            request
+                .headers_mut()
+                .insert(hyper::header::ACCEPT_ENCODING, encoding.clone());
+        }
         exchange(&mut self.sender, &request).await
     }
 }
@@ -314,8 +329,17 @@ async fn exchange(
     sender.ready().await?;
     let response = sender.send_request(request).await?;
     let status = response.status().as_u16();
+    let content_encoding = response
+        .headers()
+        .get(hyper::header::CONTENT_ENCODING)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_string);
     let body = response.into_body().collect().await?.to_bytes();
-    Ok(Answer { status, body })
+    Ok(Answer {
+        status,
+        body,
+        content_encoding,
+    })
 }
 
 #[cfg(test)]
@@ -348,6 +372,7 @@ mod tests {
         let answer = |status, body: &str| Answer {
             status,
             body: Bytes::from(body.to_string()),
+            content_encoding: None,
         };
         assert!(check(&answer(200, r#"{"items":[1,2],"next_cursor":null}"#), 2).is_ok());
         assert!(check(&answer(200, r#"{"items":[1]}"#), 2).is_err());

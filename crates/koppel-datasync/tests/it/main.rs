@@ -7,7 +7,7 @@ mod support;
 mod autosync;
 mod filters;
 mod metadata;
-mod resync;
 mod reference;
+mod resync;
 mod semantics;
 mod sync;

@@ -8,8 +8,9 @@ use super::{Endpoint, JsonBody, Operation};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::external::ExternalBase;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use koppel_domain::AdministrationId;
@@ -38,31 +39,22 @@ async fn authorise(
     Ok(found.id)
 }
 
-/// The feed's absolute URL, from the request's Host (behind a proxy: X-Forwarded-Proto/Host).
-pub fn base_url(headers: &HeaderMap) -> String {
-    let header_text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let proto = header_text("x-forwarded-proto").unwrap_or("http");
-    let host = header_text("x-forwarded-host")
-        .or_else(|| header_text(header::HOST.as_str()))
-        .unwrap_or("localhost");
-    format!("{proto}://{host}")
-}
-
-pub fn feed_url(headers: &HeaderMap, administration: AdministrationId) -> String {
+/// The feed's absolute URL at the request's external address (see [`ExternalBase`]).
+pub fn feed_url(external: &ExternalBase, administration: AdministrationId) -> String {
     format!(
         "{}/odata/v4/{}/",
-        base_url(headers),
+        external.url(),
         koppel_datasync::feed_name(administration)
     )
 }
 
 async fn status_json(
     state: &AppState,
-    headers: &HeaderMap,
+    external: &ExternalBase,
     administration: AdministrationId,
 ) -> Result<Json, ApiError> {
     let status = state.store.datasync_state(administration).await?;
-    let url = feed_url(headers, administration);
+    let url = feed_url(external, administration);
     Ok(json!({
         "autosync": status.autosync,
         "autosync_changed_at": status.autosync_changed_at.map(time),
@@ -78,11 +70,11 @@ async fn status_json(
 async fn read(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
+    external: ExternalBase,
     Path(params): Path<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let administration = authorise(&state, &caller, &params).await?;
-    Ok(axum::Json(status_json(&state, &headers, administration).await?).into_response())
+    Ok(axum::Json(status_json(&state, &external, administration).await?).into_response())
 }
 
 #[derive(Deserialize)]
@@ -94,7 +86,7 @@ struct AutosyncRequest {
 async fn set_autosync(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
+    external: ExternalBase,
     Path(params): Path<HashMap<String, String>>,
     body: Option<JsonBody>,
 ) -> Result<Response, ApiError> {
@@ -117,7 +109,7 @@ async fn set_autosync(
             chrono::Duration::minutes(DEFAULT_INTERVAL_MINUTES),
         )
         .await?;
-    Ok(axum::Json(status_json(&state, &headers, administration).await?).into_response())
+    Ok(axum::Json(status_json(&state, &external, administration).await?).into_response())
 }
 
 async fn start(

@@ -1,15 +1,20 @@
 //! The OData v4 feed Power BI reads: `/odata/v4/<feed>/` with the service document, CSDL XML
-//! `$metadata`, the entity sets of the reporting dataset, `$count`, key lookup, server-driven paging
-//! with a snapshot-pinned `$skiptoken`, ETags, and HTTP Basic with feed tokens.
+//! `$metadata`, the entity sets of the reporting dataset, `$count`, key lookup (`Set(1)`,
+//! `Set(Id=1)`), single properties and their raw values, server-driven paging with a
+//! snapshot-pinned `$skiptoken`, ETags with `Vary`, and HTTP Basic with feed tokens.
 //!
 //! Pages are bounded (`Prefer: odata.maxpagesize` up to [`MAX_PAGE_SIZE`]), so memory per request is
 //! bounded however large a table is; the client follows `@odata.nextLink`. Every page of one listing
 //! reads the sync the first page was pinned to, so a sync that lands meanwhile shifts nothing.
+//! Absolute URLs start at the request's external address ([`ExternalBase`]).
+
+mod negotiate;
+mod page;
 
 use crate::AppState;
-use crate::api::datasync::base_url;
+use crate::external::ExternalBase;
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -21,12 +26,12 @@ use koppel_domain::AdministrationId;
 use koppel_domain::licence::PowerUp;
 use koppel_domain::record::Value;
 use koppel_odata::{Error as ODataError, QueryOptions, parse_query};
-use koppel_store::Store;
 use koppel_store::StoreError;
-use koppel_store::reporting::{FeedTokenCheck, ReportingRead, ReportingSource, SqlPiece};
-use std::collections::HashMap;
+use koppel_store::reporting::{FeedTokenCheck, ReportingRead, SqlPiece};
+use negotiate::{JsonFormat, Metadata};
+use page::{PageWriter, write_property, write_row};
+use sha2::Digest;
 use std::fmt::Write;
-use std::hash::{Hash, Hasher};
 use std::sync::OnceLock;
 
 /// Rows per page unless the client prefers fewer (or more, up to the cap).
@@ -34,19 +39,30 @@ pub const DEFAULT_PAGE_SIZE: u64 = 20_000;
 pub const MAX_PAGE_SIZE: u64 = 50_000;
 
 const REALM: &str = "Basic realm=\"Koppel Power BI feed\", charset=\"UTF-8\"";
-const JSON_TYPE: &str =
-    "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
+const TEXT_TYPE: &str = "text/plain;charset=utf-8";
+/// What the body of a data answer depends on besides its URL: the format (`Accept`), the content
+/// coding, the page size (`Prefer`) and who asks.
+const DATA_VARY: &str = "Accept, Accept-Encoding, Prefer, Authorization";
+/// `$metadata`, `/$count` and `/$value` do not depend on `Accept` or `Prefer`.
+const PLAIN_VARY: &str = "Accept-Encoding, Authorization";
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/odata/v4/{feed}", get(service_document))
         .route("/odata/v4/{feed}/", get(service_document))
-        .route("/odata/v4/{feed}/{segment}", get(resource))
-        .route("/odata/v4/{feed}/{segment}/{sub}", get(count))
+        .route("/odata/v4/{feed}/{*path}", get(resource))
+        .method_not_allowed_fallback(|| async {
+            FeedError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "the feed is read-only: use GET",
+            )
+        })
 }
 
 /// An OData error answer: `{"error":{"code","message"}}` with `OData-Version`.
-struct FeedError {
+#[derive(Debug)]
+pub(crate) struct FeedError {
     status: StatusCode,
     code: &'static str,
     message: String,
@@ -63,6 +79,25 @@ impl FeedError {
 
     fn unauthorized(message: impl Into<String>) -> FeedError {
         FeedError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    fn not_found(message: impl Into<String>) -> FeedError {
+        FeedError::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// Before the administration's first sync there is nothing to read; saying so beats empty
+    /// tables. 409 (the data is not in a readable state yet), not 503: Power Query retries a 503
+    /// three times with back-off before it shows anything, and waiting does not help unless
+    /// somebody syncs; a 409 shows this message at once.
+    fn not_synced() -> FeedError {
+        FeedError::new(
+            StatusCode::CONFLICT,
+            "not_synced_yet",
+            "Er zijn nog geen gegevens: deze administratie is nog niet gesynchroniseerd. Klik in Koppel onder \
+             Instellingen → Data Sync op \"Nu synchroniseren\" (of zet Autosync aan) en vernieuw daarna. / \
+             No data yet: this administration has not been synced. In Koppel, go to Settings → Data Sync and \
+             click \"Sync now\" (or switch Autosync on), then refresh.",
+        )
     }
 }
 
@@ -86,6 +121,16 @@ impl From<StoreError> for FeedError {
                 "busy",
                 "the database is busy; try again in a moment",
             ),
+            error if error.is_statement_too_complex() => {
+                tracing::info!(error = %error, "a feed query was too complex for the database");
+                FeedError::new(
+                    StatusCode::BAD_REQUEST,
+                    "query_too_complex",
+                    "De query is te groot of te diep genest voor de database; gebruik minder termen in $filter \
+                     of $orderby. / The query is too large or too deeply nested for the database; use fewer \
+                     terms in $filter or $orderby.",
+                )
+            }
             other => {
                 tracing::error!(error = %other, "feed request failed");
                 FeedError::new(
@@ -107,7 +152,10 @@ impl IntoResponse for FeedError {
         body.push_str("}}");
         let mut response = (self.status, body).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON_TYPE));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(JsonFormat::default().content_type()),
+        );
         headers.insert("odata-version", HeaderValue::from_static("4.0"));
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(REALM));
@@ -119,17 +167,13 @@ impl IntoResponse for FeedError {
 /// Checks HTTP Basic (user = feed name, password = feed token) and that the feed may be read.
 async fn authenticate(state: &AppState, headers: &HeaderMap, feed_name: &str) -> Result<AdministrationId, FeedError> {
     let Some(administration) = koppel_datasync::parse_feed_name(feed_name) else {
-        return Err(FeedError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "there is no feed with this name",
-        ));
+        return Err(FeedError::not_found("there is no feed with this name"));
     };
     let credentials = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic ")))
-        .and_then(|encoded| base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok())
+        .and_then(|v| crate::auth::credentials_of(v, "basic"))
+        .and_then(|encoded| base64::engine::general_purpose::STANDARD.decode(encoded).ok())
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .ok_or_else(|| {
             FeedError::unauthorized("log in with HTTP Basic: the feed name as user name and a feed token as password")
@@ -170,29 +214,51 @@ async fn authenticate(state: &AppState, headers: &HeaderMap, feed_name: &str) ->
     Ok(administration)
 }
 
-fn root_url(headers: &HeaderMap, feed_name: &str) -> String {
-    format!("{}/odata/v4/{feed_name}/", base_url(headers))
+fn root_url(external: &ExternalBase, feed_name: &str) -> String {
+    format!("{}/odata/v4/{feed_name}/", external.url())
 }
 
-fn json_answer(status: StatusCode, body: impl Into<Body>) -> Response {
+fn json_answer(status: StatusCode, body: impl Into<Body>, format: &JsonFormat) -> Response {
     let mut response = (status, body.into()).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON_TYPE));
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
     headers.insert("odata-version", HeaderValue::from_static("4.0"));
     response
 }
 
+fn text_answer(body: String) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(TEXT_TYPE));
+    headers.insert("odata-version", HeaderValue::from_static("4.0"));
+    response
+}
+
+/// `@odata.context` (with minimal metadata) as the first member of a JSON object being written.
+fn open_object(body: &mut String, format: &JsonFormat, context: impl FnOnce() -> String) {
+    body.push('{');
+    if format.metadata == Metadata::Minimal {
+        body.push_str("\"@odata.context\":");
+        write_json_string(body, &context());
+        body.push(',');
+    }
+}
+
 async fn service_document(
     State(state): State<AppState>,
+    external: ExternalBase,
     headers: HeaderMap,
-    Path(params): Path<HashMap<String, String>>,
+    uri: Uri,
+    Path(feed_name): Path<String>,
 ) -> Result<Response, FeedError> {
-    let feed_name = &params["feed"];
-    authenticate(&state, &headers, feed_name).await?;
-    let root = root_url(&headers, feed_name);
-    let mut body = String::from("{\"@odata.context\":");
-    write_json_string(&mut body, &format!("{root}$metadata"));
-    body.push_str(",\"value\":[");
+    authenticate(&state, &headers, &feed_name).await?;
+    let (_, format) = negotiate::take_format(uri.query().unwrap_or(""))?;
+    let format = negotiate::json_format(&headers, format.as_deref())?;
+    let mut body = String::new();
+    open_object(&mut body, &format, || {
+        format!("{}$metadata", root_url(&external, &feed_name))
+    });
+    body.push_str("\"value\":[");
     for (index, set) in feed().sets.iter().enumerate() {
         if index > 0 {
             body.push(',');
@@ -204,7 +270,11 @@ async fn service_document(
         );
     }
     body.push_str("]}");
-    Ok(json_answer(StatusCode::OK, body))
+    let mut response = json_answer(StatusCode::OK, body, &format);
+    response
+        .headers_mut()
+        .insert(header::VARY, HeaderValue::from_static(DATA_VARY));
+    Ok(response)
 }
 
 fn metadata_document() -> &'static str {
@@ -212,112 +282,211 @@ fn metadata_document() -> &'static str {
     XML.get_or_init(|| koppel_odata::csdl::metadata_xml(&feed().model).expect("the feed model is valid"))
 }
 
-/// `Set`, `Set(key)` or `$metadata`.
+/// What a path below the feed's root addresses.
+enum Target {
+    Metadata,
+    Collection(&'static FeedSet),
+    Count(&'static FeedSet),
+    Entity(&'static FeedSet, i64),
+    /// `Set(key)/Property`, or its raw value with `/$value`.
+    Property {
+        set: &'static FeedSet,
+        key: i64,
+        column: &'static FeedColumn,
+        raw: bool,
+    },
+}
+
+impl Target {
+    /// Parses the (percent-decoded) path after `/odata/v4/<feed>/`. One trailing slash is allowed.
+    fn parse(path: &str) -> Result<Target, FeedError> {
+        let mut segments: Vec<&str> = path.split('/').collect();
+        if segments.len() > 1 && segments.last() == Some(&"") {
+            segments.pop();
+        }
+        let first = segments[0];
+        if first == "$metadata" {
+            return match segments.len() {
+                1 => Ok(Target::Metadata),
+                _ => Err(FeedError::not_found("$metadata has no parts")),
+            };
+        }
+        let (name, key) = match first.split_once('(') {
+            Some((name, rest)) => (name, Some(rest)),
+            None => (first, None),
+        };
+        let set = feed()
+            .set(name)
+            .ok_or_else(|| FeedError::not_found(format!("the feed has no entity set `{name}`")))?;
+        let key = key.map(|rest| parse_key(set, first, rest)).transpose()?;
+        let property = |property: &str| {
+            set.column(property)
+                .ok_or_else(|| FeedError::not_found(format!("{} has no property `{property}`", set.name)))
+        };
+        match (key, &segments[1..]) {
+            (None, []) => Ok(Target::Collection(set)),
+            (None, ["$count"]) => Ok(Target::Count(set)),
+            (Some(key), []) => Ok(Target::Entity(set, key)),
+            (Some(key), [name]) => Ok(Target::Property {
+                set,
+                key,
+                column: property(name)?,
+                raw: false,
+            }),
+            (Some(key), [name, "$value"]) => Ok(Target::Property {
+                set,
+                key,
+                column: property(name)?,
+                raw: true,
+            }),
+            (None, [next, ..]) if set.column(next).is_some() => Err(FeedError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_path",
+                format!(
+                    "`{path}`: a property belongs to one entity; address it by key, e.g. {}(1)/{next}",
+                    set.name
+                ),
+            )),
+            _ => Err(FeedError::not_found(format!("the feed has no resource at `{path}`"))),
+        }
+    }
+}
+
+/// The key in `Set(42)` or `Set(Id=42)`; `rest` is what follows the `(`.
+fn parse_key(set: &FeedSet, segment: &str, rest: &str) -> Result<i64, FeedError> {
+    let key_property = &set.columns[0].property;
+    let inside = rest.strip_suffix(')').map(str::trim);
+    let value = inside.map(|inside| match inside.split_once('=') {
+        Some((name, value)) if name.trim() == key_property => Some(value.trim()),
+        Some(_) => None,
+        None => Some(inside),
+    });
+    value
+        .flatten()
+        .and_then(|value| value.parse::<i64>().ok())
+        .ok_or_else(|| {
+            FeedError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_key",
+                format!(
+                    "`{segment}`: the key must be a whole number, e.g. {0}(42) or {0}({key_property}=42)",
+                    set.name
+                ),
+            )
+        })
+}
+
+/// Everything below the service root: `$metadata`, sets, `$count`, entities and their properties.
 async fn resource(
     State(state): State<AppState>,
+    external: ExternalBase,
     headers: HeaderMap,
     uri: Uri,
-    Path(params): Path<HashMap<String, String>>,
+    Path((feed_name, path)): Path<(String, String)>,
 ) -> Result<Response, FeedError> {
-    let feed_name = params["feed"].clone();
-    let segment = params["segment"].clone();
     let administration = authenticate(&state, &headers, &feed_name).await?;
-    if segment == "$metadata" {
-        // Power BI needs XML here whatever its Accept header prefers.
-        let mut response = metadata_document().into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/xml;charset=utf-8"),
-        );
-        response
-            .headers_mut()
-            .insert("odata-version", HeaderValue::from_static("4.0"));
-        return Ok(response);
+    let target = Target::parse(&path)?;
+    if let Target::Metadata = target {
+        return Ok(metadata(&headers));
     }
-    let (set_name, key) = match segment.split_once('(') {
-        Some((name, rest)) => {
-            let key = rest
-                .strip_suffix(')')
-                .and_then(|key| key.trim().parse::<i64>().ok())
-                .ok_or_else(|| {
-                    FeedError::new(
-                        StatusCode::BAD_REQUEST,
-                        "malformed_key",
-                        format!("`{segment}`: the key must be a whole number, e.g. {name}(42)"),
-                    )
-                })?;
-            (name.to_string(), Some(key))
-        }
-        None => (segment.clone(), None),
-    };
-    let set = feed().set(&set_name).ok_or_else(|| {
-        FeedError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("the feed has no entity set `{set_name}`"),
-        )
-    })?;
     let raw_query = uri.query().unwrap_or("");
-    let options = parse_query(raw_query)?;
+    let (options_query, format) = negotiate::take_format(raw_query)?;
+    let options = parse_query(&options_query)?;
     let status = state.store.datasync_state(administration).await?;
-    let context = Listing {
+    if status.current_sync == 0 {
+        return Err(FeedError::not_synced());
+    }
+    let request = Request {
         state: &state,
         headers: &headers,
-        feed_name: &feed_name,
+        root: root_url(&external, &feed_name),
         administration,
-        set,
         raw_query,
     };
-    match key {
-        Some(key) => context.entity(&options, status.current_sync, key).await,
-        None => {
-            context
-                .collection(&options, status.current_sync, status.oldest_sync)
+    match target {
+        Target::Metadata => unreachable!("answered above"),
+        Target::Count(set) => request.count(set, &options, status.current_sync).await,
+        Target::Property { set, key, column, raw } if raw => {
+            request.raw_value(set, key, column, status.current_sync).await
+        }
+        Target::Property { set, key, column, .. } => {
+            let format = negotiate::json_format(&headers, format.as_deref())?;
+            request.property(set, key, column, status.current_sync, &format).await
+        }
+        Target::Entity(set, key) => {
+            let format = negotiate::json_format(&headers, format.as_deref())?;
+            request.entity(set, &options, status.current_sync, key, &format).await
+        }
+        Target::Collection(set) => {
+            let format = negotiate::json_format(&headers, format.as_deref())?;
+            request
+                .collection(set, &options, status.current_sync, status.oldest_sync, &format)
                 .await
         }
     }
 }
 
-struct Listing<'a> {
-    state: &'a AppState,
-    headers: &'a HeaderMap,
-    feed_name: &'a str,
-    administration: AdministrationId,
-    set: &'static FeedSet,
-    raw_query: &'a str,
+/// `$metadata`: CSDL XML whatever `Accept` prefers (Power BI needs that), with an ETag of its own.
+fn metadata(headers: &HeaderMap) -> Response {
+    static TAG: OnceLock<String> = OnceLock::new();
+    let tag = TAG.get_or_init(|| etag(0, &["$metadata", metadata_document()]));
+    if let Some(response) = not_modified(headers, tag, PLAIN_VARY) {
+        return response;
+    }
+    let mut response = metadata_document().into_response();
+    let answer_headers = response.headers_mut();
+    answer_headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml;charset=utf-8"),
+    );
+    answer_headers.insert("odata-version", HeaderValue::from_static("4.0"));
+    with_etag(response, tag, PLAIN_VARY)
 }
 
-fn etag(sync: i64, path: &str, query: &str) -> String {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    (path, query).hash(&mut hasher);
-    format!("W/\"s{sync}-{:016x}\"", hasher.finish())
+/// A weak entity tag over the sync read and every input that shapes the body.
+fn etag(sync: i64, inputs: &[&str]) -> String {
+    let mut hasher = sha2::Sha256::new();
+    for input in inputs {
+        hasher.update(input.as_bytes());
+        hasher.update([0]);
+    }
+    let digest = hasher.finalize();
+    let mut tag = format!("W/\"s{sync}-");
+    for byte in &digest[..8] {
+        let _ = write!(tag, "{byte:02x}");
+    }
+    tag.push('"');
+    tag
 }
 
-fn not_modified(headers: &HeaderMap, tag: &str) -> Option<Response> {
+fn not_modified(headers: &HeaderMap, tag: &str, vary: &'static str) -> Option<Response> {
     let matches = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|value| {
-            value
-                .split(',')
-                .any(|candidate| candidate.trim() == tag || candidate.trim() == "*")
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|candidate| {
+            let candidate = candidate.trim();
+            // Weak comparison (RFC 9110 §13.1.2): `W/` does not matter.
+            candidate == "*"
+                || candidate.strip_prefix("W/").unwrap_or(candidate) == tag.strip_prefix("W/").unwrap_or(tag)
         });
     matches.then(|| {
         let mut response = StatusCode::NOT_MODIFIED.into_response();
-        if let Ok(value) = HeaderValue::from_str(tag) {
-            response.headers_mut().insert(header::ETAG, value);
-        }
         response
             .headers_mut()
             .insert("odata-version", HeaderValue::from_static("4.0"));
-        response
+        with_etag(response, tag, vary)
     })
 }
 
-fn with_etag(mut response: Response, tag: &str) -> Response {
+fn with_etag(mut response: Response, tag: &str, vary: &'static str) -> Response {
     if let Ok(value) = HeaderValue::from_str(tag) {
         response.headers_mut().insert(header::ETAG, value);
     }
+    response
+        .headers_mut()
+        .insert(header::VARY, HeaderValue::from_static(vary));
     response
 }
 
@@ -344,41 +513,19 @@ fn page_size(headers: &HeaderMap) -> (u64, Option<u64>) {
     }
 }
 
-fn write_row(body: &mut String, columns: &[&FeedColumn], row: &[Value]) {
-    body.push('{');
-    for (index, (column, value)) in columns.iter().zip(row).enumerate() {
-        if index > 0 {
-            body.push(',');
-        }
-        body.push('"');
-        body.push_str(&column.property);
-        body.push_str("\":");
-        write_value(body, column, value);
-    }
-    body.push('}');
+/// One feed request after authentication, with what its answers are built from.
+struct Request<'a> {
+    state: &'a AppState,
+    headers: &'a HeaderMap,
+    /// `<external base>/odata/v4/<feed>/`
+    root: String,
+    administration: AdministrationId,
+    raw_query: &'a str,
 }
 
-/// The query string for a next link: the client's options without its skip token, spaces as %20.
-fn next_query(raw_query: &str, token: &SkipToken) -> String {
-    let mut parts: Vec<String> = raw_query
-        .split('&')
-        .filter(|part| !part.is_empty())
-        .filter(|part| {
-            let name = part.split('=').next().unwrap_or("");
-            let name = koppel_odata::query::percent_decode(name)
-                .unwrap_or_default()
-                .to_lowercase();
-            name != "$skiptoken" && name != "skiptoken"
-        })
-        .map(|part| part.replace(['+', ' '], "%20"))
-        .collect();
-    parts.push(format!("$skiptoken={}", token.encode()));
-    parts.join("&")
-}
-
-impl Listing<'_> {
-    fn context_url(&self, plan: &Plan<'_>, options: &QueryOptions, entity: bool) -> String {
-        let mut url = format!("{}$metadata#{}", root_url(self.headers, self.feed_name), self.set.name);
+impl Request<'_> {
+    fn context_url(&self, set: &FeedSet, plan: &Plan<'_>, options: &QueryOptions, entity: bool) -> String {
+        let mut url = format!("{}$metadata#{}", self.root, set.name);
         if options.select.is_some() {
             let names: Vec<&str> = plan.columns.iter().map(|c| c.property.as_str()).collect();
             let _ = write!(url, "({})", names.join(","));
@@ -389,20 +536,16 @@ impl Listing<'_> {
         url
     }
 
-    async fn entity(&self, options: &QueryOptions, sync: i64, key: i64) -> Result<Response, FeedError> {
-        let plan = plan(self.set, options, self.state.store.backend())?;
-        let tag = etag(sync, &format!("{}({key})", self.set.name), self.raw_query);
-        if let Some(response) = not_modified(self.headers, &tag) {
-            return Ok(response);
-        }
-        let columns = storage_columns(&plan);
+    /// One row of `set` by key with the plan's columns, or 404.
+    async fn row(&self, set: &FeedSet, plan: &Plan<'_>, sync: i64, key: i64) -> Result<Vec<Value>, FeedError> {
+        let columns = storage_columns(plan);
         let filter = vec![
-            SqlPiece::Sql(format!("{} = ", self.set.source.key())),
+            SqlPiece::Sql(format!("{} = ", set.source.key())),
             SqlPiece::Bind(Value::Integer(key)),
         ];
         let read = ReportingRead {
             administration: self.administration,
-            source: self.set.source,
+            source: set.source,
             sync,
             columns: &columns,
             filter: &filter,
@@ -411,24 +554,124 @@ impl Listing<'_> {
             offset: 0,
             limit: 1,
         };
-        let rows = self.state.store.reporting_rows(&read).await?;
-        let Some(row) = rows.first() else {
-            return Err(FeedError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                format!("{} has no entity with key {key}", self.set.name),
-            ));
-        };
-        let mut body = String::from("{\"@odata.context\":");
-        write_json_string(&mut body, &self.context_url(&plan, options, true));
-        let mut entity = String::new();
-        write_row(&mut entity, &plan.columns, row);
-        body.push(',');
-        body.push_str(&entity[1..]);
-        Ok(with_etag(json_answer(StatusCode::OK, body), &tag))
+        let mut rows = self.state.store.reporting_rows(&read).await?;
+        if rows.is_empty() {
+            return Err(FeedError::not_found(format!(
+                "{} has no entity with key {key}",
+                set.name
+            )));
+        }
+        Ok(rows.swap_remove(0))
     }
 
-    async fn collection(&self, options: &QueryOptions, current: i64, oldest: i64) -> Result<Response, FeedError> {
+    async fn entity(
+        &self,
+        set: &'static FeedSet,
+        options: &QueryOptions,
+        sync: i64,
+        key: i64,
+        format: &JsonFormat,
+    ) -> Result<Response, FeedError> {
+        let plan = plan(set, options, self.state.store.backend())?;
+        let tag = etag(
+            sync,
+            &[&format!("{}({key})", set.name), self.raw_query, &format!("{format:?}")],
+        );
+        if let Some(response) = not_modified(self.headers, &tag, DATA_VARY) {
+            return Ok(response);
+        }
+        let row = self.row(set, &plan, sync, key).await?;
+        let mut body = String::new();
+        open_object(&mut body, format, || self.context_url(set, &plan, options, true));
+        let mut entity = String::new();
+        write_row(&mut entity, &plan.columns, &row, format.ieee754);
+        body.push_str(&entity[1..]);
+        Ok(with_etag(json_answer(StatusCode::OK, body, format), &tag, DATA_VARY))
+    }
+
+    /// `Set(key)/Property`: `{"@odata.context":…,"value":…}`; a null value has no representation
+    /// and answers 204 (OData JSON Format §11).
+    async fn property(
+        &self,
+        set: &'static FeedSet,
+        key: i64,
+        column: &'static FeedColumn,
+        sync: i64,
+        format: &JsonFormat,
+    ) -> Result<Response, FeedError> {
+        let path = format!("{}({key})/{}", set.name, column.property);
+        let tag = etag(sync, &[&path, self.raw_query, &format!("{format:?}")]);
+        if let Some(response) = not_modified(self.headers, &tag, DATA_VARY) {
+            return Ok(response);
+        }
+        let value = self.property_value(set, key, column, sync).await?;
+        if matches!(value, Value::Null) {
+            return Ok(with_etag(no_content(), &tag, DATA_VARY));
+        }
+        let mut body = String::new();
+        open_object(&mut body, format, || format!("{}$metadata#{path}", self.root));
+        body.push_str("\"value\":");
+        write_property(&mut body, column, &value, format.ieee754);
+        body.push('}');
+        Ok(with_etag(json_answer(StatusCode::OK, body, format), &tag, DATA_VARY))
+    }
+
+    /// `Set(key)/Property/$value`: the raw value as text; null answers 204 (OData Protocol
+    /// §11.2.4.1.1).
+    async fn raw_value(
+        &self,
+        set: &'static FeedSet,
+        key: i64,
+        column: &'static FeedColumn,
+        sync: i64,
+    ) -> Result<Response, FeedError> {
+        let tag = etag(
+            sync,
+            &[
+                &format!("{}({key})/{}/$value", set.name, column.property),
+                self.raw_query,
+            ],
+        );
+        if let Some(response) = not_modified(self.headers, &tag, PLAIN_VARY) {
+            return Ok(response);
+        }
+        let text = match self.property_value(set, key, column, sync).await? {
+            Value::Null => return Ok(with_etag(no_content(), &tag, PLAIN_VARY)),
+            Value::Text(text) => text,
+            value => {
+                let mut json = String::new();
+                write_value(&mut json, column, &value);
+                json.trim_matches('"').to_string()
+            }
+        };
+        Ok(with_etag(text_answer(text), &tag, PLAIN_VARY))
+    }
+
+    async fn property_value(
+        &self,
+        set: &'static FeedSet,
+        key: i64,
+        column: &'static FeedColumn,
+        sync: i64,
+    ) -> Result<Value, FeedError> {
+        let whole = plan(set, &QueryOptions::default(), self.state.store.backend())?;
+        let row = self.row(set, &whole, sync, key).await?;
+        let index = whole
+            .columns
+            .iter()
+            .position(|candidate| candidate.property == column.property)
+            .ok_or_else(|| FeedError::not_found(format!("{} has no property `{}`", set.name, column.property)))?;
+        Ok(row.into_iter().nth(index).unwrap_or(Value::Null))
+    }
+
+    async fn collection(
+        &self,
+        set: &'static FeedSet,
+        options: &QueryOptions,
+        current: i64,
+        oldest: i64,
+        format: &JsonFormat,
+    ) -> Result<Response, FeedError> {
         let token = match &options.skiptoken {
             None => None,
             Some(text) => Some(SkipToken::decode(text).ok_or_else(|| {
@@ -455,12 +698,15 @@ impl Listing<'_> {
                  start the refresh again",
             ));
         }
-        let plan = plan(self.set, options, self.state.store.backend())?;
-        let tag = etag(sync, self.set.name, self.raw_query);
-        if let Some(response) = not_modified(self.headers, &tag) {
+        let plan = plan(set, options, self.state.store.backend())?;
+        let (page_size, applied) = page_size(self.headers);
+        let tag = etag(
+            sync,
+            &[set.name, self.raw_query, &page_size.to_string(), &format!("{format:?}")],
+        );
+        if let Some(response) = not_modified(self.headers, &tag, DATA_VARY) {
             return Ok(response);
         }
-        let (page_size, applied) = page_size(self.headers);
         let served = token.map_or(0, |token| token.served);
         let remaining = options.top.map(|top| top.saturating_sub(served));
         let limit = remaining.map_or(page_size, |remaining| remaining.min(page_size));
@@ -473,46 +719,63 @@ impl Listing<'_> {
         };
         let mut read_columns = storage_columns(&plan);
         // The key last, for the next page's cursor.
-        read_columns.push((self.set.source.key(), koppel_domain::record::StorageType::Integer));
-        let read = ReportingRead {
-            administration: self.administration,
-            source: self.set.source,
-            sync,
-            columns: &read_columns,
-            filter: &plan.filter,
-            order: &plan.order,
-            after_key,
-            offset,
-            limit: limit + 1,
-        };
+        read_columns.push((set.source.key(), koppel_domain::record::StorageType::Integer));
         let mut head = String::with_capacity(256);
-        head.push_str("{\"@odata.context\":");
-        write_json_string(&mut head, &self.context_url(&plan, options, false));
+        open_object(&mut head, format, || self.context_url(set, &plan, options, false));
         if options.count {
+            let read = ReportingRead {
+                administration: self.administration,
+                source: set.source,
+                sync,
+                columns: &read_columns,
+                filter: &plan.filter,
+                order: &plan.order,
+                after_key,
+                offset,
+                limit: limit + 1,
+            };
             let count = self.state.store.reporting_count(&read).await?;
-            let _ = write!(head, ",\"@odata.count\":{count}");
+            if format.ieee754 {
+                let _ = write!(head, "\"@odata.count\":\"{count}\",");
+            } else {
+                let _ = write!(head, "\"@odata.count\":{count},");
+            }
         }
-        head.push_str(",\"value\":[");
-        let page = StreamedPage {
-            store: self.state.store.clone(),
-            administration: self.administration,
-            source: self.set.source,
-            sync,
-            read_columns: read_columns.clone(),
-            filter: plan.filter.clone(),
-            order: plan.order.clone(),
-            after_key,
-            offset,
+        head.push_str("\"value\":[");
+        let writer = PageWriter {
             limit,
             may_continue: remaining.is_none_or(|remaining| remaining > limit),
             columns: plan.columns.clone(),
+            ieee754: format.ieee754,
+            sync,
             served,
-            next_link_base: format!("{}{}?", root_url(self.headers, self.feed_name), self.set.name),
+            next_link_base: format!("{}{}?", self.root, set.name),
             raw_query: self.raw_query.to_string(),
             head,
         };
-        let body = page.stream();
-        let mut response = with_etag(json_answer(StatusCode::OK, body), &tag);
+        let store = self.state.store.clone();
+        let administration = self.administration;
+        let filter = plan.filter.clone();
+        let order = plan.order.clone();
+        let body = writer
+            .start(move |rows| {
+                Box::pin(async move {
+                    let read = ReportingRead {
+                        administration,
+                        source: set.source,
+                        sync,
+                        columns: &read_columns,
+                        filter: &filter,
+                        order: &order,
+                        after_key,
+                        offset,
+                        limit: limit + 1,
+                    };
+                    store.reporting_send(&read, rows).await
+                })
+            })
+            .await?;
+        let mut response = with_etag(json_answer(StatusCode::OK, body, format), &tag, DATA_VARY);
         if let Some(applied) = applied
             && let Ok(value) = HeaderValue::from_str(&format!("odata.maxpagesize={applied}"))
         {
@@ -520,154 +783,35 @@ impl Listing<'_> {
         }
         Ok(response)
     }
+
+    /// `Set/$count`: the number of entities (after `$filter`) as plain text.
+    async fn count(&self, set: &'static FeedSet, options: &QueryOptions, sync: i64) -> Result<Response, FeedError> {
+        let plan = plan(set, options, self.state.store.backend())?;
+        let tag = etag(sync, &[&format!("{}/$count", set.name), self.raw_query]);
+        if let Some(response) = not_modified(self.headers, &tag, PLAIN_VARY) {
+            return Ok(response);
+        }
+        let columns = storage_columns(&plan);
+        let read = ReportingRead {
+            administration: self.administration,
+            source: set.source,
+            sync,
+            columns: &columns,
+            filter: &plan.filter,
+            order: &[],
+            after_key: None,
+            offset: 0,
+            limit: 0,
+        };
+        let count = self.state.store.reporting_count(&read).await?;
+        Ok(with_etag(text_answer(count.to_string()), &tag, PLAIN_VARY))
+    }
 }
 
-/// `Set/$count`: the number of entities (after `$filter`) as plain text.
-async fn count(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(params): Path<HashMap<String, String>>,
-) -> Result<Response, FeedError> {
-    let feed_name = params["feed"].clone();
-    let administration = authenticate(&state, &headers, &feed_name).await?;
-    if params["sub"] != "$count" {
-        return Err(FeedError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "not_implemented",
-            "only /$count is supported after an entity set",
-        ));
-    }
-    let set = feed()
-        .set(&params["segment"])
-        .ok_or_else(|| FeedError::new(StatusCode::NOT_FOUND, "not_found", "the feed has no such entity set"))?;
-    let options = parse_query(uri.query().unwrap_or(""))?;
-    let plan = plan(set, &options, state.store.backend())?;
-    let status = state.store.datasync_state(administration).await?;
-    let columns = storage_columns(&plan);
-    let read = ReportingRead {
-        administration,
-        source: set.source,
-        sync: status.current_sync,
-        columns: &columns,
-        filter: &plan.filter,
-        order: &[],
-        after_key: None,
-        offset: 0,
-        limit: 0,
-    };
-    let count = state.store.reporting_count(&read).await?;
-    let mut response = count.to_string().into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain;charset=utf-8"),
-    );
+fn no_content() -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
     response
         .headers_mut()
         .insert("odata-version", HeaderValue::from_static("4.0"));
-    Ok(response)
-}
-
-/// Bytes of a page body sent at a time; with the channels' capacities this bounds a page's memory.
-const CHUNK_BYTES: usize = 64 * 1024;
-
-/// One page of a listing, written while its rows come from the database.
-struct StreamedPage {
-    store: Store,
-    administration: AdministrationId,
-    source: ReportingSource,
-    sync: i64,
-    read_columns: Vec<(&'static str, koppel_domain::record::StorageType)>,
-    filter: Vec<SqlPiece>,
-    order: Vec<Vec<SqlPiece>>,
-    after_key: Option<i64>,
-    offset: u64,
-    limit: u64,
-    /// Whether `$top` leaves room for another page.
-    may_continue: bool,
-    columns: Vec<&'static FeedColumn>,
-    served: u64,
-    next_link_base: String,
-    raw_query: String,
-    /// Everything before the first row.
-    head: String,
-}
-
-impl StreamedPage {
-    /// The page as a streaming body: a task reads rows (one more than the page, to know whether
-    /// another page follows) and writes JSON chunks; bounded channels keep memory flat. A database
-    /// error after the answer has started cuts the body short (the client sees invalid JSON and
-    /// retries); it is logged.
-    fn stream(self) -> Body {
-        let (chunks, receiver) = tokio::sync::mpsc::channel::<Bytes>(4);
-        tokio::spawn(async move {
-            // Batches of rows (`koppel_store::reporting::SEND_BATCH` each): a few in flight at most.
-            let (rows, mut incoming) = tokio::sync::mpsc::channel::<Vec<Vec<Value>>>(4);
-            let read = ReportingRead {
-                administration: self.administration,
-                source: self.source,
-                sync: self.sync,
-                columns: &self.read_columns,
-                filter: &self.filter,
-                order: &self.order,
-                after_key: self.after_key,
-                offset: self.offset,
-                limit: self.limit + 1,
-            };
-            let produce = self.store.reporting_send(&read, rows);
-            let columns = &self.columns;
-            let consume = async {
-                let mut buffer = self.head.clone();
-                let mut written = 0_u64;
-                let mut last_key = 0;
-                let mut more = false;
-                'rows: while let Some(batch) = incoming.recv().await {
-                    for row in batch {
-                        if written == self.limit {
-                            more = self.may_continue;
-                            break 'rows;
-                        }
-                        if written > 0 {
-                            buffer.push(',');
-                        }
-                        write_row(&mut buffer, columns, &row[..columns.len()]);
-                        last_key = row.last().and_then(Value::as_i64).unwrap_or(last_key);
-                        written += 1;
-                    }
-                    if buffer.len() >= CHUNK_BYTES {
-                        // The next chunk starts at full size instead of growing through reallocations.
-                        let full = std::mem::replace(&mut buffer, String::with_capacity(CHUNK_BYTES * 2));
-                        if chunks.send(Bytes::from(full)).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-                drop(incoming);
-                buffer.push(']');
-                if more {
-                    let next = SkipToken {
-                        sync: self.sync,
-                        served: self.served + written,
-                        last_key,
-                    };
-                    let link = format!("{}{}", self.next_link_base, next_query(&self.raw_query, &next));
-                    buffer.push_str(",\"@odata.nextLink\":");
-                    write_json_string(&mut buffer, &link);
-                }
-                buffer.push('}');
-                let _ = chunks.send(Bytes::from(buffer)).await;
-            };
-            let (produced, ()) = tokio::join!(produce, consume);
-            if let Err(error) = produced {
-                tracing::error!(error = %error, "reading a feed page failed after its answer started");
-            }
-        });
-        let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
-            receiver
-                .recv()
-                .await
-                .map(|chunk| (Ok::<_, std::convert::Infallible>(chunk), receiver))
-        });
-        Body::from_stream(stream)
-    }
+    response
 }

@@ -263,7 +263,10 @@ impl FromRequestParts<AppState> for Visitor {
             .ok_or(PageError::Login { next })?;
         let user = state.store.user(user_id).await?;
         let lang = Lang::parse(&user.language);
-        if parts.method != Method::GET && parts.method != Method::HEAD && !same_origin(&parts.headers) {
+        if parts.method != Method::GET
+            && parts.method != Method::HEAD
+            && !same_origin(&parts.headers, &crate::external::ExternalBase::of_parts(parts, state))
+        {
             return Err(PageError::FormExpired(lang));
         }
         Ok(Visitor {

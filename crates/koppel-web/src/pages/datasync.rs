@@ -10,11 +10,12 @@ use super::runs::{RunView, view};
 use super::settings::datasync_gates;
 use super::{Context, FormData, PageError, Visitor, html, redirect_with_flash};
 use crate::AppState;
+use crate::external::ExternalBase;
 use askama::Template;
 use axum::Form;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use koppel_domain::UserId;
 use koppel_store::StoreError;
@@ -63,20 +64,20 @@ struct DatasyncPage {
 pub async fn page(
     State(state): State<AppState>,
     visitor: Visitor,
-    headers: HeaderMap,
+    external: ExternalBase,
     Path(params): Path<HashMap<String, String>>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
     let id = path_number(&params["administration"], visitor.lang)?;
     let context = Context::enter(&state, visitor, id).await?;
     let before = query.get("before").and_then(|v| v.parse::<i64>().ok());
-    render(&state, &context, &headers, before, None, None).await
+    render(&state, &context, &external, before, None, None).await
 }
 
 async fn render(
     state: &AppState,
     context: &Context,
-    headers: &HeaderMap,
+    external: &ExternalBase,
     before: Option<i64>,
     new_token: Option<String>,
     token_error: Option<&'static str>,
@@ -143,7 +144,7 @@ async fn render(
     let older = page
         .next_before
         .map(|next| format!("{}{PATH}?before={next}", context.base()));
-    let feed_url = crate::api::datasync::feed_url(headers, administration);
+    let feed_url = crate::api::datasync::feed_url(external, administration);
     let tokens = state
         .store
         .datasync_tokens(administration)
@@ -250,7 +251,7 @@ pub async fn sync_now(
 pub async fn create_token(
     State(state): State<AppState>,
     visitor: Visitor,
-    headers: HeaderMap,
+    external: ExternalBase,
     Path(params): Path<HashMap<String, String>>,
     body: Result<Form<FormData>, FormRejection>,
 ) -> Result<Response, PageError> {
@@ -264,10 +265,10 @@ pub async fn create_token(
         .datasync_create_token(context.administration.id, name, Some(context.visitor.user.id))
         .await
     {
-        Ok((_, secret)) => render(&state, &context, &headers, None, Some(secret), None).await,
+        Ok((_, secret)) => render(&state, &context, &external, None, Some(secret), None).await,
         Err(StoreError::Invalid(_)) => {
             let m = context.m();
-            render(&state, &context, &headers, None, None, Some(m.ds_token_name_invalid)).await
+            render(&state, &context, &external, None, None, Some(m.ds_token_name_invalid)).await
         }
         Err(other) => Err(other.into()),
     }

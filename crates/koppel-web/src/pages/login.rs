@@ -6,6 +6,7 @@ use super::context::{
 use super::i18n::{Lang, Messages, fill};
 use super::{FormData, PageError, Visitor, html, redirect, redirect_with_flash};
 use crate::auth::{SESSION_COOKIE, cookie};
+use crate::external::ExternalBase;
 use crate::{AppState, WebConfig};
 use askama::Template;
 use axum::extract::rejection::FormRejection;
@@ -129,6 +130,7 @@ pub async fn form(
 pub async fn submit(
     State(state): State<AppState>,
     client: crate::auth::ClientAddress,
+    external: ExternalBase,
     headers: HeaderMap,
     body: Result<Form<FormData>, FormRejection>,
 ) -> Response {
@@ -152,7 +154,7 @@ pub async fn submit(
         (Some(sent), Some(expected)) => tokens_match(sent, expected),
         _ => false,
     };
-    if !token_ok || !super::context::same_origin(&headers) {
+    if !token_ok || !super::context::same_origin(&headers, &external) {
         return login_page(
             &state.config,
             &headers,
@@ -243,6 +245,7 @@ pub async fn logout(
 /// `POST /language`: remembered on the user (when logged in) and in a cookie (for the login page).
 pub async fn set_language(
     State(state): State<AppState>,
+    external: ExternalBase,
     headers: HeaderMap,
     body: Result<Form<FormData>, FormRejection>,
 ) -> Response {
@@ -261,7 +264,7 @@ pub async fn set_language(
         (Some(secret), Some(_)) => tokens_match(sent, &csrf_token(secret)),
         _ => cookie(&headers, LOGIN_CSRF_COOKIE).is_some_and(|expected| tokens_match(sent, expected)),
     };
-    if !token_ok || !super::context::same_origin(&headers) {
+    if !token_ok || !super::context::same_origin(&headers, &external) {
         return PageError::FormExpired(anonymous_language(&headers)).into_response();
     }
     if let Some(user) = user

@@ -12,9 +12,9 @@ use koppel_store::reporting::SyncRequest;
 use reqwest::StatusCode;
 use serde_json::{Value as Json, json};
 
-const POWER_QUERY_ACCEPT: &str = "application/json;odata.metadata=minimal;q=1.0,application/json;odata=minimalmetadata;q=0.9,application/atomsvc+xml;q=0.8,application/atom+xml;q=0.8,application/xml;q=0.7,text/plain;q=0.7";
+pub const POWER_QUERY_ACCEPT: &str = "application/json;odata.metadata=minimal;q=1.0,application/json;odata=minimalmetadata;q=0.9,application/atomsvc+xml;q=0.8,application/atom+xml;q=0.8,application/xml;q=0.7,text/plain;q=0.7";
 
-async fn relation(store: &Store, administration: AdministrationId, code: &str) -> i64 {
+pub async fn relation(store: &Store, administration: AdministrationId, code: &str) -> i64 {
     let values = parse_create(
         &RELATIONS,
         &json!({"code": code, "name": format!("Relatie {code}"), "kind": "company"}),
@@ -28,12 +28,12 @@ async fn relation(store: &Store, administration: AdministrationId, code: &str) -
         .0
 }
 
-struct Feed {
-    name: String,
-    secret: String,
+pub struct Feed {
+    pub name: String,
+    pub secret: String,
 }
 
-async fn feed(app: &TestApp) -> Feed {
+pub async fn feed(app: &TestApp) -> Feed {
     let (_, secret) = app
         .database
         .store()
@@ -47,7 +47,7 @@ async fn feed(app: &TestApp) -> Feed {
 }
 
 /// A GET as Power Query sends it.
-async fn power_query(
+pub async fn power_query(
     app: &TestApp,
     feed: &Feed,
     url: &str,
@@ -61,8 +61,11 @@ async fn power_query(
         .header(
             "User-Agent",
             "Microsoft.Data.Mashup (https://go.microsoft.com/fwlink/?LinkID=304225)",
-        )
-        .header("Accept", POWER_QUERY_ACCEPT);
+        );
+    // An `Accept` among the extras replaces Power Query's.
+    if !extra.iter().any(|(name, _)| name.eq_ignore_ascii_case("accept")) {
+        request = request.header("Accept", POWER_QUERY_ACCEPT);
+    }
     for (name, value) in extra {
         request = request.header(*name, *value);
     }
@@ -72,7 +75,7 @@ async fn power_query(
     (status, headers, response.text().await.unwrap())
 }
 
-fn feed_url(app: &TestApp, feed: &Feed, rest: &str) -> String {
+pub fn feed_url(app: &TestApp, feed: &Feed, rest: &str) -> String {
     app.url(&format!("/odata/v4/{}/{rest}", feed.name))
 }
 
