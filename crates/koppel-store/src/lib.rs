@@ -188,10 +188,8 @@ mod file_permissions {
         }
         let fail =
             |what: &str, error: std::io::Error| StoreError::Url(format!("cannot {what} {}: {error}", file.display()));
-        if let Some(dir) = file.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-            if !dir.exists() {
-                create_private_dir(dir).map_err(|e| fail("create the directory of", e))?;
-            }
+        if let Some(dir) = file.parent().filter(|dir| !dir.as_os_str().is_empty() && !dir.exists()) {
+            create_private_dir(dir).map_err(|e| fail("create the directory of", e))?;
         }
         #[cfg(unix)]
         {

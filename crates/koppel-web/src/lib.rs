@@ -105,7 +105,7 @@ impl AppState {
         AppState {
             store,
             config: Arc::new(config),
-            login_limiter: Arc::new(auth::LoginLimiter::default()),
+            login_limiter: Arc::new(auth::LoginLimiter),
             metrics: metrics_handle(),
             accountview: None,
             accountview_sandbox: None,
