@@ -55,6 +55,10 @@ async fn schemathesis_finds_no_disagreement_between_the_document_and_the_server(
                 assert!(created.status.is_success(), "{}", created.body);
             }
             let backend = format!("{:?}", app.database.store().backend());
+            // `KOPPEL_CONTRACT_BACKEND=sqlite|postgres` fuzzes one backend only (to look into one).
+            if std::env::var("KOPPEL_CONTRACT_BACKEND").is_ok_and(|only| !only.eq_ignore_ascii_case(&backend)) {
+                return with_accountview;
+            }
             let report = std::env::temp_dir().join(format!("koppel-schemathesis-{}-{backend}", std::process::id()));
             let mut arguments = vec![
                 "-m".to_string(),
@@ -73,6 +77,10 @@ async fn schemathesis_finds_no_disagreement_between_the_document_and_the_server(
                 examples,
                 "--request-timeout".into(),
                 "20".into(),
+                // Generating 100,000-character template bodies that match the text pattern is slow
+                // on a busy machine; that is the generator's cost, not the API's.
+                "--suppress-health-check".into(),
+                "too_slow".into(),
                 "--seed".into(),
                 "18".into(),
                 // One worker: hypothesis on Python 3.11 can fail internally when several threads
