@@ -275,35 +275,114 @@ impl LoginLimiter {
     }
 }
 
-/// The client's address: the TCP peer, or, when the peer is on this machine (a reverse proxy in
-/// front of Koppel), the last address in `X-Forwarded-For`, the one that proxy added. `None` when
-/// the server did not record the peer.
+/// The client's address, for login throttling: the TCP peer, unless the peer is a proxy Koppel
+/// believes. With `http.trusted_proxies` set, those are believed, and the client is the right-most
+/// `X-Forwarded-For` entry that is not itself a trusted proxy (every proxy appends the address it
+/// saw, so entries further left are the client's own claims). Without it, only a proxy on this
+/// machine (a loopback peer) is believed, and its last entry is taken. `None` when the server did
+/// not record the peer.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddress(pub Option<IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+impl FromRequestParts<AppState> for ClientAddress {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddress(client_address(parts)))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddress(client_address(parts, &state.config.trusted_proxies)))
     }
 }
 
-fn client_address(parts: &Parts) -> Option<IpAddr> {
+fn client_address(parts: &Parts, trusted: &crate::external::TrustedProxies) -> Option<IpAddr> {
     let peer = parts
         .extensions
         .get::<axum::extract::ConnectInfo<SocketAddr>>()
         .map(|info| info.0.ip())?;
-    if !peer.is_loopback() {
+    let believed = |address: IpAddr| {
+        if trusted.is_empty() {
+            address.is_loopback()
+        } else {
+            trusted.contains(address)
+        }
+    };
+    if !believed(peer) {
         return Some(peer);
     }
-    let forwarded = parts
+    let chain: Vec<IpAddr> = parts
         .headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
-        .last()
-        .and_then(|last| last.trim().parse::<IpAddr>().ok());
-    Some(forwarded.unwrap_or(peer))
+        .map(|entry| entry.trim().parse::<IpAddr>().ok())
+        .collect::<Option<Vec<_>>>()
+        .unwrap_or_default();
+    if trusted.is_empty() {
+        return Some(chain.last().copied().unwrap_or(peer));
+    }
+    Some(
+        chain
+            .iter()
+            .rev()
+            .copied()
+            .find(|address| !trusted.contains(*address))
+            .unwrap_or(peer),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_address;
+    use crate::external::TrustedProxies;
+    use axum::http::Request;
+    use std::net::{IpAddr, SocketAddr};
+
+    fn parts(peer: &str, forwarded_for: Option<&str>) -> axum::http::request::Parts {
+        let mut builder = Request::builder().uri("/login");
+        if let Some(value) = forwarded_for {
+            builder = builder.header("x-forwarded-for", value);
+        }
+        let (mut parts, ()) = builder.body(()).expect("request").into_parts();
+        let peer: SocketAddr = peer.parse().expect("peer");
+        parts.extensions.insert(axum::extract::ConnectInfo(peer));
+        parts
+    }
+
+    fn ip(text: &str) -> Option<IpAddr> {
+        Some(text.parse().expect("address"))
+    }
+
+    #[test]
+    fn forwarded_addresses_count_only_from_believed_proxies() {
+        let none = TrustedProxies::default();
+        // A remote peer's header is the client's own claim: ignored.
+        assert_eq!(
+            client_address(&parts("203.0.113.9:5000", Some("198.51.100.1")), &none),
+            ip("203.0.113.9")
+        );
+        // A proxy on this machine is believed when nothing is configured.
+        assert_eq!(
+            client_address(&parts("127.0.0.1:5000", Some("198.51.100.1, 198.51.100.2")), &none),
+            ip("198.51.100.2")
+        );
+        let trusted = TrustedProxies::parse(&["10.0.0.0/8"]).expect("ranges");
+        // Configured proxies: the right-most entry that is not one of them; a client's forged
+        // left-most entry does not count.
+        assert_eq!(
+            client_address(
+                &parts("10.0.0.5:5000", Some("1.2.3.4, 198.51.100.7, 10.0.0.9")),
+                &trusted
+            ),
+            ip("198.51.100.7")
+        );
+        // With proxies configured, loopback is no longer believed by default.
+        assert_eq!(
+            client_address(&parts("127.0.0.1:5000", Some("198.51.100.1")), &trusted),
+            ip("127.0.0.1")
+        );
+        // A garbled header falls back to the peer.
+        assert_eq!(
+            client_address(&parts("10.0.0.5:5000", Some("not-an-address")), &trusted),
+            ip("10.0.0.5")
+        );
+    }
 }

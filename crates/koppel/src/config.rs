@@ -414,7 +414,7 @@ fn env_path(table: &toml::Table, key: &str) -> Option<Vec<String>> {
 /// benchmarks and CI tooling (`KOPPEL_TEST_DATABASE_URL`, `KOPPEL_BENCH_*`, `KOPPEL_REQUIRE_*`, …),
 /// which are often set in the same shell that starts Koppel.
 fn is_tool_variable(key: &str) -> bool {
-    const PREFIXES: [&str; 3] = ["TEST_", "BENCH_", "REQUIRE_"];
+    const PREFIXES: [&str; 4] = ["TEST_", "BENCH_", "REQUIRE_", "CONTRACT_"];
     const NAMES: [&str; 5] = [
         "CONFIG",
         "WRITE_SCHEMA",
