@@ -527,8 +527,10 @@ async fn data_sync_autosync_and_sync_now() {
                 ..koppel_jobs::WorkerConfig::default()
             },
         );
+        // Switching Autosync on fires at once; the next period only after a minute, so "Sync now"
+        // below finds no automatic sync queued or running to join, however slow the machine is.
         let autosync =
-            koppel_datasync::autosync::Autosync::new(&queue, Duration::from_secs(1), Duration::from_millis(200));
+            koppel_datasync::autosync::Autosync::new(&queue, Duration::from_secs(60), Duration::from_millis(200));
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let background = tokio::spawn(async move {
             let mut worker_stop = stopped.clone();
