@@ -6,7 +6,7 @@
 //! invoice is posted and only ever moves forward; it survives a disconnect, so reconnecting never
 //! exports a work order twice.
 
-use crate::db::{on_pool, on_tx};
+use crate::sql::{on_pool, on_tx};
 use crate::records::{StoredRecord, decode_record, sql};
 use crate::{Result, Store, StoreError, Tx, WriteTx};
 use chrono::{DateTime, Utc};

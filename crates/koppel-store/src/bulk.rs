@@ -24,7 +24,7 @@
 //! What remains is the databases' own work, and it is most of the time: every row updates six to eleven
 //! indexes and has its foreign keys checked (on PostgreSQL by a trigger per key per row).
 
-use crate::db::{TxInner, on_tx};
+use crate::sql::{TxInner, on_tx};
 use crate::{Result, StoreError, WriteTx, map_unique};
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use koppel_domain::RecordId;
@@ -230,7 +230,7 @@ impl crate::Store {
     /// bits; autovacuum would do the same later, and a server may run without it. On SQLite nothing
     /// is needed: its planner works from the indexes, and rows need no visibility marking.
     pub async fn finish_bulk_load(&self, specs: &[&ResourceSpec]) -> Result<()> {
-        if let crate::db::Pool::Postgres(pool) = self.pool() {
+        if let crate::sql::Pool::Postgres(pool) = self.pool() {
             for spec in specs {
                 sqlx::query(AssertSqlSafe(format!("VACUUM (ANALYZE) {}", spec.table)))
                     .execute(pool)

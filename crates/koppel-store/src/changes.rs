@@ -8,7 +8,7 @@
 //! rows in one snapshot therefore never skips a transaction that committed late with an early
 //! position: the classic sequence/commit-order gap cannot occur.
 
-use crate::db::on_tx;
+use crate::sql::on_tx;
 use crate::records::{decode_record, sql};
 use crate::{Result, Store, Tx};
 use chrono::{DateTime, Utc};

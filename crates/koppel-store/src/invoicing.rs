@@ -1,6 +1,6 @@
 //! Invoices from completed work orders, and payment status kept in step with payments.
 
-use crate::db::on_tx;
+use crate::sql::on_tx;
 use crate::records::{StoredRecord, decode_record, sql};
 use crate::{Result, Store, StoreError, Tx, WriteTx};
 use chrono::Datelike;

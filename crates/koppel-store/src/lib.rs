@@ -5,7 +5,7 @@
 //! [`Backend`] makes explicit. Every write to an administration's records goes through a [`WriteTx`],
 //! which takes the administration's next change position first; see [`changes`] for why.
 
-mod db;
+pub mod sql;
 
 pub mod accountview;
 pub mod bulk;
@@ -22,10 +22,10 @@ pub mod schema;
 pub mod settings_sync;
 
 pub use clock::{Clock, FixedClock, SystemClock};
-pub use db::Backend;
+pub use sql::Backend;
 
 use chrono::{DateTime, Utc};
-use db::{Pool, TxInner, on_tx};
+use sql::{Pool, TxInner};
 use koppel_domain::AdministrationId;
 use koppel_domain::licence::LicenceError;
 use koppel_domain::record::FieldError;
@@ -69,7 +69,7 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    pub(crate) fn conflict(code: &'static str, message: impl Into<String>) -> StoreError {
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> StoreError {
         StoreError::Conflict {
             code,
             message: message.into(),
@@ -84,7 +84,7 @@ impl StoreError {
         ) || matches!(self, StoreError::Database(sqlx::Error::Database(e)) if e.code().as_deref() == Some("5"))
     }
 
-    pub(crate) fn invalid(field: &str, code: &'static str, message: impl Into<String>) -> StoreError {
+    pub fn invalid(field: &str, code: &'static str, message: impl Into<String>) -> StoreError {
         StoreError::Invalid(vec![FieldError::new(field, code, message)])
     }
 }
@@ -311,12 +311,12 @@ impl Store {
 
     /// Whether the database answers (for `/readyz`).
     pub async fn ping(&self) -> Result<()> {
-        db::on_pool!(&self.pool, pool => sqlx::query("SELECT 1").execute(pool).await.map(|r| r.rows_affected()))?;
+        sql::on_pool!(&self.pool, pool => sqlx::query("SELECT 1").execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     pub async fn close(&self) {
-        db::on_pool!(&self.pool, pool => pool.close().await)
+        sql::on_pool!(&self.pool, pool => pool.close().await)
     }
 
     /// Starts a transaction that writes to one administration's records.
@@ -350,7 +350,7 @@ impl Store {
     }
 
     /// Starts a writing transaction with the given `BEGIN` statement per backend.
-    pub(crate) async fn begin_with(&self, sqlite: &'static str, postgres: &'static str) -> Result<Tx> {
+    pub async fn begin_with(&self, sqlite: &'static str, postgres: &'static str) -> Result<Tx> {
         let inner = match &self.pool {
             Pool::Sqlite(pool) => TxInner::Sqlite(pool.begin_with(sqlite).await?),
             Pool::Postgres(pool) => TxInner::Postgres(pool.begin_with(postgres).await?),
@@ -370,14 +370,16 @@ impl Store {
         Ok(Tx { inner, now: self.now() })
     }
 
-    pub(crate) fn pool(&self) -> &Pool {
+    /// The pool, for feature crates' own queries (see [`sql`]).
+    pub fn pool(&self) -> &Pool {
         &self.pool
     }
 }
 
 /// An open transaction on either backend.
 pub struct Tx {
-    pub(crate) inner: TxInner,
+    /// The backend's transaction, for `on_tx!`.
+    pub inner: TxInner,
     /// The time every row written in this transaction is stamped with.
     pub now: DateTime<Utc>,
 }
@@ -487,7 +489,7 @@ pub fn database_address(url: &str) -> String {
 }
 
 /// Maps a unique violation to a conflict that names the field, and passes other errors through.
-pub(crate) fn map_unique(error: sqlx::Error, message: impl FnOnce() -> String) -> StoreError {
+pub fn map_unique(error: sqlx::Error, message: impl FnOnce() -> String) -> StoreError {
     match &error {
         sqlx::Error::Database(db_error) if db_error.is_unique_violation() => {
             StoreError::conflict("already_exists", message())

@@ -2,7 +2,7 @@
 //! one row per key (an e-mail address, a client address, or the pair), in the database so the
 //! counts survive a restart and every node sees the same ones. Keys are stored as SHA-256 hashes.
 
-use crate::db::on_pool;
+use crate::sql::on_pool;
 use crate::platform::hash_secret;
 use crate::{Result, Store};
 use chrono::{DateTime, Utc};
@@ -45,7 +45,7 @@ impl Store {
         let now = self.now();
         let mut tx = self.begin().await?;
         for key in keys {
-            crate::db::on_tx!(tx, conn => sqlx::query(
+            crate::sql::on_tx!(tx, conn => sqlx::query(
                 "INSERT INTO login_attempts (key_hash, failures, last_failure_at) VALUES ($1, 1, $2) \
                  ON CONFLICT (key_hash) DO UPDATE SET failures = CASE WHEN login_attempts.last_failure_at < $3 \
                  THEN 1 ELSE login_attempts.failures + 1 END, last_failure_at = $2",
@@ -57,7 +57,7 @@ impl Store {
             .await
             .map(|r| r.rows_affected()))?;
         }
-        crate::db::on_tx!(tx, conn => sqlx::query("DELETE FROM login_attempts WHERE last_failure_at < $1")
+        crate::sql::on_tx!(tx, conn => sqlx::query("DELETE FROM login_attempts WHERE last_failure_at < $1")
             .bind(forget_before)
             .execute(conn)
             .await

@@ -1,7 +1,7 @@
 //! The platform around the features: environments, administrations, the Licence Manager, users and
 //! their rights, API tokens, login sessions and the audit log.
 
-use crate::db::{on_pool, on_tx};
+use crate::sql::{on_pool, on_tx};
 use crate::{Result, Store, StoreError, Tx};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};

@@ -3,7 +3,7 @@
 //! One body of code serves all resources. SQL is derived from the spec once and cached; only
 //! identifiers from the spec are ever put into SQL text, values always travel as bind parameters.
 
-use crate::db::{bind_value, decode_value, on_pool, on_tx};
+use crate::sql::{bind_value, decode_value, on_pool, on_tx};
 use crate::{Result, Store, StoreError, Tx, WriteTx, map_unique};
 use chrono::{DateTime, Utc};
 use koppel_domain::record::{Access, Area, FieldError, FieldKind, ResourceSpec, StorageType, Value};

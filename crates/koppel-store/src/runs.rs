@@ -6,7 +6,7 @@
 //! the history never says "running" about a job nobody runs. Users read runs; only operators read
 //! the internal `detail`.
 
-use crate::db::{on_pool, on_tx};
+use crate::sql::{on_pool, on_tx};
 use crate::platform::Actor;
 use crate::{Result, Store, StoreError};
 use chrono::{DateTime, Utc};

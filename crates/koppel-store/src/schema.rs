@@ -3,7 +3,7 @@
 //! Used to write the record migrations and, in tests, to prove that the migrated database has every
 //! column a spec names. Platform tables are written by hand in the migrations.
 
-use crate::db::Backend;
+use crate::sql::Backend;
 use koppel_domain::record::{FieldKind, ResourceSpec, StorageType};
 use koppel_domain::resources;
 use std::fmt::Write;

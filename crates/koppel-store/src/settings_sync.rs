@@ -2,7 +2,7 @@
 //! a settings code (so a removal can be refused before it is tried), and when each sub last
 //! received settings from its main.
 
-use crate::db::{on_pool, on_tx};
+use crate::sql::{on_pool, on_tx};
 use crate::{Result, Store, Tx, WriteTx};
 use chrono::{DateTime, Utc};
 use koppel_domain::AdministrationId;

@@ -1,5 +1,7 @@
-//! The two backends behind one store: typed pools and transactions, and the macros that run one
-//! SQL text on whichever backend is configured.
+//! The toolkit for writing SQL once for both backends: typed pools and transactions, and the macros
+//! that run one SQL text on whichever backend is configured. Feature crates write their own queries
+//! with it (`koppel_store::on_pool!`, `on_tx!`, `bind_value!`, [`decode_value`]); the store itself
+//! uses the same toolkit.
 //!
 //! Both backends accept `$1, $2` placeholders, `RETURNING` and `ON CONFLICT`, so almost every statement
 //! is written once. What differs (DDL, `FOR UPDATE SKIP LOCKED`, how a write transaction starts) is
@@ -25,36 +27,40 @@ impl Backend {
     }
 }
 
+/// The store's connection pool, typed per backend; match on it (or use `on_pool!`) to run a query.
 #[derive(Clone, Debug)]
-pub(crate) enum Pool {
+pub enum Pool {
     Sqlite(sqlx::SqlitePool),
     Postgres(sqlx::PgPool),
 }
 
-pub(crate) enum TxInner {
+/// The backend's own transaction inside a [`crate::Tx`]; `on_tx!` matches on it.
+pub enum TxInner {
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
 /// Runs `$body` with `$conn` bound to a connection of whichever backend `$pool` is.
+#[macro_export]
 macro_rules! on_pool {
     ($pool:expr, $conn:ident => $body:expr) => {
         match $pool {
-            $crate::db::Pool::Sqlite($conn) => $body,
-            $crate::db::Pool::Postgres($conn) => $body,
+            $crate::sql::Pool::Sqlite($conn) => $body,
+            $crate::sql::Pool::Postgres($conn) => $body,
         }
     };
 }
 
 /// Runs `$body` with `$conn` bound to the open transaction's connection.
+#[macro_export]
 macro_rules! on_tx {
     ($tx:expr, $conn:ident => $body:expr) => {
         match &mut $tx.inner {
-            $crate::db::TxInner::Sqlite(transaction) => {
+            $crate::sql::TxInner::Sqlite(transaction) => {
                 let $conn = &mut **transaction;
                 $body
             }
-            $crate::db::TxInner::Postgres(transaction) => {
+            $crate::sql::TxInner::Postgres(transaction) => {
                 let $conn = &mut **transaction;
                 $body
             }
@@ -63,6 +69,7 @@ macro_rules! on_tx {
 }
 
 /// Binds a stored value; nulls take their type from the field so PostgreSQL knows the parameter type.
+#[macro_export]
 macro_rules! bind_value {
     ($query:expr, $value:expr, $storage:expr) => {{
         use chrono::{DateTime, NaiveDate, Utc};
@@ -82,10 +89,11 @@ macro_rules! bind_value {
     }};
 }
 
-pub(crate) use {bind_value, on_pool, on_tx};
+pub use crate::{bind_value, on_pool, on_tx};
+pub use sqlx::AssertSqlSafe;
 
 /// Reads one column as a stored value of the given storage type.
-pub(crate) fn decode_value<'r, R>(row: &'r R, index: usize, storage: StorageType) -> Result<Value, sqlx::Error>
+pub fn decode_value<'r, R>(row: &'r R, index: usize, storage: StorageType) -> Result<Value, sqlx::Error>
 where
     R: Row,
     usize: ColumnIndex<R>,
