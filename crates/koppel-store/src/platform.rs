@@ -11,11 +11,10 @@ use koppel_domain::licence::{self, LicenceError, LicenceState, PowerUp};
 use koppel_domain::rights::{Right, Rights};
 use koppel_domain::{AdministrationId, EnvironmentId, UserId, resources};
 use rand::RngCore;
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::AssertSqlSafe;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Administration {
     #[sqlx(try_from = "i64")]
     pub id: AdministrationId,
@@ -26,17 +25,16 @@ pub struct Administration {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Licence {
     pub power_up: PowerUp,
-    #[serde(flatten)]
     pub state: LicenceState,
     /// Only meaningful for `sub_administrations`: how many subs may exist.
     pub capacity: i64,
     pub changed_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct User {
     #[sqlx(try_from = "i64")]
     pub id: UserId,
@@ -49,13 +47,13 @@ pub struct User {
 }
 
 /// A user's access to one administration.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Membership {
     pub administration: Administration,
     pub rights: Rights,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ApiToken {
     pub id: i64,
     #[sqlx(try_from = "i64")]
@@ -66,7 +64,7 @@ pub struct ApiToken {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct AuditEntry {
     pub id: i64,
     pub environment_id: i64,

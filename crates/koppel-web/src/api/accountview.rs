@@ -7,12 +7,13 @@
 //! checked before a request body is read. Without an `[accountview]` configuration the status says
 //! so and the other endpoints answer 503.
 
+use super::path::{AdministrationPath, ApiPath};
 use super::time;
 use super::{Endpoint, JsonBody, Operation};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use axum::extract::{FromRequest, OptionalFromRequest, Path, Query, Request, State};
+use axum::extract::{FromRequest, OptionalFromRequest, Query, Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
@@ -39,11 +40,10 @@ const LOG_ITEMS: u32 = 50;
 async fn authorise(
     state: &AppState,
     caller: &Caller,
-    params: &HashMap<String, String>,
+    administration: AdministrationId,
 ) -> Result<AdministrationId, ApiError> {
-    let id = AdministrationId(super::positive_id(params, "administration")?);
     let found = caller
-        .require_feature(state, id, Right::ManageIntegrations, PowerUp::Accountview)
+        .require_feature(state, administration, Right::ManageIntegrations, PowerUp::Accountview)
         .await?;
     Ok(found.id)
 }
@@ -155,18 +155,18 @@ async fn status_json(state: &AppState, administration: AdministrationId) -> Resu
 async fn read_status(
     State(state): State<AppState>,
     caller: Caller,
-    Path(params): Path<HashMap<String, String>>,
+    ApiPath(path): ApiPath<AdministrationPath>,
 ) -> Result<Response, ApiError> {
-    let administration = authorise(&state, &caller, &params).await?;
+    let administration = authorise(&state, &caller, path.administration).await?;
     Ok(axum::Json(status_json(&state, administration).await?).into_response())
 }
 
 async fn sign_in(
     State(state): State<AppState>,
     caller: Caller,
-    Path(params): Path<HashMap<String, String>>,
+    ApiPath(path): ApiPath<AdministrationPath>,
 ) -> Result<Response, ApiError> {
-    let administration = authorise(&state, &caller, &params).await?;
+    let administration = authorise(&state, &caller, path.administration).await?;
     let url = connector(&state)?.begin_sign_in(administration, caller.user.id).await?;
     Ok((StatusCode::CREATED, axum::Json(json!({"authorize_url": url}))).into_response())
 }
@@ -174,9 +174,9 @@ async fn sign_in(
 async fn companies(
     State(state): State<AppState>,
     caller: Caller,
-    Path(params): Path<HashMap<String, String>>,
+    ApiPath(path): ApiPath<AdministrationPath>,
 ) -> Result<Response, ApiError> {
-    let administration = authorise(&state, &caller, &params).await?;
+    let administration = authorise(&state, &caller, path.administration).await?;
     let companies = connector(&state)?.companies(administration).await?;
     let items: Vec<Json> = companies
         .iter()
@@ -200,9 +200,9 @@ pub async fn code_lists(
 async fn read_settings(
     State(state): State<AppState>,
     caller: Caller,
-    Path(params): Path<HashMap<String, String>>,
+    ApiPath(path): ApiPath<AdministrationPath>,
 ) -> Result<Response, ApiError> {
-    let administration = authorise(&state, &caller, &params).await?;
+    let administration = authorise(&state, &caller, path.administration).await?;
     let connection = connector(&state)?
         .connection(administration)
         .await?
@@ -244,10 +244,10 @@ fn check_json(report: &CheckReport) -> Json {
 async fn check_settings(
     State(state): State<AppState>,
     caller: Caller,
-    Path(params): Path<HashMap<String, String>>,
+    ApiPath(path): ApiPath<AdministrationPath>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let administration = authorise(&state, &caller, &params).await?;
+    let administration = authorise(&state, &caller, path.administration).await?;
     let accountview = connector(&state)?;
     let body: SettingsBody = body(&state, request).await?;
     let connection = accountview
@@ -262,10 +262,10 @@ async fn check_settings(
 async fn save_settings(
     State(state): State<AppState>,
     caller: Caller,
-    Path(params): Path<HashMap<String, String>>,
+    ApiPath(path): ApiPath<AdministrationPath>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let administration = authorise(&state, &caller, &params).await?;
+    let administration = authorise(&state, &caller, path.administration).await?;
     let accountview = connector(&state)?;
     let body: SettingsBody = body(&state, request).await?;
     let connection = accountview
@@ -326,10 +326,10 @@ async fn require_live(accountview: &AccountView, administration: AdministrationI
 async fn import_now(
     State(state): State<AppState>,
     caller: Caller,
-    Path(params): Path<HashMap<String, String>>,
+    ApiPath(path): ApiPath<AdministrationPath>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let administration = authorise(&state, &caller, &params).await?;
+    let administration = authorise(&state, &caller, path.administration).await?;
     let accountview = connector(&state)?;
     let body: ImportBody = match <JsonBody as OptionalFromRequest<AppState>>::from_request(request, &state).await? {
         Some(body) => body.parse()?,
@@ -358,9 +358,9 @@ async fn import_now(
 async fn export_now(
     State(state): State<AppState>,
     caller: Caller,
-    Path(params): Path<HashMap<String, String>>,
+    ApiPath(path): ApiPath<AdministrationPath>,
 ) -> Result<Response, ApiError> {
-    let administration = authorise(&state, &caller, &params).await?;
+    let administration = authorise(&state, &caller, path.administration).await?;
     let accountview = connector(&state)?;
     require_live(accountview, administration).await?;
     let run = koppel_accountview::export::enqueue(&state.store, administration, Some(caller.user.id)).await?;
@@ -370,9 +370,9 @@ async fn export_now(
 async fn disconnect(
     State(state): State<AppState>,
     caller: Caller,
-    Path(params): Path<HashMap<String, String>>,
+    ApiPath(path): ApiPath<AdministrationPath>,
 ) -> Result<Response, ApiError> {
-    let administration = authorise(&state, &caller, &params).await?;
+    let administration = authorise(&state, &caller, path.administration).await?;
     let disconnected = connector(&state)?.disconnect(administration).await?;
     Ok(axum::Json(json!({"disconnected": disconnected})).into_response())
 }
@@ -451,10 +451,10 @@ pub async fn log(
 async fn read_log(
     State(state): State<AppState>,
     caller: Caller,
-    Path(params): Path<HashMap<String, String>>,
+    ApiPath(path): ApiPath<AdministrationPath>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let administration = authorise(&state, &caller, &params).await?;
+    let administration = authorise(&state, &caller, path.administration).await?;
     let errors_only = match query.get("errors").map(String::as_str) {
         None | Some("false") => false,
         Some("true") => true,

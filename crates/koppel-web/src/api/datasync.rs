@@ -3,13 +3,14 @@
 //!
 //! Everything here needs the Power BI licence and the `manage_datasync` right in the administration.
 
+use super::path::{AdministrationPath, ApiPath, FeedTokenPath};
 use super::time;
 use super::{Endpoint, JsonBody, Operation};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::external::ExternalBase;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
@@ -21,7 +22,6 @@ use koppel_store::queue::{Enqueued, JobStatus};
 use koppel_store::reporting::FeedToken;
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
-use std::collections::HashMap;
 
 /// The interval a new Autosync schedule starts with; the worker's Autosync applies the operator's.
 const DEFAULT_INTERVAL_MINUTES: i64 = 15;
@@ -30,11 +30,10 @@ const DEFAULT_INTERVAL_MINUTES: i64 = 15;
 async fn authorise(
     state: &AppState,
     caller: &Caller,
-    params: &HashMap<String, String>,
+    administration: AdministrationId,
 ) -> Result<AdministrationId, ApiError> {
-    let id = AdministrationId(super::positive_id(params, "administration")?);
     let found = caller
-        .require_feature(state, id, Right::ManageDatasync, PowerUp::PowerBi)
+        .require_feature(state, administration, Right::ManageDatasync, PowerUp::PowerBi)
         .await?;
     Ok(found.id)
 }
@@ -71,9 +70,9 @@ async fn read(
     State(state): State<AppState>,
     caller: Caller,
     external: ExternalBase,
-    Path(params): Path<HashMap<String, String>>,
+    ApiPath(path): ApiPath<AdministrationPath>,
 ) -> Result<Response, ApiError> {
-    let administration = authorise(&state, &caller, &params).await?;
+    let administration = authorise(&state, &caller, path.administration).await?;
     Ok(axum::Json(status_json(&state, &external, administration).await?).into_response())
 }
 
@@ -87,11 +86,11 @@ async fn set_autosync(
     State(state): State<AppState>,
     caller: Caller,
     external: ExternalBase,
-    Path(params): Path<HashMap<String, String>>,
+    ApiPath(path): ApiPath<AdministrationPath>,
     body: Option<JsonBody>,
 ) -> Result<Response, ApiError> {
     // Who may do this is checked before what was sent.
-    let administration = authorise(&state, &caller, &params).await?;
+    let administration = authorise(&state, &caller, path.administration).await?;
     let body = body.ok_or_else(|| {
         ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -142,18 +141,18 @@ async fn start(
 async fn sync_now(
     State(state): State<AppState>,
     caller: Caller,
-    Path(params): Path<HashMap<String, String>>,
+    ApiPath(path): ApiPath<AdministrationPath>,
 ) -> Result<Response, ApiError> {
-    let administration = authorise(&state, &caller, &params).await?;
+    let administration = authorise(&state, &caller, path.administration).await?;
     start(&state, &caller, administration, false).await
 }
 
 async fn full_resync(
     State(state): State<AppState>,
     caller: Caller,
-    Path(params): Path<HashMap<String, String>>,
+    ApiPath(path): ApiPath<AdministrationPath>,
 ) -> Result<Response, ApiError> {
-    let administration = authorise(&state, &caller, &params).await?;
+    let administration = authorise(&state, &caller, path.administration).await?;
     start(&state, &caller, administration, true).await
 }
 
@@ -171,9 +170,9 @@ fn token_json(token: &FeedToken) -> Json {
 async fn list_tokens(
     State(state): State<AppState>,
     caller: Caller,
-    Path(params): Path<HashMap<String, String>>,
+    ApiPath(path): ApiPath<AdministrationPath>,
 ) -> Result<Response, ApiError> {
-    let administration = authorise(&state, &caller, &params).await?;
+    let administration = authorise(&state, &caller, path.administration).await?;
     let tokens = state.store.datasync_tokens(administration).await?;
     let items: Vec<Json> = tokens.iter().map(token_json).collect();
     Ok(axum::Json(json!({ "items": items })).into_response())
@@ -188,10 +187,10 @@ struct TokenRequest {
 async fn create_token(
     State(state): State<AppState>,
     caller: Caller,
-    Path(params): Path<HashMap<String, String>>,
+    ApiPath(path): ApiPath<AdministrationPath>,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
-    let administration = authorise(&state, &caller, &params).await?;
+    let administration = authorise(&state, &caller, path.administration).await?;
     let request: TokenRequest = body.parse()?;
     let (token, secret) = state
         .store
@@ -206,13 +205,10 @@ async fn create_token(
 async fn revoke_token(
     State(state): State<AppState>,
     caller: Caller,
-    Path(params): Path<HashMap<String, String>>,
+    ApiPath(path): ApiPath<FeedTokenPath>,
 ) -> Result<Response, ApiError> {
-    let administration = authorise(&state, &caller, &params).await?;
-    let token = params
-        .get("token")
-        .and_then(|v| v.parse::<i64>().ok())
-        .ok_or_else(|| ApiError::bad_request("invalid_id", "token must be a positive whole number"))?;
+    let administration = authorise(&state, &caller, path.administration).await?;
+    let token = path.token;
     match state.store.datasync_revoke_token(administration, token).await {
         Ok(()) => Ok(StatusCode::NO_CONTENT.into_response()),
         Err(StoreError::NotFound) => Err(ApiError::not_found("active feed token")),

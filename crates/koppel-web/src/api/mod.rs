@@ -2,7 +2,9 @@
 //! document, so the document cannot list a route that does not exist or miss one that does.
 
 pub mod accountview;
+pub mod body;
 pub mod datasync;
+pub mod path;
 mod platform;
 mod records;
 pub mod runs;
@@ -249,15 +251,6 @@ fn responses(operation: &Operation) -> Json {
 /// A moment as the API writes it: RFC 3339, UTC, microseconds.
 pub(crate) fn time(moment: chrono::DateTime<chrono::Utc>) -> String {
     moment.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-}
-
-/// A positive id from the path parameters, by name.
-pub(crate) fn positive_id(params: &std::collections::HashMap<String, String>, name: &str) -> Result<i64, ApiError> {
-    params
-        .get(name)
-        .and_then(|v| v.parse::<i64>().ok())
-        .filter(|id| *id > 0)
-        .ok_or_else(|| ApiError::bad_request("invalid_id", format!("{name} must be a positive whole number")))
 }
 
 /// A JSON request body: `application/json`, within the size limit, well-formed.

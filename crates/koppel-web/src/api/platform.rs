@@ -1,47 +1,25 @@
 //! Platform endpoints: log in and out, the caller's own profile and API tokens, administrations,
 //! the Licence Manager, users and rights, and the audit log.
 
+use super::body::{AdministrationBody, ApiTokenBody, AuditEntryBody, Items, LicenceBody, Page, RightsBody, UserBody};
+use super::path::{AdministrationPath, ApiPath, ApiTokenPath, LicencePath, RightsPath};
 use super::schema::reference;
 use super::{Endpoint, JsonBody, Operation};
 use crate::AppState;
 use crate::auth::{Caller, SESSION_COOKIE};
 use crate::error::ApiError;
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use chrono::NaiveDate;
 use koppel_domain::licence::{LicenceState, PowerUp};
 use koppel_domain::rights::{Right, Rights};
-use koppel_domain::{AdministrationId, UserId};
-use koppel_store::platform::{Actor, Administration, Licence, NewAdministration, NewUser, User};
+use koppel_store::platform::{Actor, NewAdministration, NewUser};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 use std::collections::HashMap;
-
-fn user_json(user: &User) -> Json {
-    json!({"id": user.id, "email": user.email, "name": user.name, "language": user.language, "created_at": user.created_at})
-}
-
-fn administration_json(administration: &Administration, rights: Option<Rights>) -> Json {
-    let mut value = serde_json::to_value(administration).expect("administration serialises");
-    if let Some(rights) = rights {
-        value["rights"] = serde_json::to_value(rights).expect("rights serialise");
-    }
-    value
-}
-
-fn licence_json(licence: &Licence, today: NaiveDate) -> Json {
-    let mut value = serde_json::to_value(licence).expect("licence serialises");
-    value["usable"] = Json::Bool(licence.state.is_usable(today));
-    value
-}
-
-fn path_id(path: Result<Path<HashMap<String, String>>, PathRejection>, name: &str) -> Result<i64, ApiError> {
-    let Path(map) = path.map_err(|_| ApiError::bad_request("invalid_path", "the path could not be read"))?;
-    super::positive_id(&map, name)
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -83,7 +61,7 @@ async fn login(
         .create_session(user.id, state.config.session_lifetime)
         .await?;
     let cookie = state.config.session_cookie(&secret);
-    Ok(([(header::SET_COOKIE, cookie)], axum::Json(user_json(&user))).into_response())
+    Ok(([(header::SET_COOKIE, cookie)], axum::Json(UserBody::from(&user))).into_response())
 }
 
 async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
@@ -99,13 +77,7 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
 
 async fn me(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let memberships = state.store.memberships(caller.user.id).await?;
-    let mut value = user_json(&caller.user);
-    value["administrations"] = memberships
-        .iter()
-        .map(|m| administration_json(&m.administration, Some(m.rights)))
-        .collect::<Vec<_>>()
-        .into();
-    Ok(axum::Json(value).into_response())
+    Ok(axum::Json(UserBody::with_access(&caller.user, &memberships)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -127,41 +99,39 @@ struct TokenRequest {
 }
 
 async fn list_tokens(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
-    Ok(axum::Json(json!({"items": state.store.api_tokens(caller.user.id).await?})).into_response())
+    let tokens = state.store.api_tokens(caller.user.id).await?;
+    let items = tokens.iter().map(ApiTokenBody::from).collect();
+    Ok(axum::Json(Items { items }).into_response())
 }
 
 async fn create_token(State(state): State<AppState>, caller: Caller, body: JsonBody) -> Result<Response, ApiError> {
     let request: TokenRequest = body.parse()?;
     let (token, secret) = state.store.create_api_token(caller.user.id, &request.name).await?;
-    let mut value = serde_json::to_value(&token).expect("token serialises");
-    value["token"] = Json::String(secret);
-    Ok((StatusCode::CREATED, axum::Json(value)).into_response())
+    let body = ApiTokenBody {
+        token: Some(secret),
+        ..ApiTokenBody::from(&token)
+    };
+    Ok((StatusCode::CREATED, axum::Json(body)).into_response())
 }
 
 async fn revoke_token(
     State(state): State<AppState>,
     caller: Caller,
-    path: Result<Path<HashMap<String, String>>, PathRejection>,
+    ApiPath(path): ApiPath<ApiTokenPath>,
 ) -> Result<Response, ApiError> {
-    let id = path_id(path, "token")?;
+    let id = path.token;
     state
         .store
         .revoke_api_token(caller.user.id, id)
         .await
-        .map_err(|e| match e {
-            koppel_store::StoreError::NotFound => ApiError::not_found("active API token"),
-            other => other.into(),
-        })?;
+        .map_err(|error| ApiError::from_store(error, "active API token"))?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn list_administrations(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let memberships = state.store.memberships(caller.user.id).await?;
-    let items: Vec<Json> = memberships
-        .iter()
-        .map(|m| administration_json(&m.administration, Some(m.rights)))
-        .collect();
-    Ok(axum::Json(json!({"items": items})).into_response())
+    let items = memberships.iter().map(AdministrationBody::from).collect();
+    Ok(axum::Json(Items { items }).into_response())
 }
 
 #[derive(Deserialize)]
@@ -193,7 +163,7 @@ async fn create_administration(
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, location)],
-        axum::Json(administration_json(&administration, Some(Rights::all()))),
+        axum::Json(AdministrationBody::new(&administration, Rights::all())),
     )
         .into_response())
 }
@@ -201,20 +171,20 @@ async fn create_administration(
 async fn get_administration(
     State(state): State<AppState>,
     caller: Caller,
-    path: Result<Path<HashMap<String, String>>, PathRejection>,
+    ApiPath(path): ApiPath<AdministrationPath>,
 ) -> Result<Response, ApiError> {
-    let id = AdministrationId(path_id(path, "administration")?);
+    let id = path.administration;
     let (administration, rights) = caller.require(&state, id, Right::ReadData).await?;
-    Ok(axum::Json(administration_json(&administration, Some(rights))).into_response())
+    Ok(axum::Json(AdministrationBody::new(&administration, rights)).into_response())
 }
 
 async fn delete_administration(
     State(state): State<AppState>,
     caller: Caller,
-    path: Result<Path<HashMap<String, String>>, PathRejection>,
+    ApiPath(path): ApiPath<AdministrationPath>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let id = AdministrationId(path_id(path, "administration")?);
+    let id = path.administration;
     let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
     caller.require_on_main(&state, Right::ManageAdministrations).await?;
     let administration = state
@@ -251,10 +221,11 @@ async fn delete_administration(
 async fn list_licences(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let today = state.store.now().date_naive();
     let licences = state.store.licences(caller.user.environment_id).await?;
-    Ok(
-        axum::Json(json!({"items": licences.iter().map(|l| licence_json(l, today)).collect::<Vec<_>>()}))
-            .into_response(),
-    )
+    let items = licences
+        .iter()
+        .map(|licence| LicenceBody::new(licence, today))
+        .collect();
+    Ok(axum::Json(Items { items }).into_response())
 }
 
 #[derive(Deserialize)]
@@ -268,13 +239,10 @@ struct LicenceRequest {
 async fn set_licence(
     State(state): State<AppState>,
     caller: Caller,
-    path: Result<Path<HashMap<String, String>>, PathRejection>,
+    ApiPath(path): ApiPath<LicencePath>,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
-    let Path(path) = path.map_err(|_| ApiError::bad_request("invalid_path", "the path could not be read"))?;
-    let power_up = path
-        .get("power_up")
-        .and_then(|p| PowerUp::parse(p))
+    let power_up = PowerUp::parse(&path.power_up)
         .ok_or_else(|| ApiError::not_found("power-up (use power_bi, sub_administrations or accountview)"))?;
     // Leaving capacity out keeps the current one; null would be ambiguous (unlimited? zero?), so it
     // is refused like any other value that is not a whole number.
@@ -322,7 +290,7 @@ async fn set_licence(
             Actor(Some(caller.user.id)),
         )
         .await?;
-    Ok(axum::Json(licence_json(&licence, state.store.now().date_naive())).into_response())
+    Ok(axum::Json(LicenceBody::new(&licence, state.store.now().date_naive())).into_response())
 }
 
 async fn list_users(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
@@ -330,15 +298,9 @@ async fn list_users(State(state): State<AppState>, caller: Caller) -> Result<Res
     let mut items = Vec::new();
     for user in state.store.users(caller.user.environment_id).await? {
         let memberships = state.store.memberships(user.id).await?;
-        let mut value = user_json(&user);
-        value["administrations"] = memberships
-            .iter()
-            .map(|m| administration_json(&m.administration, Some(m.rights)))
-            .collect::<Vec<_>>()
-            .into();
-        items.push(value);
+        items.push(UserBody::with_access(&user, &memberships));
     }
-    Ok(axum::Json(json!({"items": items})).into_response())
+    Ok(axum::Json(Items { items }).into_response())
 }
 
 #[derive(Deserialize)]
@@ -373,7 +335,7 @@ async fn create_user(State(state): State<AppState>, caller: Caller, body: JsonBo
             &user.email,
         )
         .await?;
-    Ok((StatusCode::CREATED, axum::Json(user_json(&user))).into_response())
+    Ok((StatusCode::CREATED, axum::Json(UserBody::from(&user))).into_response())
 }
 
 #[derive(Deserialize)]
@@ -385,13 +347,10 @@ struct RightsRequest {
 async fn set_rights(
     State(state): State<AppState>,
     caller: Caller,
-    path: Result<Path<HashMap<String, String>>, PathRejection>,
+    ApiPath(path): ApiPath<RightsPath>,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
-    let Path(map) = path.map_err(|_| ApiError::bad_request("invalid_path", "the path could not be read"))?;
-    let path = || Ok::<_, PathRejection>(Path(map.clone()));
-    let user = UserId(path_id(path(), "user")?);
-    let administration = AdministrationId(path_id(path(), "administration")?);
+    let RightsPath { user, administration } = path;
     let request: RightsRequest = body.parse()?;
     caller.require_on_main(&state, Right::ManageAdministrations).await?;
     let mut rights = Rights::default();
@@ -419,11 +378,8 @@ async fn set_rights(
         .store
         .set_rights(user, administration, rights, Actor(Some(caller.user.id)))
         .await
-        .map_err(|e| match e {
-            koppel_store::StoreError::NotFound => ApiError::not_found("administration"),
-            other => other.into(),
-        })?;
-    Ok(axum::Json(json!({"rights": rights})).into_response())
+        .map_err(|error| ApiError::from_store(error, "administration"))?;
+    Ok(axum::Json(RightsBody::from(rights)).into_response())
 }
 
 async fn audit_log(
@@ -452,8 +408,15 @@ async fn audit_log(
         .audit_log(caller.user.environment_id, before, limit + 1)
         .await?;
     let next = (entries.len() > limit as usize).then(|| entries[limit as usize - 1].id.to_string());
-    let items = &entries[..entries.len().min(limit as usize)];
-    Ok(axum::Json(json!({"items": items, "next_cursor": next})).into_response())
+    let items = entries[..entries.len().min(limit as usize)]
+        .iter()
+        .map(AuditEntryBody::from)
+        .collect();
+    Ok(axum::Json(Page {
+        items,
+        next_cursor: next,
+    })
+    .into_response())
 }
 
 pub fn endpoints() -> Vec<Endpoint> {

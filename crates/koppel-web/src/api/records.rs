@@ -1,13 +1,15 @@
 //! Daily-data and settings endpoints, generated from the resource specs: list, read, create,
 //! update and delete in an administration, plus invoicing a completed work order.
 
+use super::body::Page;
+use super::path::{AdministrationPath, ApiPath, RecordPath};
 use super::schema::{self, reference};
 use super::{Endpoint, JsonBody, Operation};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post};
@@ -15,7 +17,7 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use koppel_domain::record::{self, Access, Area, FieldError, ResourceSpec};
 use koppel_domain::rights::Right;
-use koppel_domain::{AdministrationId, RecordId, resources};
+use koppel_domain::{AdministrationId, resources};
 use koppel_store::invoicing::DEFAULT_PAYMENT_TERM_DAYS;
 use koppel_store::records::{ListQuery, StoredRecord};
 use serde_json::{Value as Json, json};
@@ -33,23 +35,6 @@ pub fn render(spec: &ResourceSpec, record: &StoredRecord) -> Json {
         object.insert(field.name.into(), record::render_field(field, value));
     }
     Json::Object(object)
-}
-
-/// Path ids of `/administrations/{administration}/…/{id}`.
-fn ids(
-    path: Result<Path<Vec<(String, String)>>, axum::extract::rejection::PathRejection>,
-) -> Result<Vec<i64>, ApiError> {
-    let Path(segments) = path.map_err(|_| ApiError::bad_request("invalid_path", "the path could not be read"))?;
-    segments
-        .into_iter()
-        .map(|(name, value)| {
-            value
-                .parse::<i64>()
-                .ok()
-                .filter(|id| *id > 0)
-                .ok_or_else(|| ApiError::bad_request("invalid_id", format!("{name} must be a positive whole number")))
-        })
-        .collect()
 }
 
 fn encode_cursor(id: i64) -> String {
@@ -121,29 +106,31 @@ async fn list(
     spec: &'static ResourceSpec,
     state: AppState,
     caller: Caller,
-    administration: i64,
+    administration: AdministrationId,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(pairs) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
-    let administration = AdministrationId(administration);
     caller.require(&state, administration, Right::ReadData).await?;
     let list_query = list_query(spec, pairs)?;
     let page = state.store.list_records(administration, spec, &list_query).await?;
-    let items: Vec<Json> = page.records.iter().map(|r| render(spec, r)).collect();
-    Ok(axum::Json(json!({"items": items, "next_cursor": page.next_after.map(encode_cursor)})).into_response())
+    let items = page.records.iter().map(|r| render(spec, r)).collect();
+    Ok(axum::Json(Page {
+        items,
+        next_cursor: page.next_after.map(encode_cursor),
+    })
+    .into_response())
 }
 
 async fn read(
     spec: &'static ResourceSpec,
     state: AppState,
     caller: Caller,
-    ids: Vec<i64>,
+    RecordPath { administration, id }: RecordPath,
 ) -> Result<Response, ApiError> {
-    let administration = AdministrationId(ids[0]);
     caller.require(&state, administration, Right::ReadData).await?;
     let record = state
         .store
-        .get_record(administration, spec, RecordId(ids[1]))
+        .get_record(administration, spec, id)
         .await
         .map_err(|e| not_found(spec, e))?;
     Ok(axum::Json(render(spec, &record)).into_response())
@@ -153,10 +140,9 @@ async fn create(
     spec: &'static ResourceSpec,
     state: AppState,
     caller: Caller,
-    administration: i64,
+    administration: AdministrationId,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
-    let administration = AdministrationId(administration);
     caller.require(&state, administration, Right::WriteData).await?;
     let values = record::parse_create(spec, &body.0).map_err(ApiError::invalid)?;
     let record = state.store.create_record(administration, spec, values).await?;
@@ -173,15 +159,14 @@ async fn update(
     spec: &'static ResourceSpec,
     state: AppState,
     caller: Caller,
-    ids: Vec<i64>,
+    RecordPath { administration, id }: RecordPath,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
-    let administration = AdministrationId(ids[0]);
     caller.require(&state, administration, Right::WriteData).await?;
     let patch = record::parse_patch(spec, &body.0).map_err(ApiError::invalid)?;
     let record = state
         .store
-        .update_record(administration, spec, RecordId(ids[1]), patch)
+        .update_record(administration, spec, id, patch)
         .await
         .map_err(|e| not_found(spec, e))?;
     Ok(axum::Json(render(spec, &record)).into_response())
@@ -191,23 +176,19 @@ async fn remove(
     spec: &'static ResourceSpec,
     state: AppState,
     caller: Caller,
-    ids: Vec<i64>,
+    RecordPath { administration, id }: RecordPath,
 ) -> Result<Response, ApiError> {
-    let administration = AdministrationId(ids[0]);
     caller.require(&state, administration, Right::WriteData).await?;
     state
         .store
-        .delete_record(administration, spec, RecordId(ids[1]))
+        .delete_record(administration, spec, id)
         .await
         .map_err(|e| not_found(spec, e))?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 fn not_found(spec: &ResourceSpec, error: koppel_store::StoreError) -> ApiError {
-    match error {
-        koppel_store::StoreError::NotFound => ApiError::not_found(&spec.title.to_lowercase()),
-        other => other.into(),
-    }
+    ApiError::from_store(error, &spec.title.to_lowercase())
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -216,8 +197,12 @@ struct InvoiceRequest {
     payment_term_days: Option<i64>,
 }
 
-async fn invoice(state: AppState, caller: Caller, ids: Vec<i64>, body: Option<JsonBody>) -> Result<Response, ApiError> {
-    let administration = AdministrationId(ids[0]);
+async fn invoice(
+    state: AppState,
+    caller: Caller,
+    RecordPath { administration, id }: RecordPath,
+    body: Option<JsonBody>,
+) -> Result<Response, ApiError> {
     caller.require(&state, administration, Right::WriteData).await?;
     let request: InvoiceRequest = match body {
         Some(body) => body.parse()?,
@@ -233,7 +218,7 @@ async fn invoice(state: AppState, caller: Caller, ids: Vec<i64>, body: Option<Js
     }
     let invoice = state
         .store
-        .invoice_work_order(administration, RecordId(ids[1]), days)
+        .invoice_work_order(administration, id, days)
         .await
         .map_err(|e| not_found(&resources::WORK_ORDERS, e))?;
     let location = format!("/api/v1/administrations/{}/invoices/{}", administration, invoice.id);
@@ -295,9 +280,11 @@ pub fn endpoints() -> Vec<Endpoint> {
             listing
                 .response(200, Some(reference(&format!("{name}Page"))))
                 .handler(get(
-                    move |State(state): State<AppState>, caller: Caller, path, query| async move {
-                        let ids = ids(path)?;
-                        list(spec, state, caller, ids[0], query).await
+                    move |State(state): State<AppState>,
+                          caller: Caller,
+                          ApiPath(path): ApiPath<AdministrationPath>,
+                          query| async move {
+                        list(spec, state, caller, path.administration, query).await
                     },
                 )),
         );
@@ -313,9 +300,11 @@ pub fn endpoints() -> Vec<Endpoint> {
                 .request(reference(&format!("{name}Create")))
                 .response(201, Some(reference(&name)))
                 .handler(post(
-                    move |State(state): State<AppState>, caller: Caller, path, body: JsonBody| async move {
-                        let ids = ids(path)?;
-                        create(spec, state, caller, ids[0], body).await
+                    move |State(state): State<AppState>,
+                          caller: Caller,
+                          ApiPath(path): ApiPath<AdministrationPath>,
+                          body: JsonBody| async move {
+                        create(spec, state, caller, path.administration, body).await
                     },
                 )),
             );
@@ -330,8 +319,8 @@ pub fn endpoints() -> Vec<Endpoint> {
             .tag(tag)
             .response(200, Some(reference(&name)))
             .handler(get(
-                move |State(state): State<AppState>, caller: Caller, path| async move {
-                    read(spec, state, caller, ids(path)?).await
+                move |State(state): State<AppState>, caller: Caller, ApiPath(path): ApiPath<RecordPath>| async move {
+                    read(spec, state, caller, path).await
                 },
             )),
         );
@@ -347,9 +336,10 @@ pub fn endpoints() -> Vec<Endpoint> {
                 .request(reference(&format!("{name}Patch")))
                 .response(200, Some(reference(&name)))
                 .handler(patch(
-                    move |State(state): State<AppState>, caller: Caller, path, body: JsonBody| async move {
-                        update(spec, state, caller, ids(path)?, body).await
-                    },
+                    move |State(state): State<AppState>,
+                          caller: Caller,
+                          ApiPath(path): ApiPath<RecordPath>,
+                          body: JsonBody| async move { update(spec, state, caller, path, body).await },
                 )),
             );
             endpoints.push(
@@ -362,8 +352,8 @@ pub fn endpoints() -> Vec<Endpoint> {
                 .tag(tag)
                 .response(204, None)
                 .handler(delete(
-                    move |State(state): State<AppState>, caller: Caller, path| async move {
-                        remove(spec, state, caller, ids(path)?).await
+                    move |State(state): State<AppState>, caller: Caller, ApiPath(path): ApiPath<RecordPath>| async move {
+                        remove(spec, state, caller, path).await
                     },
                 )),
             );
@@ -380,9 +370,10 @@ pub fn endpoints() -> Vec<Endpoint> {
         .request(reference("InvoiceRequest"))
         .response(201, Some(reference("Invoice")))
         .handler(post(
-            |State(state): State<AppState>, caller: Caller, path, body: Option<JsonBody>| async move {
-                invoice(state, caller, ids(path)?, body).await
-            },
+            |State(state): State<AppState>,
+             caller: Caller,
+             ApiPath(path): ApiPath<RecordPath>,
+             body: Option<JsonBody>| async move { invoice(state, caller, path, body).await },
         )),
     );
     endpoints

@@ -9,14 +9,15 @@
 //! Runs carry a message for users in Dutch and English; the internal detail of a failure stays
 //! with operators (logs and the database) and is never sent.
 
+use super::path::{AdministrationPath, ApiPath, RunPath};
 use super::schema::reference;
 use super::time;
 use super::{Endpoint, Operation};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::{Method, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -30,7 +31,6 @@ use koppel_store::queue::{Enqueued, JobStatus};
 use koppel_store::runs::{CancelOutcome, Run, RunFilter, RunItem, RunStatus, Trigger};
 use koppel_store::{Store, StoreError};
 use serde_json::{Value as Json, json};
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -85,21 +85,6 @@ fn decode_cursor(cursor: &str) -> Option<i64> {
     String::from_utf8(bytes).ok()?.strip_prefix("id:")?.parse().ok()
 }
 
-/// `{administration}` and, when present, `{id}` from the path.
-fn path_ids(path: Result<Path<HashMap<String, String>>, PathRejection>) -> Result<(AdministrationId, i64), ApiError> {
-    let Path(map) = path.map_err(|_| ApiError::bad_request("invalid_path", "the path could not be read"))?;
-    let id =
-        |name: &str| -> Result<i64, ApiError> {
-            match map.get(name) {
-                None => Ok(0),
-                Some(value) => value.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
-                    ApiError::bad_request("invalid_id", format!("{name} must be a positive whole number"))
-                }),
-            }
-        };
-    Ok((AdministrationId(id("administration")?), id("id")?))
-}
-
 fn query_pairs(query: Result<Query<Vec<(String, String)>>, QueryRejection>) -> Result<Vec<(String, String)>, ApiError> {
     query
         .map(|Query(pairs)| pairs)
@@ -134,19 +119,18 @@ fn cursor(name: &str, value: &str, errors: &mut Vec<FieldError>) -> Option<i64> 
 
 /// A run of the administration, or 404 for runs that do not exist or belong elsewhere.
 async fn find_run(store: &Store, administration: AdministrationId, run: i64) -> Result<Run, ApiError> {
-    store.run(administration, run).await.map_err(|error| match error {
-        StoreError::NotFound => ApiError::not_found("run"),
-        other => other.into(),
-    })
+    store
+        .run(administration, run)
+        .await
+        .map_err(|error| ApiError::from_store(error, "run"))
 }
 
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    path: Result<Path<HashMap<String, String>>, PathRejection>,
+    ApiPath(AdministrationPath { administration }): ApiPath<AdministrationPath>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let (administration, _) = path_ids(path)?;
     let pairs = query_pairs(query)?;
     caller.require(&state, administration, Right::ReadData).await?;
     let mut filter = RunFilter {
@@ -193,10 +177,9 @@ async fn list(
 async fn read(
     State(state): State<AppState>,
     caller: Caller,
-    path: Result<Path<HashMap<String, String>>, PathRejection>,
+    ApiPath(RunPath { administration, id }): ApiPath<RunPath>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let (administration, id) = path_ids(path)?;
     let pairs = query_pairs(query)?;
     caller.require(&state, administration, Right::ReadData).await?;
     let mut after = None;
@@ -276,9 +259,8 @@ async fn next_event(mut follow: Follow) -> Option<(Result<Event, Infallible>, Fo
 async fn events(
     State(state): State<AppState>,
     caller: Caller,
-    path: Result<Path<HashMap<String, String>>, PathRejection>,
+    ApiPath(RunPath { administration, id }): ApiPath<RunPath>,
 ) -> Result<Response, ApiError> {
-    let (administration, id) = path_ids(path)?;
     caller.require(&state, administration, Right::ReadData).await?;
     find_run(&state.store, administration, id).await?;
     let follow = Follow {
@@ -322,9 +304,8 @@ async fn managed_run(
 async fn cancel(
     State(state): State<AppState>,
     caller: Caller,
-    path: Result<Path<HashMap<String, String>>, PathRejection>,
+    ApiPath(RunPath { administration, id }): ApiPath<RunPath>,
 ) -> Result<Response, ApiError> {
-    let (administration, id) = path_ids(path)?;
     managed_run(&state, &caller, administration, id).await?;
     let outcome = state
         .store
@@ -342,9 +323,8 @@ async fn cancel(
 async fn retry(
     State(state): State<AppState>,
     caller: Caller,
-    path: Result<Path<HashMap<String, String>>, PathRejection>,
+    ApiPath(RunPath { administration, id }): ApiPath<RunPath>,
 ) -> Result<Response, ApiError> {
-    let (administration, id) = path_ids(path)?;
     managed_run(&state, &caller, administration, id).await?;
     let enqueued = state
         .store

@@ -2,12 +2,12 @@
 //! confirming a preview (which starts the sync as a background run; its status and history are the
 //! run endpoints, `kind=settings_sync`).
 
+use super::path::{AdministrationPath, ApiPath};
 use super::{Endpoint, JsonBody, Operation};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,7 +19,7 @@ use koppel_settingsync::job::{Confirmation, confirm, targets};
 use koppel_settingsync::{Category, Selection, SyncError, SyncRequest, preview};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What the preview and confirm endpoints take.
 #[derive(Debug, Deserialize)]
@@ -89,15 +89,14 @@ impl From<SyncError> for ApiError {
 }
 
 /// The main this request is about, after checking the right and the licence.
-async fn authorise(
-    state: &AppState,
-    caller: &Caller,
-    path: Result<Path<HashMap<String, String>>, PathRejection>,
-) -> Result<AdministrationId, ApiError> {
-    let Path(map) = path.map_err(|_| ApiError::bad_request("invalid_path", "the path could not be read"))?;
-    let id = AdministrationId(super::positive_id(&map, "administration")?);
+async fn authorise(state: &AppState, caller: &Caller, path: AdministrationPath) -> Result<AdministrationId, ApiError> {
     let found = caller
-        .require_feature(state, id, Right::SyncSettings, PowerUp::SubAdministrations)
+        .require_feature(
+            state,
+            path.administration,
+            Right::SyncSettings,
+            PowerUp::SubAdministrations,
+        )
         .await?;
     Ok(found.id)
 }
@@ -105,7 +104,7 @@ async fn authorise(
 async fn list_targets(
     State(state): State<AppState>,
     caller: Caller,
-    path: Result<Path<HashMap<String, String>>, PathRejection>,
+    ApiPath(path): ApiPath<AdministrationPath>,
 ) -> Result<Response, ApiError> {
     let source = authorise(&state, &caller, path).await?;
     let items = targets(&state.store, source).await?;
@@ -115,7 +114,7 @@ async fn list_targets(
 async fn preview_sync(
     State(state): State<AppState>,
     caller: Caller,
-    path: Result<Path<HashMap<String, String>>, PathRejection>,
+    ApiPath(path): ApiPath<AdministrationPath>,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
     let source = authorise(&state, &caller, path).await?;
@@ -127,7 +126,7 @@ async fn preview_sync(
 async fn start_sync(
     State(state): State<AppState>,
     caller: Caller,
-    path: Result<Path<HashMap<String, String>>, PathRejection>,
+    ApiPath(path): ApiPath<AdministrationPath>,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
     let source = authorise(&state, &caller, path).await?;

@@ -12,6 +12,7 @@ mod negotiate;
 mod page;
 
 use crate::AppState;
+use crate::error::{BUSY, StoreFailure};
 use crate::external::ExternalBase;
 use axum::Router;
 use axum::body::Body;
@@ -110,18 +111,14 @@ impl From<ODataError> for FeedError {
 
 impl From<StoreError> for FeedError {
     fn from(error: StoreError) -> FeedError {
-        match error {
-            StoreError::Licence(licence) => FeedError::new(
+        match StoreFailure::of(&error) {
+            StoreFailure::Licence(licence) => FeedError::new(
                 StatusCode::FORBIDDEN,
                 "licence_inactive",
                 format!("{licence}; the feed is closed until the Power BI power-up is active again"),
             ),
-            error if error.is_transient() => FeedError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "busy",
-                "the database is busy; try again in a moment",
-            ),
-            error if error.is_statement_too_complex() => {
+            StoreFailure::Unavailable => FeedError::new(StatusCode::SERVICE_UNAVAILABLE, BUSY.0, BUSY.1),
+            StoreFailure::TooComplex => {
                 tracing::info!(error = %error, "a feed query was too complex for the database");
                 FeedError::new(
                     StatusCode::BAD_REQUEST,
@@ -131,8 +128,13 @@ impl From<StoreError> for FeedError {
                      terms in $filter or $orderby.",
                 )
             }
-            other => {
-                tracing::error!(error = %other, "feed request failed");
+            // The feed only reads: what it asks for exists once the token is checked, and it writes
+            // nothing that could conflict or be invalid, so any of these is a failure of ours.
+            StoreFailure::NotFound
+            | StoreFailure::Conflict { .. }
+            | StoreFailure::Invalid(_)
+            | StoreFailure::Internal => {
+                tracing::error!(error = %error, "feed request failed");
                 FeedError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal_error",

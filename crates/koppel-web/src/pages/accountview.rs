@@ -9,22 +9,25 @@
 
 use super::context::{Layout, Nav, form, safe_local_path};
 use super::i18n::{Lang, fill};
+use super::path::{AdministrationPage, PagePath};
 use super::runs::{RunView, kind_name, view};
 use super::settings::accountview_gates;
-use super::{Context, FormData, PageError, Visitor, html, redirect, redirect_with_flash};
+use super::{
+    Context, Flash, FormData, PageError, Visitor, html, redirect, redirect_with_flash, redirect_with_flash_about,
+};
 use crate::AppState;
 use crate::api::accountview::{ConnectionState, LOG_PAGE, code_lists, log};
 use askama::Template;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use chrono::{DateTime, NaiveDate, Utc};
 use koppel_accountview::oauth::CallbackParameters;
 use koppel_accountview::settings::{SaveError, rate_label};
 use koppel_accountview::{AccountView, Category, CheckReport, SignInError, SyncError};
-use koppel_domain::VatRate;
 use koppel_domain::work_order::WorkOrderStatus;
+use koppel_domain::{AdministrationId, VatRate};
 use koppel_store::accountview::{CodeEntry, CodeList, Connection};
 use std::collections::HashMap;
 
@@ -445,8 +448,8 @@ async fn render(state: &AppState, context: &Context, shown: Shown<'_>) -> Result
 }
 
 /// Enters the page's administration and checks the gates (licence, right).
-async fn enter(state: &AppState, visitor: Visitor, params: &HashMap<String, String>) -> Result<Context, PageError> {
-    let context = Context::for_page(state, visitor, params).await?;
+async fn enter(state: &AppState, visitor: Visitor, administration: AdministrationId) -> Result<Context, PageError> {
+    let context = Context::enter(state, visitor, administration).await?;
     context.require(
         Nav::Integrations,
         context.m().accountview_title,
@@ -460,10 +463,10 @@ async fn enter(state: &AppState, visitor: Visitor, params: &HashMap<String, Stri
 pub async fn page(
     State(state): State<AppState>,
     visitor: Visitor,
-    Path(params): Path<HashMap<String, String>>,
+    PagePath(path): PagePath<AdministrationPage>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
-    let context = enter(&state, visitor, &params).await?;
+    let context = enter(&state, visitor, path.administration).await?;
     let shown = Shown {
         errors_only: query.get("errors").is_some_and(|v| v == "1"),
         before: query.get("before").and_then(|v| v.parse().ok()),
@@ -480,11 +483,11 @@ fn page_address(context: &Context) -> String {
 pub async fn sign_in(
     State(state): State<AppState>,
     visitor: Visitor,
-    Path(params): Path<HashMap<String, String>>,
+    PagePath(path): PagePath<AdministrationPage>,
     body: Result<Form<FormData>, FormRejection>,
 ) -> Result<Response, PageError> {
     form(body, &visitor)?;
-    let context = enter(&state, visitor, &params).await?;
+    let context = enter(&state, visitor, path.administration).await?;
     let Some(accountview) = &state.accountview else {
         return Ok(redirect(&page_address(&context)));
     };
@@ -521,9 +524,9 @@ pub async fn callback(
         return Ok(redirect(&back));
     };
     let user = visitor.user.id;
-    let (success, key, value, location) = match accountview.complete_sign_in(&parameters, user).await {
+    let (flash, value, location) = match accountview.complete_sign_in(&parameters, user).await {
         Ok(administration) => {
-            let context = Context::enter(&state, visitor, administration.0).await?;
+            let context = Context::enter(&state, visitor, administration).await?;
             let gates = accountview_gates(&context);
             if !gates.is_empty() {
                 // The right or the licence went away during the sign-in: do not keep the connection.
@@ -531,21 +534,21 @@ pub async fn callback(
                 let m = context.m();
                 return Ok(context.gate(Nav::Integrations, m.accountview_title, PATH, gates));
             }
-            (true, "av_connected", String::new(), page_address(&context))
+            (Flash::AccountviewConnected, String::new(), page_address(&context))
         }
         Err(error) => {
             tracing::info!(error = %error, "an AccountView sign-in did not complete");
-            let (key, value) = match &error {
-                SignInError::Denied => ("av_sign_in_denied", String::new()),
-                SignInError::InvalidState => ("av_sign_in_invalid", String::new()),
-                SignInError::Expired => ("av_sign_in_expired", String::new()),
-                SignInError::Provider(text) => ("av_sign_in_failed", text.clone()),
-                SignInError::Sync(_) => ("av_sign_in_failed", String::new()),
+            let (flash, value) = match &error {
+                SignInError::Denied => (Flash::AccountviewSignInDenied, String::new()),
+                SignInError::InvalidState => (Flash::AccountviewSignInInvalid, String::new()),
+                SignInError::Expired => (Flash::AccountviewSignInExpired, String::new()),
+                SignInError::Provider(text) => (Flash::AccountviewSignInFailed, text.clone()),
+                SignInError::Sync(_) => (Flash::AccountviewSignInFailed, String::new()),
             };
-            (false, key, value, back)
+            (flash, value, back)
         }
     };
-    let mut response = redirect_with_flash(&location, success, key, &value);
+    let mut response = redirect_with_flash_about(&location, flash, &value);
     response.headers_mut().append(
         header::SET_COOKIE,
         HeaderValue::from_static("koppel_av_return=; Path=/accountview; HttpOnly; SameSite=Lax; Max-Age=0"),
@@ -606,11 +609,11 @@ fn settings_from_form(data: &FormData, stored: &koppel_accountview::Settings) ->
 pub async fn save(
     State(state): State<AppState>,
     visitor: Visitor,
-    Path(params): Path<HashMap<String, String>>,
+    PagePath(path): PagePath<AdministrationPage>,
     body: Result<Form<FormData>, FormRejection>,
 ) -> Result<Response, PageError> {
     let data = form(body, &visitor)?;
-    let context = enter(&state, visitor, &params).await?;
+    let context = enter(&state, visitor, path.administration).await?;
     let m = context.m();
     let address = page_address(&context);
     let Some(accountview) = &state.accountview else {
@@ -622,7 +625,7 @@ pub async fn save(
         .await
         .map_err(|_| PageError::Internal)?
     else {
-        return Ok(redirect_with_flash(&address, false, "av_not_connected", ""));
+        return Ok(redirect_with_flash(&address, Flash::AccountviewNotConnected));
     };
     let stored = koppel_accountview::Settings::of(&connection);
     let settings = settings_from_form(&data, &stored);
@@ -656,7 +659,7 @@ pub async fn save(
         };
     }
     match accountview.save(administration, &company, &settings).await {
-        Ok(_) => Ok(redirect_with_flash(&address, true, "av_saved", "")),
+        Ok(_) => Ok(redirect_with_flash(&address, Flash::AccountviewSaved)),
         Err(SaveError::CheckFailed(report)) => {
             let shown = Shown {
                 company: Some(&company),
@@ -668,23 +671,23 @@ pub async fn save(
             };
             render(&state, &context, shown).await
         }
-        Err(SaveError::CompanyLocked) => Ok(redirect_with_flash(&address, false, "av_company_locked", "")),
+        Err(SaveError::CompanyLocked) => Ok(redirect_with_flash(&address, Flash::AccountviewCompanyLocked)),
         Err(SaveError::Sync(error)) => Ok(sync_failure(&address, &error)),
     }
 }
 
 /// A redirect back to the page with what went wrong talking to AccountView.
 fn sync_failure(address: &str, error: &SyncError) -> Response {
-    let key = match error {
-        SyncError::AuthenticationExpired => "av_expired",
-        SyncError::NotConnected => "av_not_connected",
-        SyncError::NotConfigured => "av_not_saved",
+    let flash = match error {
+        SyncError::AuthenticationExpired => Flash::AccountviewExpired,
+        SyncError::NotConnected => Flash::AccountviewNotConnected,
+        SyncError::NotConfigured => Flash::AccountviewNotSaved,
         _ => {
             tracing::warn!(error = %error, "an AccountView call from the settings page failed");
-            "av_unavailable"
+            Flash::AccountviewUnavailable
         }
     };
-    redirect_with_flash(address, false, key, "")
+    redirect_with_flash(address, flash)
 }
 
 /// Syncing needs a saved connection whose consent is still valid.
@@ -705,11 +708,11 @@ async fn live(accountview: &AccountView, context: &Context) -> Result<Option<Syn
 pub async fn import_now(
     State(state): State<AppState>,
     visitor: Visitor,
-    Path(params): Path<HashMap<String, String>>,
+    PagePath(path): PagePath<AdministrationPage>,
     body: Result<Form<FormData>, FormRejection>,
 ) -> Result<Response, PageError> {
     let data = form(body, &visitor)?;
-    let context = enter(&state, visitor, &params).await?;
+    let context = enter(&state, visitor, path.administration).await?;
     let address = page_address(&context);
     let Some(accountview) = &state.accountview else {
         return Ok(redirect(&address));
@@ -725,23 +728,23 @@ pub async fn import_now(
         Some(context.visitor.user.id),
     )
     .await?;
-    let key = if enqueued.is_new() {
-        "av_import_started"
+    let flash = if enqueued.is_new() {
+        Flash::AccountviewImportStarted
     } else {
-        "av_import_running"
+        Flash::AccountviewImportRunning
     };
-    Ok(redirect_with_flash(&address, true, key, ""))
+    Ok(redirect_with_flash(&address, flash))
 }
 
 /// `POST …/accountview/export`.
 pub async fn export_now(
     State(state): State<AppState>,
     visitor: Visitor,
-    Path(params): Path<HashMap<String, String>>,
+    PagePath(path): PagePath<AdministrationPage>,
     body: Result<Form<FormData>, FormRejection>,
 ) -> Result<Response, PageError> {
     form(body, &visitor)?;
-    let context = enter(&state, visitor, &params).await?;
+    let context = enter(&state, visitor, path.administration).await?;
     let address = page_address(&context);
     let Some(accountview) = &state.accountview else {
         return Ok(redirect(&address));
@@ -752,21 +755,21 @@ pub async fn export_now(
     let enqueued =
         koppel_accountview::export::enqueue(&state.store, context.administration.id, Some(context.visitor.user.id))
             .await?;
-    let key = if enqueued.is_new() {
-        "av_export_started"
+    let flash = if enqueued.is_new() {
+        Flash::AccountviewExportStarted
     } else {
-        "av_export_running"
+        Flash::AccountviewExportRunning
     };
-    Ok(redirect_with_flash(&address, true, key, ""))
+    Ok(redirect_with_flash(&address, flash))
 }
 
 /// `GET …/accountview/disconnect`: the confirmation step.
 pub async fn confirm_disconnect(
     State(state): State<AppState>,
     visitor: Visitor,
-    Path(params): Path<HashMap<String, String>>,
+    PagePath(path): PagePath<AdministrationPage>,
 ) -> Result<Response, PageError> {
-    let context = enter(&state, visitor, &params).await?;
+    let context = enter(&state, visitor, path.administration).await?;
     let m = context.m();
     let page = DisconnectPage {
         page: context.layout(Nav::Integrations, m.av_disconnect_title, PATH),
@@ -778,11 +781,11 @@ pub async fn confirm_disconnect(
 pub async fn disconnect(
     State(state): State<AppState>,
     visitor: Visitor,
-    Path(params): Path<HashMap<String, String>>,
+    PagePath(path): PagePath<AdministrationPage>,
     body: Result<Form<FormData>, FormRejection>,
 ) -> Result<Response, PageError> {
     form(body, &visitor)?;
-    let context = enter(&state, visitor, &params).await?;
+    let context = enter(&state, visitor, path.administration).await?;
     let address = page_address(&context);
     let Some(accountview) = &state.accountview else {
         return Ok(redirect(&address));
@@ -791,5 +794,5 @@ pub async fn disconnect(
         .disconnect(context.administration.id)
         .await
         .map_err(|_| PageError::Internal)?;
-    Ok(redirect_with_flash(&address, true, "av_disconnected", ""))
+    Ok(redirect_with_flash(&address, Flash::AccountviewDisconnected))
 }

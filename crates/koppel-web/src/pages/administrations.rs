@@ -1,13 +1,14 @@
 //! The Administrations page of the main administration: the main and its subs, creating a sub
 //! within the licensed capacity, and deleting a sub after a warning and a typed confirmation.
 
-use super::context::{Layout, Nav, form, path_number};
+use super::context::{Layout, Nav, form};
 use super::i18n::fill;
-use super::{Context, FormData, PageError, Visitor, html, redirect_with_flash};
+use super::path::{AdministrationPage, PagePath, TargetPage};
+use super::{Context, Flash, FormData, PageError, Visitor, html, redirect_with_flash, redirect_with_flash_about};
 use crate::AppState;
 use askama::Template;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Form, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use koppel_domain::AdministrationId;
@@ -15,7 +16,6 @@ use koppel_domain::licence::{LicenceError, PowerUp};
 use koppel_domain::rights::{Right, Rights};
 use koppel_store::StoreError;
 use koppel_store::platform::{Actor, Administration, NewAdministration};
-use std::collections::HashMap;
 
 const PATH: &str = "/settings/administrations";
 
@@ -90,9 +90,9 @@ async fn render_list(
 pub async fn list(
     State(state): State<AppState>,
     visitor: Visitor,
-    Path(params): Path<HashMap<String, String>>,
+    PagePath(path): PagePath<AdministrationPage>,
 ) -> Result<Response, PageError> {
-    let context = Context::for_page(&state, visitor, &params).await?;
+    let context = Context::enter(&state, visitor, path.administration).await?;
     context.require(
         Nav::Administrations,
         context.m().administrations_title,
@@ -105,11 +105,11 @@ pub async fn list(
 pub async fn create(
     State(state): State<AppState>,
     visitor: Visitor,
-    Path(params): Path<HashMap<String, String>>,
+    PagePath(path): PagePath<AdministrationPage>,
     body: Result<Form<FormData>, FormRejection>,
 ) -> Result<Response, PageError> {
     let data = form(body, &visitor)?;
-    let context = Context::for_page(&state, visitor, &params).await?;
+    let context = Context::enter(&state, visitor, path.administration).await?;
     let m = context.m();
     context.require(Nav::Administrations, m.administrations_title, PATH, gates(&context))?;
     let name = data.get("name").unwrap_or("").trim().to_string();
@@ -126,10 +126,9 @@ pub async fn create(
                 .store
                 .set_rights(context.visitor.user.id, created.id, Rights::all(), actor)
                 .await?;
-            return Ok(redirect_with_flash(
+            return Ok(redirect_with_flash_about(
                 &format!("{}{PATH}", context.base()),
-                true,
-                "created_administration",
+                Flash::CreatedAdministration,
                 &created.name,
             ));
         }
@@ -154,9 +153,8 @@ struct DeletePage {
 }
 
 /// The sub to delete: in the visitor's environment, and not the main.
-async fn deletable(state: &AppState, context: &Context, target: &str) -> Result<Administration, PageError> {
+async fn deletable(state: &AppState, context: &Context, target: AdministrationId) -> Result<Administration, PageError> {
     let lang = context.lang();
-    let target = AdministrationId(path_number(target, lang)?);
     let found = state
         .store
         .administration(target)
@@ -181,22 +179,20 @@ fn delete_page(context: &Context, target: Administration, error: Option<String>,
 pub async fn confirm_delete(
     State(state): State<AppState>,
     visitor: Visitor,
-    Path(params): Path<HashMap<String, String>>,
+    PagePath(path): PagePath<TargetPage>,
 ) -> Result<Response, PageError> {
-    let context = Context::for_page(&state, visitor, &params).await?;
+    let context = Context::enter(&state, visitor, path.administration).await?;
     context.require(
         Nav::Administrations,
         context.m().administrations_title,
         PATH,
         gates(&context),
     )?;
-    let target = deletable(&state, &context, &params["target"]).await?;
+    let target = deletable(&state, &context, path.target).await?;
     if target.is_main {
         return Ok(redirect_with_flash(
             &format!("{}{PATH}", context.base()),
-            false,
-            "main_not_deletable",
-            "",
+            Flash::MainNotDeletable,
         ));
     }
     Ok(delete_page(&context, target, None, StatusCode::OK))
@@ -205,17 +201,17 @@ pub async fn confirm_delete(
 pub async fn delete(
     State(state): State<AppState>,
     visitor: Visitor,
-    Path(params): Path<HashMap<String, String>>,
+    PagePath(path): PagePath<TargetPage>,
     body: Result<Form<FormData>, FormRejection>,
 ) -> Result<Response, PageError> {
     let data = form(body, &visitor)?;
-    let context = Context::for_page(&state, visitor, &params).await?;
+    let context = Context::enter(&state, visitor, path.administration).await?;
     let m = context.m();
     context.require(Nav::Administrations, m.administrations_title, PATH, gates(&context))?;
-    let target = deletable(&state, &context, &params["target"]).await?;
+    let target = deletable(&state, &context, path.target).await?;
     let list = format!("{}{PATH}", context.base());
     if target.is_main {
-        return Ok(redirect_with_flash(&list, false, "main_not_deletable", ""));
+        return Ok(redirect_with_flash(&list, Flash::MainNotDeletable));
     }
     if data.get("confirm").map(str::trim) != Some(target.name.as_str()) {
         let error = fill(m.delete_mismatch, &[&target.name]);
@@ -230,5 +226,9 @@ pub async fn delete(
         .store
         .delete_administration(target.id, Actor(Some(context.visitor.user.id)))
         .await?;
-    Ok(redirect_with_flash(&list, true, "deleted_administration", &target.name))
+    Ok(redirect_with_flash_about(
+        &list,
+        Flash::DeletedAdministration,
+        &target.name,
+    ))
 }

@@ -1,12 +1,14 @@
-//! What every page needs: who is visiting (session, language, CSRF token, flash message), the
-//! administration the page is about with the visitor's rights there, the shared layout, and the
-//! one place where page failures become answers.
+//! What every page needs: who is visiting (session, language, CSRF token, the flash message to
+//! show), the administration the page is about with the visitor's rights there, the shared
+//! layout, and the one place where page failures become answers.
 
+use super::flash::{ShownFlash, read_flash};
 use super::html;
 use super::i18n::{Lang, Messages, fill};
 use crate::AppState;
 pub use crate::auth::same_origin;
 use crate::auth::{SESSION_COOKIE, cookie};
+use crate::error::StoreFailure;
 use askama::Template;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -45,10 +47,17 @@ pub enum PageError {
 
 impl From<StoreError> for PageError {
     fn from(error: StoreError) -> PageError {
-        match error {
-            StoreError::NotFound => PageError::NotFound(Lang::Nl),
-            other => {
-                tracing::error!(error = %other, "a page failed on the store");
+        match StoreFailure::of(&error) {
+            StoreFailure::NotFound => PageError::NotFound(Lang::Nl),
+            // A page checks what it can explain (a name taken, a licence) before it writes and
+            // shows that on the form; a refusal that still reaches here is a failure on our side.
+            StoreFailure::Conflict { .. }
+            | StoreFailure::Invalid(_)
+            | StoreFailure::Licence(_)
+            | StoreFailure::Unavailable
+            | StoreFailure::TooComplex
+            | StoreFailure::Internal => {
+                tracing::error!(error = %error, "a page failed on the store");
                 PageError::Internal
             }
         }
@@ -137,42 +146,10 @@ pub fn message_page(lang: Lang, status: StatusCode, title: &str, text: &str) -> 
     MessagePage::render_in(lang, status, title, text, None)
 }
 
-/// A flash message: shown once on the page a redirect leads to.
-#[derive(Debug, Clone)]
-pub struct Flash {
-    pub success: bool,
-    pub text: String,
-}
-
 /// `303 See Other` to a path of ours.
 pub fn redirect(location: &str) -> Response {
     let location = HeaderValue::from_str(location).unwrap_or_else(|_| HeaderValue::from_static("/"));
     (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
-}
-
-/// A redirect that shows a catalogue text (by key, with one value) on the next page.
-pub fn redirect_with_flash(location: &str, success: bool, key: &str, value: &str) -> Response {
-    let mut response = redirect(location);
-    let kind = if success { "ok" } else { "error" };
-    let payload = format!("{kind}.{key}.{}", URL_SAFE_NO_PAD.encode(value.as_bytes()));
-    if let Ok(cookie) = HeaderValue::from_str(&format!(
-        "{FLASH_COOKIE}={payload}; Path=/; HttpOnly; SameSite=Lax; Max-Age=120"
-    )) {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    response
-}
-
-pub fn read_flash(headers: &HeaderMap, lang: Lang) -> Option<Flash> {
-    let raw = cookie(headers, FLASH_COOKIE)?;
-    let mut parts = raw.splitn(3, '.');
-    let success = parts.next()? == "ok";
-    let text = lang.messages().get(parts.next()?)?;
-    let value = String::from_utf8(URL_SAFE_NO_PAD.decode(parts.next().unwrap_or_default()).ok()?).ok()?;
-    Some(Flash {
-        success,
-        text: fill(text, &[&value]),
-    })
 }
 
 /// Percent-encodes a query parameter value.
@@ -237,7 +214,7 @@ pub struct Visitor {
     pub lang: Lang,
     pub csrf: String,
     pub session_secret: String,
-    pub flash: Option<Flash>,
+    pub flash: Option<ShownFlash>,
 }
 
 impl FromRequestParts<AppState> for Visitor {
@@ -269,6 +246,8 @@ impl FromRequestParts<AppState> for Visitor {
         {
             return Err(PageError::FormExpired(lang));
         }
+        // The typed path that follows the visitor answers "not found" in this language.
+        parts.extensions.insert(lang);
         Ok(Visitor {
             csrf: csrf_token(&secret),
             flash: read_flash(&parts.headers, lang),
@@ -356,7 +335,7 @@ pub struct Layout {
     /// The administrations the visitor may switch to, main first.
     pub switchable: Vec<Administration>,
     pub csrf: String,
-    pub flash: Option<Flash>,
+    pub flash: Option<ShownFlash>,
     /// This page's path below `/a/{id}`, so switching administration or language returns here.
     pub page_path: String,
     pub nav: Nav,
@@ -389,12 +368,16 @@ pub struct Context {
 
 impl Context {
     /// Enters an administration the visitor has access to; anything else is "not found".
-    pub async fn enter(state: &AppState, visitor: Visitor, administration: i64) -> Result<Context, PageError> {
+    pub async fn enter(
+        state: &AppState,
+        visitor: Visitor,
+        administration: AdministrationId,
+    ) -> Result<Context, PageError> {
         let lang = visitor.lang;
         let memberships = state.store.memberships(visitor.user.id).await?;
         let current = memberships
             .iter()
-            .find(|m| m.administration.id == AdministrationId(administration))
+            .find(|m| m.administration.id == administration)
             .ok_or(PageError::NotFound(lang))?;
         let environment = state.store.administrations(visitor.user.environment_id).await?;
         let main = environment
@@ -417,16 +400,6 @@ impl Context {
             today: state.store.now().date_naive(),
             visitor,
         })
-    }
-
-    /// Enters the administration a page's path names (`/a/{administration}/…`).
-    pub async fn for_page(
-        state: &AppState,
-        visitor: Visitor,
-        params: &std::collections::HashMap<String, String>,
-    ) -> Result<Context, PageError> {
-        let id = path_number(params.get("administration").map_or("", String::as_str), visitor.lang)?;
-        Context::enter(state, visitor, id).await
     }
 
     /// Goes on only when nothing stands in the way; otherwise the page becomes a gate that lists
@@ -553,7 +526,7 @@ pub fn power_up_name(m: &'static Messages, power_up: PowerUp) -> &'static str {
     }
 }
 
-/// Reads a numeric path segment; anything else is "not found".
-pub fn path_number(text: &str, lang: Lang) -> Result<i64, PageError> {
+/// Reads an id the visitor sent (the administration to switch to); anything else is "not found".
+pub fn id_or_not_found(text: &str, lang: Lang) -> Result<i64, PageError> {
     text.parse::<i64>().map_err(|_| PageError::NotFound(lang))
 }

@@ -4,20 +4,21 @@
 //! Forms follow POST-redirect-GET with a CSRF token, except creating a feed token: its secret is
 //! shown once, on the answer to the POST itself, and never stored where a redirect could fetch it.
 
-use super::context::{Layout, Nav, form, path_number};
+use super::context::{Layout, Nav, form};
 use super::i18n::fill;
+use super::path::{AdministrationPage, FeedTokenPage, PagePath};
 use super::runs::{RunView, view};
 use super::settings::datasync_gates;
-use super::{Context, FormData, PageError, Visitor, html, redirect_with_flash};
+use super::{Context, Flash, FormData, PageError, Visitor, html, redirect_with_flash, redirect_with_flash_about};
 use crate::AppState;
 use crate::external::ExternalBase;
 use askama::Template;
 use axum::Form;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use koppel_domain::UserId;
+use koppel_domain::{AdministrationId, UserId};
 use koppel_store::StoreError;
 use koppel_store::queue::Enqueued;
 use koppel_store::runs::{RunFilter, RunStatus};
@@ -65,11 +66,10 @@ pub async fn page(
     State(state): State<AppState>,
     visitor: Visitor,
     external: ExternalBase,
-    Path(params): Path<HashMap<String, String>>,
+    PagePath(path): PagePath<AdministrationPage>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
-    let id = path_number(&params["administration"], visitor.lang)?;
-    let context = Context::enter(&state, visitor, id).await?;
+    let context = Context::enter(&state, visitor, path.administration).await?;
     let before = query.get("before").and_then(|v| v.parse::<i64>().ok());
     render(&state, &context, &external, before, None, None).await
 }
@@ -183,12 +183,11 @@ async fn render(
 async fn enter_for_post(
     state: &AppState,
     visitor: Visitor,
-    params: &HashMap<String, String>,
+    administration: AdministrationId,
     body: Result<Form<FormData>, FormRejection>,
 ) -> Result<Result<(Context, FormData), Response>, PageError> {
-    let id = path_number(&params["administration"], visitor.lang)?;
     let data = form(body, &visitor)?;
-    let context = Context::enter(state, visitor, id).await?;
+    let context = Context::enter(state, visitor, administration).await?;
     let gates = datasync_gates(&context);
     if !gates.is_empty() {
         let m = context.m();
@@ -201,10 +200,10 @@ async fn enter_for_post(
 pub async fn save_autosync(
     State(state): State<AppState>,
     visitor: Visitor,
-    Path(params): Path<HashMap<String, String>>,
+    PagePath(path): PagePath<AdministrationPage>,
     body: Result<Form<FormData>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let (context, data) = match enter_for_post(&state, visitor, &params, body).await? {
+    let (context, data) = match enter_for_post(&state, visitor, path.administration, body).await? {
         Ok(entered) => entered,
         Err(gate) => return Ok(gate),
     };
@@ -218,22 +217,22 @@ pub async fn save_autosync(
             chrono::Duration::minutes(15),
         )
         .await?;
-    let key = if enabled {
-        "ds_autosync_on_saved"
+    let flash = if enabled {
+        Flash::DatasyncAutosyncOn
     } else {
-        "ds_autosync_off_saved"
+        Flash::DatasyncAutosyncOff
     };
-    Ok(redirect_with_flash(&format!("{}{PATH}", context.base()), true, key, ""))
+    Ok(redirect_with_flash(&format!("{}{PATH}", context.base()), flash))
 }
 
 /// `POST …/settings/datasync/sync`: starts a sync (full with `full=1`), or follows the running one.
 pub async fn sync_now(
     State(state): State<AppState>,
     visitor: Visitor,
-    Path(params): Path<HashMap<String, String>>,
+    PagePath(path): PagePath<AdministrationPage>,
     body: Result<Form<FormData>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let (context, data) = match enter_for_post(&state, visitor, &params, body).await? {
+    let (context, data) = match enter_for_post(&state, visitor, path.administration, body).await? {
         Ok(entered) => entered,
         Err(gate) => return Ok(gate),
     };
@@ -242,8 +241,8 @@ pub async fn sync_now(
         koppel_datasync::sync_now(&state.store, context.administration.id, context.visitor.user.id, full).await?;
     let location = format!("{}/runs/{}", context.base(), enqueued.run());
     Ok(match enqueued {
-        Enqueued::Created { .. } => redirect_with_flash(&location, true, "ds_sync_started", ""),
-        Enqueued::Joined { .. } => redirect_with_flash(&location, true, "ds_sync_running", ""),
+        Enqueued::Created { .. } => redirect_with_flash(&location, Flash::DatasyncSyncStarted),
+        Enqueued::Joined { .. } => redirect_with_flash(&location, Flash::DatasyncSyncRunning),
     })
 }
 
@@ -252,10 +251,10 @@ pub async fn create_token(
     State(state): State<AppState>,
     visitor: Visitor,
     external: ExternalBase,
-    Path(params): Path<HashMap<String, String>>,
+    PagePath(path): PagePath<AdministrationPage>,
     body: Result<Form<FormData>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let (context, data) = match enter_for_post(&state, visitor, &params, body).await? {
+    let (context, data) = match enter_for_post(&state, visitor, path.administration, body).await? {
         Ok(entered) => entered,
         Err(gate) => return Ok(gate),
     };
@@ -278,12 +277,12 @@ pub async fn create_token(
 pub async fn revoke_token(
     State(state): State<AppState>,
     visitor: Visitor,
-    Path(params): Path<HashMap<String, String>>,
+    PagePath(path): PagePath<FeedTokenPage>,
     body: Result<Form<FormData>, FormRejection>,
 ) -> Result<Response, PageError> {
     let lang = visitor.lang;
-    let token = path_number(&params["token"], lang)?;
-    let (context, _) = match enter_for_post(&state, visitor, &params, body).await? {
+    let token = path.token;
+    let (context, _) = match enter_for_post(&state, visitor, path.administration, body).await? {
         Ok(entered) => entered,
         Err(gate) => return Ok(gate),
     };
@@ -297,10 +296,9 @@ pub async fn revoke_token(
         .map(|t| t.name)
         .ok_or(PageError::NotFound(lang))?;
     match state.store.datasync_revoke_token(administration, token).await {
-        Ok(()) | Err(StoreError::NotFound) => Ok(redirect_with_flash(
+        Ok(()) | Err(StoreError::NotFound) => Ok(redirect_with_flash_about(
             &format!("{}{PATH}", context.base()),
-            true,
-            "ds_token_revoked_saved",
+            Flash::DatasyncTokenRevoked,
             &name,
         )),
         Err(other) => Err(other.into()),

@@ -119,11 +119,12 @@ macro_rules! catalogue {
         pub static NL: Messages = Messages { $($key: $nl,)* };
         pub static EN: Messages = Messages { $($key: $en,)* };
 
-        /// Every key with its Dutch and English text, for tests and for flash messages.
+        /// Every key with its Dutch and English text, for tests.
         pub const KEYS: &[(&str, &str, &str)] = &[$((stringify!($key), $nl, $en),)*];
 
         impl Messages {
-            /// A text by its key's name (flash messages travel by name in a cookie).
+            /// A text by its key's name, for tests that walk [`KEYS`]. Pages name their texts as
+            /// fields (flash messages too, through `Flash`), so that a missing one cannot compile.
             pub fn get(&self, key: &str) -> Option<&'static str> {
                 match key {
                     $(stringify!($key) => Some(self.$key),)*

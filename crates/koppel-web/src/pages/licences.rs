@@ -3,17 +3,17 @@
 
 use super::context::{Layout, Nav, form, power_up_name};
 use super::i18n::fill;
-use super::{Context, FormData, PageError, Visitor, html, redirect_with_flash};
+use super::path::{AdministrationPage, LicencePage, PagePath};
+use super::{Context, Flash, FormData, PageError, Visitor, html, redirect_with_flash_about};
 use crate::AppState;
 use askama::Template;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Form, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use koppel_domain::licence::{LicenceState, PowerUp};
 use koppel_domain::rights::Right;
 use koppel_store::platform::Actor;
-use std::collections::HashMap;
 
 const PATH: &str = "/settings/licences";
 
@@ -57,9 +57,9 @@ struct ListPage {
 pub async fn list(
     State(state): State<AppState>,
     visitor: Visitor,
-    Path(params): Path<HashMap<String, String>>,
+    PagePath(path): PagePath<AdministrationPage>,
 ) -> Result<Response, PageError> {
-    let context = Context::for_page(&state, visitor, &params).await?;
+    let context = Context::enter(&state, visitor, path.administration).await?;
     let m = context.m();
     context.require(Nav::Licences, m.licences_title, PATH, gates(&context))?;
     let rows = PowerUp::ALL
@@ -93,18 +93,18 @@ pub async fn list(
 pub async fn change(
     State(state): State<AppState>,
     visitor: Visitor,
-    Path(params): Path<HashMap<String, String>>,
+    PagePath(path): PagePath<LicencePage>,
     body: Result<Form<FormData>, FormRejection>,
 ) -> Result<Response, PageError> {
     let lang = visitor.lang;
     let data = form(body, &visitor)?;
-    let context = Context::for_page(&state, visitor, &params).await?;
+    let context = Context::enter(&state, visitor, path.administration).await?;
     let m = context.m();
     context.require(Nav::Licences, m.licences_title, PATH, gates(&context))?;
-    let power_up = PowerUp::parse(&params["power_up"]).ok_or(PageError::NotFound(lang))?;
-    let (new_state, key) = match data.get("state") {
-        Some("active") => (LicenceState::Active, "licence_activated"),
-        Some("inactive") => (LicenceState::Inactive, "licence_deactivated"),
+    let power_up = PowerUp::parse(&path.power_up).ok_or(PageError::NotFound(lang))?;
+    let (new_state, flash) = match data.get("state") {
+        Some("active") => (LicenceState::Active, Flash::LicenceActivated),
+        Some("inactive") => (LicenceState::Inactive, Flash::LicenceDeactivated),
         _ => return Err(PageError::FormExpired(lang)),
     };
     let capacity = context.licence(power_up).map_or(0, |l| l.capacity);
@@ -118,10 +118,9 @@ pub async fn change(
             Actor(Some(context.visitor.user.id)),
         )
         .await?;
-    Ok(redirect_with_flash(
+    Ok(redirect_with_flash_about(
         &format!("{}{PATH}", context.base()),
-        true,
-        key,
+        flash,
         power_up_name(m, power_up),
     ))
 }

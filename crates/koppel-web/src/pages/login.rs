@@ -1,10 +1,9 @@
 //! Logging in and out, choosing the language, and the start page.
 
-use super::context::{
-    Flash, LANGUAGE_COOKIE, anonymous_language, csrf_token, message_page, read_flash, safe_local_path, tokens_match,
-};
+use super::context::{LANGUAGE_COOKIE, anonymous_language, csrf_token, message_page, safe_local_path, tokens_match};
+use super::flash::{ShownFlash, read_flash};
 use super::i18n::{Lang, Messages, fill};
-use super::{FormData, PageError, Visitor, html, redirect, redirect_with_flash};
+use super::{Flash, FormData, PageError, Visitor, html, redirect, redirect_with_flash};
 use crate::auth::{SESSION_COOKIE, cookie};
 use crate::external::ExternalBase;
 use crate::{AppState, WebConfig};
@@ -27,7 +26,7 @@ struct LoginPage {
     next: String,
     email: String,
     error: Option<String>,
-    flash: Option<Flash>,
+    flash: Option<ShownFlash>,
 }
 
 /// `/`: the first administration the visitor may work in.
@@ -235,7 +234,7 @@ pub async fn logout(
 ) -> Result<Response, PageError> {
     super::context::form(body, &visitor)?;
     state.store.delete_session(&visitor.session_secret).await?;
-    let mut response = redirect_with_flash("/login", true, "logged_out", "");
+    let mut response = redirect_with_flash("/login", Flash::LoggedOut);
     if let Ok(value) = HeaderValue::from_str(&state.config.expired_session_cookie()) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
@@ -272,7 +271,7 @@ pub async fn set_language(
     {
         return PageError::from(error).into_response();
     }
-    let mut response = redirect_with_flash(&back, true, "language_changed", "");
+    let mut response = redirect_with_flash(&back, Flash::LanguageChanged);
     if let Ok(value) = HeaderValue::from_str(&format!(
         "{LANGUAGE_COOKIE}={}; Path=/; SameSite=Lax; Max-Age=31536000",
         lang.code()

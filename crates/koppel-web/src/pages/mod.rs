@@ -9,9 +9,11 @@ mod accountview;
 mod administrations;
 mod context;
 mod datasync;
+mod flash;
 pub mod i18n;
 mod licences;
 mod login;
+mod path;
 mod runs;
 mod settings;
 mod settingsync;
@@ -22,7 +24,8 @@ use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-pub(crate) use context::{Context, FormData, PageError, Visitor, redirect, redirect_with_flash};
+pub(crate) use context::{Context, FormData, PageError, Visitor, redirect};
+pub(crate) use flash::{Flash, redirect_with_flash, redirect_with_flash_about};
 
 /// The back office's routes.
 pub fn router() -> Router<AppState> {

@@ -2,12 +2,13 @@
 //! outcome, and one run's page with a progress bar that follows the run live (Server-Sent Events
 //! from the REST API, which accepts the session cookie).
 
-use super::context::{Layout, Nav, path_number};
+use super::context::{Layout, Nav};
 use super::i18n::{Lang, Messages, fill};
+use super::path::{AdministrationPage, PagePath, RunPage};
 use super::{Context, PageError, Visitor, html};
 use crate::AppState;
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use koppel_domain::rights::Right;
@@ -175,11 +176,11 @@ struct ListPage {
 pub async fn list(
     State(state): State<AppState>,
     visitor: Visitor,
-    Path(params): Path<HashMap<String, String>>,
+    PagePath(path): PagePath<AdministrationPage>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
     let lang = visitor.lang;
-    let context = Context::for_page(&state, visitor, &params).await?;
+    let context = Context::enter(&state, visitor, path.administration).await?;
     let m = context.m();
     context.require(Nav::Runs, m.runs_title, PATH, gates(&context))?;
     let before = query.get("before").and_then(|b| b.parse::<i64>().ok());
@@ -270,12 +271,11 @@ async fn facts(
 pub async fn detail(
     State(state): State<AppState>,
     visitor: Visitor,
-    Path(params): Path<HashMap<String, String>>,
+    PagePath(path): PagePath<RunPage>,
 ) -> Result<Response, PageError> {
     let lang = visitor.lang;
-    let id = path_number(&params["administration"], lang)?;
-    let run_id = path_number(&params["run"], lang)?;
-    let context = Context::enter(&state, visitor, id).await?;
+    let run_id = path.run;
+    let context = Context::enter(&state, visitor, path.administration).await?;
     let m = context.m();
     context.require(Nav::Runs, m.runs_title, PATH, gates(&context))?;
     let run = state

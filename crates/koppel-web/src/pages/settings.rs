@@ -1,12 +1,13 @@
 //! The Settings overview, switching administration, and the gated entry pages of the features:
 //! Software integrations and Data Sync (the AccountView page itself is `accountview.rs`).
 
-use super::context::{Layout, Nav, path_number, safe_local_path};
+use super::context::{Layout, Nav, id_or_not_found, safe_local_path};
 use super::i18n::fill;
+use super::path::{AdministrationPage, PagePath};
 use super::{Context, PageError, Visitor, html, redirect};
 use crate::AppState;
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use koppel_domain::AdministrationId;
@@ -21,7 +22,7 @@ pub async fn switch(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
     let lang = visitor.lang;
-    let to = path_number(query.get("to").map_or("", String::as_str), lang)?;
+    let to = id_or_not_found(query.get("to").map_or("", String::as_str), lang)?;
     let memberships = state.store.memberships(visitor.user.id).await?;
     if !memberships.iter().any(|m| m.administration.id == AdministrationId(to)) {
         return Err(PageError::NotFound(lang));
@@ -44,10 +45,9 @@ pub async fn switch(
     Ok(redirect(&format!("/a/{to}{section}")))
 }
 
-/// `GET /a/{id}`.
-pub async fn enter(visitor: Visitor, Path(params): Path<HashMap<String, String>>) -> Result<Response, PageError> {
-    let id = path_number(&params["administration"], visitor.lang)?;
-    Ok(redirect(&format!("/a/{id}/settings")))
+/// `GET /a/{id}` (for a logged-in visitor; anyone else is sent to log in first).
+pub async fn enter(_visitor: Visitor, PagePath(path): PagePath<AdministrationPage>) -> Result<Response, PageError> {
+    Ok(redirect(&format!("/a/{}/settings", path.administration)))
 }
 
 /// One entry of the Settings overview: where it leads and whether it can be used here.
@@ -69,10 +69,9 @@ struct OverviewPage {
 pub async fn overview(
     State(state): State<AppState>,
     visitor: Visitor,
-    Path(params): Path<HashMap<String, String>>,
+    PagePath(path): PagePath<AdministrationPage>,
 ) -> Result<Response, PageError> {
-    let id = path_number(&params["administration"], visitor.lang)?;
-    let context = Context::enter(&state, visitor, id).await?;
+    let context = Context::enter(&state, visitor, path.administration).await?;
     let m = context.m();
     let base = context.base();
     let sections = vec![
@@ -140,10 +139,9 @@ struct IntegrationsPage {
 pub async fn integrations(
     State(state): State<AppState>,
     visitor: Visitor,
-    Path(params): Path<HashMap<String, String>>,
+    PagePath(path): PagePath<AdministrationPage>,
 ) -> Result<Response, PageError> {
-    let id = path_number(&params["administration"], visitor.lang)?;
-    let context = Context::enter(&state, visitor, id).await?;
+    let context = Context::enter(&state, visitor, path.administration).await?;
     let m = context.m();
     let accountview = Integration {
         title: m.accountview_title,

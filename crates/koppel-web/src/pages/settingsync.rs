@@ -4,11 +4,12 @@
 
 use super::context::{Layout, Nav, form};
 use super::i18n::{Lang, Messages, fill};
-use super::{Context, FormData, PageError, Visitor, html, redirect_with_flash};
+use super::path::{AdministrationPage, PagePath};
+use super::{Context, Flash, FormData, PageError, Visitor, html, redirect_with_flash};
 use crate::AppState;
 use askama::Template;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use koppel_domain::AdministrationId;
@@ -16,7 +17,7 @@ use koppel_domain::licence::PowerUp;
 use koppel_domain::rights::Right;
 use koppel_settingsync::job::{Confirmation, TargetStatus, confirm, targets};
 use koppel_settingsync::{Action, BlockReason, Blocker, Category, Plan, Selection, SyncError, SyncRequest, preview};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 const PATH: &str = "/settings/administrations";
 
@@ -197,9 +198,9 @@ fn sync_store_error(error: SyncError) -> PageError {
 pub async fn select(
     State(state): State<AppState>,
     visitor: Visitor,
-    Path(params): Path<HashMap<String, String>>,
+    PagePath(path): PagePath<AdministrationPage>,
 ) -> Result<Response, PageError> {
-    let context = Context::for_page(&state, visitor, &params).await?;
+    let context = Context::enter(&state, visitor, path.administration).await?;
     context.require(Nav::Administrations, context.m().sync_title, PATH, gates(&context))?;
     render_select(&state, &context, None, None, StatusCode::OK).await
 }
@@ -332,10 +333,10 @@ fn render_preview(
 pub async fn show_preview(
     State(state): State<AppState>,
     visitor: Visitor,
-    Path(params): Path<HashMap<String, String>>,
+    PagePath(path): PagePath<AdministrationPage>,
     Query(query): Query<FormData>,
 ) -> Result<Response, PageError> {
-    let context = Context::for_page(&state, visitor, &params).await?;
+    let context = Context::enter(&state, visitor, path.administration).await?;
     let m = context.m();
     context.require(Nav::Administrations, m.sync_title, PATH, gates(&context))?;
     let request = read_selection(context.administration.id, &query);
@@ -360,11 +361,11 @@ pub async fn show_preview(
 pub async fn start(
     State(state): State<AppState>,
     visitor: Visitor,
-    Path(params): Path<HashMap<String, String>>,
+    PagePath(path): PagePath<AdministrationPage>,
     body: Result<Form<FormData>, FormRejection>,
 ) -> Result<Response, PageError> {
     let data = form(body, &visitor)?;
-    let context = Context::for_page(&state, visitor, &params).await?;
+    let context = Context::enter(&state, visitor, path.administration).await?;
     let m = context.m();
     context.require(Nav::Administrations, m.sync_title, PATH, gates(&context))?;
     let request = read_selection(context.administration.id, &data);
@@ -375,13 +376,12 @@ pub async fn start(
         .collect();
     match confirm(&state.store, &request, &digests, context.visitor.user.id).await {
         Ok(Confirmation::Enqueued { run, joined }) => {
-            let key = if joined { "sync_joined" } else { "sync_started" };
-            Ok(redirect_with_flash(
-                &format!("{}/runs/{run}", context.base()),
-                !joined,
-                key,
-                "",
-            ))
+            let flash = if joined {
+                Flash::SettingsSyncJoined
+            } else {
+                Flash::SettingsSyncStarted
+            };
+            Ok(redirect_with_flash(&format!("{}/runs/{run}", context.base()), flash))
         }
         Ok(Confirmation::Outdated(plan)) => Ok(render_preview(
             &context,

@@ -2,20 +2,20 @@
 //! and granting or revoking rights and access per administration. Managed from the main
 //! administration's `manage_administrations` right, like the REST API.
 
-use super::context::{Layout, Nav, form, path_number, right_name};
+use super::context::{Layout, Nav, form, right_name};
 use super::i18n::{Lang, fill};
-use super::{Context, FormData, PageError, Visitor, html, redirect_with_flash};
+use super::path::{AdministrationPage, PagePath, UserPage};
+use super::{Context, Flash, FormData, PageError, Visitor, html, redirect_with_flash_about};
 use crate::AppState;
 use askama::Template;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Form, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use koppel_domain::rights::{Right, Rights};
 use koppel_domain::{AdministrationId, UserId};
 use koppel_store::StoreError;
 use koppel_store::platform::{Actor, Administration, NewUser, User};
-use std::collections::HashMap;
 
 const PATH: &str = "/settings/users";
 
@@ -78,9 +78,9 @@ async fn render_list(
 pub async fn list(
     State(state): State<AppState>,
     visitor: Visitor,
-    Path(params): Path<HashMap<String, String>>,
+    PagePath(path): PagePath<AdministrationPage>,
 ) -> Result<Response, PageError> {
-    let context = Context::for_page(&state, visitor, &params).await?;
+    let context = Context::enter(&state, visitor, path.administration).await?;
     context.require(Nav::Users, context.m().users_title, PATH, gates(&context))?;
     render_list(&state, &context, ("", ""), None, StatusCode::OK).await
 }
@@ -89,11 +89,11 @@ pub async fn list(
 pub async fn create(
     State(state): State<AppState>,
     visitor: Visitor,
-    Path(params): Path<HashMap<String, String>>,
+    PagePath(path): PagePath<AdministrationPage>,
     body: Result<Form<FormData>, FormRejection>,
 ) -> Result<Response, PageError> {
     let data = form(body, &visitor)?;
-    let context = Context::for_page(&state, visitor, &params).await?;
+    let context = Context::enter(&state, visitor, path.administration).await?;
     let m = context.m();
     context.require(Nav::Users, m.users_title, PATH, gates(&context))?;
     let name = data.get("name").unwrap_or("").trim();
@@ -122,10 +122,9 @@ pub async fn create(
                     &user.email,
                 )
                 .await?;
-            return Ok(redirect_with_flash(
+            return Ok(redirect_with_flash_about(
                 &format!("{}{PATH}/{}", context.base(), user.id),
-                true,
-                "user_created",
+                Flash::UserCreated,
                 &user.name,
             ));
         }
@@ -168,9 +167,8 @@ struct RightsPage {
     error: Option<String>,
 }
 
-async fn target_user(state: &AppState, context: &Context, text: &str) -> Result<User, PageError> {
+async fn target_user(state: &AppState, context: &Context, id: UserId) -> Result<User, PageError> {
     let lang = context.lang();
-    let id = UserId(path_number(text, lang)?);
     state
         .store
         .user(id)
@@ -224,11 +222,11 @@ async fn render_rights(
 pub async fn edit(
     State(state): State<AppState>,
     visitor: Visitor,
-    Path(params): Path<HashMap<String, String>>,
+    PagePath(path): PagePath<UserPage>,
 ) -> Result<Response, PageError> {
-    let context = Context::for_page(&state, visitor, &params).await?;
+    let context = Context::enter(&state, visitor, path.administration).await?;
     context.require(Nav::Users, context.m().users_title, PATH, gates(&context))?;
-    let target = target_user(&state, &context, &params["user"]).await?;
+    let target = target_user(&state, &context, path.user).await?;
     render_rights(&state, &context, target, None, StatusCode::OK).await
 }
 
@@ -236,14 +234,14 @@ pub async fn edit(
 pub async fn save(
     State(state): State<AppState>,
     visitor: Visitor,
-    Path(params): Path<HashMap<String, String>>,
+    PagePath(path): PagePath<UserPage>,
     body: Result<Form<FormData>, FormRejection>,
 ) -> Result<Response, PageError> {
     let data = form(body, &visitor)?;
-    let context = Context::for_page(&state, visitor, &params).await?;
+    let context = Context::enter(&state, visitor, path.administration).await?;
     let m = context.m();
     context.require(Nav::Users, m.users_title, PATH, gates(&context))?;
-    let target = target_user(&state, &context, &params["user"]).await?;
+    let target = target_user(&state, &context, path.user).await?;
     let administrations = state
         .store
         .administrations(context.administration.environment_id)
@@ -280,10 +278,9 @@ pub async fn save(
             }
         }
     }
-    Ok(redirect_with_flash(
+    Ok(redirect_with_flash_about(
         &format!("{}{PATH}", context.base()),
-        true,
-        "rights_saved",
+        Flash::RightsSaved,
         &target.name,
     ))
 }

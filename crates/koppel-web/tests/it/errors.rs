@@ -144,3 +144,77 @@ async fn health_readiness_and_metrics() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn path_ids_that_are_not_positive_whole_numbers_are_refused_naming_the_segment() {
+    TestApp::on_every_backend(|app| async move {
+        let token = app.token(&app.fixture.admin).await;
+        let main = app.fixture.main;
+        let cases = [
+            (
+                reqwest::Method::GET,
+                "/api/v1/administrations/0".to_string(),
+                "administration",
+            ),
+            (
+                reqwest::Method::GET,
+                "/api/v1/administrations/abc".to_string(),
+                "administration",
+            ),
+            (
+                reqwest::Method::GET,
+                "/api/v1/administrations/9223372036854775808/relations".to_string(),
+                "administration",
+            ),
+            (
+                reqwest::Method::GET,
+                format!("/api/v1/administrations/{main}/relations/-3"),
+                "id",
+            ),
+            (
+                reqwest::Method::GET,
+                format!("/api/v1/administrations/{main}/relations/1.5"),
+                "id",
+            ),
+            (
+                reqwest::Method::GET,
+                format!("/api/v1/administrations/{main}/runs/x"),
+                "id",
+            ),
+            (
+                reqwest::Method::GET,
+                "/api/v1/administrations/x/runs/1".to_string(),
+                "administration",
+            ),
+            (reqwest::Method::DELETE, "/api/v1/me/tokens/0".to_string(), "token"),
+            (
+                reqwest::Method::PUT,
+                "/api/v1/users/me/administrations/1/rights".to_string(),
+                "user",
+            ),
+            (
+                reqwest::Method::PUT,
+                "/api/v1/users/1/administrations/-1/rights".to_string(),
+                "administration",
+            ),
+        ];
+        for (method, path, segment) in cases {
+            let body = (method == reqwest::Method::PUT).then(|| json!({"rights": []}));
+            let answer = app.request(method.clone(), &path, Some(&token), body.as_ref()).await;
+            assert_eq!(
+                answer.status,
+                StatusCode::BAD_REQUEST,
+                "{method} {path}: {}",
+                answer.body
+            );
+            assert_eq!(answer.code(), "invalid_id", "{method} {path}");
+            assert_eq!(
+                answer.body["error"]["message"],
+                format!("{segment} must be a positive whole number"),
+                "{method} {path}"
+            );
+        }
+        app
+    })
+    .await;
+}

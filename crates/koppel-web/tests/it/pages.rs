@@ -128,6 +128,42 @@ fn the_catalogue_has_every_text_in_both_languages() {
 }
 
 #[tokio::test]
+async fn a_page_address_with_an_id_that_is_not_a_number_is_not_found_in_the_visitors_language() {
+    TestApp::on_every_backend(|app| async move {
+        let fixture = app.fixture.clone();
+        let mut client = PageClient::new(&app);
+        let anonymous = client.get("/a/abc/settings").await;
+        assert_eq!(
+            anonymous.status,
+            StatusCode::SEE_OTHER,
+            "log in first, whatever the address"
+        );
+        client.log_in(&fixture.admin).await;
+        let main = fixture.main;
+        for path in [
+            "/a/abc/settings".to_string(),
+            "/a/abc".to_string(),
+            format!("/a/{main}/runs/latest"),
+            format!("/a/{main}/settings/users/me"),
+            format!("/a/{main}/settings/administrations/x/delete"),
+        ] {
+            let page = client.get(&path).await;
+            assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}");
+            assert!(page.body.contains(NL.not_found_title), "{path}: {}", page.body);
+        }
+        // A number names something or nothing; the page says which, as before.
+        let page = client.get("/a/0").await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER);
+        assert_eq!(page.location.as_deref(), Some("/a/0/settings"));
+        let page = client.get("/a/0/settings").await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND);
+        drop(client);
+        app
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn every_page_renders_in_both_languages() {
     TestApp::on_every_backend(|app| async move {
         let fixture = app.fixture.clone();
