@@ -143,7 +143,7 @@ impl<'a> StoreFailure<'a> {
         match error {
             StoreError::NotFound => StoreFailure::NotFound,
             StoreError::Conflict { code, message } => StoreFailure::Conflict {
-                code: *code,
+                code,
                 message: message.as_str(),
             },
             StoreError::Invalid(fields) => StoreFailure::Invalid(fields.as_slice()),
