@@ -23,6 +23,8 @@ pub mod config;
 mod control;
 mod errors;
 mod faults;
+#[cfg(feature = "loopback")]
+pub mod loopback;
 mod oauth;
 mod pages;
 mod posting;

@@ -16,13 +16,14 @@
 //! Run in release: `cargo bench -p koppel-accountview --bench accountview` (or
 //! `cargo xtask bench accountview`). The figures are printed, never asserted.
 
-use accountview_sandbox::{ClientConfig, Sandbox, SandboxConfig, VDB_2026_ID};
+use accountview_sandbox::loopback::{self, LoopbackSandbox};
+use accountview_sandbox::{SandboxConfig, VDB_2026_ID};
 use anyhow::Context;
-use koppel_accountview::api::{ApiFuture, BusinessObjectRights, Company, ReadQuery, TokenAnswer};
-use koppel_accountview::{AccountView, AccountViewApi, AccountViewConfig, Category, HttpApi, Secret, Settings};
-use koppel_domain::record::parse_create;
-use koppel_domain::{AdministrationId, RecordId, UserId, resources};
+use koppel_accountview::api::{ApiFuture, BusinessObjectRights, Company, HttpRequest, ReadQuery, TokenFuture};
+use koppel_accountview::{AccountView, AccountViewApi, Category, HttpApi, Settings};
+use koppel_domain::{AdministrationId, UserId, resources};
 use koppel_store::Store;
+use koppel_test_support::accountview::{self as av, CLIENT_ID, CLIENT_SECRET, DEMO_USER, REDIRECT_URI};
 use koppel_test_support::{DATABASE_URL_VARIABLE, Fixture, TestDatabase};
 use serde_json::{Value as Json, json};
 use std::collections::BTreeMap;
@@ -30,10 +31,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-const CLIENT_ID: &str = "koppel-bench";
-const CLIENT_SECRET: &str = "koppel-bench-secret";
-const REDIRECT_URI: &str = "http://127.0.0.1:9/accountview/callback";
-const DEMO_USER: &str = "demo@vandenberg-installatie.nl";
 const POST_ROUTE: &str = "POST /api/v3/AccountViewData";
 
 fn count_from_env(name: &str, default: usize) -> anyhow::Result<usize> {
@@ -103,7 +100,10 @@ impl TimedApi {
         self.posts.store(0, Ordering::Relaxed);
     }
 
-    async fn timed<T>(&self, call: ApiFuture<'_, T>) -> Result<T, koppel_accountview::ApiError> {
+    async fn timed<T>(
+        &self,
+        call: impl Future<Output = Result<T, koppel_accountview::ApiError>>,
+    ) -> Result<T, koppel_accountview::ApiError> {
         let started = Instant::now();
         let result = call.await;
         let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
@@ -143,12 +143,8 @@ impl FaultSchedule {
 }
 
 impl AccountViewApi for TimedApi {
-    fn token(&self, form: Vec<(&'static str, String)>) -> ApiFuture<'_, TokenAnswer> {
-        Box::pin(async move { self.timed(self.inner.token(form)).await })
-    }
-
-    fn authorize_url(&self, parameters: &[(&str, &str)]) -> String {
-        self.inner.authorize_url(parameters)
+    fn token(&self, request: HttpRequest) -> TokenFuture<'_> {
+        Box::pin(async move { self.timed(self.inner.token(request)).await })
     }
 
     fn companies<'a>(&'a self, access_token: &'a str) -> ApiFuture<'a, Vec<Company>> {
@@ -178,55 +174,31 @@ impl AccountViewApi for TimedApi {
     }
 }
 
+/// The sandbox on loopback (`accountview_sandbox::loopback`) with its control client.
 struct TestSandbox {
+    sandbox: LoopbackSandbox,
     base: String,
     http: reqwest::Client,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for TestSandbox {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
 }
 
 impl TestSandbox {
     async fn start(debtors: usize) -> anyhow::Result<TestSandbox> {
         let config = SandboxConfig {
-            clients: vec![ClientConfig {
-                client_id: CLIENT_ID.into(),
-                client_secret: CLIENT_SECRET.into(),
-                name: "Koppel (benchmark)".into(),
-                redirect_uris: vec![REDIRECT_URI.into()],
-            }],
             debtors,
-            rate_limit_per_minute: 0,
-            ..SandboxConfig::default()
+            ..loopback::config_for_client(CLIENT_ID, CLIENT_SECRET, REDIRECT_URI)
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let address = listener.local_addr()?;
-        let sandbox = Sandbox::new(config)?;
-        let server = tokio::spawn(async move {
-            let _ = sandbox.serve(listener).await;
-        });
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+        let sandbox = LoopbackSandbox::start(config).await?;
         Ok(TestSandbox {
-            base: format!("http://{address}"),
-            http,
-            server,
+            base: sandbox.base().to_string(),
+            http: sandbox.http().clone(),
+            sandbox,
         })
     }
 
+    /// The connector with the tests' configuration, but retries after 50 ms (at most 12) and pages
+    /// of 1,000 rows, so the figure shows the connector's work rather than its patience.
     fn connector(&self, store: &Store, api: Arc<TimedApi>) -> anyhow::Result<AccountView> {
-        let mut config = AccountViewConfig::new(
-            self.base.clone(),
-            CLIENT_ID,
-            Secret::new(CLIENT_SECRET),
-            REDIRECT_URI,
-            Secret::new("ef".repeat(32)),
-        );
+        let mut config = av::test_config(&self.base, REDIRECT_URI);
         config.retry_base = Duration::from_millis(50);
         config.max_retries = 12;
         config.page_size = 1000;
@@ -234,69 +206,19 @@ impl TestSandbox {
     }
 
     /// Signs in through the sandbox's login and consent pages.
-    async fn connect(
-        &self,
-        accountview: &AccountView,
-        administration: AdministrationId,
-        user: UserId,
-    ) -> anyhow::Result<()> {
-        let url = accountview.begin_sign_in(administration, user).await?;
-        let html = self.http.get(&url).send().await?.text().await?;
-        let marker = r#"name="request_id" value=""#;
-        let start = html.find(marker).context("a request id")? + marker.len();
-        let request_id = html[start..].split('"').next().context("closes")?.to_string();
-        self.http
-            .post(format!("{}/ams/login.aspx", self.base))
-            .form(&[
-                ("request_id", request_id.as_str()),
-                ("username", DEMO_USER),
-                ("password", "sandbox"),
-            ])
-            .send()
-            .await?;
-        let redirect = self
-            .http
-            .post(format!("{}/ams/consent.aspx", self.base))
-            .form(&[("request_id", request_id.as_str()), ("decision", "approve")])
-            .send()
-            .await?;
-        let location = redirect.headers()["location"].to_str()?.to_string();
-        let url = reqwest::Url::parse(&location)?;
-        let parameter = |name: &str| {
-            url.query_pairs()
-                .find(|(key, _)| key == name)
-                .map(|(_, value)| value.into_owned())
-        };
-        let callback = koppel_accountview::CallbackParameters {
-            state: parameter("state"),
-            code: parameter("code"),
-            error: parameter("error"),
-            error_description: parameter("error_description"),
-        };
-        accountview
-            .complete_sign_in(&callback, user)
-            .await
-            .map_err(|e| anyhow::anyhow!("sign-in: {e}"))?;
-        Ok(())
+    async fn connect(&self, accountview: &AccountView, administration: AdministrationId, user: UserId) {
+        av::connect(accountview, administration, user, |url| async move {
+            self.sandbox.consent(&url, DEMO_USER, "approve").await.expect("consent")
+        })
+        .await;
     }
 }
 
+/// The shared export settings, export still off (the import comes first).
 fn export_settings(store: &Store) -> Settings {
-    let mut settings = Settings::defaults(store.now() - chrono::Duration::hours(1));
-    settings.export.sales_journal = Some("VRK".into());
-    settings.export.hours_account = Some("8000".into());
-    settings.export.materials_account = Some("8100".into());
-    settings.export.vat_codes = [("21", "2"), ("9", "1"), ("0", "0"), ("verlegd", "3")]
-        .into_iter()
-        .map(|(rate, code)| (rate.to_string(), code.to_string()))
-        .collect();
+    let mut settings = av::export_settings(store.now() - chrono::Duration::hours(1));
+    settings.export.enabled = false;
     settings
-}
-
-async fn create(store: &Store, administration: AdministrationId, slug: &str, body: Json) -> anyhow::Result<RecordId> {
-    let spec = resources::by_slug(slug).context("slug")?;
-    let values = parse_create(spec, &body).map_err(|e| anyhow::anyhow!("{slug}: {e:?}"))?;
-    Ok(store.create_record(administration, spec, values).await?.id)
 }
 
 /// `count` completed work orders for imported debtors, each with an hour line at 21% and a
@@ -309,44 +231,44 @@ async fn seed_work_orders(store: &Store, administration: AdministrationId, count
         tx.rollback().await?;
         relations.push(record.context("an imported debtor")?.id);
     }
-    create(
+    av::create(
         store,
         administration,
         "hour-types",
         json!({"code": "MONTAGE", "description": "Montage", "rate": "65.00", "vat_rate": "21", "billable": true}),
     )
-    .await?;
-    let material = create(
+    .await;
+    let material = av::create(
         store,
         administration,
         "materials",
         json!({"code": "KP-CV-KRAAN", "description": "Vulkraan cv", "unit": "stuk", "price": "12.35", "vat_rate": "9"}),
     )
-    .await?;
+    .await;
     for index in 0..count {
-        let order = create(
+        let order = av::create(
             store,
             administration,
             "work-orders",
             json!({"number": format!("WB-{index:06}"), "relation_id": relations[index % relations.len()],
                    "description": "Onderhoud cv-ketel", "status": "Compleet"}),
         )
-        .await?;
-        create(
+        .await;
+        av::create(
             store,
             administration,
             "work-order-hours",
             json!({"work_order_id": order, "hour_type_code": "MONTAGE", "work_date": "2026-03-14",
                    "hours": format!("1.{}", index % 10), "rate": "65.00", "vat_rate": "21"}),
         )
-        .await?;
-        create(
+        .await;
+        av::create(
             store,
             administration,
             "work-order-materials",
             json!({"work_order_id": order, "material_id": material, "quantity": "3", "price": "12.35", "vat_rate": "9"}),
         )
-        .await?;
+        .await;
     }
     Ok(())
 }
@@ -363,7 +285,7 @@ async fn measure(backend: &str, database: TestDatabase, debtors: usize, work_ord
     let sandbox = TestSandbox::start(debtors).await?;
     let api = Arc::new(TimedApi::new(&sandbox, false)?);
     let accountview = sandbox.connector(&store, api.clone())?;
-    sandbox.connect(&accountview, fixture.main, fixture.admin.id).await?;
+    sandbox.connect(&accountview, fixture.main, fixture.admin.id).await;
     let mut settings = export_settings(&store);
     settings.import.include_blocked_debtors = true;
     accountview.save(fixture.main, VDB_2026_ID, &settings).await?;
@@ -407,7 +329,7 @@ async fn measure(backend: &str, database: TestDatabase, debtors: usize, work_ord
         if administration == fixture.main {
             accountview.disconnect(administration).await?;
         }
-        sandbox.connect(&accountview, administration, fixture.admin.id).await?;
+        sandbox.connect(&accountview, administration, fixture.admin.id).await;
         let mut settings = export_settings(&store);
         settings.import.categories = vec![
             Category::VatCodes,

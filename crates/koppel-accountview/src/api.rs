@@ -1,6 +1,7 @@
 //! AccountView's Web API v3 as `accountview.md` lists it, behind the [`AccountViewApi`] trait: the
-//! token endpoint, `Companies`, `AccountViewSystemBusinessObjects` and `AccountViewData` (GET and
-//! POST). [`HttpApi`] is the real client; tests point it at the sandbox.
+//! token endpoint (the requests the `oauth2` crate builds, sent as they are), `Companies`,
+//! `AccountViewSystemBusinessObjects` and `AccountViewData` (GET and POST). [`HttpApi`] is the real
+//! client; tests point it at the sandbox.
 
 use serde::Deserialize;
 use serde_json::Value as Json;
@@ -8,8 +9,14 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+/// The token endpoint's requests and answers, as the `oauth2` crate builds and reads them.
+pub use oauth2::{HttpRequest, HttpResponse};
+
 /// What the trait's calls return.
 pub type ApiFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ApiError>> + Send + 'a>>;
+
+/// What sending a token request returns: the answer for the `oauth2` crate to read.
+pub type TokenFuture<'a> = ApiFuture<'a, HttpResponse>;
 
 /// How a call to AccountView went wrong.
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
@@ -61,7 +68,7 @@ impl ApiError {
 }
 
 /// A successful answer of the token endpoint. `Debug` hides the tokens.
-#[derive(Clone, Deserialize)]
+#[derive(Clone)]
 pub struct TokenAnswer {
     pub access_token: String,
     pub refresh_token: String,
@@ -131,10 +138,10 @@ impl ReadQuery {
 
 /// AccountView's Web API. Implemented by [`HttpApi`]; a test can put anything else behind it.
 pub trait AccountViewApi: Send + Sync + 'static {
-    /// `POST /api/v3/token` with a form body (client credentials in the body).
-    fn token(&self, form: Vec<(&'static str, String)>) -> ApiFuture<'_, TokenAnswer>;
-    /// The address of the sign-in and consent page for these query parameters.
-    fn authorize_url(&self, parameters: &[(&str, &str)]) -> String;
+    /// Sends a request to the token endpoint (`POST /api/v3/token`, built by the `oauth2` crate) and
+    /// returns its answer for `oauth2` to read. A 5xx answer is [`ApiError::Unavailable`] here, so it
+    /// is retried like any other call rather than taken for AccountView's refusal of the grant.
+    fn token(&self, request: HttpRequest) -> TokenFuture<'_>;
     fn companies<'a>(&'a self, access_token: &'a str) -> ApiFuture<'a, Vec<Company>>;
     fn business_objects<'a>(
         &'a self,
@@ -220,40 +227,33 @@ impl HttpApi {
 }
 
 impl AccountViewApi for HttpApi {
-    fn token(&self, form: Vec<(&'static str, String)>) -> ApiFuture<'_, TokenAnswer> {
+    fn token(&self, request: HttpRequest) -> TokenFuture<'_> {
         Box::pin(async move {
+            let request = reqwest::Request::try_from(request).map_err(|error| ApiError::Protocol(error.to_string()))?;
             let response = self
                 .http
-                .post(self.url("/api/v3/token"))
-                .form(&form)
-                .send()
+                .execute(request)
                 .await
                 .map_err(|error| ApiError::NoAnswer(error.to_string()))?;
             let status = response.status();
-            let body: Json = response
-                .json()
+            let headers = response.headers().clone();
+            let body = response
+                .bytes()
                 .await
                 .map_err(|error| ApiError::Protocol(error.to_string()))?;
-            if status.is_success() {
-                return serde_json::from_value(body).map_err(|error| ApiError::Protocol(error.to_string()));
-            }
             if status.is_server_error() {
+                let body: Json =
+                    serde_json::from_slice(&body).map_err(|error| ApiError::Protocol(error.to_string()))?;
                 return Err(ApiError::Unavailable {
                     status: status.as_u16(),
                     message: body.to_string(),
                 });
             }
-            Err(ApiError::OAuth {
-                error: body["error"].as_str().unwrap_or("unknown").to_string(),
-                description: body["error_description"].as_str().unwrap_or_default().to_string(),
-            })
+            let mut answer = HttpResponse::new(body.to_vec());
+            *answer.status_mut() = status;
+            *answer.headers_mut() = headers;
+            Ok(answer)
         })
-    }
-
-    fn authorize_url(&self, parameters: &[(&str, &str)]) -> String {
-        let mut url = reqwest::Url::parse(&self.url("/ams/authorize.aspx")).expect("the base URL is a URL");
-        url.query_pairs_mut().extend_pairs(parameters);
-        url.to_string()
     }
 
     fn companies<'a>(&'a self, access_token: &'a str) -> ApiFuture<'a, Vec<Company>> {

@@ -17,12 +17,11 @@
 use crate::api::{ApiError, ReadQuery};
 use crate::import::{cents, fan_out};
 use crate::settings::{ExportSettings, Settings};
+use crate::storage::{self, Candidates, ExportRecord, ExportState, ExportTarget};
 use crate::{AccountView, SyncError};
 use koppel_domain::resources::{INVOICE_LINES, INVOICES, RELATIONS, WORK_ORDERS};
-use koppel_domain::work_order::WorkOrderStatus;
 use koppel_domain::{AdministrationId, Money, RecordId, UserId};
 use koppel_jobs::{Job, JobContext, JobError, JobFuture, Outcome};
-use koppel_store::accountview::{ExportRecord, ExportState};
 use koppel_store::queue::{Enqueued, NewJob};
 use koppel_store::runs::{ItemStatus, NewRunItem, RunMessage};
 use koppel_store::{Store, StoreError};
@@ -144,14 +143,17 @@ impl AccountView {
             return Ok(counts);
         }
         let cut_off = settings.cut_off.unwrap_or(connection.connected_at);
-        let mut after = 0;
+        let mut after = RecordId(0);
         loop {
-            let batch = self
-                .store
-                .accountview_export_candidates(administration, settings.trigger_status.as_str(), cut_off, after, BATCH)
-                .await?;
+            let query = Candidates {
+                status: settings.trigger_status,
+                completed_since: cut_off,
+                after,
+                limit: BATCH,
+            };
+            let batch = storage::export_candidates(&self.store, administration, query).await?;
             let Some(last) = batch.last() else { break };
-            after = last.0;
+            after = *last;
             for work_order in batch {
                 if context.is_some_and(JobContext::is_cancelled) {
                     return Ok(counts);
@@ -206,9 +208,12 @@ impl AccountView {
         counts: &mut ExportCounts,
     ) -> Result<ItemOutcome, SyncError> {
         let mut tx = self.store.write(administration).await?;
-        let (export, invoice) = tx
-            .accountview_open_export(work_order, company, INVOICE_NUMBER_PREFIX, PAYMENT_TERM_DAYS)
-            .await?;
+        let target = ExportTarget {
+            company_id: company,
+            invoice_number_prefix: INVOICE_NUMBER_PREFIX,
+            payment_term_days: PAYMENT_TERM_DAYS,
+        };
+        let (export, invoice) = storage::open_export(&mut tx, work_order, target).await?;
         tx.commit().await?;
         if export.state == ExportState::Exported {
             return Ok(ItemOutcome::AlreadyThere);
@@ -228,9 +233,7 @@ impl AccountView {
                 counts.read_backs += 1;
                 match self.read_back(administration, company, &posting).await {
                     Ok(Some(true)) => {
-                        self.store
-                            .accountview_export_done(administration, work_order, settings.done_status.as_str())
-                            .await?;
+                        storage::export_done(&self.store, administration, work_order, settings.done_status).await?;
                         return Ok(ItemOutcome::AlreadyThere);
                     }
                     Ok(Some(false)) => return self.foreign_number(administration, work_order, &posting).await,
@@ -275,15 +278,11 @@ impl AccountView {
                 }
             }
             let token = self.access_token(administration).await?;
-            self.store
-                .accountview_export_posting(administration, work_order)
-                .await?;
+            storage::export_posting(&self.store, administration, work_order).await?;
             counts.posts += 1;
             match self.api.write(&token.secret, company, &posting.body).await {
                 Ok(_) => {
-                    self.store
-                        .accountview_export_done(administration, work_order, settings.done_status.as_str())
-                        .await?;
+                    storage::export_done(&self.store, administration, work_order, settings.done_status).await?;
                     return Ok(ItemOutcome::Exported);
                 }
                 Err(ApiError::Rejected {
@@ -301,9 +300,7 @@ impl AccountView {
                 }
                 Err(ApiError::Unauthorized) if !refreshed => {
                     refreshed = true;
-                    self.store
-                        .accountview_expire_access(administration, token.version)
-                        .await?;
+                    storage::expire_access(&self.store, administration, token.version).await?;
                     // A 401 means nothing was stored; no read-back needed.
                 }
                 Err(ApiError::Forbidden { message }) => {
@@ -329,14 +326,7 @@ impl AccountView {
         message: RunMessage,
         detail: String,
     ) -> Result<ItemOutcome, SyncError> {
-        self.store
-            .accountview_export_failed(
-                administration,
-                work_order,
-                WorkOrderStatus::Exportfout.as_str(),
-                &message.nl,
-            )
-            .await?;
+        storage::export_failed(&self.store, administration, work_order, &message.nl).await?;
         Ok(ItemOutcome::Refused(message, detail))
     }
 
@@ -405,9 +395,7 @@ impl AccountView {
         let token = self.access_token(administration).await?;
         match self.api.read(&token.secret, company, query).await {
             Err(ApiError::Unauthorized) => {
-                self.store
-                    .accountview_expire_access(administration, token.version)
-                    .await?;
+                storage::expire_access(&self.store, administration, token.version).await?;
                 let token = self.access_token(administration).await?;
                 Ok(self.api.read(&token.secret, company, query).await?)
             }
@@ -466,9 +454,7 @@ impl AccountView {
                 Err(ApiError::Unauthorized) if !refreshed => {
                     // A 401 means nothing was stored: refresh the token once and send again.
                     refreshed = true;
-                    self.store
-                        .accountview_expire_access(administration, token.version)
-                        .await?;
+                    storage::expire_access(&self.store, administration, token.version).await?;
                 }
                 Err(error) => return Err(error.into()),
             }

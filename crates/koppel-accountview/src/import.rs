@@ -12,12 +12,12 @@
 
 use crate::api::ReadQuery;
 use crate::settings::{Category, Settings};
+use crate::storage::{self, CodeEntry, CodeList, ImportCursor};
 use crate::{AccountView, SyncError};
 use koppel_domain::record::Value;
 use koppel_domain::resources::{INVOICES, MATERIALS, PAYMENTS, RELATIONS};
 use koppel_domain::{AdministrationId, Money, RecordId, UserId, VatRate};
 use koppel_jobs::{Job, JobContext, JobError, JobFuture, Outcome};
-use koppel_store::accountview::{CodeEntry, CodeList, ImportCursor};
 use koppel_store::queue::{Enqueued, NewJob};
 use koppel_store::runs::RunMessage;
 use koppel_store::{Store, StoreError};
@@ -114,7 +114,7 @@ fn summary(counts: &BTreeMap<Category, CategoryCounts>, dutch: bool) -> String {
 
 /// Enqueues the kind for every connected, saved administration.
 pub(crate) async fn fan_out(store: &Store, kind: &str) -> Result<Outcome, JobError> {
-    let administrations = store.accountview_active_connections().await?;
+    let administrations = storage::active_connections(store).await?;
     for administration in &administrations {
         let job = NewJob::new(kind, json!({}))
             .administration(*administration)
@@ -190,7 +190,7 @@ impl AccountView {
         settings: &Settings,
     ) -> Result<CategoryCounts, SyncError> {
         let (table, key) = table_of(category);
-        let cursor = self.store.accountview_cursor(administration, category.slug()).await?;
+        let cursor = storage::cursor(&self.store, administration, category.slug()).await?;
         let mut counts = CategoryCounts::default();
         let mut last_key = cursor.last_key.clone();
         let mut newest = cursor.changed_since.clone();
@@ -233,27 +233,25 @@ impl AccountView {
                 last_key: if short { None } else { last_key.clone() },
             };
             if short {
-                self.store
-                    .accountview_set_cursor(
-                        administration,
-                        category.slug(),
-                        &ImportCursor {
-                            changed_since: newest,
-                            last_key: None,
-                        },
-                    )
-                    .await?;
+                storage::set_cursor(
+                    &self.store,
+                    administration,
+                    category.slug(),
+                    &ImportCursor {
+                        changed_since: newest,
+                        last_key: None,
+                    },
+                )
+                .await?;
                 return Ok(counts);
             }
-            self.store
-                .accountview_set_cursor(administration, category.slug(), &keep)
-                .await?;
+            storage::set_cursor(&self.store, administration, category.slug(), &keep).await?;
         }
     }
 
     /// Koppel's VAT rate per imported AccountView VAT code.
     async fn vat_rates(&self, administration: AdministrationId) -> Result<HashMap<String, VatRate>, SyncError> {
-        let codes = self.store.accountview_codes(administration, CodeList::VatCodes).await?;
+        let codes = storage::codes(&self.store, administration, CodeList::VatCodes).await?;
         Ok(codes
             .into_iter()
             .filter_map(|entry| {
@@ -353,9 +351,7 @@ impl AccountView {
             Category::Payments => return Ok(()),
         };
         counts.updated += entries.len() as u64;
-        self.store
-            .accountview_upsert_codes(administration, list, &entries)
-            .await?;
+        storage::upsert_codes(&self.store, administration, list, &entries).await?;
         Ok(())
     }
 
@@ -472,7 +468,7 @@ impl AccountView {
         company: &str,
     ) -> Result<CategoryCounts, SyncError> {
         let mut counts = CategoryCounts::default();
-        let exported = self.store.accountview_exported(administration).await?;
+        let exported = storage::exported(&self.store, administration).await?;
         for export in exported {
             let query = ReadQuery {
                 business_object: "GJ1",

@@ -6,24 +6,32 @@
 //!
 //! - [`api`]: the Web API behind a trait, and the real HTTP client.
 //! - [`oauth`]: sign-in, and the one function that talks to the token endpoint.
+//! - [`connection`]: where a connection stands, who may use it, and what users start from it
+//!   (import now, export now); the REST API and the pages both call these.
 //! - [`settings`]: what a user configures, and the check before saving.
 //! - [`import`] / [`export`]: the two job kinds, `accountview_import` and `accountview_export`.
+//! - [`log`]: the recent imports and exports with their failed items.
+//! - [`storage`]: what the integration keeps in the database, with its own queries.
 
 pub mod api;
+pub mod connection;
 pub mod crypto;
 pub mod export;
 pub mod import;
+pub mod log;
 pub mod oauth;
 pub mod settings;
+pub mod storage;
 
 pub use api::{AccountViewApi, ApiError, HttpApi};
+pub use connection::{ConnectionState, POWER_UP, REQUIRED_RIGHT, SavedSettings};
 pub use crypto::{Cipher, CryptoError, Secret};
 pub use oauth::{CallbackParameters, SignInError};
 pub use settings::{Category, CheckItem, CheckReport, ExportSettings, ImportSettings, Settings};
 
+use crate::storage::Connection;
 use koppel_domain::AdministrationId;
 use koppel_jobs::JobError;
-use koppel_store::accountview::{Connection, ConnectionStatus};
 use koppel_store::runs::RunMessage;
 use koppel_store::{Store, StoreError};
 use std::sync::Arc;
@@ -181,29 +189,13 @@ impl AccountView {
 
     /// The connection of an administration, if any.
     pub async fn connection(&self, administration: AdministrationId) -> Result<Option<Connection>, SyncError> {
-        Ok(self.store.accountview_connection(administration).await?)
-    }
-
-    /// A connection that can sync: connected, with a saved company.
-    pub(crate) async fn live_connection(&self, administration: AdministrationId) -> Result<Connection, SyncError> {
-        let connection = self
-            .store
-            .accountview_connection(administration)
-            .await?
-            .ok_or(SyncError::NotConnected)?;
-        if connection.status == ConnectionStatus::AuthenticationExpired {
-            return Err(SyncError::AuthenticationExpired);
-        }
-        if connection.company.is_none() || connection.saved_at.is_none() {
-            return Err(SyncError::NotConfigured);
-        }
-        Ok(connection)
+        Ok(storage::connection(&self.store, administration).await?)
     }
 
     /// Disconnects: tokens and cursors are deleted, so schedules find nothing to do; imported data
     /// and the export ledger stay. AccountView has no revocation endpoint.
     pub async fn disconnect(&self, administration: AdministrationId) -> Result<bool, SyncError> {
-        Ok(self.store.accountview_disconnect(administration).await?)
+        Ok(storage::disconnect(&self.store, administration).await?)
     }
 
     /// The AccountView administrations the connected user may reach.
@@ -259,9 +251,7 @@ impl AccountView {
                 Ok(answer) => return Ok(answer),
                 Err(ApiError::Unauthorized) if !refreshed => {
                     refreshed = true;
-                    self.store
-                        .accountview_expire_access(administration, token.version)
-                        .await?;
+                    storage::expire_access(&self.store, administration, token.version).await?;
                 }
                 Err(error) if error.is_retryable() && retries < self.config.max_retries => {
                     self.wait_before_retry(&error, retries).await;

@@ -3,17 +3,33 @@
 //! valid for ten minutes; and the one function that talks to the token endpoint ([`AccountView::redeem`]),
 //! used both to exchange a code and to refresh, with refreshes single-flight per connection across
 //! all nodes ([`AccountView::access_token`]).
+//!
+//! The OAuth client requests themselves (the authorize URL with its PKCE challenge, the code exchange
+//! and the refresh) are the `oauth2` crate's; its requests travel through [`AccountViewApi::token`],
+//! so they use Koppel's own HTTP client (timeouts, redirects off). What is Koppel's own is around
+//! them: the stored single-use state and the single-flight refresh.
+//!
+//! [`AccountViewApi::token`]: crate::api::AccountViewApi::token
 
-use crate::api::{ApiError, TokenAnswer};
+use crate::api::{AccountViewApi, ApiError, TokenAnswer, TokenFuture};
 use crate::settings::Settings;
+use crate::storage::{self, ConnectionStatus, OAuthState, StoredTokens};
 use crate::{AccountView, SyncError};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use koppel_domain::{AdministrationId, UserId};
-use koppel_store::accountview::{ConnectionStatus, OAuthState, StoredTokens};
+use oauth2::basic::{BasicClient, BasicErrorResponse, BasicTokenResponse};
+use oauth2::{
+    AsyncHttpClient, AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
+    EndpointSet, HttpRequest, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope,
+    TokenResponse, TokenUrl,
+};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
+
+/// AccountView's OAuth client as the `oauth2` crate builds it: authorize and token endpoints set.
+type OAuthClient = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
 /// The scopes Koppel asks for: reading master data and posting invoices.
 pub const SCOPES: &str = "readaccountviewdata updateaccountviewdata";
@@ -34,6 +50,24 @@ pub struct CallbackParameters {
     pub code: Option<String>,
     pub error: Option<String>,
     pub error_description: Option<String>,
+}
+
+impl CallbackParameters {
+    /// The parameters of a callback address, as a browser that AccountView sent there carries them.
+    pub fn from_callback_url(address: &str) -> Result<CallbackParameters, oauth2::url::ParseError> {
+        let url = oauth2::url::Url::parse(address)?;
+        let parameter = |name: &str| {
+            url.query_pairs()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.into_owned())
+        };
+        Ok(CallbackParameters {
+            state: parameter("state"),
+            code: parameter("code"),
+            error: parameter("error"),
+            error_description: parameter("error_description"),
+        })
+    }
 }
 
 /// Why a sign-in did not produce a connection. Each has a message for the settings page.
@@ -71,6 +105,21 @@ pub(crate) struct AccessToken {
     pub version: i64,
 }
 
+/// The `oauth2` crate's HTTP client for the token endpoint: [`AccountViewApi::token`], so its requests
+/// go through Koppel's own client (timeouts, redirects off).
+///
+/// [`AccountViewApi::token`]: crate::api::AccountViewApi::token
+struct TokenEndpoint<'a>(&'a dyn AccountViewApi);
+
+impl<'c> AsyncHttpClient<'c> for TokenEndpoint<'_> {
+    type Error = ApiError;
+    type Future = TokenFuture<'c>;
+
+    fn call(&'c self, request: HttpRequest) -> TokenFuture<'c> {
+        self.0.token(request)
+    }
+}
+
 /// The grants of the token endpoint.
 enum Grant<'a> {
     AuthorizationCode { code: &'a str, verifier: &'a str },
@@ -90,30 +139,23 @@ impl AccountView {
     /// Starts a sign-in for `user` on `administration`: remembers a fresh state and PKCE verifier,
     /// and returns the address of AccountView's login page to send the browser to.
     pub async fn begin_sign_in(&self, administration: AdministrationId, user: UserId) -> Result<String, SyncError> {
+        let client = self.oauth_client()?;
         let state = random_text();
-        let verifier = random_text();
-        let challenge = hash(&verifier);
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (url, _) = client
+            .authorize_url(|| CsrfToken::new(state.clone()))
+            .add_scopes(SCOPES.split(' ').map(|scope| Scope::new(scope.to_string())))
+            .set_pkce_challenge(challenge)
+            .url();
         let expires_at = self.store.now() + chrono::Duration::minutes(STATE_LIFETIME_MINUTES);
-        self.store
-            .accountview_create_oauth_state(
-                &hash(&state),
-                &OAuthState {
-                    administration,
-                    user,
-                    code_verifier: self.cipher.encrypt(&verifier),
-                    expires_at,
-                },
-            )
-            .await?;
-        Ok(self.api.authorize_url(&[
-            ("response_type", "code"),
-            ("client_id", &self.config.client_id),
-            ("redirect_uri", &self.config.redirect_url),
-            ("scope", SCOPES),
-            ("state", &state),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-        ]))
+        let pending = OAuthState {
+            administration,
+            user,
+            code_verifier: self.cipher.encrypt(verifier.secret()),
+            expires_at,
+        };
+        storage::create_oauth_state(&self.store, &hash(&state), &pending).await?;
+        Ok(url.to_string())
     }
 
     /// Completes a sign-in from the callback for the signed-in `user`. The state is used up whatever
@@ -127,9 +169,7 @@ impl AccountView {
         let Some(state) = parameters.state.as_deref().filter(|s| !s.is_empty()) else {
             return Err(SignInError::InvalidState);
         };
-        let stored = self
-            .store
-            .accountview_take_oauth_state(&hash(state))
+        let stored = storage::take_oauth_state(&self.store, &hash(state))
             .await
             .map_err(SyncError::from)?
             .ok_or(SignInError::InvalidState)?;
@@ -164,8 +204,7 @@ impl AccountView {
             .map_err(|error| SignInError::Provider(error.to_string()))?;
         let tokens = self.seal(&answer);
         let defaults = serde_json::to_value(Settings::defaults(self.store.now())).expect("settings serialise");
-        self.store
-            .accountview_connect(stored.administration, user, &tokens, &defaults)
+        storage::connect(&self.store, stored.administration, user, &tokens, &defaults)
             .await
             .map_err(SyncError::from)?;
         tracing::info!(administration.id = %stored.administration, "AccountView connected");
@@ -181,26 +220,41 @@ impl AccountView {
         }
     }
 
+    /// AccountView's OAuth client: the client secret travels in the body, as AccountView wants it.
+    fn oauth_client(&self) -> Result<OAuthClient, ApiError> {
+        let base = self.config.base_url.trim_end_matches('/');
+        let invalid = |error: oauth2::url::ParseError| {
+            ApiError::Protocol(format!("the configured AccountView addresses are not URLs: {error}"))
+        };
+        Ok(BasicClient::new(ClientId::new(self.config.client_id.clone()))
+            .set_client_secret(ClientSecret::new(self.config.client_secret.expose().to_string()))
+            .set_auth_type(AuthType::RequestBody)
+            .set_auth_uri(AuthUrl::new(format!("{base}/ams/authorize.aspx")).map_err(invalid)?)
+            .set_token_uri(TokenUrl::new(format!("{base}/api/v3/token")).map_err(invalid)?)
+            .set_redirect_uri(RedirectUrl::new(self.config.redirect_url.clone()).map_err(invalid)?))
+    }
+
     /// The one function that talks to the token endpoint: exchanging a code and refreshing both come
-    /// through here. The client secret travels in the body, as AccountView wants it.
+    /// through here, sent by [`TokenEndpoint`].
     async fn redeem(&self, grant: Grant<'_>) -> Result<TokenAnswer, ApiError> {
-        let mut form = vec![
-            ("client_id", self.config.client_id.clone()),
-            ("client_secret", self.config.client_secret.expose().to_string()),
-        ];
-        match grant {
+        let client = self.oauth_client()?;
+        let endpoint = TokenEndpoint(self.api.as_ref());
+        let answer = match grant {
             Grant::AuthorizationCode { code, verifier } => {
-                form.push(("grant_type", "authorization_code".into()));
-                form.push(("code", code.into()));
-                form.push(("redirect_uri", self.config.redirect_url.clone()));
-                form.push(("code_verifier", verifier.into()));
+                client
+                    .exchange_code(AuthorizationCode::new(code.to_string()))
+                    .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_string()))
+                    .request_async(&endpoint)
+                    .await
             }
             Grant::RefreshToken { refresh_token } => {
-                form.push(("grant_type", "refresh_token".into()));
-                form.push(("refresh_token", refresh_token.into()));
+                client
+                    .exchange_refresh_token(&RefreshToken::new(refresh_token.to_string()))
+                    .request_async(&endpoint)
+                    .await
             }
-        }
-        self.api.token(form).await
+        };
+        token_answer(answer)
     }
 
     /// A valid access token for the connection, refreshing it when it is (nearly) expired.
@@ -212,9 +266,7 @@ impl AccountView {
     /// expired" and nobody retries.
     pub(crate) async fn access_token(&self, administration: AdministrationId) -> Result<AccessToken, SyncError> {
         loop {
-            let connection = self
-                .store
-                .accountview_connection(administration)
+            let connection = storage::connection(&self.store, administration)
                 .await?
                 .ok_or(SyncError::NotConnected)?;
             if connection.status == ConnectionStatus::AuthenticationExpired {
@@ -231,11 +283,7 @@ impl AccountView {
                 });
             }
             let lease_until: DateTime<Utc> = now + chrono::Duration::seconds(REFRESH_LEASE_SECONDS);
-            if !self
-                .store
-                .accountview_claim_refresh(administration, connection.token_version, lease_until)
-                .await?
-            {
+            if !storage::claim_refresh(&self.store, administration, connection.token_version, lease_until).await? {
                 // Another node (or task) is refreshing; its new version will show up shortly.
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
@@ -243,7 +291,7 @@ impl AccountView {
             let refresh_token = match &connection.refresh_token {
                 Some(sealed) => self.cipher.decrypt(sealed)?,
                 None => {
-                    self.store.accountview_mark_expired(administration).await?;
+                    storage::mark_expired(&self.store, administration).await?;
                     return Err(SyncError::AuthenticationExpired);
                 }
             };
@@ -255,11 +303,7 @@ impl AccountView {
             {
                 Ok(answer) => {
                     let tokens = self.seal(&answer);
-                    if self
-                        .store
-                        .accountview_store_refreshed(administration, connection.token_version, &tokens)
-                        .await?
-                    {
+                    if storage::store_refreshed(&self.store, administration, connection.token_version, &tokens).await? {
                         tracing::debug!(administration.id = %administration, "AccountView tokens refreshed");
                         return Ok(AccessToken {
                             secret: answer.access_token,
@@ -274,16 +318,40 @@ impl AccountView {
                         oauth.error_description = %description,
                         "AccountView consent is gone; the connection needs a new sign-in"
                     );
-                    self.store.accountview_mark_expired(administration).await?;
+                    storage::mark_expired(&self.store, administration).await?;
                     return Err(SyncError::AuthenticationExpired);
                 }
                 Err(error) => {
-                    self.store
-                        .accountview_release_refresh(administration, connection.token_version)
-                        .await?;
+                    storage::release_refresh(&self.store, administration, connection.token_version).await?;
                     return Err(error.into());
                 }
             }
         }
+    }
+}
+
+/// The token endpoint's answer in Koppel's terms: the tokens, or the [`ApiError`] that says what
+/// went wrong (AccountView's own OAuth error, no answer, or an answer outside the contract).
+fn token_answer(
+    answer: Result<BasicTokenResponse, RequestTokenError<ApiError, BasicErrorResponse>>,
+) -> Result<TokenAnswer, ApiError> {
+    match answer {
+        Ok(tokens) => {
+            let missing = |field: &str| ApiError::Protocol(format!("the token answer has no {field}"));
+            let refresh_token = tokens.refresh_token().ok_or_else(|| missing("refresh_token"))?;
+            let expires_in = tokens.expires_in().ok_or_else(|| missing("expires_in"))?;
+            Ok(TokenAnswer {
+                access_token: tokens.access_token().secret().clone(),
+                refresh_token: refresh_token.secret().clone(),
+                expires_in: i64::try_from(expires_in.as_secs()).unwrap_or(i64::MAX),
+            })
+        }
+        Err(RequestTokenError::ServerResponse(refusal)) => Err(ApiError::OAuth {
+            error: refusal.error().to_string(),
+            description: refusal.error_description().cloned().unwrap_or_default(),
+        }),
+        Err(RequestTokenError::Request(error)) => Err(error),
+        Err(RequestTokenError::Parse(error, _)) => Err(ApiError::Protocol(error.to_string())),
+        Err(RequestTokenError::Other(message)) => Err(ApiError::Protocol(message)),
     }
 }

@@ -4,14 +4,13 @@
 //! imported, never typed.
 
 use crate::api::ApiError;
+use crate::storage::{self, ChosenCompany, CodeEntry, CodeList, Connection};
 use crate::{AccountView, SyncError};
 use chrono::{DateTime, Utc};
 use koppel_domain::AdministrationId;
 use koppel_domain::VatRate;
-use koppel_domain::licence::PowerUp;
 use koppel_domain::work_order::WorkOrderStatus;
 use koppel_store::StoreError;
-use koppel_store::accountview::{ChosenCompany, CodeEntry, CodeList, Connection};
 use koppel_store::runs::RunMessage;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -286,7 +285,7 @@ impl AccountView {
     ) -> Result<CheckReport, SyncError> {
         let mut report = CheckReport { items: Vec::new() };
         let environment = self.store.administration(administration).await?.environment_id;
-        match self.store.require_licence(environment, PowerUp::Accountview).await {
+        match self.store.require_licence(environment, crate::POWER_UP).await {
             Ok(()) => report.push(
                 "licence",
                 true,
@@ -398,12 +397,9 @@ impl AccountView {
         export: &ExportSettings,
         report: &mut CheckReport,
     ) -> Result<(), SyncError> {
-        let journals = self.store.accountview_codes(administration, CodeList::Journals).await?;
-        let accounts = self
-            .store
-            .accountview_codes(administration, CodeList::LedgerAccounts)
-            .await?;
-        let vat_codes = self.store.accountview_codes(administration, CodeList::VatCodes).await?;
+        let journals = storage::codes(&self.store, administration, CodeList::Journals).await?;
+        let accounts = storage::codes(&self.store, administration, CodeList::LedgerAccounts).await?;
+        let vat_codes = storage::codes(&self.store, administration, CodeList::VatCodes).await?;
         check_code(
             report,
             "code:sales_journal",
@@ -446,11 +442,8 @@ impl AccountView {
                         format!("VAT code {} does not fit {}.", entry.code, rate_label(rate).1),
                     ));
                 }
-                let percentage = entry.percentage.parse::<f64>().unwrap_or(-1.0);
-                // Percentages are whole numbers here; comparing them as numbers accepts "21" and "21.00".
-                #[allow(clippy::cast_precision_loss)]
-                let expected = rate.percent() as f64;
-                (!reverse && (percentage - expected).abs() > 0.001).then(|| {
+                // Compared as exact decimals, so "21" and "21.00" are both 21%.
+                (!reverse && !rate.has_percentage(&entry.percentage)).then(|| {
                     (
                         format!(
                             "Btw-code {} heeft {}%, niet {}%.",
@@ -469,10 +462,7 @@ impl AccountView {
             });
         }
         if let Some(cost_centre) = export.cost_centre.as_deref().filter(|c| !c.is_empty()) {
-            let centres = self
-                .store
-                .accountview_codes(administration, CodeList::CostCentres)
-                .await?;
+            let centres = storage::codes(&self.store, administration, CodeList::CostCentres).await?;
             check_code(
                 report,
                 "code:cost_centre",
@@ -516,7 +506,7 @@ impl AccountView {
             name: company.description.clone(),
         };
         let value = serde_json::to_value(settings).expect("settings serialise");
-        match self.store.accountview_save(administration, &chosen, &value).await {
+        match storage::save(&self.store, administration, &chosen, &value).await {
             Ok(_) => Ok(report),
             Err(StoreError::Conflict {
                 code: "company_locked", ..
@@ -527,12 +517,10 @@ impl AccountView {
 
     /// A connected connection, saved or not.
     pub(crate) async fn live_or_unsaved(&self, administration: AdministrationId) -> Result<Connection, SyncError> {
-        let connection = self
-            .store
-            .accountview_connection(administration)
+        let connection = storage::connection(&self.store, administration)
             .await?
             .ok_or(SyncError::NotConnected)?;
-        if connection.status == koppel_store::accountview::ConnectionStatus::AuthenticationExpired {
+        if connection.status == storage::ConnectionStatus::AuthenticationExpired {
             return Err(SyncError::AuthenticationExpired);
         }
         Ok(connection)

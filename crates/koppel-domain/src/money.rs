@@ -257,11 +257,29 @@ impl VatRate {
     pub fn parse(text: &str) -> Option<VatRate> {
         VatRate::ALL.into_iter().find(|rate| rate.as_str() == text)
     }
+
+    /// Whether a percentage written as a decimal (`21`, `21.00`, `9.0`) is exactly this rate's, compared
+    /// as exact thousandths; text that is not such a decimal is no rate's percentage.
+    pub fn has_percentage(self, text: &str) -> bool {
+        Quantity::parse(text).is_ok_and(|percentage| percentage.thousandths() == self.percent() * 1000)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vat_percentages_compare_exactly() {
+        assert!(VatRate::High.has_percentage("21"));
+        assert!(VatRate::High.has_percentage("21.00"));
+        assert!(VatRate::Low.has_percentage("9.0"));
+        assert!(VatRate::Zero.has_percentage("0"));
+        assert!(!VatRate::High.has_percentage("21.001"));
+        assert!(!VatRate::High.has_percentage("9"));
+        assert!(!VatRate::High.has_percentage("eenentwintig"));
+        assert!(!VatRate::Zero.has_percentage(""));
+    }
 
     #[test]
     fn money_parses_and_prints_exactly() {

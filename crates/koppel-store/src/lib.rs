@@ -7,7 +7,6 @@
 
 pub mod sql;
 
-pub mod accountview;
 pub mod bulk;
 pub mod changes;
 pub mod clock;
@@ -20,15 +19,16 @@ pub mod reporting;
 pub mod runs;
 pub mod schema;
 pub mod settings_sync;
+pub mod work_orders;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use sql::Backend;
 
 use chrono::{DateTime, Utc};
-use sql::{Pool, TxInner};
 use koppel_domain::AdministrationId;
 use koppel_domain::licence::LicenceError;
 use koppel_domain::record::FieldError;
+use sql::{Pool, TxInner};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::str::FromStr;

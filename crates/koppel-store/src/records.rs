@@ -199,6 +199,26 @@ impl Tx {
 }
 
 impl WriteTx {
+    /// The record of `spec` with this code (or number), if any.
+    pub async fn record_by_code(&mut self, spec: &ResourceSpec, code: &str) -> Result<Option<StoredRecord>> {
+        let field = spec.unique.expect("resource has a unique code");
+        let statement = format!(
+            "SELECT {} FROM {} WHERE administration_id = $1 AND {field} = $2",
+            sql(spec).columns,
+            spec.table
+        );
+        let administration = self.administration;
+        let record = on_tx!(self.tx, conn => {
+            let row = sqlx::query(AssertSqlSafe(statement))
+                .bind(administration.0)
+                .bind(code)
+                .fetch_optional(conn)
+                .await?;
+            row.map(|row| decode_record(&row, spec)).transpose()?
+        });
+        Ok(record)
+    }
+
     /// Creates a record after checking rules and references.
     pub async fn insert(&mut self, spec: &ResourceSpec, mut values: Vec<Value>) -> Result<StoredRecord> {
         check_required(spec, &values)?;

@@ -1,5 +1,5 @@
-//! Test harness shared by Koppel's test suites: throw-away databases on both backends and a seeded
-//! environment to test against.
+//! Test harness shared by Koppel's test suites: throw-away databases on both backends, a seeded
+//! environment to test against, and Koppel's side of the AccountView sandbox ([`accountview`]).
 //!
 //! Every suite runs on SQLite always and on PostgreSQL whenever `KOPPEL_TEST_DATABASE_URL` points at a
 //! server (`postgres://postgres@127.0.0.1:5432/postgres`); each [`TestDatabase`] is created for one
@@ -17,6 +17,7 @@
 //! # }
 //! ```
 
+pub mod accountview;
 mod database;
 mod fixture;
 

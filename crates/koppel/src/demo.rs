@@ -373,7 +373,8 @@ pub async fn connect_story_branch(
     Ok(())
 }
 
-/// Walks the sandbox's login and consent pages as a browser would; returns the callback's parameters.
+/// Walks the sandbox's login and consent pages as a browser would (the sandbox's own walk,
+/// `accountview_sandbox::loopback`); returns the callback's parameters.
 async fn sign_in_at_sandbox(
     accountview: &AccountView,
     administration: AdministrationId,
@@ -385,50 +386,16 @@ async fn sign_in_at_sandbox(
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
-    let login_page = http.get(&authorize).send().await?.error_for_status()?.text().await?;
-    let request_id = hidden_field(&login_page, "request_id").context("no request_id on the sandbox's login page")?;
-    let consent_page = http
-        .post(format!("{sandbox_base}/ams/login.aspx"))
-        .form(&[
-            ("request_id", request_id.as_str()),
-            ("username", STORY_SANDBOX_LOGIN),
-            ("password", password),
-        ])
-        .send()
-        .await?
-        .error_for_status()?
-        .text()
-        .await?;
-    let request_id = hidden_field(&consent_page, "request_id").context("the sandbox did not show its consent page")?;
-    let answer = http
-        .post(format!("{sandbox_base}/ams/consent.aspx"))
-        .form(&[("request_id", request_id.as_str()), ("decision", "approve")])
-        .send()
-        .await?;
-    let location = answer
-        .headers()
-        .get(reqwest::header::LOCATION)
-        .and_then(|value| value.to_str().ok())
-        .context("the sandbox did not send the browser back")?;
-    let url = reqwest::Url::parse(location)?;
-    let parameter = |name: &str| {
-        url.query_pairs()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.into_owned())
-    };
-    Ok(CallbackParameters {
-        state: parameter("state"),
-        code: parameter("code"),
-        error: parameter("error"),
-        error_description: parameter("error_description"),
-    })
-}
-
-fn hidden_field(html: &str, name: &str) -> Option<String> {
-    let marker = format!(r#"name="{name}" value=""#);
-    let start = html.find(&marker)? + marker.len();
-    let end = html[start..].find('"')? + start;
-    Some(html[start..end].to_string())
+    let location = accountview_sandbox::loopback::walk_consent(
+        &http,
+        sandbox_base,
+        &authorize,
+        (STORY_SANDBOX_LOGIN, password),
+        "approve",
+    )
+    .await
+    .context("signing in at the sandbox failed")?;
+    Ok(CallbackParameters::from_callback_url(&location)?)
 }
 
 /// Waits until a run has finished.

@@ -5,7 +5,7 @@ use crate::support::*;
 use koppel_accountview::SignInError;
 use koppel_accountview::oauth::CallbackParameters;
 use koppel_accountview::settings::SaveError;
-use koppel_store::accountview::ConnectionStatus;
+use koppel_accountview::storage::ConnectionStatus;
 use koppel_test_support::{Fixture, TestDatabase};
 
 #[tokio::test]

@@ -4,9 +4,9 @@
 
 use crate::support::*;
 use koppel_accountview::export::INVOICE_NUMBER_PREFIX;
+use koppel_accountview::storage::{self, ExportState};
 use koppel_domain::record::Value;
 use koppel_domain::resources::{INVOICES, WORK_ORDERS};
-use koppel_store::accountview::ExportState;
 use koppel_test_support::{Fixture, TestDatabase};
 use serde_json::json;
 
@@ -74,8 +74,7 @@ async fn faults_never_post_an_invoice_twice() {
         for order in &orders {
             let record = store.get_record(administration, &WORK_ORDERS, *order).await.unwrap();
             assert_eq!(record.get(&WORK_ORDERS, "status"), &Value::Text("Afgehandeld".into()));
-            let export = store
-                .accountview_export(administration, *order)
+            let export = storage::export(store, administration, *order)
                 .await
                 .unwrap()
                 .expect("ledger row");

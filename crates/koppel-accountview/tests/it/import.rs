@@ -3,9 +3,9 @@
 
 use crate::support::*;
 use koppel_accountview::Category;
+use koppel_accountview::storage::{self, CodeList};
 use koppel_domain::record::Value;
 use koppel_domain::resources::{MATERIALS, RELATIONS};
-use koppel_store::accountview::CodeList;
 use koppel_store::records::ListQuery;
 use koppel_test_support::{Fixture, TestDatabase};
 use serde_json::json;
@@ -63,37 +63,30 @@ async fn debtors_articles_and_code_lists_import_incrementally() {
                 .iter()
                 .any(|r| r.get(&RELATIONS, "name").as_str() == Some("Zoë van Dijk"))
         );
-        let vat_codes = store
-            .accountview_codes(administration, CodeList::VatCodes)
-            .await
-            .unwrap();
+        let vat_codes = storage::codes(store, administration, CodeList::VatCodes).await.unwrap();
         assert_eq!(vat_codes.iter().filter(|c| c.reverse_charge).count(), 1);
         assert!(
-            store
-                .accountview_codes(administration, CodeList::Journals)
+            storage::codes(store, administration, CodeList::Journals)
                 .await
                 .unwrap()
                 .iter()
                 .any(|j| j.code == "VRK" && j.journal_type == "V")
         );
         assert!(
-            store
-                .accountview_codes(administration, CodeList::LedgerAccounts)
+            storage::codes(store, administration, CodeList::LedgerAccounts)
                 .await
                 .unwrap()
                 .iter()
                 .any(|a| a.code == "8990" && a.blocked)
         );
         assert!(
-            !store
-                .accountview_codes(administration, CodeList::CostCentres)
+            !storage::codes(store, administration, CodeList::CostCentres)
                 .await
                 .unwrap()
                 .is_empty()
         );
         assert_eq!(
-            store
-                .accountview_codes(administration, CodeList::ArticleGroups)
+            storage::codes(store, administration, CodeList::ArticleGroups)
                 .await
                 .unwrap()
                 .len(),

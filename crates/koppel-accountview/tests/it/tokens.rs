@@ -2,9 +2,9 @@
 //! "authentication expired" without a retry loop.
 
 use crate::support::*;
+use koppel_accountview::storage::{self, ConnectionStatus};
 use koppel_accountview::{Category, SyncError};
 use koppel_jobs::JobError;
-use koppel_store::accountview::ConnectionStatus;
 use koppel_test_support::{Fixture, TestDatabase};
 use serde_json::json;
 
@@ -40,8 +40,7 @@ async fn tokens_rotate_mid_run_and_revoked_consent_stops_syncing() {
         // Eight callers at once on an expired token: one refresh, all succeed (a second refresh with
         // the rotated-away token would have ended in invalid_grant).
         sandbox.post("/_sandbox/tokens/expire", json!({"access": true})).await;
-        store
-            .accountview_expire_access(administration, after.token_version)
+        storage::expire_access(store, administration, after.token_version)
             .await
             .unwrap();
         let calls = (0..8).map(|_| accountview.companies(administration));

@@ -17,24 +17,18 @@ use axum::extract::{FromRequest, OptionalFromRequest, Query, Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
+use koppel_accountview::log::{LogFilter, LogQuery};
 use koppel_accountview::settings::SaveError;
-use koppel_accountview::{AccountView, Category, CheckReport, Settings, SyncError};
+use koppel_accountview::{AccountView, Category, CheckReport, ConnectionState, Settings, SyncError};
 use koppel_domain::AdministrationId;
-use koppel_domain::licence::PowerUp;
 use koppel_domain::record::FieldError;
-use koppel_domain::rights::Right;
-use koppel_store::StoreError;
-use koppel_store::accountview::{CodeList, Connection, ConnectionStatus};
 use koppel_store::queue::Enqueued;
-use koppel_store::runs::{ItemStatus, Run, RunFilter, RunItem, RunStatus};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 use std::collections::HashMap;
 
 /// Runs per page of the log.
 pub const LOG_PAGE: u32 = 20;
-/// Failed items shown per run in the log.
-const LOG_ITEMS: u32 = 50;
 
 /// The administration from the path, checked for the right and the licence.
 async fn authorise(
@@ -43,7 +37,12 @@ async fn authorise(
     administration: AdministrationId,
 ) -> Result<AdministrationId, ApiError> {
     let found = caller
-        .require_feature(state, administration, Right::ManageIntegrations, PowerUp::Accountview)
+        .require_feature(
+            state,
+            administration,
+            koppel_accountview::REQUIRED_RIGHT,
+            koppel_accountview::POWER_UP,
+        )
         .await?;
     Ok(found.id)
 }
@@ -98,48 +97,11 @@ async fn body<T: serde::de::DeserializeOwned>(state: &AppState, request: Request
         .parse()
 }
 
-/// What a page or the API says about the connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConnectionState {
-    /// The operator has not configured `[accountview]`.
-    NotConfigured,
-    NotConnected,
-    /// Signed in, no AccountView administration saved yet.
-    Unsaved,
-    Connected,
-    AuthenticationExpired,
-}
-
-impl ConnectionState {
-    pub fn of(configured: bool, connection: Option<&Connection>) -> ConnectionState {
-        match (configured, connection) {
-            (false, _) => ConnectionState::NotConfigured,
-            (true, None) => ConnectionState::NotConnected,
-            (true, Some(c)) if c.status == ConnectionStatus::AuthenticationExpired => {
-                ConnectionState::AuthenticationExpired
-            }
-            (true, Some(c)) if c.saved_at.is_none() || c.company.is_none() => ConnectionState::Unsaved,
-            (true, Some(_)) => ConnectionState::Connected,
-        }
-    }
-
-    pub fn code(self) -> &'static str {
-        match self {
-            ConnectionState::NotConfigured => "not_configured",
-            ConnectionState::NotConnected => "not_connected",
-            ConnectionState::Unsaved => "unsaved",
-            ConnectionState::Connected => "connected",
-            ConnectionState::AuthenticationExpired => "authentication_expired",
-        }
-    }
-}
-
 async fn status_json(state: &AppState, administration: AdministrationId) -> Result<Json, ApiError> {
-    let connection = match &state.accountview {
-        Some(accountview) => accountview.connection(administration).await?,
-        None => None,
+    let (status, connection) = match &state.accountview {
+        Some(accountview) => accountview.state(administration).await?,
+        None => (ConnectionState::NotConfigured, None),
     };
-    let status = ConnectionState::of(state.accountview.is_some(), connection.as_ref());
     let message =
         (status == ConnectionState::AuthenticationExpired).then(koppel_accountview::authentication_expired_message);
     Ok(json!({
@@ -185,30 +147,16 @@ async fn companies(
     Ok(axum::Json(json!({"items": items})).into_response())
 }
 
-/// The code lists a user chooses from, as imported.
-pub async fn code_lists(
-    state: &AppState,
-    administration: AdministrationId,
-) -> Result<HashMap<CodeList, Vec<koppel_store::accountview::CodeEntry>>, StoreError> {
-    let mut lists = HashMap::new();
-    for list in CodeList::ALL {
-        lists.insert(list, state.store.accountview_codes(administration, list).await?);
-    }
-    Ok(lists)
-}
-
 async fn read_settings(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(path): ApiPath<AdministrationPath>,
 ) -> Result<Response, ApiError> {
     let administration = authorise(&state, &caller, path.administration).await?;
-    let connection = connector(&state)?
-        .connection(administration)
-        .await?
-        .ok_or(SyncError::NotConnected)?;
+    let accountview = connector(&state)?;
+    let saved = accountview.saved_settings(administration).await?;
     let mut codes = serde_json::Map::new();
-    for (list, entries) in code_lists(&state, administration).await? {
+    for (list, entries) in accountview.code_lists(administration).await? {
         let entries: Vec<Json> = entries
             .iter()
             .map(|e| json!({"code": e.code, "name": e.name, "blocked": e.blocked}))
@@ -220,9 +168,9 @@ async fn read_settings(
         codes.insert(name, Json::Array(entries));
     }
     Ok(axum::Json(json!({
-        "company": connection.company.as_ref().map(|c| json!({"id": c.id, "code": c.code, "name": c.name})),
-        "company_locked": connection.saved_at.is_some(),
-        "settings": Settings::of(&connection),
+        "company": saved.company.as_ref().map(|c| json!({"id": c.id, "code": c.code, "name": c.name})),
+        "company_locked": saved.company_locked,
+        "settings": saved.settings,
         "codes": codes,
     }))
     .into_response())
@@ -250,11 +198,8 @@ async fn check_settings(
     let administration = authorise(&state, &caller, path.administration).await?;
     let accountview = connector(&state)?;
     let body: SettingsBody = body(&state, request).await?;
-    let connection = accountview
-        .connection(administration)
-        .await?
-        .ok_or(SyncError::NotConnected)?;
-    let settings = body.settings.unwrap_or_else(|| Settings::of(&connection));
+    let saved = accountview.saved_settings(administration).await?;
+    let settings = body.settings.unwrap_or(saved.settings);
     let report = accountview.check(administration, &body.company_id, &settings).await?;
     Ok(axum::Json(check_json(&report)).into_response())
 }
@@ -268,11 +213,8 @@ async fn save_settings(
     let administration = authorise(&state, &caller, path.administration).await?;
     let accountview = connector(&state)?;
     let body: SettingsBody = body(&state, request).await?;
-    let connection = accountview
-        .connection(administration)
-        .await?
-        .ok_or(SyncError::NotConnected)?;
-    let settings = body.settings.unwrap_or_else(|| Settings::of(&connection));
+    let saved = accountview.saved_settings(administration).await?;
+    let settings = body.settings.unwrap_or(saved.settings);
     match accountview.save(administration, &body.company_id, &settings).await {
         Ok(report) => Ok(axum::Json(json!({"saved": true, "check": check_json(&report)})).into_response()),
         Err(SaveError::CheckFailed(report)) => Ok((
@@ -312,17 +254,6 @@ fn enqueued(administration: AdministrationId, enqueued: Enqueued) -> Response {
     (status, [(header::LOCATION, location)], axum::Json(body)).into_response()
 }
 
-/// Syncing needs a saved connection whose consent is still valid.
-async fn require_live(accountview: &AccountView, administration: AdministrationId) -> Result<(), ApiError> {
-    let connection = accountview.connection(administration).await?;
-    match ConnectionState::of(true, connection.as_ref()) {
-        ConnectionState::Connected => Ok(()),
-        ConnectionState::AuthenticationExpired => Err(SyncError::AuthenticationExpired.into()),
-        ConnectionState::Unsaved => Err(SyncError::NotConfigured.into()),
-        _ => Err(SyncError::NotConnected.into()),
-    }
-}
-
 async fn import_now(
     State(state): State<AppState>,
     caller: Caller,
@@ -349,9 +280,9 @@ async fn import_now(
         })?;
         categories.push(category);
     }
-    require_live(accountview, administration).await?;
-    let run =
-        koppel_accountview::import::enqueue(&state.store, administration, categories, Some(caller.user.id)).await?;
+    let run = accountview
+        .start_import(administration, categories, caller.user.id)
+        .await?;
     Ok(enqueued(administration, run))
 }
 
@@ -361,9 +292,7 @@ async fn export_now(
     ApiPath(path): ApiPath<AdministrationPath>,
 ) -> Result<Response, ApiError> {
     let administration = authorise(&state, &caller, path.administration).await?;
-    let accountview = connector(&state)?;
-    require_live(accountview, administration).await?;
-    let run = koppel_accountview::export::enqueue(&state.store, administration, Some(caller.user.id)).await?;
+    let run = connector(&state)?.start_export(administration, caller.user.id).await?;
     Ok(enqueued(administration, run))
 }
 
@@ -377,77 +306,6 @@ async fn disconnect(
     Ok(axum::Json(json!({"disconnected": disconnected})).into_response())
 }
 
-/// One run of the log with its failed items.
-pub struct LogEntry {
-    pub run: Run,
-    pub failed: Vec<RunItem>,
-}
-
-/// A page of the log, newest first.
-pub struct LogPage {
-    pub entries: Vec<LogEntry>,
-    pub next_before: Option<i64>,
-}
-
-/// The runs of both AccountView kinds, newest first, merged by id (keyset paging on the id); with
-/// `errors_only`, only runs that failed or partially succeeded.
-pub async fn log(
-    state: &AppState,
-    administration: AdministrationId,
-    errors_only: bool,
-    before: Option<i64>,
-    limit: u32,
-) -> Result<LogPage, StoreError> {
-    let statuses: Vec<Option<RunStatus>> = if errors_only {
-        vec![Some(RunStatus::Failed), Some(RunStatus::PartiallySucceeded)]
-    } else {
-        vec![None]
-    };
-    let mut runs: Vec<Run> = Vec::new();
-    for kind in [koppel_accountview::import::KIND, koppel_accountview::export::KIND] {
-        for status in &statuses {
-            let page = state
-                .store
-                .runs(
-                    administration,
-                    &RunFilter {
-                        kind: Some(kind.to_string()),
-                        status: *status,
-                        before,
-                        limit,
-                        ..RunFilter::default()
-                    },
-                )
-                .await?;
-            runs.extend(page.runs);
-        }
-    }
-    runs.sort_by_key(|run| std::cmp::Reverse(run.id));
-    let next_before = if runs.len() > limit as usize {
-        runs.truncate(limit as usize);
-        runs.last().map(|run| run.id)
-    } else {
-        None
-    };
-    let mut entries = Vec::with_capacity(runs.len());
-    for run in runs {
-        let failed = if matches!(run.status, RunStatus::Failed | RunStatus::PartiallySucceeded) {
-            state
-                .store
-                .run_items(administration, run.id, None, LOG_ITEMS)
-                .await?
-                .items
-                .into_iter()
-                .filter(|item| item.status == ItemStatus::Failed)
-                .collect()
-        } else {
-            Vec::new()
-        };
-        entries.push(LogEntry { run, failed });
-    }
-    Ok(LogPage { entries, next_before })
-}
-
 async fn read_log(
     State(state): State<AppState>,
     caller: Caller,
@@ -455,9 +313,9 @@ async fn read_log(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let administration = authorise(&state, &caller, path.administration).await?;
-    let errors_only = match query.get("errors").map(String::as_str) {
-        None | Some("false") => false,
-        Some("true") => true,
+    let filter = match query.get("errors").map(String::as_str) {
+        None | Some("false") => LogFilter::All,
+        Some("true") => LogFilter::Errors,
         Some(_) => return Err(ApiError::bad_request("invalid_query", "errors must be true or false")),
     };
     let before = match query.get("before") {
@@ -467,7 +325,12 @@ async fn read_log(
         ),
         None => None,
     };
-    let page = log(&state, administration, errors_only, before, LOG_PAGE).await?;
+    let query = LogQuery {
+        filter,
+        before,
+        limit: LOG_PAGE,
+    };
+    let page = koppel_accountview::log::page(&state.store, administration, query).await?;
     let items: Vec<Json> = page
         .entries
         .iter()

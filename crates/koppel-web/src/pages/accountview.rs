@@ -16,19 +16,20 @@ use super::{
     Context, Flash, FormData, PageError, Visitor, html, redirect, redirect_with_flash, redirect_with_flash_about,
 };
 use crate::AppState;
-use crate::api::accountview::{ConnectionState, LOG_PAGE, code_lists, log};
+use crate::api::accountview::LOG_PAGE;
 use askama::Template;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use chrono::{DateTime, NaiveDate, Utc};
+use koppel_accountview::log::{LogFilter, LogQuery};
 use koppel_accountview::oauth::CallbackParameters;
 use koppel_accountview::settings::{SaveError, rate_label};
-use koppel_accountview::{AccountView, Category, CheckReport, SignInError, SyncError};
+use koppel_accountview::storage::{CodeEntry, CodeList, Connection};
+use koppel_accountview::{AccountView, Category, CheckReport, ConnectionState, SignInError, SyncError};
+use koppel_domain::VatRate;
 use koppel_domain::work_order::WorkOrderStatus;
-use koppel_domain::{AdministrationId, VatRate};
-use koppel_store::accountview::{CodeEntry, CodeList, Connection};
 use std::collections::HashMap;
 
 pub const PATH: &str = "/settings/integrations/accountview";
@@ -182,7 +183,6 @@ fn status_choices(chosen: WorkOrderStatus) -> Vec<Choice> {
 
 /// The settings form for `settings`, with the imported codes to choose from.
 async fn settings_form(
-    state: &AppState,
     context: &Context,
     accountview: &AccountView,
     connection: &Connection,
@@ -208,7 +208,7 @@ async fn settings_form(
             selected: Some(c.id.as_str()) == company,
         })
         .collect();
-    let lists = code_lists(state, administration).await?;
+    let lists = accountview.code_lists(administration).await?;
     let list = |which: CodeList| lists.get(&which).map(Vec::as_slice).unwrap_or(&[]);
     let export = &settings.export;
     let mut codes = vec![
@@ -332,12 +332,17 @@ async fn settings_form(
 async fn log_rows(
     state: &AppState,
     context: &Context,
-    errors_only: bool,
+    filter: LogFilter,
     before: Option<i64>,
 ) -> Result<(Vec<LogRow>, Option<String>), PageError> {
     let lang = context.lang();
     let m = context.m();
-    let page = log(state, context.administration.id, errors_only, before, LOG_PAGE).await?;
+    let query = LogQuery {
+        filter,
+        before,
+        limit: LOG_PAGE,
+    };
+    let page = koppel_accountview::log::page(&state.store, context.administration.id, query).await?;
     let rows = page
         .entries
         .iter()
@@ -355,7 +360,10 @@ async fn log_rows(
                 .collect(),
         })
         .collect();
-    let filter = if errors_only { "errors=1&" } else { "" };
+    let filter = match filter {
+        LogFilter::Errors => "errors=1&",
+        LogFilter::All => "",
+    };
     let older = page
         .next_before
         .map(|next| format!("{}{PATH}?{filter}before={next}", context.base()));
@@ -368,7 +376,7 @@ struct Shown<'a> {
     settings: Option<&'a koppel_accountview::Settings>,
     check: Option<&'a CheckReport>,
     problem: Option<String>,
-    errors_only: bool,
+    log_filter: LogFilter,
     before: Option<i64>,
     status: StatusCode,
 }
@@ -380,7 +388,7 @@ impl Default for Shown<'_> {
             settings: None,
             check: None,
             problem: None,
-            errors_only: false,
+            log_filter: LogFilter::All,
             before: None,
             status: StatusCode::OK,
         }
@@ -391,14 +399,13 @@ async fn render(state: &AppState, context: &Context, shown: Shown<'_>) -> Result
     let m = context.m();
     let lang = context.lang();
     let administration = context.administration.id;
-    let connection = match &state.accountview {
+    let (mut connection_state, connection) = match &state.accountview {
         Some(accountview) => accountview
-            .connection(administration)
+            .state(administration)
             .await
             .map_err(|_| PageError::Internal)?,
-        None => None,
+        None => (ConnectionState::NotConfigured, None),
     };
-    let mut connection_state = ConnectionState::of(state.accountview.is_some(), connection.as_ref());
     let mut problem = shown.problem;
     let mut shown_form = None;
     if let (Some(accountview), Some(connection), ConnectionState::Unsaved | ConnectionState::Connected) =
@@ -409,7 +416,7 @@ async fn render(state: &AppState, context: &Context, shown: Shown<'_>) -> Result
         let company = shown
             .company
             .or_else(|| connection.company.as_ref().map(|c| c.id.as_str()));
-        match settings_form(state, context, accountview, connection, company, settings, shown.check).await? {
+        match settings_form(context, accountview, connection, company, settings, shown.check).await? {
             Ok(form) => shown_form = Some(form),
             Err(SyncError::AuthenticationExpired) => connection_state = ConnectionState::AuthenticationExpired,
             Err(error) => {
@@ -419,7 +426,7 @@ async fn render(state: &AppState, context: &Context, shown: Shown<'_>) -> Result
         }
     }
     let (log, older) = if connection.is_some() || state.accountview.is_some() {
-        log_rows(state, context, shown.errors_only, shown.before).await?
+        log_rows(state, context, shown.log_filter, shown.before).await?
     } else {
         (Vec::new(), None)
     };
@@ -438,7 +445,7 @@ async fn render(state: &AppState, context: &Context, shown: Shown<'_>) -> Result
         problem,
         form: shown_form,
         log,
-        errors_only: shown.errors_only,
+        errors_only: shown.log_filter == LogFilter::Errors,
         older,
     };
     Ok(allow_form_to(
@@ -468,7 +475,11 @@ pub async fn page(
 ) -> Result<Response, PageError> {
     let context = enter(&state, visitor, path.administration).await?;
     let shown = Shown {
-        errors_only: query.get("errors").is_some_and(|v| v == "1"),
+        log_filter: if query.get("errors").is_some_and(|v| v == "1") {
+            LogFilter::Errors
+        } else {
+            LogFilter::All
+        },
         before: query.get("before").and_then(|v| v.parse().ok()),
         ..Shown::default()
     };
@@ -620,20 +631,17 @@ pub async fn save(
         return Ok(redirect(&address));
     };
     let administration = context.administration.id;
-    let Some(connection) = accountview
-        .connection(administration)
-        .await
-        .map_err(|_| PageError::Internal)?
-    else {
-        return Ok(redirect_with_flash(&address, Flash::AccountviewNotConnected));
+    let saved = match accountview.saved_settings(administration).await {
+        Ok(saved) => saved,
+        Err(SyncError::NotConnected) => return Ok(redirect_with_flash(&address, Flash::AccountviewNotConnected)),
+        Err(_) => return Err(PageError::Internal),
     };
-    let stored = koppel_accountview::Settings::of(&connection);
-    let settings = settings_from_form(&data, &stored);
+    let settings = settings_from_form(&data, &saved.settings);
     let company = data
         .get("company")
         .filter(|c| !c.is_empty())
         .map(str::to_string)
-        .or_else(|| connection.company.as_ref().map(|c| c.id.clone()));
+        .or_else(|| saved.company.as_ref().map(|c| c.id.clone()));
     let Some(company) = company else {
         let shown = Shown {
             settings: Some(&settings),
@@ -690,20 +698,6 @@ fn sync_failure(address: &str, error: &SyncError) -> Response {
     redirect_with_flash(address, flash)
 }
 
-/// Syncing needs a saved connection whose consent is still valid.
-async fn live(accountview: &AccountView, context: &Context) -> Result<Option<SyncError>, PageError> {
-    let connection = accountview
-        .connection(context.administration.id)
-        .await
-        .map_err(|_| PageError::Internal)?;
-    Ok(match ConnectionState::of(true, connection.as_ref()) {
-        ConnectionState::Connected => None,
-        ConnectionState::AuthenticationExpired => Some(SyncError::AuthenticationExpired),
-        ConnectionState::Unsaved => Some(SyncError::NotConfigured),
-        _ => Some(SyncError::NotConnected),
-    })
-}
-
 /// `POST …/accountview/import` (`category` = one category, or none for all that are on).
 pub async fn import_now(
     State(state): State<AppState>,
@@ -717,17 +711,15 @@ pub async fn import_now(
     let Some(accountview) = &state.accountview else {
         return Ok(redirect(&address));
     };
-    if let Some(error) = live(accountview, &context).await? {
-        return Ok(sync_failure(&address, &error));
-    }
     let categories: Vec<Category> = data.get("category").and_then(Category::parse).into_iter().collect();
-    let enqueued = koppel_accountview::import::enqueue(
-        &state.store,
-        context.administration.id,
-        categories,
-        Some(context.visitor.user.id),
-    )
-    .await?;
+    let started = accountview
+        .start_import(context.administration.id, categories, context.visitor.user.id)
+        .await;
+    let enqueued = match started {
+        Ok(enqueued) => enqueued,
+        Err(SyncError::Store(store)) => return Err(store.into()),
+        Err(error) => return Ok(sync_failure(&address, &error)),
+    };
     let flash = if enqueued.is_new() {
         Flash::AccountviewImportStarted
     } else {
@@ -749,12 +741,14 @@ pub async fn export_now(
     let Some(accountview) = &state.accountview else {
         return Ok(redirect(&address));
     };
-    if let Some(error) = live(accountview, &context).await? {
-        return Ok(sync_failure(&address, &error));
-    }
-    let enqueued =
-        koppel_accountview::export::enqueue(&state.store, context.administration.id, Some(context.visitor.user.id))
-            .await?;
+    let started = accountview
+        .start_export(context.administration.id, context.visitor.user.id)
+        .await;
+    let enqueued = match started {
+        Ok(enqueued) => enqueued,
+        Err(SyncError::Store(store)) => return Err(store.into()),
+        Err(error) => return Ok(sync_failure(&address, &error)),
+    };
     let flash = if enqueued.is_new() {
         Flash::AccountviewExportStarted
     } else {

@@ -159,8 +159,8 @@ pub async fn integrations(
 
 pub fn accountview_gates(context: &Context) -> Vec<String> {
     [
-        context.need_licence(PowerUp::Accountview),
-        context.need_right(Right::ManageIntegrations),
+        context.need_licence(koppel_accountview::POWER_UP),
+        context.need_right(koppel_accountview::REQUIRED_RIGHT),
     ]
     .into_iter()
     .flatten()

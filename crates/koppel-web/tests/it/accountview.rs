@@ -5,9 +5,10 @@
 
 use crate::app::TestApp;
 use crate::pages::PageClient;
-use accountview_sandbox::{ClientConfig, Sandbox, SandboxConfig};
-use koppel_accountview::{AccountView, AccountViewConfig, Secret};
+use accountview_sandbox::loopback::{self, LoopbackSandbox};
+use koppel_accountview::AccountView;
 use koppel_test_support::TestDatabase;
+use koppel_test_support::accountview::{CLIENT_ID, CLIENT_SECRET, test_config};
 use koppel_web::WebConfig;
 use koppel_web::pages::i18n::{EN, Lang, NL};
 use reqwest::StatusCode;
@@ -15,109 +16,45 @@ use serde_json::{Value as Json, json};
 use std::time::Duration;
 
 pub use accountview_sandbox::{VDB_2025_ID, VDB_2026_ID};
+pub use koppel_test_support::accountview::DEMO_USER;
 
-pub const CLIENT_ID: &str = "koppel-web-test";
-pub const CLIENT_SECRET: &str = "koppel-web-test-secret";
-pub const DEMO_USER: &str = "demo@vandenberg-installatie.nl";
-
-/// The sandbox on a free loopback port, stopped when dropped.
+/// The sandbox on a free loopback port (`accountview_sandbox::loopback`), stopped when dropped.
 pub struct TestSandbox {
+    sandbox: LoopbackSandbox,
     pub base: String,
-    pub http: reqwest::Client,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for TestSandbox {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
 }
 
 impl TestSandbox {
     /// A sandbox that knows Koppel's client with `redirect_uri` as its callback.
     pub async fn start(redirect_uri: &str) -> TestSandbox {
-        let config = SandboxConfig {
-            clients: vec![ClientConfig {
-                client_id: CLIENT_ID.into(),
-                client_secret: CLIENT_SECRET.into(),
-                name: "Koppel (test)".into(),
-                redirect_uris: vec![redirect_uri.into()],
-            }],
-            rate_limit_per_minute: 0,
-            ..SandboxConfig::default()
-        };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let address = listener.local_addr().expect("address");
-        let sandbox = Sandbox::new(config).expect("sandbox config");
-        let server = tokio::spawn(async move {
-            sandbox.serve(listener).await.expect("serving");
-        });
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client");
+        let config = loopback::config_for_client(CLIENT_ID, CLIENT_SECRET, redirect_uri);
+        let sandbox = LoopbackSandbox::start(config).await.expect("sandbox");
         TestSandbox {
-            base: format!("http://{address}"),
-            http,
-            server,
+            base: sandbox.base().to_string(),
+            sandbox,
         }
     }
 
+    /// The connector with the shared test configuration, reading pages of 100 rows and retrying a
+    /// call at most 6 times (the production default).
     pub fn connector(&self, store: &koppel_store::Store, redirect_uri: &str) -> AccountView {
-        let mut config = AccountViewConfig::new(
-            self.base.clone(),
-            CLIENT_ID,
-            Secret::new(CLIENT_SECRET),
-            redirect_uri,
-            Secret::new("cd".repeat(32)),
-        );
-        config.retry_base = Duration::from_millis(5);
+        let mut config = test_config(&self.base, redirect_uri);
         config.page_size = 100;
-        config.request_timeout = Duration::from_secs(10);
+        config.max_retries = 6;
         AccountView::new(config, store.clone()).expect("connector")
     }
 
     pub async fn control(&self, path: &str, body: Json) {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .json(&body)
-            .send()
-            .await
-            .expect("control call");
-        assert!(response.status().is_success(), "{path}: {}", response.status());
+        self.sandbox.post(path, body).await.expect("control call");
     }
 
     /// Goes through AccountView's login and consent pages as a browser would; returns where
     /// AccountView sends the browser back to (Koppel's callback with code or error, and state).
     pub async fn consent(&self, authorize_url: &str, login: &str, decision: &str) -> String {
-        let page = self.http.get(authorize_url).send().await.expect("authorize");
-        assert_eq!(page.status(), StatusCode::OK);
-        let html = page.text().await.expect("page");
-        let marker = r#"name="request_id" value=""#;
-        let start = html.find(marker).expect("a request id") + marker.len();
-        let request_id = html[start..].split('"').next().expect("closes").to_string();
-        let consent = self
-            .http
-            .post(format!("{}/ams/login.aspx", self.base))
-            .form(&[
-                ("request_id", request_id.as_str()),
-                ("username", login),
-                ("password", "sandbox"),
-            ])
-            .send()
+        self.sandbox
+            .consent(authorize_url, login, decision)
             .await
-            .expect("login");
-        assert_eq!(consent.status(), StatusCode::OK);
-        let redirect = self
-            .http
-            .post(format!("{}/ams/consent.aspx", self.base))
-            .form(&[("request_id", request_id.as_str()), ("decision", decision)])
-            .send()
-            .await
-            .expect("consent");
-        assert_eq!(redirect.status(), StatusCode::FOUND);
-        redirect.headers()["location"].to_str().expect("ascii").to_string()
+            .expect("consent")
     }
 }
 

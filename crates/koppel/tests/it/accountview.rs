@@ -4,15 +4,18 @@
 //! every work order Afgehandeld, and AccountView holds exactly one invoice per work order, with
 //! Koppel's amounts.
 
-use accountview_sandbox::{ClientConfig, Sandbox, SandboxConfig, VDB_2026_ID};
-use koppel_accountview::oauth::CallbackParameters;
-use koppel_accountview::{AccountView, AccountViewConfig, Secret, Settings};
-use koppel_domain::record::{Value, parse_create};
-use koppel_domain::resources::{self, INVOICES, WORK_ORDERS};
+use accountview_sandbox::VDB_2026_ID;
+use accountview_sandbox::loopback::{self, LoopbackSandbox};
+use koppel_accountview::AccountView;
+use koppel_accountview::storage::{self, ExportState};
+use koppel_domain::record::Value;
+use koppel_domain::resources::{INVOICES, WORK_ORDERS};
 use koppel_domain::{AdministrationId, Money, RecordId};
 use koppel_store::Store;
-use koppel_store::accountview::ExportState;
 use koppel_store::runs::RunStatus;
+use koppel_test_support::accountview::{
+    self as av, CLIENT_ID, CLIENT_SECRET, DEMO_USER, ENCRYPTION_KEY, REDIRECT_URI, WorkOrders,
+};
 use koppel_test_support::{Fixture, TestDatabase};
 use serde_json::{Value as Json, json};
 use std::collections::BTreeMap;
@@ -21,10 +24,6 @@ use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const CLIENT_ID: &str = "koppel-crash-test";
-const CLIENT_SECRET: &str = "koppel-crash-test-secret";
-const REDIRECT_URI: &str = "http://127.0.0.1:9/accountview/callback";
-const DEMO_USER: &str = "demo@vandenberg-installatie.nl";
 const ORDERS: usize = 300;
 /// The first worker is killed once AccountView holds at least this many invoices.
 const KILL_AFTER: usize = 60;
@@ -32,141 +31,39 @@ const KILL_AFTER: usize = 60;
 const FAULTS_PER_WORKER: usize = 4;
 const INVOICE_POST: &str = "POST /api/v3/AccountViewData";
 
-fn encryption_key() -> String {
-    "ab".repeat(32)
-}
-
 /// The sandbox, in this process, on a free loopback port.
 struct TestSandbox {
+    sandbox: LoopbackSandbox,
     base: String,
-    http: reqwest::Client,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for TestSandbox {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
 }
 
 impl TestSandbox {
     async fn start() -> TestSandbox {
-        let config = SandboxConfig {
-            clients: vec![ClientConfig {
-                client_id: CLIENT_ID.into(),
-                client_secret: CLIENT_SECRET.into(),
-                name: "Koppel (crash test)".into(),
-                redirect_uris: vec![REDIRECT_URI.into()],
-            }],
-            rate_limit_per_minute: 0,
-            ..SandboxConfig::default()
-        };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let address = listener.local_addr().expect("address");
-        let sandbox = Sandbox::new(config).expect("sandbox config");
-        let server = tokio::spawn(async move {
-            sandbox.serve(listener).await.expect("serving");
-        });
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client");
+        let config = loopback::config_for_client(CLIENT_ID, CLIENT_SECRET, REDIRECT_URI);
+        let sandbox = LoopbackSandbox::start(config).await.expect("sandbox");
         TestSandbox {
-            base: format!("http://{address}"),
-            http,
-            server,
+            base: sandbox.base().to_string(),
+            sandbox,
         }
     }
 
-    /// The connector as the workers build it from `[accountview]`.
+    /// The connector for signing in, saving and importing here; the workers build their own from
+    /// `[accountview]` with the same client and key.
     fn connector(&self, store: &Store) -> AccountView {
-        let config = AccountViewConfig::new(
-            self.base.clone(),
-            CLIENT_ID,
-            Secret::new(CLIENT_SECRET),
-            REDIRECT_URI,
-            Secret::new(encryption_key()),
-        );
-        AccountView::new(config, store.clone()).expect("connector")
-    }
-
-    async fn control(&self, method: reqwest::Method, path: &str, body: Option<Json>) -> Json {
-        let mut request = self.http.request(method.clone(), format!("{}{path}", self.base));
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("control call");
-        let status = response.status();
-        let body: Json = response.json().await.expect("json");
-        assert!(status.is_success(), "{method} {path}: {status} {body}");
-        body
+        av::connector(&self.base, REDIRECT_URI, store)
     }
 
     async fn post(&self, path: &str, body: Json) -> Json {
-        self.control(reqwest::Method::POST, path, Some(body)).await
+        self.sandbox.post(path, body).await.expect("control call")
     }
 
     async fn put(&self, path: &str, body: Json) -> Json {
-        self.control(reqwest::Method::PUT, path, Some(body)).await
+        self.sandbox.put(path, body).await.expect("control call")
     }
 
     /// The request bodies of every committed invoice, oldest first.
     async fn committed_invoices(&self) -> Vec<Json> {
-        let posted = self
-            .control(
-                reqwest::Method::GET,
-                "/_sandbox/posted?business_object=DJ2&committed=true",
-                None,
-            )
-            .await;
-        posted
-            .as_array()
-            .expect("list")
-            .iter()
-            .map(|post| post["request"].clone())
-            .collect()
-    }
-
-    /// Follows an authorize URL through login and consent; returns the callback's parameters.
-    async fn sign_in(&self, authorize_url: &str) -> CallbackParameters {
-        let page = self.http.get(authorize_url).send().await.expect("authorize");
-        assert_eq!(page.status(), reqwest::StatusCode::OK);
-        let html = page.text().await.expect("page");
-        let request_id = hidden_field(&html, "request_id");
-        let consent = self
-            .http
-            .post(format!("{}/ams/login.aspx", self.base))
-            .form(&[
-                ("request_id", request_id.as_str()),
-                ("username", DEMO_USER),
-                ("password", "sandbox"),
-            ])
-            .send()
-            .await
-            .expect("login");
-        assert_eq!(consent.status(), reqwest::StatusCode::OK);
-        let redirect = self
-            .http
-            .post(format!("{}/ams/consent.aspx", self.base))
-            .form(&[("request_id", request_id.as_str()), ("decision", "approve")])
-            .send()
-            .await
-            .expect("consent");
-        assert_eq!(redirect.status(), reqwest::StatusCode::FOUND);
-        let location = redirect.headers()["location"].to_str().expect("ascii").to_string();
-        assert!(location.starts_with(REDIRECT_URI), "{location}");
-        let url = reqwest::Url::parse(&location).expect("url");
-        let parameter = |name: &str| {
-            url.query_pairs()
-                .find(|(key, _)| key == name)
-                .map(|(_, value)| value.into_owned())
-        };
-        CallbackParameters {
-            state: parameter("state"),
-            code: parameter("code"),
-            error: parameter("error"),
-            error_description: parameter("error_description"),
-        }
+        self.sandbox.committed_invoices().await.expect("posted")
     }
 
     /// One fault on the invoice POST; which one depends on `step`.
@@ -204,13 +101,6 @@ impl TestSandbox {
     }
 }
 
-fn hidden_field(html: &str, name: &str) -> String {
-    let marker = format!(r#"name="{name}" value=""#);
-    let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} in {html}")) + marker.len();
-    let end = html[start..].find('"').expect("closes") + start;
-    html[start..end].to_owned()
-}
-
 /// A `koppel worker` on the shared database, configured for the sandbox, with short leases.
 struct Worker {
     child: Child,
@@ -219,7 +109,6 @@ struct Worker {
 
 impl Worker {
     fn spawn(database_url: &str, sandbox: &TestSandbox) -> Worker {
-        let key = encryption_key();
         let mut command = crate::cli::koppel();
         let mut child = command
             .arg("worker")
@@ -232,7 +121,7 @@ impl Worker {
             .env("KOPPEL_ACCOUNTVIEW_CLIENT_ID", CLIENT_ID)
             .env("KOPPEL_ACCOUNTVIEW_CLIENT_SECRET", CLIENT_SECRET)
             .env("KOPPEL_ACCOUNTVIEW_REDIRECT_URL", REDIRECT_URI)
-            .env("KOPPEL_ACCOUNTVIEW_ENCRYPTION_KEY", &key)
+            .env("KOPPEL_ACCOUNTVIEW_ENCRYPTION_KEY", ENCRYPTION_KEY)
             .env("KOPPEL_ACCOUNTVIEW_REQUEST_TIMEOUT_SECONDS", "10")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -276,94 +165,24 @@ impl Drop for Worker {
     }
 }
 
-async fn create(store: &Store, administration: AdministrationId, slug: &str, body: Json) -> RecordId {
-    let spec = resources::by_slug(slug).expect("known resource");
-    let values = parse_create(spec, &body).unwrap_or_else(|e| panic!("{slug}: {e:?}"));
-    store
-        .create_record(administration, spec, values)
-        .await
-        .unwrap_or_else(|e| panic!("{slug}: {e:?}"))
-        .id
-}
-
 /// `ORDERS` completed work orders for debtor 10001, each with an hour line at 21% and a material
-/// line at 9%; returns them with their numbers.
+/// line at 9%; returns them by number.
 async fn completed_work_orders(store: &Store, administration: AdministrationId) -> BTreeMap<String, RecordId> {
-    let existing = {
-        let mut tx = store.write(administration).await.expect("tx");
-        let record = tx.record_by_code(&resources::RELATIONS, "10001").await.expect("lookup");
-        tx.rollback().await.expect("rollback");
-        record.map(|r| r.id)
+    let orders = WorkOrders {
+        debtor: "10001",
+        count: ORDERS,
+        material_quantity: |index| format!("{}", 1 + index % 4),
     };
-    let relation = match existing {
-        Some(id) => id,
-        None => {
-            create(
-                store,
-                administration,
-                "relations",
-                json!({"code": "10001", "name": "Familie Jansen", "kind": "person"}),
-            )
-            .await
-        }
-    };
-    create(
-        store,
-        administration,
-        "hour-types",
-        json!({"code": "MONTAGE", "description": "Montage", "rate": "65.00", "vat_rate": "21", "billable": true}),
-    )
-    .await;
-    let material = create(
-        store,
-        administration,
-        "materials",
-        json!({"code": "KP-CV-KRAAN", "description": "Vulkraan cv", "unit": "stuk", "price": "12.35", "vat_rate": "9"}),
-    )
-    .await;
-    let mut orders = BTreeMap::new();
-    for index in 0..ORDERS {
-        let number = format!("WB-{index:05}");
-        let order = create(
-            store,
-            administration,
-            "work-orders",
-            json!({"number": number, "relation_id": relation, "description": "Onderhoud cv-ketel",
-                   "status": "Compleet"}),
-        )
-        .await;
-        create(
-            store,
-            administration,
-            "work-order-hours",
-            json!({"work_order_id": order, "hour_type_code": "MONTAGE", "work_date": "2026-03-14",
-                   "hours": format!("1.{}", index % 10), "rate": "65.00", "vat_rate": "21"}),
-        )
-        .await;
-        create(
-            store,
-            administration,
-            "work-order-materials",
-            json!({"work_order_id": order, "material_id": material, "quantity": format!("{}", 1 + index % 4),
-                   "price": "12.35", "vat_rate": "9"}),
-        )
-        .await;
-        orders.insert(number, order);
-    }
-    orders
+    av::completed_work_orders(store, administration, orders)
+        .await
+        .into_iter()
+        .collect()
 }
 
-/// Settings that export to VRK with the seeded accounts and VAT codes.
-fn export_settings(cut_off: chrono::DateTime<chrono::Utc>, enabled: bool) -> Settings {
-    let mut settings = Settings::defaults(cut_off);
+/// Settings that export to VRK with the seeded accounts and VAT codes, export on or off.
+fn export_settings(cut_off: chrono::DateTime<chrono::Utc>, enabled: bool) -> koppel_accountview::Settings {
+    let mut settings = av::export_settings(cut_off);
     settings.export.enabled = enabled;
-    settings.export.sales_journal = Some("VRK".into());
-    settings.export.hours_account = Some("8000".into());
-    settings.export.materials_account = Some("8100".into());
-    settings.export.vat_codes = [("21", "2"), ("9", "1"), ("0", "0"), ("verlegd", "3")]
-        .into_iter()
-        .map(|(rate, code)| (rate.to_string(), code.to_string()))
-        .collect();
     settings
 }
 
@@ -390,7 +209,13 @@ async fn an_export_killed_mid_way_posts_every_invoice_exactly_once() {
             .begin_sign_in(administration, fixture.admin.id)
             .await
             .expect("begin");
-        let callback = sandbox.sign_in(&url).await;
+        let location = sandbox
+            .sandbox
+            .consent(&url, DEMO_USER, "approve")
+            .await
+            .expect("consent");
+        assert!(location.starts_with(REDIRECT_URI), "{location}");
+        let callback = av::callback_parameters(&location);
         let connected = accountview
             .complete_sign_in(&callback, fixture.admin.id)
             .await
@@ -548,8 +373,7 @@ async fn an_export_killed_mid_way_posts_every_invoice_exactly_once() {
             "every work order was invoiced"
         );
         for (number, order) in &orders {
-            let export = store
-                .accountview_export(administration, *order)
+            let export = storage::export(&store, administration, *order)
                 .await
                 .unwrap()
                 .expect("ledger row");
