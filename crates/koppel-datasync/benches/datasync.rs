@@ -8,10 +8,10 @@
 //! `cargo bench -p koppel-datasync --bench datasync`. Figures are printed, never asserted. The feed's
 //! throughput is measured over HTTP by `cargo xtask bench feed`.
 
+use koppel_datasync::engine::DataSyncRequest;
 use koppel_domain::record::{Value, parse_create};
 use koppel_domain::resources::{RELATIONS, WORK_ORDER_MATERIALS, WORK_ORDERS};
 use koppel_store::records::ListQuery;
-use koppel_store::reporting::SyncRequest;
 use koppel_store::{ConnectOptions, Store, SystemClock};
 use sqlx::Connection;
 use std::sync::Arc;
@@ -83,7 +83,7 @@ async fn measure(backend: &str, url: &str, scale: u64) -> BenchResult<()> {
     let administration = summary.administrations[0].id;
 
     let started = Instant::now();
-    let full = store.datasync_run(administration, &SyncRequest::full()).await?;
+    let full = koppel_datasync::engine::run(&store, administration, &DataSyncRequest::full()).await?;
     let elapsed = started.elapsed();
     let rows = full.inserted() + full.updated();
     println!(
@@ -120,7 +120,7 @@ async fn measure(backend: &str, url: &str, scale: u64) -> BenchResult<()> {
     }
     tx.commit().await?;
     let started = Instant::now();
-    let incremental = store.datasync_run(administration, &SyncRequest::default()).await?;
+    let incremental = koppel_datasync::engine::run(&store, administration, &DataSyncRequest::default()).await?;
     let elapsed = started.elapsed();
     println!(
         "{backend}: incremental sync after {} changes ({} inserted, {} updated, {} deleted) in {:.3} s",
@@ -131,7 +131,7 @@ async fn measure(backend: &str, url: &str, scale: u64) -> BenchResult<()> {
         elapsed.as_secs_f64()
     );
     let started = Instant::now();
-    store.datasync_run(administration, &SyncRequest::default()).await?;
+    koppel_datasync::engine::run(&store, administration, &DataSyncRequest::default()).await?;
     println!(
         "{backend}: incremental sync with nothing changed in {:.3} s",
         started.elapsed().as_secs_f64()
@@ -183,7 +183,7 @@ async fn full_resync_with_a_writer(
         })
     };
     let started = Instant::now();
-    let full = store.datasync_run(administration, &SyncRequest::full()).await;
+    let full = koppel_datasync::engine::run(store, administration, &DataSyncRequest::full()).await;
     let elapsed = started.elapsed();
     done.store(true, std::sync::atomic::Ordering::SeqCst);
     let (mut waits, failures) = writer.await?;

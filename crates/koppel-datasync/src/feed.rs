@@ -1,11 +1,12 @@
 //! The reporting dataset as Power BI sees it: entity sets with PascalCase properties, derived from
-//! the resource specs (`koppel_store::reporting::REPORTED`), plus SyncRuns; how each value is
+//! the resource specs ([`crate::dataset::REPORTED`]), plus SyncRuns; how each value is
 //! written as OData JSON; and the opaque `$skiptoken` that pins a reader to one sync.
 
+use crate::dataset::{REPORTED, ReportedResource};
+use crate::rows::ReportingSource;
 use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Timelike, Utc};
 use koppel_domain::record::{FieldKind, StorageType, Value};
 use koppel_odata::{EdmType, EntitySet, EntityType, Model, Property};
-use koppel_store::reporting::{REPORTED, ReportedResource, ReportingSource};
 use std::fmt::Write;
 use std::sync::OnceLock;
 

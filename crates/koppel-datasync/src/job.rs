@@ -5,20 +5,34 @@
 //! commit left nothing visible behind, and the next attempt does the whole job (a full sync when the
 //! dead one had written part of one).
 
+use crate::engine::{DataSyncRequest, ProgressHook, SyncOutcome, SyncProgress};
+use crate::faults::{Faults, NoFaults};
 use koppel_domain::licence::PowerUp;
 use koppel_jobs::{Job, JobContext, JobError, JobFuture, Outcome};
 use koppel_store::StoreError;
-use koppel_store::reporting::{ProgressHook, SyncOutcome, SyncProgress, SyncRequest};
 use koppel_store::runs::RunMessage;
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 use std::sync::Arc;
 
-pub const KIND: &str = koppel_store::reporting::DATA_SYNC_KIND;
+/// The kind name of the Data Sync job (Autosync's schedules carry it too).
+pub const KIND: &str = "data_sync";
 
 /// The job kind, with how long replaced versions stay readable.
 pub struct DataSync {
     pub retention: chrono::Duration,
+    /// What the syncs of this worker ask before each entity set; [`NoFaults`] outside crash tests.
+    pub faults: Arc<dyn Faults>,
+}
+
+impl DataSync {
+    /// The job kind with the operator's snapshot retention and no faults.
+    pub fn new(retention: chrono::Duration) -> DataSync {
+        DataSync {
+            retention,
+            faults: Arc::new(NoFaults),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -26,9 +40,6 @@ pub struct DataSync {
 struct Payload {
     #[serde(default)]
     full: bool,
-    /// Crash tests only: the first attempt stops after this many tables until it is killed.
-    #[serde(default)]
-    pause_after_tables: Option<usize>,
 }
 
 /// Counts per entity set (`Customers.inserted`, …) and in total, flat so the run history shows them.
@@ -94,18 +105,16 @@ impl Job for DataSync {
                 Err(StoreError::Licence(error)) => return Err(JobError::permanent(licence_message(), error)),
                 Err(other) => return Err(other.into()),
             }
-            let request = SyncRequest {
+            let request = DataSyncRequest {
                 full: payload.full,
                 run_id: Some(context.job().run_id),
-                fail_after_tables: None,
-                pause_after_tables: payload.pause_after_tables.filter(|_| context.attempt() == 1),
                 progress: Some(show_progress(store.clone(), context.job().run_id)),
                 join_full_within: Some(self.retention),
-                ..SyncRequest::default()
+                ..DataSyncRequest::default()
             };
-            let outcome = store.datasync_run(administration, &request).await?;
+            let outcome = crate::engine::run_with_faults(store, administration, &request, self.faults.as_ref()).await?;
             // Pruning is housekeeping: when it fails, the next sync tries again.
-            if let Err(error) = store.datasync_prune(administration, self.retention).await {
+            if let Err(error) = crate::state::prune(store, administration, self.retention).await {
                 tracing::warn!(administration.id = %administration, error = %error, "pruning old reporting versions failed");
             }
             tracing::info!(

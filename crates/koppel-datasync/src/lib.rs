@@ -1,14 +1,28 @@
-//! Data Sync for Power BI, without HTTP: the shape of the reporting dataset as Power BI sees it
-//! ([`feed`]), the translation of OData queries into reporting reads ([`query`]), the `data_sync`
-//! job ([`job`]) and the Autosync scheduler ([`autosync`]).
+//! Data Sync for Power BI, without HTTP, with its own SQL (written with the store's toolkit,
+//! `koppel_store::sql`):
 //!
-//! The reporting tables and the sync transaction itself live in `koppel_store::reporting`, next to
-//! the rest of Koppel's SQL. The web crate serves the feed and the pages on top of this crate.
+//! - the reporting dataset: what it copies and its tables ([`dataset`]), the sync that keeps it
+//!   current, incremental or in full ([`engine`], [`full`]), crash-test faults ([`faults`]), the
+//!   administration's state, Autosync setting and pruning ([`state`]), feed tokens ([`tokens`]);
+//! - the feed: the dataset as Power BI sees it ([`feed`]), OData queries into SQL ([`query`]), reads
+//!   of reporting rows ([`rows`]) and the reads the web serves, pinned and paged ([`read`]);
+//! - background work: the `data_sync` job ([`job`]) and the Autosync scheduler ([`autosync`]).
+//!
+//! The web crate serves the feed and the pages on top of this crate and never sees its SQL; the
+//! migrations of the reporting tables stay with the store's other migrations.
 
 pub mod autosync;
+pub mod dataset;
+pub mod engine;
+pub mod faults;
 pub mod feed;
+mod full;
 pub mod job;
 pub mod query;
+pub mod read;
+pub mod rows;
+pub mod state;
+pub mod tokens;
 
 use koppel_domain::{AdministrationId, UserId};
 use koppel_store::queue::{Enqueued, NewJob};
@@ -16,9 +30,10 @@ use koppel_store::{Store, StoreError};
 
 pub use job::{DataSync, KIND};
 
-/// The operator's Data Sync settings (`[datasync]` in the configuration).
+/// The operator's Data Sync settings (`[datasync]` in the configuration), handed to the job kind,
+/// Autosync and the web.
 #[derive(Debug, Clone)]
-pub struct DatasyncConfig {
+pub struct DataSyncConfig {
     /// How often Autosync runs a sync for an administration that has it on.
     pub autosync_interval: std::time::Duration,
     /// How long replaced versions stay readable, so a Power BI refresh that pins a snapshot can
@@ -26,9 +41,9 @@ pub struct DatasyncConfig {
     pub retention: chrono::Duration,
 }
 
-impl Default for DatasyncConfig {
+impl Default for DataSyncConfig {
     fn default() -> Self {
-        DatasyncConfig {
+        DataSyncConfig {
             autosync_interval: std::time::Duration::from_secs(15 * 60),
             retention: chrono::Duration::hours(6),
         }

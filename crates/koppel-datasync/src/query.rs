@@ -30,11 +30,11 @@
 //!   breaks ties.
 
 use crate::feed::{ColumnKind, FeedColumn, FeedSet};
+use crate::rows::SqlPiece;
 use chrono::{NaiveTime, Timelike};
 use koppel_domain::record::{StorageType, Value};
 use koppel_odata::{ArithmeticOp, CompareOp, Direction, EdmType, Error, Expr, Function, Literal, QueryOptions};
 use koppel_store::Backend;
-use koppel_store::reporting::SqlPiece;
 
 /// Digits after the point a decimal division keeps at least.
 pub const DIVISION_SCALE: u32 = 6;
@@ -52,7 +52,7 @@ const TRIMMED: &str = " \t\r\n";
 /// One past the largest magnitude a number may have, in units (2^63).
 const OUT_OF_RANGE: &str = "9223372036854775808";
 
-/// What a collection request reads, ready for `koppel_store::reporting::ReportingRead`.
+/// What a collection request reads, ready for a [`crate::rows::ReportingRead`].
 #[derive(Debug, Clone)]
 pub struct Plan<'f> {
     /// The properties written, in model order (all of them without `$select`).
@@ -446,9 +446,9 @@ impl Translator<'_> {
                 let left = self.rescale(left, target)?;
                 let right = self.rescale(right, target)?;
                 let (sqlite, postgres) = match op {
-                    ArithmeticOp::Add => ("odata_add", "+"),
-                    ArithmeticOp::Sub => ("odata_sub", "-"),
-                    _ => ("odata_mod", "mod"),
+                    ArithmeticOp::Add => ("exact_add", "+"),
+                    ArithmeticOp::Sub => ("exact_sub", "-"),
+                    _ => ("exact_mod", "mod"),
                 };
                 let pieces = if self.is_postgres() {
                     let inner = if op == ArithmeticOp::Mod {
@@ -479,7 +479,7 @@ impl Translator<'_> {
                         &[&left.pieces, &right.pieces],
                     )?)?
                 } else {
-                    build(&["odata_mul(", ", ", ")"], &[&left.pieces, &right.pieces])?
+                    build(&["exact_mul(", ", ", ")"], &[&left.pieces, &right.pieces])?
                 };
                 Ok(Operand::of(pieces, Kind::Number { scale }, true))
             }
@@ -500,7 +500,7 @@ impl Translator<'_> {
                     )?)?
                 } else {
                     build(
-                        &["odata_div(", ", ", ", ", ")"],
+                        &["exact_div(", ", ", ", ", ")"],
                         &[&left.pieces, &right.pieces, &[factor]],
                     )?
                 };
@@ -555,8 +555,8 @@ impl Translator<'_> {
         match function {
             Function::ToLower if postgres => text(build(&["lower(", " COLLATE \"und-x-icu\")"], &[x])?),
             Function::ToUpper if postgres => text(build(&["upper(", " COLLATE \"und-x-icu\")"], &[x])?),
-            Function::ToLower => text(build(&["odata_lower(", ")"], &[x])?),
-            Function::ToUpper => text(build(&["odata_upper(", ")"], &[x])?),
+            Function::ToLower => text(build(&["unicode_lower(", ")"], &[x])?),
+            Function::ToUpper => text(build(&["unicode_upper(", ")"], &[x])?),
             Function::Length => integer(build(&["length(", ")"], &[x])?),
             Function::Trim => {
                 let blanks = [SqlPiece::Bind(Value::Text(TRIMMED.to_string()))];
@@ -623,7 +623,7 @@ impl Translator<'_> {
                         &[x],
                     )?,
                     (true, _) => build(&["(CAST(EXTRACT(MICROSECONDS FROM ", ") AS BIGINT) % 1000000)"], &[x])?,
-                    (false, _) => build(&["odata_micros(", ")"], &[x])?,
+                    (false, _) => build(&["micros_of(", ")"], &[x])?,
                 };
                 Ok(Operand::of(pieces, Kind::Number { scale: 6 }, nullable))
             }
@@ -670,9 +670,9 @@ impl Translator<'_> {
                     )?)?
                 } else {
                     let name = match function {
-                        Function::Round => "odata_round(",
-                        Function::Floor => "odata_floor(",
-                        _ => "odata_ceiling(",
+                        Function::Round => "exact_round(",
+                        Function::Floor => "exact_floor(",
+                        _ => "exact_ceiling(",
                     };
                     build(&[name, ", ", ")"], &[x, &[SqlPiece::Bind(Value::Integer(factor))]])?
                 };
@@ -789,7 +789,7 @@ impl Translator<'_> {
         let pieces = if self.is_postgres() {
             self.checked(build(&["(CAST(", " AS NUMERIC) * ", ")"], &[&operand.pieces, &factor])?)?
         } else {
-            build(&["odata_mul(", ", ", ")"], &[&operand.pieces, &factor])?
+            build(&["exact_mul(", ", ", ")"], &[&operand.pieces, &factor])?
         };
         Ok(Operand::of(pieces, Kind::Number { scale: target }, true))
     }

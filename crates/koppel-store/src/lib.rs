@@ -15,10 +15,10 @@ pub mod logins;
 pub mod platform;
 pub mod queue;
 pub mod records;
-pub mod reporting;
 pub mod runs;
 pub mod schema;
 pub mod settings_sync;
+mod sqlite_direct;
 pub mod work_orders;
 
 pub use clock::{Clock, FixedClock, SystemClock};
@@ -92,8 +92,8 @@ impl StoreError {
 impl StoreError {
     /// Whether the database refused a statement for its size or nesting (a feed query with
     /// thousands of terms, say): the request's fault, not the server's. PostgreSQL's SQLSTATE class
-    /// 54 (program limit exceeded); SQLite's limit messages (also as the feed's direct reader
-    /// reports them).
+    /// 54 (program limit exceeded); SQLite's limit messages (also as the direct row reader of
+    /// `sql::send_rows` reports them).
     pub fn is_statement_too_complex(&self) -> bool {
         const SQLITE_LIMITS: [&str; 7] = [
             "Expression tree is too large",
@@ -268,8 +268,8 @@ impl Store {
                 .after_connect(|conn, _| {
                     Box::pin(async move {
                         let mut handle = conn.lock_handle().await?;
-                        bulk::direct::register_functions(handle.as_raw_handle())?;
-                        bulk::direct::poll_for_lock_often(handle.as_raw_handle(), SQLITE_BUSY_TIMEOUT)
+                        sqlite_direct::register_functions(handle.as_raw_handle())?;
+                        sqlite_direct::poll_for_lock_often(handle.as_raw_handle(), SQLITE_BUSY_TIMEOUT)
                     })
                 })
                 .connect_with(connect)

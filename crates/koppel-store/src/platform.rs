@@ -1,7 +1,7 @@
 //! The platform around the features: environments, administrations, the Licence Manager, users and
 //! their rights, API tokens, login sessions and the audit log.
 
-use crate::sql::{on_pool, on_tx};
+use crate::sql::{TxInner, on_pool, on_tx};
 use crate::{Result, Store, StoreError, Tx};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -358,10 +358,10 @@ impl Store {
         // Background work goes with it: run items before their runs, and schedules so nothing is
         // enqueued for the administration again.
         tables.extend(["run_items", "runs", "jobs", "schedules"]);
-        // Data Sync: its state, history, feed tokens and every version of the reporting copy.
-        let reporting: Vec<String> = crate::reporting::REPORTED.iter().map(|r| r.table()).collect();
-        tables.extend(["datasync_state", "datasync_syncs", "datasync_feed_tokens"]);
-        tables.extend(reporting.iter().map(String::as_str));
+        // Tables that name an administration without a foreign key hold what features derive for it
+        // (Data Sync's reporting copy, its state, history and feed tokens): they go with it too.
+        let derived = derived_tables(&mut tx).await?;
+        tables.extend(derived.iter().map(String::as_str));
         // The AccountView connection, its imported code lists, cursors and export ledger.
         tables.extend([
             "accountview_connections",
@@ -854,4 +854,47 @@ async fn hash_password(password: String) -> Result<String> {
     .await
     .map_err(|e| StoreError::Internal(format!("password hashing stopped: {e}")))?
     .map_err(|e| StoreError::invalid("password", "invalid", e.to_string()))
+}
+
+/// The audit trail outlives a deleted administration on purpose (its `administration_id` has no
+/// foreign key so that it can).
+const KEPT_AFTER_DELETION: &[&str] = &["audit_log"];
+
+/// Tables with an `administration_id` column that has no foreign key, from the database's catalogue,
+/// apart from [`KEPT_AFTER_DELETION`]: data features keep per administration without tying it to
+/// the administration's row (so a deletion is never blocked by it), which goes when the
+/// administration goes.
+async fn derived_tables(tx: &mut Tx) -> Result<Vec<String>> {
+    let tables: Vec<String> = match &mut tx.inner {
+        TxInner::Sqlite(transaction) => {
+            sqlx::query_scalar(
+                "SELECT m.name FROM sqlite_master AS m WHERE m.type = 'table' \
+                 AND EXISTS (SELECT 1 FROM pragma_table_info(m.name) AS c WHERE c.name = 'administration_id') \
+                 AND NOT EXISTS (SELECT 1 FROM pragma_foreign_key_list(m.name) AS f WHERE f.\"from\" = 'administration_id') \
+                 ORDER BY m.name",
+            )
+            .fetch_all(&mut **transaction)
+            .await?
+        }
+        TxInner::Postgres(transaction) => {
+            sqlx::query_scalar(
+                "SELECT c.table_name::TEXT FROM information_schema.columns AS c \
+                 JOIN information_schema.tables AS t ON t.table_schema = c.table_schema AND t.table_name = c.table_name \
+                 WHERE c.table_schema = current_schema() AND c.column_name = 'administration_id' \
+                 AND t.table_type = 'BASE TABLE' \
+                 AND NOT EXISTS (SELECT 1 FROM information_schema.key_column_usage AS k \
+                   JOIN information_schema.table_constraints AS tc ON tc.constraint_schema = k.constraint_schema \
+                   AND tc.constraint_name = k.constraint_name \
+                   WHERE tc.constraint_type = 'FOREIGN KEY' AND k.table_schema = c.table_schema \
+                   AND k.table_name = c.table_name AND k.column_name = 'administration_id') \
+                 ORDER BY c.table_name",
+            )
+            .fetch_all(&mut **transaction)
+            .await?
+        }
+    };
+    Ok(tables
+        .into_iter()
+        .filter(|table| !KEPT_AFTER_DELETION.contains(&table.as_str()))
+        .collect())
 }

@@ -81,6 +81,14 @@ pub struct DatasyncSection {
 }
 
 impl DatasyncSection {
+    /// The settings as Data Sync takes them.
+    pub fn settings(&self) -> koppel_datasync::DataSyncConfig {
+        koppel_datasync::DataSyncConfig {
+            autosync_interval: std::time::Duration::from_secs(self.autosync_interval_seconds),
+            retention: chrono::Duration::minutes(i64::from(self.snapshot_retention_minutes)),
+        }
+    }
+
     fn validate(&self) -> anyhow::Result<()> {
         if self.autosync_interval_seconds == 0 {
             bail!("datasync.autosync_interval_seconds must be at least 1");

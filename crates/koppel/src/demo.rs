@@ -22,10 +22,10 @@ use accountview_sandbox::{ClientConfig, KSO_2026_ID, Sandbox, SandboxConfig};
 use anyhow::{Context, bail};
 use koppel_accountview::oauth::CallbackParameters;
 use koppel_accountview::{AccountView, Settings};
+use koppel_datasync::tokens::FeedTokenCheck;
 use koppel_domain::{AdministrationId, UserId};
 use koppel_store::Store;
 use koppel_store::platform::Administration;
-use koppel_store::reporting::FeedTokenCheck;
 use koppel_store::runs::{Run, RunStatus};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -240,11 +240,15 @@ impl DemoGroup {
 /// The first part of the story, before the server starts: Autosync on in the main administration,
 /// so the worker's Autosync runs its first sync straight away.
 pub async fn switch_autosync_on(store: &Store, group: &DemoGroup, config: &Config) -> anyhow::Result<()> {
-    let interval = chrono::Duration::seconds(i64::try_from(config.datasync.autosync_interval_seconds).unwrap_or(900));
-    store
-        .datasync_set_autosync(group.main.id, true, Some(group.administrator), interval)
-        .await
-        .context("switching Autosync on in the demo's main administration failed")?;
+    koppel_datasync::state::set_autosync(
+        store,
+        &config.datasync.settings(),
+        group.main.id,
+        koppel_datasync::state::AutosyncSwitch::On,
+        Some(group.administrator),
+    )
+    .await
+    .context("switching Autosync on in the demo's main administration failed")?;
     Ok(())
 }
 
@@ -254,7 +258,7 @@ pub async fn feed_token(store: &Store, data_dir: &Path, group: &DemoGroup) -> an
     let path = data_dir.join(FEED_TOKEN_FILE);
     if let Ok(text) = std::fs::read_to_string(&path) {
         let secret = text.trim().to_string();
-        if let FeedTokenCheck::Valid { administration } = store.datasync_check_token(&secret).await?
+        if let FeedTokenCheck::Valid { administration } = koppel_datasync::tokens::check(store, &secret).await?
             && administration == group.main.id
         {
             return Ok(secret);
@@ -264,9 +268,8 @@ pub async fn feed_token(store: &Store, data_dir: &Path, group: &DemoGroup) -> an
     }
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
-    let (_, secret) = store
-        .datasync_create_token(group.main.id, FEED_TOKEN_NAME, Some(group.administrator))
-        .await?;
+    let (_, secret) =
+        koppel_datasync::tokens::create(store, group.main.id, FEED_TOKEN_NAME, Some(group.administrator)).await?;
     write_private(&path, &format!("{secret}\n")).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(secret)
 }

@@ -226,6 +226,7 @@ async fn serve(mut config: Config, demo: bool, with_worker: bool) -> anyhow::Res
         ..koppel_web::WebConfig::default()
     };
     let mut state = koppel_web::AppState::new(store.clone(), web);
+    state.datasync = config.datasync.settings();
     // The pages and the REST API reach the same integration the worker runs the jobs of.
     let accountview = accountview_connector(&config, &store)?;
     if let Some(accountview) = &accountview {
@@ -331,9 +332,7 @@ impl Background {
             history_retention: chrono::Duration::days(i64::from(jobs.history_retention_days)),
         });
         registry.register(koppel_settingsync::job::SettingsSyncJob);
-        registry.register(koppel_datasync::DataSync {
-            retention: chrono::Duration::minutes(i64::from(config.datasync.snapshot_retention_minutes)),
-        });
+        registry.register(koppel_datasync::DataSync::new(config.datasync.settings().retention));
         let accountview = if let Some(connector) = accountview_connector(config, store)? {
             registry.register(koppel_accountview::import::ImportJob {
                 accountview: connector.clone(),

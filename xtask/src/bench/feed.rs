@@ -2,7 +2,7 @@
 //! request after another following `@odata.nextLink`, with the server's peak memory.
 //!
 //! Per backend: a fresh database, `koppel demo --scale N` from the release binary, a full Data Sync
-//! and a feed token made through koppel-store, `koppel serve` on a free loopback port, then one reader
+//! and a feed token made through koppel-datasync, `koppel serve` on a free loopback port, then one reader
 //! with HTTP Basic pages through the whole entity set at the server's default page size, `--reads` times
 //! (default 3, each reported on its own). Every page is parsed (to find the next link and count rows)
 //! and each read's total is checked against the sync. With `--gzip` the same number of reads follows
@@ -18,7 +18,7 @@ use crate::cargo::seconds;
 use anyhow::{Context, bail};
 use base64::Engine;
 use hyper::header::HeaderValue;
-use koppel_store::reporting::SyncRequest;
+use koppel_datasync::engine::DataSyncRequest;
 use koppel_store::{ConnectOptions, Store, SystemClock};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -131,8 +131,8 @@ async fn measure(scratch: &Scratch, koppel: &std::path::Path, arguments: &FeedAr
     let administration = benchmark_main(&store).await?.id;
     eprintln!("bench feed: full Data Sync of administration {administration}");
     let started = Instant::now();
-    let full = SyncRequest::full();
-    let synced = store.datasync_run(administration, &full).await?;
+    let full = DataSyncRequest::full();
+    let synced = koppel_datasync::engine::run(&store, administration, &full).await?;
     let sync_elapsed = started.elapsed();
     let expected = synced
         .tables
@@ -140,9 +140,7 @@ async fn measure(scratch: &Scratch, koppel: &std::path::Path, arguments: &FeedAr
         .find(|table| table.entity_set == "WorkOrders")
         .map(|table| table.inserted + table.updated)
         .context("the sync wrote no WorkOrders")?;
-    let (_, secret) = store
-        .datasync_create_token(administration, "cargo xtask bench feed", None)
-        .await?;
+    let (_, secret) = koppel_datasync::tokens::create(&store, administration, "cargo xtask bench feed", None).await?;
     store.close().await;
 
     let feed = format!("koppel-{}", administration.0);

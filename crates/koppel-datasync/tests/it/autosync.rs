@@ -1,6 +1,8 @@
 //! Autosync: switching it on schedules automatic syncs on the operator's interval; off stops them.
 
+use koppel_datasync::DataSyncConfig;
 use koppel_datasync::autosync::Autosync;
+use koppel_datasync::state::AutosyncSwitch;
 use koppel_store::runs::{RunFilter, Trigger};
 use koppel_test_support::{Fixture, TestDatabase, fixed_start};
 use std::time::Duration;
@@ -19,9 +21,11 @@ async fn autosync_on_fires_automatic_runs_and_off_stops_them() {
             "nothing is scheduled while Autosync is off"
         );
 
-        let interval = chrono::Duration::minutes(15);
-        let state = store
-            .datasync_set_autosync(a, true, Some(fixture.admin.id), interval)
+        let config = DataSyncConfig {
+            autosync_interval: Duration::from_secs(15 * 60),
+            ..DataSyncConfig::default()
+        };
+        let state = koppel_datasync::state::set_autosync(store, &config, a, AutosyncSwitch::On, Some(fixture.admin.id))
             .await
             .unwrap();
         assert!(state.autosync);
@@ -49,8 +53,7 @@ async fn autosync_on_fires_automatic_runs_and_off_stops_them() {
         assert_eq!(runs.runs.len(), 1);
         assert_eq!(runs.runs[0].trigger, Trigger::Automatic);
 
-        store
-            .datasync_set_autosync(a, false, Some(fixture.admin.id), interval)
+        koppel_datasync::state::set_autosync(store, &config, a, AutosyncSwitch::Off, Some(fixture.admin.id))
             .await
             .unwrap();
         db.fixed_clock().advance(chrono::Duration::hours(1));
@@ -66,9 +69,11 @@ async fn autosync_waits_while_the_power_bi_licence_has_lapsed() {
         let fixture = Fixture::create(store).await;
         let queue = koppel_jobs::Queue::new(store.clone(), 3);
         let autosync = Autosync::new(&queue, Duration::from_secs(900), Duration::from_secs(1));
-        let interval = chrono::Duration::minutes(15);
-        store
-            .datasync_set_autosync(fixture.sub1, true, Some(fixture.admin.id), interval)
+        let config = DataSyncConfig {
+            autosync_interval: Duration::from_secs(15 * 60),
+            ..DataSyncConfig::default()
+        };
+        koppel_datasync::state::set_autosync(store, &config, fixture.sub1, AutosyncSwitch::On, Some(fixture.admin.id))
             .await
             .unwrap();
         let set_power_bi = |state| {

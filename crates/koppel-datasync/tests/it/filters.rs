@@ -29,7 +29,9 @@ async fn filters_select_exactly_what_odata_means() {
             )
             .await;
         }
-        store.datasync_run(a, &Default::default()).await.unwrap();
+        koppel_datasync::engine::run(store, a, &Default::default())
+            .await
+            .unwrap();
         let set = feed().set("Materials").unwrap();
         let code = set.columns.iter().position(|c| c.property == "Code").unwrap();
         let today = store.now().format("%Y").to_string();

@@ -3,21 +3,21 @@
 //! joins that sync, and pruning keeps at most the current generation and the one before it.
 
 use crate::support::{ids_at, relation};
+use koppel_datasync::engine::DataSyncRequest;
 use koppel_domain::AdministrationId;
 use koppel_domain::record::Value;
 use koppel_domain::resources::RELATIONS;
 use koppel_store::Store;
 use koppel_store::queue::Enqueued;
-use koppel_store::reporting::SyncRequest;
 use koppel_test_support::{Fixture, TestDatabase, fixed_start};
 
 const RETENTION_HOURS: i64 = 6;
 
-fn requested_full_resync() -> SyncRequest {
-    SyncRequest {
+fn requested_full_resync() -> DataSyncRequest {
+    DataSyncRequest {
         full: true,
         join_full_within: Some(chrono::Duration::hours(RETENTION_HOURS)),
-        ..SyncRequest::default()
+        ..DataSyncRequest::default()
     }
 }
 
@@ -41,14 +41,16 @@ async fn back_to_back_full_syncs_keep_at_most_two_generations() {
         let mut removed = Vec::new();
         for _ in 0..5 {
             db.fixed_clock().advance(chrono::Duration::minutes(1));
-            let outcome = store.datasync_run(a, &SyncRequest::full()).await.unwrap();
+            let outcome = koppel_datasync::engine::run(store, a, &DataSyncRequest::full())
+                .await
+                .unwrap();
             assert!(outcome.full);
-            removed.push(store.datasync_prune(a, retention).await.unwrap());
+            removed.push(koppel_datasync::state::prune(store, a, retention).await.unwrap());
         }
         // Syncs 1 and 2 have nothing older to drop; from sync 3 on each prune drops the generation
         // before the previous one (three customers, and the other sets are empty).
         assert_eq!(removed, vec![0, 0, 3, 3, 3]);
-        let state = store.datasync_state(a).await.unwrap();
+        let state = koppel_datasync::state::read(store, a).await.unwrap();
         assert_eq!((state.current_sync, state.oldest_sync), (5, 4));
         assert_eq!(ids_at(store, a, "Customers", 5).await, ids);
         assert_eq!(
@@ -71,7 +73,9 @@ async fn a_full_resync_within_the_retention_of_the_last_one_joins_it() {
         let fixture = Fixture::create(store).await;
         let a = fixture.sub1;
         let ids = three_relations(store, a).await;
-        let first = store.datasync_run(a, &requested_full_resync()).await.unwrap();
+        let first = koppel_datasync::engine::run(store, a, &requested_full_resync())
+            .await
+            .unwrap();
         assert!(
             first.full && first.joined_full.is_none(),
             "the first sync copies everything"
@@ -84,7 +88,9 @@ async fn a_full_resync_within_the_retention_of_the_last_one_joins_it() {
             .update_record(a, &RELATIONS, koppel_domain::RecordId(ids[0]), patch)
             .await
             .unwrap();
-        let joined = store.datasync_run(a, &requested_full_resync()).await.unwrap();
+        let joined = koppel_datasync::engine::run(store, a, &requested_full_resync())
+            .await
+            .unwrap();
         assert!(!joined.full, "no second whole copy");
         assert_eq!(joined.joined_full, Some((1, first.committed_at)));
         let customers = joined.tables.iter().find(|t| t.entity_set == "Customers").unwrap();
@@ -93,7 +99,9 @@ async fn a_full_resync_within_the_retention_of_the_last_one_joins_it() {
 
         // Past the retention a full resync copies everything again.
         db.fixed_clock().advance(chrono::Duration::hours(RETENTION_HOURS));
-        let again = store.datasync_run(a, &requested_full_resync()).await.unwrap();
+        let again = koppel_datasync::engine::run(store, a, &requested_full_resync())
+            .await
+            .unwrap();
         assert!(again.full && again.joined_full.is_none());
         assert_eq!(ids_at(store, a, "Customers", 3).await, ids);
         db.cleanup().await;

@@ -8,12 +8,12 @@ use crate::support::create;
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc};
 use koppel_datasync::feed::{ColumnKind, FeedSet, feed};
 use koppel_datasync::query::plan;
+use koppel_datasync::rows::ReportingRead;
 use koppel_domain::AdministrationId;
 use koppel_domain::record::Value as StoredValue;
 use koppel_domain::resources::{MATERIALS, RELATIONS};
 use koppel_odata::{ArithmeticOp, CompareOp, Decimal, Direction, EdmType, Expr, Function, Literal, QueryOptions};
 use koppel_store::Store;
-use koppel_store::reporting::ReportingRead;
 use koppel_test_support::TestDatabase;
 use proptest::prelude::*;
 use proptest::strategy::BoxedStrategy;
@@ -443,11 +443,13 @@ async fn the_query_path_selects_and_orders_exactly_what_the_reference_does() {
             .expect("seed");
         let administration = summary.administrations[0].id;
         edge_rows(store, administration).await;
-        store
-            .datasync_run(administration, &Default::default())
+        koppel_datasync::engine::run(store, administration, &Default::default())
             .await
             .expect("sync");
-        let sync = store.datasync_state(administration).await.expect("state").current_sync;
+        let sync = koppel_datasync::state::read(store, administration)
+            .await
+            .expect("state")
+            .current_sync;
         let sets = &feed().sets;
         let mut all_rows = Vec::new();
         for set in sets {
@@ -463,7 +465,7 @@ async fn the_query_path_selects_and_orders_exactly_what_the_reference_does() {
                 offset: 0,
                 limit: 1_000_000,
             };
-            all_rows.push(store.reporting_rows(&read).await.expect("rows"));
+            all_rows.push(koppel_datasync::rows::fetch(store, &read).await.expect("rows"));
         }
         let empty: Vec<&str> = sets
             .iter()
@@ -510,7 +512,12 @@ async fn the_query_path_selects_and_orders_exactly_what_the_reference_does() {
                 limit: 1_000_000,
             };
             let (rows, count) = tokio::task::block_in_place(|| {
-                handle.block_on(async { (store.reporting_rows(&read).await, store.reporting_count(&read).await) })
+                handle.block_on(async {
+                    (
+                        koppel_datasync::rows::fetch(store, &read).await,
+                        koppel_datasync::rows::count(store, &read).await,
+                    )
+                })
             });
             let rows = rows.map_err(|error| TestCaseError::fail(format!("{}: {error}", set.name)))?;
             let count = count.map_err(|error| TestCaseError::fail(format!("{}: {error}", set.name)))?;

@@ -1,10 +1,11 @@
 //! Helpers: records from JSON, and the reporting dataset read back at a sync.
 
 use koppel_datasync::feed::feed;
+use koppel_datasync::rows::ReportingRead;
+use koppel_datasync::rows::SqlPiece;
 use koppel_domain::record::{ResourceSpec, Value, parse_create};
 use koppel_domain::{AdministrationId, RecordId};
 use koppel_store::Store;
-use koppel_store::reporting::{ReportingRead, SqlPiece};
 use serde_json::Value as Json;
 
 pub async fn create(store: &Store, administration: AdministrationId, spec: &ResourceSpec, body: Json) -> RecordId {
@@ -50,7 +51,7 @@ pub async fn rows_at(
             offset: 0,
             limit: 3,
         };
-        let page = store.reporting_rows(&read).await.expect("rows");
+        let page = koppel_datasync::rows::fetch(store, &read).await.expect("rows");
         let full = page.len() == 3;
         after = page.last().and_then(|row| row[0].as_i64()).or(after);
         rows.extend(page);

@@ -2,16 +2,35 @@
 //! pruning.
 
 use crate::support::{create, ids_at, relation, rows_at};
+use koppel_datasync::engine::DataSyncRequest;
+use koppel_datasync::engine::ProgressHook;
+use koppel_datasync::engine::SyncProgress;
+use koppel_datasync::engine::run_with_faults;
+use koppel_datasync::faults::{FaultFuture, Faults};
 use koppel_domain::AdministrationId;
 use koppel_domain::record::Value;
 use koppel_domain::resources::{MATERIALS, RELATIONS};
-use koppel_store::Store;
-use koppel_store::reporting::{ProgressHook, SyncProgress, SyncRequest};
+use koppel_store::{Store, StoreError};
 use koppel_test_support::{Fixture, TestDatabase, fixed_start};
 use serde_json::json;
 
-fn incremental() -> SyncRequest {
-    SyncRequest::default()
+/// Fails the sync before it writes the entity set with this index, as a killed process would stop it.
+struct FailBefore(usize);
+
+impl Faults for FailBefore {
+    fn before_set(&self, _administration: AdministrationId, index: usize) -> FaultFuture<'_> {
+        let fail = index == self.0;
+        Box::pin(async move {
+            if fail {
+                return Err(StoreError::conflict("sync_interrupted", "the sync was interrupted"));
+            }
+            Ok(())
+        })
+    }
+}
+
+fn incremental() -> DataSyncRequest {
+    DataSyncRequest::default()
 }
 
 #[tokio::test]
@@ -26,7 +45,9 @@ async fn an_incremental_sync_copies_inserts_updates_and_deletes_and_keeps_the_ol
         // Another administration's data never enters this one's dataset.
         relation(store, fixture.sub2, "R1", "Elders").await;
 
-        let initial = store.datasync_run(a, &incremental()).await.expect("first sync");
+        let initial = koppel_datasync::engine::run(store, a, &incremental())
+            .await
+            .expect("first sync");
         assert!(initial.full, "the first sync copies everything");
         let customers = initial.tables.iter().find(|t| t.entity_set == "Customers").unwrap();
         assert_eq!((customers.inserted, customers.updated, customers.deleted), (3, 0, 0));
@@ -43,7 +64,9 @@ async fn an_incremental_sync_copies_inserts_updates_and_deletes_and_keeps_the_ol
         store.delete_record(a, &RELATIONS, third).await.expect("delete");
         let fourth = relation(store, a, "R4", "Smit Service").await;
 
-        let next = store.datasync_run(a, &incremental()).await.expect("second sync");
+        let next = koppel_datasync::engine::run(store, a, &incremental())
+            .await
+            .expect("second sync");
         assert!(!next.full);
         assert_eq!(next.sync_no, 2);
         let customers = next.tables.iter().find(|t| t.entity_set == "Customers").unwrap();
@@ -67,9 +90,11 @@ async fn an_incremental_sync_copies_inserts_updates_and_deletes_and_keeps_the_ol
         assert_eq!(before[1][name_column], Value::Text("Jansen Techniek".into()));
 
         // Nothing changed: a sync still commits (fresh "data up to") and writes nothing.
-        let idle = store.datasync_run(a, &incremental()).await.expect("idle sync");
+        let idle = koppel_datasync::engine::run(store, a, &incremental())
+            .await
+            .expect("idle sync");
         assert_eq!((idle.inserted(), idle.updated(), idle.deleted()), (0, 0, 0));
-        let state = store.datasync_state(a).await.unwrap();
+        let state = koppel_datasync::state::read(store, a).await.unwrap();
         assert_eq!(state.current_sync, 3);
         assert_eq!(state.synced_at, Some(idle.committed_at));
         db.cleanup().await;
@@ -89,8 +114,10 @@ async fn a_full_resync_converges_to_the_source_and_money_stays_exact() {
             json!({"code": "CV-KETEL", "description": "CV-ketel", "unit": "stuk", "price": "1234.56", "vat_rate": "21"}),
         )
         .await;
-        store.datasync_run(a, &incremental()).await.unwrap();
-        let full = store.datasync_run(a, &SyncRequest::full()).await.unwrap();
+        koppel_datasync::engine::run(store, a, &incremental()).await.unwrap();
+        let full = koppel_datasync::engine::run(store, a, &DataSyncRequest::full())
+            .await
+            .unwrap();
         assert!(full.full);
         let materials = full.tables.iter().find(|t| t.entity_set == "Materials").unwrap();
         assert_eq!((materials.inserted, materials.updated, materials.deleted), (0, 1, 0));
@@ -117,10 +144,10 @@ async fn a_reader_paging_while_a_sync_commits_sees_no_lost_or_repeated_rows() {
         for n in 0..10 {
             ids.push(relation(store, a, &format!("R{n}"), &format!("Relatie {n}")).await.0);
         }
-        store.datasync_run(a, &incremental()).await.unwrap();
+        koppel_datasync::engine::run(store, a, &incremental()).await.unwrap();
         let set = koppel_datasync::feed::feed().set("Customers").unwrap();
         let columns: Vec<_> = set.columns.iter().map(|c| (c.column, c.storage)).collect();
-        let read = |after: Option<i64>| koppel_store::reporting::ReportingRead {
+        let read = |after: Option<i64>| koppel_datasync::rows::ReportingRead {
             administration: a,
             source: set.source,
             sync: 1,
@@ -131,7 +158,7 @@ async fn a_reader_paging_while_a_sync_commits_sees_no_lost_or_repeated_rows() {
             offset: 0,
             limit: 4,
         };
-        let first_page = store.reporting_rows(&read(None)).await.unwrap();
+        let first_page = koppel_datasync::rows::fetch(store, &read(None)).await.unwrap();
         // Between pages: rows before and after the cursor change, one is deleted, one is added.
         store
             .delete_record(a, &RELATIONS, koppel_domain::RecordId(ids[1]))
@@ -142,11 +169,11 @@ async fn a_reader_paging_while_a_sync_commits_sees_no_lost_or_repeated_rows() {
             .await
             .unwrap();
         relation(store, a, "R-NEW", "Nieuw").await;
-        store.datasync_run(a, &incremental()).await.unwrap();
+        koppel_datasync::engine::run(store, a, &incremental()).await.unwrap();
         let mut seen: Vec<i64> = first_page.iter().map(|r| r[0].as_i64().unwrap()).collect();
         let mut after = seen.last().copied();
         loop {
-            let page = store.reporting_rows(&read(after)).await.unwrap();
+            let page = koppel_datasync::rows::fetch(store, &read(after)).await.unwrap();
             seen.extend(page.iter().map(|r| r[0].as_i64().unwrap()));
             after = seen.last().copied();
             if page.len() < 4 {
@@ -169,24 +196,16 @@ async fn an_interrupted_sync_leaves_the_last_snapshot_and_the_next_run_finishes_
         let fixture = Fixture::create(store).await;
         let a = fixture.sub1;
         relation(store, a, "R1", "Een").await;
-        store.datasync_run(a, &incremental()).await.unwrap();
+        koppel_datasync::engine::run(store, a, &incremental()).await.unwrap();
         let gone = relation(store, a, "R2", "Twee").await;
         relation(store, a, "R3", "Drie").await;
         store.delete_record(a, &RELATIONS, gone).await.unwrap();
-        let interrupted = store
-            .datasync_run(
-                a,
-                &SyncRequest {
-                    fail_after_tables: Some(3),
-                    ..SyncRequest::default()
-                },
-            )
-            .await;
+        let interrupted = run_with_faults(store, a, &DataSyncRequest::default(), &FailBefore(3)).await;
         assert!(interrupted.is_err());
-        let state = store.datasync_state(a).await.unwrap();
+        let state = koppel_datasync::state::read(store, a).await.unwrap();
         assert_eq!(state.current_sync, 1, "nothing of the interrupted sync is visible");
         assert_eq!(ids_at(store, a, "Customers", 1).await.len(), 1);
-        let next = store.datasync_run(a, &incremental()).await.unwrap();
+        let next = koppel_datasync::engine::run(store, a, &incremental()).await.unwrap();
         assert_eq!(next.sync_no, 2);
         let source = store
             .list_records(
@@ -212,16 +231,16 @@ async fn replaced_versions_are_pruned_after_the_retention_and_not_before() {
         let fixture = Fixture::create(store).await;
         let a = fixture.sub1;
         let r = relation(store, a, "R1", "Een").await;
-        store.datasync_run(a, &incremental()).await.unwrap();
+        koppel_datasync::engine::run(store, a, &incremental()).await.unwrap();
         db.fixed_clock().advance(chrono::Duration::minutes(10));
         store.delete_record(a, &RELATIONS, r).await.unwrap();
-        store.datasync_run(a, &incremental()).await.unwrap();
+        koppel_datasync::engine::run(store, a, &incremental()).await.unwrap();
         let retention = chrono::Duration::hours(6);
-        assert_eq!(store.datasync_prune(a, retention).await.unwrap(), 0);
+        assert_eq!(koppel_datasync::state::prune(store, a, retention).await.unwrap(), 0);
         assert_eq!(ids_at(store, a, "Customers", 1).await, vec![r.0]);
         db.fixed_clock().advance(chrono::Duration::hours(7));
-        assert_eq!(store.datasync_prune(a, retention).await.unwrap(), 1);
-        assert_eq!(store.datasync_state(a).await.unwrap().oldest_sync, 2);
+        assert_eq!(koppel_datasync::state::prune(store, a, retention).await.unwrap(), 1);
+        assert_eq!(koppel_datasync::state::read(store, a).await.unwrap().oldest_sync, 2);
         assert!(ids_at(store, a, "Customers", 1).await.is_empty());
         db.cleanup().await;
     }
@@ -238,18 +257,18 @@ async fn a_full_resync_writes_a_new_generation_that_hides_the_old_one_until_prun
         let first = relation(store, a, "R1", "Bakker Installatie").await;
         let second = relation(store, a, "R2", "Jansen Techniek").await;
         let third = relation(store, a, "R3", "De Vries").await;
-        store.datasync_run(a, &incremental()).await.unwrap();
+        koppel_datasync::engine::run(store, a, &incremental()).await.unwrap();
         store
             .update_record(a, &RELATIONS, second, rename("Jansen & Zn"))
             .await
             .unwrap();
-        store.datasync_run(a, &incremental()).await.unwrap();
+        koppel_datasync::engine::run(store, a, &incremental()).await.unwrap();
         let at_two = customers_at(store, a, 2).await;
 
         store.delete_record(a, &RELATIONS, third).await.unwrap();
         let fourth = relation(store, a, "R4", "Smit Service").await;
-        let full = SyncRequest::full();
-        let resync = store.datasync_run(a, &full).await.unwrap();
+        let full = DataSyncRequest::full();
+        let resync = koppel_datasync::engine::run(store, a, &full).await.unwrap();
         assert_eq!(resync.sync_no, 3);
         let customers = resync.tables.iter().find(|t| t.entity_set == "Customers").unwrap();
         assert_eq!(
@@ -269,7 +288,7 @@ async fn a_full_resync_writes_a_new_generation_that_hides_the_old_one_until_prun
             .update_record(a, &RELATIONS, first, rename("Bakker BV"))
             .await
             .unwrap();
-        let next = store.datasync_run(a, &incremental()).await.unwrap();
+        let next = koppel_datasync::engine::run(store, a, &incremental()).await.unwrap();
         assert!(!next.full);
         let customers = next.tables.iter().find(|t| t.entity_set == "Customers").unwrap();
         assert_eq!(
@@ -283,7 +302,12 @@ async fn a_full_resync_writes_a_new_generation_that_hides_the_old_one_until_prun
         // All four syncs are older than the retention: only sync 4's three versions stay. Gone are
         // R2 and R1 as closed (by syncs 2 and 4) and generation 1's R1, R2 (renamed) and R3.
         db.fixed_clock().advance(chrono::Duration::hours(7));
-        assert_eq!(store.datasync_prune(a, chrono::Duration::hours(6)).await.unwrap(), 5);
+        assert_eq!(
+            koppel_datasync::state::prune(store, a, chrono::Duration::hours(6))
+                .await
+                .unwrap(),
+            5
+        );
         assert_eq!(customers_at(store, a, 4).await, source_customers(store, a).await);
         assert!(ids_at(store, a, "Customers", 2).await.is_empty());
         db.cleanup().await;
@@ -300,11 +324,11 @@ async fn a_burst_of_changes_past_the_limit_runs_as_a_chunked_full_sync() {
         let a = fixture.sub1;
         let first = relation(store, a, "R1", "Bakker Installatie").await;
         let second = relation(store, a, "R2", "Jansen Techniek").await;
-        store.datasync_run(a, &incremental()).await.unwrap();
-        let limited = SyncRequest {
+        koppel_datasync::engine::run(store, a, &incremental()).await.unwrap();
+        let limited = DataSyncRequest {
             incremental_limit: Some(3),
             chunk_rows: Some(2),
-            ..SyncRequest::default()
+            ..DataSyncRequest::default()
         };
 
         relation(store, a, "R3", "De Vries").await;
@@ -314,7 +338,7 @@ async fn a_burst_of_changes_past_the_limit_runs_as_a_chunked_full_sync() {
             .await
             .unwrap();
         store.delete_record(a, &RELATIONS, second).await.unwrap();
-        let burst = store.datasync_run(a, &limited).await.unwrap();
+        let burst = koppel_datasync::engine::run(store, a, &limited).await.unwrap();
         assert!(burst.full, "four changes are past a limit of three");
         assert_eq!(customers_at(store, a, 2).await, source_customers(store, a).await);
 
@@ -322,7 +346,7 @@ async fn a_burst_of_changes_past_the_limit_runs_as_a_chunked_full_sync() {
             .update_record(a, &RELATIONS, first, rename("Bakker & Zn"))
             .await
             .unwrap();
-        let calm = store.datasync_run(a, &limited).await.unwrap();
+        let calm = koppel_datasync::engine::run(store, a, &limited).await.unwrap();
         assert!(!calm.full, "one change is under the limit");
         assert_eq!(customers_at(store, a, 3).await, source_customers(store, a).await);
         db.cleanup().await;
@@ -337,10 +361,9 @@ async fn deleting_a_sub_removes_its_reporting_copy_and_feed_tokens() {
         let (gone, kept) = (fixture.sub1, fixture.sub2);
         relation(store, gone, "R1", "Bakker Installatie").await;
         relation(store, kept, "R1", "Jansen Techniek").await;
-        let synced = store.datasync_run(gone, &incremental()).await.unwrap();
-        store.datasync_run(kept, &incremental()).await.unwrap();
-        store
-            .datasync_create_token(gone, "Power BI", Some(fixture.admin.id))
+        let synced = koppel_datasync::engine::run(store, gone, &incremental()).await.unwrap();
+        koppel_datasync::engine::run(store, kept, &incremental()).await.unwrap();
+        koppel_datasync::tokens::create(store, gone, "Power BI", Some(fixture.admin.id))
             .await
             .unwrap();
         assert_eq!(ids_at(store, gone, "Customers", synced.sync_no).await.len(), 1);
@@ -350,7 +373,16 @@ async fn deleting_a_sub_removes_its_reporting_copy_and_feed_tokens() {
             .await
             .unwrap();
         assert!(ids_at(store, gone, "Customers", synced.sync_no).await.is_empty());
-        let kept_state = store.datasync_state(kept).await.unwrap();
+        assert!(
+            koppel_datasync::tokens::list(store, gone).await.unwrap().is_empty(),
+            "its feed tokens go with it"
+        );
+        assert_eq!(
+            koppel_datasync::state::read(store, gone).await.unwrap(),
+            koppel_datasync::state::DataSyncState::default(),
+            "its sync state goes with it"
+        );
+        let kept_state = koppel_datasync::state::read(store, kept).await.unwrap();
         assert_eq!(ids_at(store, kept, "Customers", kept_state.current_sync).await.len(), 1);
         db.cleanup().await;
     }
@@ -402,7 +434,7 @@ async fn a_full_sync_lets_writers_in_between_its_chunks_and_commits_exactly_the_
         for n in 0..30 {
             ids.push(relation(&store, a, &format!("R{n:02}"), &format!("Relatie {n}")).await);
         }
-        store.datasync_run(a, &incremental()).await.unwrap();
+        koppel_datasync::engine::run(&store, a, &incremental()).await.unwrap();
         let before = customers_at(&store, a, 1).await;
         assert_eq!(before, source_customers(&store, a).await);
 
@@ -445,18 +477,18 @@ async fn a_full_sync_lets_writers_in_between_its_chunks_and_commits_exactly_the_
                         .await
                         .expect("writers are not held up by a full sync");
                     // Readers still see sync 1 while sync 2 is being written.
-                    assert_eq!(store.datasync_state(a).await.unwrap().current_sync, 1);
+                    assert_eq!(koppel_datasync::state::read(&store, a).await.unwrap().current_sync, 1);
                     writes_done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 })
             }))
         };
-        let request = SyncRequest {
+        let request = DataSyncRequest {
             full: true,
             chunk_rows: Some(4),
             progress: Some(hook),
-            ..SyncRequest::default()
+            ..DataSyncRequest::default()
         };
-        let outcome = store.datasync_run(a, &request).await.unwrap();
+        let outcome = koppel_datasync::engine::run(&store, a, &request).await.unwrap();
         assert_eq!(writes_done.load(std::sync::atomic::Ordering::SeqCst), 1);
         assert!(outcome.full);
         assert_eq!(outcome.sync_no, 2);
@@ -496,26 +528,26 @@ async fn a_full_sync_that_died_part_way_is_replaced_by_the_next_sync() {
         for n in 0..10 {
             ids.push(relation(store, a, &format!("R{n}"), &format!("Relatie {n}")).await);
         }
-        store.datasync_run(a, &incremental()).await.unwrap();
+        koppel_datasync::engine::run(store, a, &incremental()).await.unwrap();
         let before = customers_at(store, a, 1).await;
         store
             .update_record(a, &RELATIONS, ids[3], rename("Nieuwe naam"))
             .await
             .unwrap();
         store.delete_record(a, &RELATIONS, ids[4]).await.unwrap();
-        let interrupted = store
-            .datasync_run(
-                a,
-                &SyncRequest {
-                    full: true,
-                    chunk_rows: Some(3),
-                    fail_after_tables: Some(3),
-                    ..SyncRequest::default()
-                },
-            )
-            .await;
+        let interrupted = run_with_faults(
+            store,
+            a,
+            &DataSyncRequest {
+                full: true,
+                chunk_rows: Some(3),
+                ..DataSyncRequest::default()
+            },
+            &FailBefore(3),
+        )
+        .await;
         assert!(interrupted.is_err());
-        assert_eq!(store.datasync_state(a).await.unwrap().current_sync, 1);
+        assert_eq!(koppel_datasync::state::read(store, a).await.unwrap().current_sync, 1);
         assert_eq!(customers_at(store, a, 1).await, before, "the dead attempt is invisible");
 
         // Meanwhile the source moves on.
@@ -523,7 +555,7 @@ async fn a_full_sync_that_died_part_way_is_replaced_by_the_next_sync() {
             .update_record(a, &RELATIONS, ids[7], rename("Later gewijzigd"))
             .await
             .unwrap();
-        let next = store.datasync_run(a, &incremental()).await.unwrap();
+        let next = koppel_datasync::engine::run(store, a, &incremental()).await.unwrap();
         assert!(next.full, "a sync after a dead full one is full");
         assert_eq!(next.sync_no, 2);
         assert_eq!(customers_at(store, a, 2).await, source_customers(store, a).await);
@@ -534,7 +566,7 @@ async fn a_full_sync_that_died_part_way_is_replaced_by_the_next_sync() {
             .update_record(a, &RELATIONS, ids[8], rename("Weer later"))
             .await
             .unwrap();
-        let third = store.datasync_run(a, &incremental()).await.unwrap();
+        let third = koppel_datasync::engine::run(store, a, &incremental()).await.unwrap();
         assert!(!third.full);
         assert_eq!(customers_at(store, a, 3).await, source_customers(store, a).await);
         db.cleanup().await;

@@ -14,17 +14,15 @@ use axum::extract::State;
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
+use koppel_datasync::state::AutosyncSwitch;
+use koppel_datasync::tokens::{FeedToken, FeedTokenId};
 use koppel_domain::AdministrationId;
 use koppel_domain::licence::PowerUp;
 use koppel_domain::rights::Right;
 use koppel_store::StoreError;
 use koppel_store::queue::{Enqueued, JobStatus};
-use koppel_store::reporting::FeedToken;
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
-
-/// The interval a new Autosync schedule starts with; the worker's Autosync applies the operator's.
-const DEFAULT_INTERVAL_MINUTES: i64 = 15;
 
 /// The administration from the path, checked for the right and the licence.
 async fn authorise(
@@ -52,7 +50,7 @@ async fn status_json(
     external: &ExternalBase,
     administration: AdministrationId,
 ) -> Result<Json, ApiError> {
-    let status = state.store.datasync_state(administration).await?;
+    let status = koppel_datasync::state::read(&state.store, administration).await?;
     let url = feed_url(external, administration);
     Ok(json!({
         "autosync": status.autosync,
@@ -99,15 +97,19 @@ async fn set_autosync(
         )
     })?;
     let request: AutosyncRequest = body.parse()?;
-    state
-        .store
-        .datasync_set_autosync(
-            administration,
-            request.enabled,
-            Some(caller.user.id),
-            chrono::Duration::minutes(DEFAULT_INTERVAL_MINUTES),
-        )
-        .await?;
+    let switch = if request.enabled {
+        AutosyncSwitch::On
+    } else {
+        AutosyncSwitch::Off
+    };
+    koppel_datasync::state::set_autosync(
+        &state.store,
+        &state.datasync,
+        administration,
+        switch,
+        Some(caller.user.id),
+    )
+    .await?;
     Ok(axum::Json(status_json(&state, &external, administration).await?).into_response())
 }
 
@@ -158,7 +160,7 @@ async fn full_resync(
 
 fn token_json(token: &FeedToken) -> Json {
     json!({
-        "id": token.id,
+        "id": token.id.0,
         "name": token.name,
         "created_at": time(token.created_at),
         "created_by": token.created_by,
@@ -173,7 +175,7 @@ async fn list_tokens(
     ApiPath(path): ApiPath<AdministrationPath>,
 ) -> Result<Response, ApiError> {
     let administration = authorise(&state, &caller, path.administration).await?;
-    let tokens = state.store.datasync_tokens(administration).await?;
+    let tokens = koppel_datasync::tokens::list(&state.store, administration).await?;
     let items: Vec<Json> = tokens.iter().map(token_json).collect();
     Ok(axum::Json(json!({ "items": items })).into_response())
 }
@@ -192,10 +194,8 @@ async fn create_token(
 ) -> Result<Response, ApiError> {
     let administration = authorise(&state, &caller, path.administration).await?;
     let request: TokenRequest = body.parse()?;
-    let (token, secret) = state
-        .store
-        .datasync_create_token(administration, &request.name, Some(caller.user.id))
-        .await?;
+    let (token, secret) =
+        koppel_datasync::tokens::create(&state.store, administration, &request.name, Some(caller.user.id)).await?;
     let mut body = token_json(&token);
     body["token"] = Json::String(secret);
     body["user"] = Json::String(koppel_datasync::feed_name(administration));
@@ -208,8 +208,8 @@ async fn revoke_token(
     ApiPath(path): ApiPath<FeedTokenPath>,
 ) -> Result<Response, ApiError> {
     let administration = authorise(&state, &caller, path.administration).await?;
-    let token = path.token;
-    match state.store.datasync_revoke_token(administration, token).await {
+    let token = FeedTokenId(path.token);
+    match koppel_datasync::tokens::revoke(&state.store, administration, token).await {
         Ok(()) => Ok(StatusCode::NO_CONTENT.into_response()),
         Err(StoreError::NotFound) => Err(ApiError::not_found("active feed token")),
         Err(other) => Err(other.into()),

@@ -3,10 +3,14 @@
 //! `Set(Id=1)`), single properties and their raw values, server-driven paging with a
 //! snapshot-pinned `$skiptoken`, ETags with `Vary`, and HTTP Basic with feed tokens.
 //!
-//! Pages are bounded (`Prefer: odata.maxpagesize` up to [`MAX_PAGE_SIZE`]), so memory per request is
-//! bounded however large a table is; the client follows `@odata.nextLink`. Every page of one listing
-//! reads the sync the first page was pinned to, so a sync that lands meanwhile shifts nothing.
-//! Absolute URLs start at the request's external address ([`ExternalBase`]).
+//! Pages are bounded (`Prefer: odata.maxpagesize` up to [`koppel_datasync::read::MAX_PAGE_SIZE`]),
+//! so memory per request is bounded however large a table is; the client follows
+//! `@odata.nextLink`. Every page of one listing reads the sync the first page was pinned to, so a
+//! sync that lands meanwhile shifts nothing. Absolute URLs start at the request's external address
+//! ([`ExternalBase`]).
+//!
+//! This module speaks HTTP and writes JSON only: what is read, at which sync, and how a listing is
+//! paged is Data Sync's ([`koppel_datasync::read`]).
 
 mod negotiate;
 mod page;
@@ -21,23 +25,18 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine;
-use koppel_datasync::feed::{FeedColumn, FeedSet, SkipToken, feed, write_json_string, write_value};
-use koppel_datasync::query::{Plan, plan, storage_columns};
+use koppel_datasync::feed::{FeedColumn, FeedSet, feed, write_json_string, write_value};
+use koppel_datasync::read::{PageSize, ReadError, Snapshot};
+use koppel_datasync::tokens::FeedAccessError;
 use koppel_domain::AdministrationId;
-use koppel_domain::licence::PowerUp;
 use koppel_domain::record::Value;
 use koppel_odata::{Error as ODataError, QueryOptions, parse_query};
 use koppel_store::StoreError;
-use koppel_store::reporting::{FeedTokenCheck, ReportingRead, SqlPiece};
 use negotiate::{JsonFormat, Metadata};
 use page::{PageWriter, write_property, write_row};
 use sha2::Digest;
 use std::fmt::Write;
 use std::sync::OnceLock;
-
-/// Rows per page unless the client prefers fewer (or more, up to the cap).
-pub const DEFAULT_PAGE_SIZE: u64 = 20_000;
-pub const MAX_PAGE_SIZE: u64 = 50_000;
 
 const REALM: &str = "Basic realm=\"Koppel Power BI feed\", charset=\"UTF-8\"";
 const TEXT_TYPE: &str = "text/plain;charset=utf-8";
@@ -106,6 +105,33 @@ impl From<ODataError> for FeedError {
     fn from(error: ODataError) -> FeedError {
         let status = StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::BAD_REQUEST);
         FeedError::new(status, error.code(), error.to_string())
+    }
+}
+
+impl From<ReadError> for FeedError {
+    fn from(error: ReadError) -> FeedError {
+        match error {
+            ReadError::NotSyncedYet => FeedError::not_synced(),
+            ReadError::UnreadableSkipToken => FeedError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_query",
+                "$skiptoken: not a skip token of this feed; follow @odata.nextLink as given",
+            ),
+            ReadError::ForeignSkipToken => FeedError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_query",
+                "$skiptoken: not a skip token of this feed",
+            ),
+            ReadError::SnapshotExpired => FeedError::new(
+                StatusCode::GONE,
+                "snapshot_expired",
+                "the data snapshot this listing was reading has expired because the refresh took too long; \
+                 start the refresh again",
+            ),
+            ReadError::Query(error) => error.into(),
+            ReadError::NoEntity { set, key } => FeedError::not_found(format!("{set} has no entity with key {key}")),
+            ReadError::Store(error) => error.into(),
+        }
     }
 }
 
@@ -188,31 +214,26 @@ async fn authenticate(state: &AppState, headers: &HeaderMap, feed_name: &str) ->
             "the user name must be the feed name {feed_name}"
         )));
     }
-    match state.store.datasync_check_token(password).await? {
-        FeedTokenCheck::Valid { administration: owner } if owner == administration => {}
-        FeedTokenCheck::Revoked { administration: owner } if owner == administration => {
+    match koppel_datasync::tokens::authorise_reader(&state.store, administration, password).await {
+        Ok(()) => {}
+        Err(FeedAccessError::Revoked) => {
             return Err(FeedError::unauthorized(
                 "this feed token has been revoked; create a new token under Settings → Data Sync and update the \
                  data source credentials in Power BI",
             ));
         }
-        _ => return Err(FeedError::unauthorized("the feed token is not valid for this feed")),
-    }
-    let found = match state.store.administration(administration).await {
-        Ok(found) => found,
-        Err(StoreError::NotFound) => {
+        Err(FeedAccessError::NotValid) => {
+            return Err(FeedError::unauthorized("the feed token is not valid for this feed"));
+        }
+        Err(FeedAccessError::AdministrationDeleted) => {
             return Err(FeedError::new(
                 StatusCode::FORBIDDEN,
                 "administration_deleted",
                 "the administration of this feed has been deleted; the feed is closed",
             ));
         }
-        Err(other) => return Err(other.into()),
-    };
-    state
-        .store
-        .require_licence(found.environment_id, PowerUp::PowerBi)
-        .await?;
+        Err(FeedAccessError::Store(error)) => return Err(error.into()),
+    }
     Ok(administration)
 }
 
@@ -394,36 +415,28 @@ async fn resource(
     let raw_query = uri.query().unwrap_or("");
     let (options_query, format) = negotiate::take_format(raw_query)?;
     let options = parse_query(&options_query)?;
-    let status = state.store.datasync_state(administration).await?;
-    if status.current_sync == 0 {
-        return Err(FeedError::not_synced());
-    }
+    let snapshot = Snapshot::current(&state.store, administration).await?;
     let request = Request {
-        state: &state,
         headers: &headers,
         root: root_url(&external, &feed_name),
-        administration,
+        snapshot,
         raw_query,
     };
     match target {
         Target::Metadata => unreachable!("answered above"),
-        Target::Count(set) => request.count(set, &options, status.current_sync).await,
-        Target::Property { set, key, column, raw } if raw => {
-            request.raw_value(set, key, column, status.current_sync).await
-        }
+        Target::Count(set) => request.count(set, &options).await,
+        Target::Property { set, key, column, raw } if raw => request.raw_value(set, key, column).await,
         Target::Property { set, key, column, .. } => {
             let format = negotiate::json_format(&headers, format.as_deref())?;
-            request.property(set, key, column, status.current_sync, &format).await
+            request.property(set, key, column, &format).await
         }
         Target::Entity(set, key) => {
             let format = negotiate::json_format(&headers, format.as_deref())?;
-            request.entity(set, &options, status.current_sync, key, &format).await
+            request.entity(set, &options, key, &format).await
         }
         Target::Collection(set) => {
             let format = negotiate::json_format(&headers, format.as_deref())?;
-            request
-                .collection(set, &options, status.current_sync, status.oldest_sync, &format)
-                .await
+            request.collection(set, &options, &format).await
         }
     }
 }
@@ -492,8 +505,8 @@ fn with_etag(mut response: Response, tag: &str, vary: &'static str) -> Response 
     response
 }
 
-/// The page size the client prefers, capped, and whether the preference was applied.
-fn page_size(headers: &HeaderMap) -> (u64, Option<u64>) {
+/// The page size for the client's preference (`Prefer: odata.maxpagesize`).
+fn page_size(headers: &HeaderMap) -> PageSize {
     let preferred = headers
         .get_all("prefer")
         .iter()
@@ -506,30 +519,24 @@ fn page_size(headers: &HeaderMap) -> (u64, Option<u64>) {
                 .then(|| value.trim().trim_matches('"').parse::<u64>().ok())?
         })
         .next();
-    match preferred {
-        Some(size) if size > 0 => {
-            let applied = size.min(MAX_PAGE_SIZE);
-            (applied, Some(applied))
-        }
-        _ => (DEFAULT_PAGE_SIZE, None),
-    }
+    PageSize::preferring(preferred)
 }
 
 /// One feed request after authentication, with what its answers are built from.
 struct Request<'a> {
-    state: &'a AppState,
     headers: &'a HeaderMap,
     /// `<external base>/odata/v4/<feed>/`
     root: String,
-    administration: AdministrationId,
+    /// The administration's current sync, which every read starts from.
+    snapshot: Snapshot,
     raw_query: &'a str,
 }
 
 impl Request<'_> {
-    fn context_url(&self, set: &FeedSet, plan: &Plan<'_>, options: &QueryOptions, entity: bool) -> String {
+    fn context_url(&self, set: &FeedSet, columns: &[&FeedColumn], options: &QueryOptions, entity: bool) -> String {
         let mut url = format!("{}$metadata#{}", self.root, set.name);
         if options.select.is_some() {
-            let names: Vec<&str> = plan.columns.iter().map(|c| c.property.as_str()).collect();
+            let names: Vec<&str> = columns.iter().map(|c| c.property.as_str()).collect();
             let _ = write!(url, "({})", names.join(","));
         }
         if entity {
@@ -538,55 +545,28 @@ impl Request<'_> {
         url
     }
 
-    /// One row of `set` by key with the plan's columns, or 404.
-    async fn row(&self, set: &FeedSet, plan: &Plan<'_>, sync: i64, key: i64) -> Result<Vec<Value>, FeedError> {
-        let columns = storage_columns(plan);
-        let filter = vec![
-            SqlPiece::Sql(format!("{} = ", set.source.key())),
-            SqlPiece::Bind(Value::Integer(key)),
-        ];
-        let read = ReportingRead {
-            administration: self.administration,
-            source: set.source,
-            sync,
-            columns: &columns,
-            filter: &filter,
-            order: &[],
-            after_key: None,
-            offset: 0,
-            limit: 1,
-        };
-        let mut rows = self.state.store.reporting_rows(&read).await?;
-        if rows.is_empty() {
-            return Err(FeedError::not_found(format!(
-                "{} has no entity with key {key}",
-                set.name
-            )));
-        }
-        Ok(rows.swap_remove(0))
-    }
-
     async fn entity(
         &self,
         set: &'static FeedSet,
         options: &QueryOptions,
-        sync: i64,
         key: i64,
         format: &JsonFormat,
     ) -> Result<Response, FeedError> {
-        let plan = plan(set, options, self.state.store.backend())?;
+        let planned = self.snapshot.plan(set, options)?;
         let tag = etag(
-            sync,
+            self.snapshot.sync(),
             &[&format!("{}({key})", set.name), self.raw_query, &format!("{format:?}")],
         );
         if let Some(response) = not_modified(self.headers, &tag, DATA_VARY) {
             return Ok(response);
         }
-        let row = self.row(set, &plan, sync, key).await?;
+        let row = planned.entity(key).await?;
         let mut body = String::new();
-        open_object(&mut body, format, || self.context_url(set, &plan, options, true));
+        open_object(&mut body, format, || {
+            self.context_url(set, planned.columns(), options, true)
+        });
         let mut entity = String::new();
-        write_row(&mut entity, &plan.columns, &row, format.ieee754);
+        write_row(&mut entity, planned.columns(), &row, format.ieee754);
         body.push_str(&entity[1..]);
         Ok(with_etag(json_answer(StatusCode::OK, body, format), &tag, DATA_VARY))
     }
@@ -598,15 +578,14 @@ impl Request<'_> {
         set: &'static FeedSet,
         key: i64,
         column: &'static FeedColumn,
-        sync: i64,
         format: &JsonFormat,
     ) -> Result<Response, FeedError> {
         let path = format!("{}({key})/{}", set.name, column.property);
-        let tag = etag(sync, &[&path, self.raw_query, &format!("{format:?}")]);
+        let tag = etag(self.snapshot.sync(), &[&path, self.raw_query, &format!("{format:?}")]);
         if let Some(response) = not_modified(self.headers, &tag, DATA_VARY) {
             return Ok(response);
         }
-        let value = self.property_value(set, key, column, sync).await?;
+        let value = self.snapshot.property(set, key, column).await?;
         if matches!(value, Value::Null) {
             return Ok(with_etag(no_content(), &tag, DATA_VARY));
         }
@@ -625,10 +604,9 @@ impl Request<'_> {
         set: &'static FeedSet,
         key: i64,
         column: &'static FeedColumn,
-        sync: i64,
     ) -> Result<Response, FeedError> {
         let tag = etag(
-            sync,
+            self.snapshot.sync(),
             &[
                 &format!("{}({key})/{}/$value", set.name, column.property),
                 self.raw_query,
@@ -637,7 +615,7 @@ impl Request<'_> {
         if let Some(response) = not_modified(self.headers, &tag, PLAIN_VARY) {
             return Ok(response);
         }
-        let text = match self.property_value(set, key, column, sync).await? {
+        let text = match self.snapshot.property(set, key, column).await? {
             Value::Null => return Ok(with_etag(no_content(), &tag, PLAIN_VARY)),
             Value::Text(text) => text,
             value => {
@@ -649,94 +627,32 @@ impl Request<'_> {
         Ok(with_etag(text_answer(text), &tag, PLAIN_VARY))
     }
 
-    async fn property_value(
-        &self,
-        set: &'static FeedSet,
-        key: i64,
-        column: &'static FeedColumn,
-        sync: i64,
-    ) -> Result<Value, FeedError> {
-        let whole = plan(set, &QueryOptions::default(), self.state.store.backend())?;
-        let row = self.row(set, &whole, sync, key).await?;
-        let index = whole
-            .columns
-            .iter()
-            .position(|candidate| candidate.property == column.property)
-            .ok_or_else(|| FeedError::not_found(format!("{} has no property `{}`", set.name, column.property)))?;
-        Ok(row.into_iter().nth(index).unwrap_or(Value::Null))
-    }
-
     async fn collection(
         &self,
         set: &'static FeedSet,
         options: &QueryOptions,
-        current: i64,
-        oldest: i64,
         format: &JsonFormat,
     ) -> Result<Response, FeedError> {
-        let token = match &options.skiptoken {
-            None => None,
-            Some(text) => Some(SkipToken::decode(text).ok_or_else(|| {
-                FeedError::new(
-                    StatusCode::BAD_REQUEST,
-                    "malformed_query",
-                    "$skiptoken: not a skip token of this feed; follow @odata.nextLink as given",
-                )
-            })?),
-        };
-        let sync = token.map_or(current, |token| token.sync);
-        if sync > current {
-            return Err(FeedError::new(
-                StatusCode::BAD_REQUEST,
-                "malformed_query",
-                "$skiptoken: not a skip token of this feed",
-            ));
-        }
-        if sync < oldest {
-            return Err(FeedError::new(
-                StatusCode::GONE,
-                "snapshot_expired",
-                "the data snapshot this listing was reading has expired because the refresh took too long; \
-                 start the refresh again",
-            ));
-        }
-        let plan = plan(set, options, self.state.store.backend())?;
-        let (page_size, applied) = page_size(self.headers);
+        let page_size = page_size(self.headers);
+        let listing = self.snapshot.listing(set, options, page_size)?;
         let tag = etag(
-            sync,
-            &[set.name, self.raw_query, &page_size.to_string(), &format!("{format:?}")],
+            listing.sync(),
+            &[
+                set.name,
+                self.raw_query,
+                &page_size.rows.to_string(),
+                &format!("{format:?}"),
+            ],
         );
         if let Some(response) = not_modified(self.headers, &tag, DATA_VARY) {
             return Ok(response);
         }
-        let served = token.map_or(0, |token| token.served);
-        let remaining = options.top.map(|top| top.saturating_sub(served));
-        let limit = remaining.map_or(page_size, |remaining| remaining.min(page_size));
-        let keyset = plan.order.is_empty();
-        let skip = options.skip.unwrap_or(0);
-        let (after_key, offset) = match (keyset, token) {
-            (true, Some(token)) => (Some(token.last_key), 0),
-            (true, None) => (None, skip),
-            (false, _) => (None, skip + served),
-        };
-        let mut read_columns = storage_columns(&plan);
-        // The key last, for the next page's cursor.
-        read_columns.push((set.source.key(), koppel_domain::record::StorageType::Integer));
         let mut head = String::with_capacity(256);
-        open_object(&mut head, format, || self.context_url(set, &plan, options, false));
+        open_object(&mut head, format, || {
+            self.context_url(set, listing.columns(), options, false)
+        });
         if options.count {
-            let read = ReportingRead {
-                administration: self.administration,
-                source: set.source,
-                sync,
-                columns: &read_columns,
-                filter: &plan.filter,
-                order: &plan.order,
-                after_key,
-                offset,
-                limit: limit + 1,
-            };
-            let count = self.state.store.reporting_count(&read).await?;
+            let count = listing.count().await?;
             if format.ieee754 {
                 let _ = write!(head, "\"@odata.count\":\"{count}\",");
             } else {
@@ -745,40 +661,15 @@ impl Request<'_> {
         }
         head.push_str("\"value\":[");
         let writer = PageWriter {
-            limit,
-            may_continue: remaining.is_none_or(|remaining| remaining > limit),
-            columns: plan.columns.clone(),
+            columns: listing.columns().to_vec(),
             ieee754: format.ieee754,
-            sync,
-            served,
             next_link_base: format!("{}{}?", self.root, set.name),
             raw_query: self.raw_query.to_string(),
             head,
         };
-        let store = self.state.store.clone();
-        let administration = self.administration;
-        let filter = plan.filter.clone();
-        let order = plan.order.clone();
-        let body = writer
-            .start(move |rows| {
-                Box::pin(async move {
-                    let read = ReportingRead {
-                        administration,
-                        source: set.source,
-                        sync,
-                        columns: &read_columns,
-                        filter: &filter,
-                        order: &order,
-                        after_key,
-                        offset,
-                        limit: limit + 1,
-                    };
-                    store.reporting_send(&read, rows).await
-                })
-            })
-            .await?;
+        let body = writer.start(listing.rows()).await?;
         let mut response = with_etag(json_answer(StatusCode::OK, body, format), &tag, DATA_VARY);
-        if let Some(applied) = applied
+        if let Some(applied) = page_size.applied
             && let Ok(value) = HeaderValue::from_str(&format!("odata.maxpagesize={applied}"))
         {
             response.headers_mut().insert("preference-applied", value);
@@ -787,25 +678,13 @@ impl Request<'_> {
     }
 
     /// `Set/$count`: the number of entities (after `$filter`) as plain text.
-    async fn count(&self, set: &'static FeedSet, options: &QueryOptions, sync: i64) -> Result<Response, FeedError> {
-        let plan = plan(set, options, self.state.store.backend())?;
-        let tag = etag(sync, &[&format!("{}/$count", set.name), self.raw_query]);
+    async fn count(&self, set: &'static FeedSet, options: &QueryOptions) -> Result<Response, FeedError> {
+        let planned = self.snapshot.plan(set, options)?;
+        let tag = etag(self.snapshot.sync(), &[&format!("{}/$count", set.name), self.raw_query]);
         if let Some(response) = not_modified(self.headers, &tag, PLAIN_VARY) {
             return Ok(response);
         }
-        let columns = storage_columns(&plan);
-        let read = ReportingRead {
-            administration: self.administration,
-            source: set.source,
-            sync,
-            columns: &columns,
-            filter: &plan.filter,
-            order: &[],
-            after_key: None,
-            offset: 0,
-            limit: 0,
-        };
-        let count = self.state.store.reporting_count(&read).await?;
+        let count = planned.count().await?;
         Ok(with_etag(text_answer(count.to_string()), &tag, PLAIN_VARY))
     }
 }

@@ -7,18 +7,14 @@
 
 use axum::body::{Body, Bytes};
 use koppel_datasync::feed::{ColumnKind, FeedColumn, SkipToken, write_json_string, write_value};
+use koppel_datasync::read::PageRows;
 use koppel_domain::record::Value;
 use koppel_odata::EdmType;
 use koppel_store::StoreError;
-use std::future::Future;
-use std::pin::Pin;
 use tokio::sync::mpsc;
 
 /// Bytes of a page body sent at a time; with the channels' capacities this bounds a page's memory.
 const CHUNK_BYTES: usize = 64 * 1024;
-
-/// Reads a page's rows into the sender in batches; `Ok` also when the receiver went away.
-pub type Produce = Pin<Box<dyn Future<Output = Result<u64, StoreError>> + Send>>;
 
 /// Writes one row as a JSON object. With `ieee754`, `Edm.Int64` and `Edm.Decimal` values are JSON
 /// strings (OData JSON Format §3.2, `IEEE754Compatible=true`).
@@ -72,15 +68,8 @@ fn next_query(raw_query: &str, token: &SkipToken) -> String {
 
 /// What a page writes around its rows.
 pub struct PageWriter {
-    /// Rows on this page at most; the source is asked for one more, to know whether more follow.
-    pub limit: u64,
-    /// Whether `$top` leaves room for another page.
-    pub may_continue: bool,
     pub columns: Vec<&'static FeedColumn>,
     pub ieee754: bool,
-    pub sync: i64,
-    /// Rows served on earlier pages of the listing.
-    pub served: u64,
     /// `<root><Set>?`
     pub next_link_base: String,
     pub raw_query: String,
@@ -88,27 +77,12 @@ pub struct PageWriter {
     pub head: String,
 }
 
-/// How the rows of a page ended.
-struct Written {
-    buffer: String,
-    written: u64,
-    last_key: i64,
-    more: bool,
-    sent_any: bool,
-}
-
 impl PageWriter {
-    /// Starts writing the page from the rows `produce` sends (the key is the last value of each row)
-    /// and waits for its first chunk. `Err` when the source failed before anything was sent.
-    pub async fn start(
-        self,
-        produce: impl FnOnce(mpsc::Sender<Vec<Vec<Value>>>) -> Produce,
-    ) -> Result<Body, StoreError> {
+    /// Starts writing the page from its rows (the key is the last value of each row) and waits for
+    /// its first chunk. `Err` when the source failed before anything was sent.
+    pub async fn start(self, rows: PageRows) -> Result<Body, StoreError> {
         let (chunks, mut receiver) = mpsc::channel::<Result<Bytes, StoreError>>(4);
-        // Batches of rows (`koppel_store::reporting::SEND_BATCH` each): a few in flight at most.
-        let (rows, incoming) = mpsc::channel::<Vec<Vec<Value>>>(4);
-        let produced = produce(rows);
-        tokio::spawn(self.write(produced, incoming, chunks));
+        tokio::spawn(self.write(rows, chunks));
         match receiver.recv().await {
             Some(Ok(first)) => {
                 let rest = futures_util::stream::unfold(receiver, |mut receiver| async move {
@@ -127,70 +101,47 @@ impl PageWriter {
         }
     }
 
-    async fn write(
-        self,
-        produced: Produce,
-        mut incoming: mpsc::Receiver<Vec<Vec<Value>>>,
-        chunks: mpsc::Sender<Result<Bytes, StoreError>>,
-    ) {
-        let consume = async {
-            let mut end = Written {
-                buffer: self.head.clone(),
-                written: 0,
-                last_key: 0,
-                more: false,
-                sent_any: false,
-            };
-            'rows: while let Some(batch) = incoming.recv().await {
-                for row in batch {
-                    if end.written == self.limit {
-                        end.more = self.may_continue;
-                        break 'rows;
+    async fn write(self, mut rows: PageRows, chunks: mpsc::Sender<Result<Bytes, StoreError>>) {
+        let mut buffer = self.head.clone();
+        let mut written = 0_u64;
+        let mut sent_any = false;
+        loop {
+            match rows.next_batch().await {
+                Ok(Some(batch)) => {
+                    for row in batch {
+                        if written > 0 {
+                            buffer.push(',');
+                        }
+                        write_row(&mut buffer, &self.columns, &row[..self.columns.len()], self.ieee754);
+                        written += 1;
                     }
-                    if end.written > 0 {
-                        end.buffer.push(',');
+                    if buffer.len() >= CHUNK_BYTES {
+                        // The next chunk starts at full size instead of growing through reallocations.
+                        let full = std::mem::replace(&mut buffer, String::with_capacity(CHUNK_BYTES * 2));
+                        if chunks.send(Ok(Bytes::from(full))).await.is_err() {
+                            return; // The client went away.
+                        }
+                        sent_any = true;
                     }
-                    write_row(&mut end.buffer, &self.columns, &row[..self.columns.len()], self.ieee754);
-                    end.last_key = row.last().and_then(Value::as_i64).unwrap_or(end.last_key);
-                    end.written += 1;
                 }
-                if end.buffer.len() >= CHUNK_BYTES {
-                    // The next chunk starts at full size instead of growing through reallocations.
-                    let full = std::mem::replace(&mut end.buffer, String::with_capacity(CHUNK_BYTES * 2));
-                    if chunks.send(Ok(Bytes::from(full))).await.is_err() {
-                        return None;
+                Ok(None) => break,
+                Err(error) => {
+                    if sent_any {
+                        tracing::error!(error = %error, "reading a feed page failed after its answer started; the answer is cut off");
                     }
-                    end.sent_any = true;
+                    let _ = chunks.send(Err(error)).await;
+                    return;
                 }
             }
-            // The source stops (without error) once nobody receives.
-            drop(incoming);
-            Some(end)
-        };
-        let (produced, consumed) = tokio::join!(produced, consume);
-        let Some(mut end) = consumed else {
-            return; // The client went away.
-        };
-        if let Err(error) = produced {
-            if end.sent_any {
-                tracing::error!(error = %error, "reading a feed page failed after its answer started; the answer is cut off");
-            }
-            let _ = chunks.send(Err(error)).await;
-            return;
         }
-        end.buffer.push(']');
-        if end.more {
-            let next = SkipToken {
-                sync: self.sync,
-                served: self.served + end.written,
-                last_key: end.last_key,
-            };
+        buffer.push(']');
+        if let Some(next) = rows.next_token() {
             let link = format!("{}{}", self.next_link_base, next_query(&self.raw_query, &next));
-            end.buffer.push_str(",\"@odata.nextLink\":");
-            write_json_string(&mut end.buffer, &link);
+            buffer.push_str(",\"@odata.nextLink\":");
+            write_json_string(&mut buffer, &link);
         }
-        end.buffer.push('}');
-        let _ = chunks.send(Ok(Bytes::from(end.buffer))).await;
+        buffer.push('}');
+        let _ = chunks.send(Ok(Bytes::from(buffer))).await;
     }
 }
 
@@ -200,10 +151,14 @@ mod tests {
     use http_body_util::BodyExt;
     use koppel_datasync::feed::feed;
 
-    /// A source that sends `rows` rows in batches of 256 and then fails (or not).
-    fn source(rows: i64, fail: bool) -> impl FnOnce(mpsc::Sender<Vec<Vec<Value>>>) -> Produce {
-        move |sender| {
-            Box::pin(async move {
+    /// A page of at most `limit` rows from a source that sends `rows` rows in batches of 256 and
+    /// then fails (or not).
+    fn source(limit: u64, rows: i64, fail: bool) -> PageRows {
+        PageRows::start(
+            limit,
+            true,
+            (1, 0),
+            move |sender: mpsc::Sender<Vec<Vec<Value>>>| async move {
                 let mut sent = 0;
                 while sent < rows {
                     let batch: Vec<Vec<Value>> = (sent..(sent + 256).min(rows))
@@ -218,19 +173,15 @@ mod tests {
                     return Err(StoreError::Internal("injected: the database went away".into()));
                 }
                 Ok(sent as u64)
-            })
-        }
+            },
+        )
     }
 
-    fn writer(limit: u64) -> PageWriter {
+    fn writer() -> PageWriter {
         let set = feed().set("Customers").unwrap();
         PageWriter {
-            limit,
-            may_continue: true,
             columns: vec![&set.columns[0]],
             ieee754: false,
-            sync: 1,
-            served: 0,
             next_link_base: "http://x/odata/v4/koppel-1/Customers?".into(),
             raw_query: String::new(),
             head: "{\"value\":[".into(),
@@ -252,8 +203,8 @@ mod tests {
     #[tokio::test]
     async fn a_failure_after_the_first_chunk_aborts_the_body() {
         // 20,000 rows are several chunks: the failure comes after the answer has started.
-        let body = writer(50_000)
-            .start(source(20_000, true))
+        let body = writer()
+            .start(source(50_000, 20_000, true))
             .await
             .expect("the answer starts");
         let (bytes, failed) = drain(body).await;
@@ -273,8 +224,8 @@ mod tests {
     #[tokio::test]
     async fn over_http_the_client_sees_the_answer_cut_off() {
         async fn page() -> axum::response::Response {
-            let body = writer(50_000)
-                .start(source(20_000, true))
+            let body = writer()
+                .start(source(50_000, 20_000, true))
                 .await
                 .expect("the answer starts");
             axum::response::IntoResponse::into_response(body)
@@ -302,13 +253,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_failure_before_the_first_chunk_is_an_error_answer() {
-        let outcome = writer(50_000).start(source(10, true)).await;
+        let outcome = writer().start(source(50_000, 10, true)).await;
         assert!(matches!(outcome, Err(StoreError::Internal(_))));
     }
 
     #[tokio::test]
     async fn a_page_without_failure_is_complete_with_its_next_link() {
-        let body = writer(300).start(source(1_000, false)).await.unwrap();
+        let body = writer().start(source(300, 1_000, false)).await.unwrap();
         let (bytes, failed) = drain(body).await;
         assert!(!failed);
         let page: serde_json::Value = serde_json::from_slice(&bytes).unwrap();

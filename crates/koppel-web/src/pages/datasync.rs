@@ -18,6 +18,8 @@ use axum::extract::rejection::FormRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use koppel_datasync::state::AutosyncSwitch;
+use koppel_datasync::tokens::FeedTokenId;
 use koppel_domain::{AdministrationId, UserId};
 use koppel_store::StoreError;
 use koppel_store::queue::Enqueued;
@@ -89,7 +91,7 @@ async fn render(
         return Ok(context.gate(Nav::Datasync, m.datasync_title, PATH, gates));
     }
     let administration = context.administration.id;
-    let status = state.store.datasync_state(administration).await?;
+    let status = koppel_datasync::state::read(&state.store, administration).await?;
     let freshness = match status.synced_at {
         Some(at) => fill(m.ds_freshness, &[&lang.date_time(at)]),
         None => m.ds_never_synced.to_string(),
@@ -145,13 +147,11 @@ async fn render(
         .next_before
         .map(|next| format!("{}{PATH}?before={next}", context.base()));
     let feed_url = crate::api::datasync::feed_url(external, administration);
-    let tokens = state
-        .store
-        .datasync_tokens(administration)
+    let tokens = koppel_datasync::tokens::list(&state.store, administration)
         .await?
         .into_iter()
         .map(|token| TokenView {
-            id: token.id,
+            id: token.id.0,
             name: token.name,
             created: lang.date_time(token.created_at),
             last_used: token
@@ -208,15 +208,19 @@ pub async fn save_autosync(
         Err(gate) => return Ok(gate),
     };
     let enabled = data.get("autosync").is_some_and(|v| v == "on" || v == "true");
-    state
-        .store
-        .datasync_set_autosync(
-            context.administration.id,
-            enabled,
-            Some(context.visitor.user.id),
-            chrono::Duration::minutes(15),
-        )
-        .await?;
+    let switch = if enabled {
+        AutosyncSwitch::On
+    } else {
+        AutosyncSwitch::Off
+    };
+    koppel_datasync::state::set_autosync(
+        &state.store,
+        &state.datasync,
+        context.administration.id,
+        switch,
+        Some(context.visitor.user.id),
+    )
+    .await?;
     let flash = if enabled {
         Flash::DatasyncAutosyncOn
     } else {
@@ -259,10 +263,13 @@ pub async fn create_token(
         Err(gate) => return Ok(gate),
     };
     let name = data.get("name").unwrap_or_default();
-    match state
-        .store
-        .datasync_create_token(context.administration.id, name, Some(context.visitor.user.id))
-        .await
+    match koppel_datasync::tokens::create(
+        &state.store,
+        context.administration.id,
+        name,
+        Some(context.visitor.user.id),
+    )
+    .await
     {
         Ok((_, secret)) => render(&state, &context, &external, None, Some(secret), None).await,
         Err(StoreError::Invalid(_)) => {
@@ -287,15 +294,14 @@ pub async fn revoke_token(
         Err(gate) => return Ok(gate),
     };
     let administration = context.administration.id;
-    let name = state
-        .store
-        .datasync_tokens(administration)
+    let token = FeedTokenId(token);
+    let name = koppel_datasync::tokens::list(&state.store, administration)
         .await?
         .into_iter()
         .find(|t| t.id == token)
         .map(|t| t.name)
         .ok_or(PageError::NotFound(lang))?;
-    match state.store.datasync_revoke_token(administration, token).await {
+    match koppel_datasync::tokens::revoke(&state.store, administration, token).await {
         Ok(()) | Err(StoreError::NotFound) => Ok(redirect_with_flash_about(
             &format!("{}{PATH}", context.base()),
             Flash::DatasyncTokenRevoked,

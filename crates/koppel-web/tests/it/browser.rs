@@ -515,9 +515,7 @@ async fn data_sync_autosync_and_sync_now() {
     scenario("data-sync", |app, browser| async move {
         let store = app.database.store().clone();
         let mut registry = koppel_jobs::Registry::new();
-        registry.register(koppel_datasync::DataSync {
-            retention: chrono::Duration::hours(6),
-        });
+        registry.register(koppel_datasync::DataSync::new(chrono::Duration::hours(6)));
         let queue = koppel_jobs::Queue::new(store.clone(), 3);
         let worker = koppel_jobs::Worker::new(
             &queue,

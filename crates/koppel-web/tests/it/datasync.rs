@@ -128,9 +128,7 @@ async fn the_data_sync_page_saves_autosync_starts_syncs_and_manages_tokens() {
         assert!(page.body.contains("Autosync staat aan"), "{}", page.body);
         assert!(page.body.contains("checked"));
         assert!(
-            app.database
-                .store()
-                .datasync_state(fixture.sub1)
+            koppel_datasync::state::read(app.database.store(), fixture.sub1)
                 .await
                 .unwrap()
                 .autosync
@@ -157,7 +155,10 @@ async fn the_data_sync_page_saves_autosync_starts_syncs_and_manages_tokens() {
             .await;
         assert_eq!(created.status, StatusCode::OK);
         assert!(created.body.contains("kpf_"), "the secret is shown once");
-        let token = app.database.store().datasync_tokens(fixture.sub1).await.unwrap()[0].id;
+        let token = koppel_datasync::tokens::list(app.database.store(), fixture.sub1)
+            .await
+            .unwrap()[0]
+            .id;
         let revoked = client
             .post(&format!("{path}/tokens/{token}/revoke"), &[("csrf", &page.csrf())])
             .await;

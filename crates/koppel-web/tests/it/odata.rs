@@ -2,13 +2,13 @@
 //! pinned snapshot while a sync commits, `$metadata` validated against the CSDL schema, errors.
 
 use crate::app::TestApp;
+use koppel_datasync::engine::DataSyncRequest;
 use koppel_domain::AdministrationId;
 use koppel_domain::licence::{LicenceState, PowerUp};
 use koppel_domain::record::parse_create;
 use koppel_domain::resources::{MATERIALS, RELATIONS};
 use koppel_store::Store;
 use koppel_store::platform::Actor;
-use koppel_store::reporting::SyncRequest;
 use reqwest::StatusCode;
 use serde_json::{Value as Json, json};
 
@@ -34,10 +34,7 @@ pub struct Feed {
 }
 
 pub async fn feed(app: &TestApp) -> Feed {
-    let (_, secret) = app
-        .database
-        .store()
-        .datasync_create_token(app.fixture.sub1, "tests", None)
+    let (_, secret) = koppel_datasync::tokens::create(app.database.store(), app.fixture.sub1, "tests", None)
         .await
         .unwrap();
     Feed {
@@ -88,7 +85,9 @@ async fn power_query_reads_the_service_document_metadata_and_pages_with_a_pinned
         for n in 0..7 {
             ids.push(relation(&store, a, &format!("R{n}")).await);
         }
-        store.datasync_run(a, &SyncRequest::default()).await.unwrap();
+        koppel_datasync::engine::run(&store, a, &DataSyncRequest::default())
+            .await
+            .unwrap();
         let feed = feed(&app).await;
 
         let (status, headers, body) = power_query(&app, &feed, &feed_url(&app, &feed, ""), &[]).await;
@@ -115,7 +114,9 @@ async fn power_query_reads_the_service_document_metadata_and_pages_with_a_pinned
             .await
             .unwrap();
         relation(&store, a, "R-NEW").await;
-        store.datasync_run(a, &SyncRequest::default()).await.unwrap();
+        koppel_datasync::engine::run(&store, a, &DataSyncRequest::default())
+            .await
+            .unwrap();
         let mut seen = Vec::new();
         loop {
             for row in page["value"].as_array().unwrap() {
@@ -172,7 +173,7 @@ async fn power_query_filters_fold_and_money_is_exact() {
             .unwrap();
             store.create_record(a, &MATERIALS, values).await.unwrap();
         }
-        store.datasync_run(a, &SyncRequest::default()).await.unwrap();
+        koppel_datasync::engine::run(&store, a, &DataSyncRequest::default()).await.unwrap();
         let feed = feed(&app).await;
         // RangeStart/RangeEnd as Power BI sends them: percent-encoded names, +01:00 offsets.
         let url = feed_url(
@@ -241,7 +242,9 @@ async fn filters_follow_odata_null_rules_and_fold_functions_on_both_backends() {
             let values = parse_create(&RELATIONS, &body).unwrap();
             store.create_record(a, &RELATIONS, values).await.unwrap();
         }
-        store.datasync_run(a, &SyncRequest::default()).await.unwrap();
+        koppel_datasync::engine::run(&store, a, &DataSyncRequest::default())
+            .await
+            .unwrap();
         let feed = feed(&app).await;
         let count = |filter: &'static str| {
             let url = feed_url(
@@ -385,7 +388,9 @@ async fn the_feed_closes_clearly_for_bad_tokens_a_revoked_token_a_lapsed_licence
         let store = app.database.store().clone();
         let a = app.fixture.sub1;
         relation(&store, a, "R1").await;
-        store.datasync_run(a, &SyncRequest::default()).await.unwrap();
+        koppel_datasync::engine::run(&store, a, &DataSyncRequest::default())
+            .await
+            .unwrap();
         let feed = feed(&app).await;
         let root = feed_url(&app, &feed, "");
         let anonymous = app.client.get(&root).send().await.unwrap();
@@ -411,9 +416,15 @@ async fn the_feed_closes_clearly_for_bad_tokens_a_revoked_token_a_lapsed_licence
         )
         .await;
         assert!(!body.contains("nextLink"), "one row fits one page");
-        store.datasync_run(a, &SyncRequest::default()).await.unwrap();
-        store.datasync_run(a, &SyncRequest::default()).await.unwrap();
-        store.datasync_prune(a, chrono::Duration::zero()).await.unwrap();
+        koppel_datasync::engine::run(&store, a, &DataSyncRequest::default())
+            .await
+            .unwrap();
+        koppel_datasync::engine::run(&store, a, &DataSyncRequest::default())
+            .await
+            .unwrap();
+        koppel_datasync::state::prune(&store, a, chrono::Duration::zero())
+            .await
+            .unwrap();
         let (status, _, body) =
             power_query(&app, &feed, &feed_url(&app, &feed, "Customers?$skiptoken=s1-1-1"), &[]).await;
         assert_eq!(status, StatusCode::GONE, "{body}");
@@ -433,8 +444,8 @@ async fn the_feed_closes_clearly_for_bad_tokens_a_revoked_token_a_lapsed_licence
         assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
         assert!(body.contains("licence_inactive"));
 
-        let tokens = store.datasync_tokens(a).await.unwrap();
-        store.datasync_revoke_token(a, tokens[0].id).await.unwrap();
+        let tokens = koppel_datasync::tokens::list(&store, a).await.unwrap();
+        koppel_datasync::tokens::revoke(&store, a, tokens[0].id).await.unwrap();
         let (status, headers, body) = power_query(&app, &feed, &root, &[]).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert!(headers.contains_key("www-authenticate"));
@@ -453,7 +464,9 @@ async fn paging_honours_top_skip_and_orderby() {
         for n in 0..7 {
             relation(&store, a, &format!("R{n}")).await;
         }
-        store.datasync_run(a, &SyncRequest::default()).await.unwrap();
+        koppel_datasync::engine::run(&store, a, &DataSyncRequest::default())
+            .await
+            .unwrap();
         let feed = feed(&app).await;
         for (query, expected) in [
             (
@@ -538,10 +551,12 @@ async fn third_party_clients_walk_every_entity_set_and_agree_with_the_source() {
             .unwrap();
             store.create_record(a, &MATERIALS, values).await.unwrap();
         }
-        store.datasync_run(a, &SyncRequest::default()).await.unwrap();
+        koppel_datasync::engine::run(&store, a, &DataSyncRequest::default())
+            .await
+            .unwrap();
         let feed = feed(&app).await;
         let mut expected = serde_json::Map::new();
-        for reported in koppel_store::reporting::REPORTED {
+        for reported in koppel_datasync::dataset::REPORTED {
             let source = store
                 .list_records(
                     a,

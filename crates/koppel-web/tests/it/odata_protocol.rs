@@ -4,9 +4,9 @@
 
 use crate::app::TestApp;
 use crate::odata::{POWER_QUERY_ACCEPT, feed, feed_url, power_query, relation};
+use koppel_datasync::engine::DataSyncRequest;
 use koppel_domain::record::parse_create;
 use koppel_domain::resources::MATERIALS;
-use koppel_store::reporting::SyncRequest;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::{Value as Json, json};
@@ -31,8 +31,7 @@ async fn materials(app: &TestApp) -> Vec<i64> {
                 .0,
         );
     }
-    store
-        .datasync_run(app.fixture.sub1, &SyncRequest::default())
+    koppel_datasync::engine::run(store, app.fixture.sub1, &DataSyncRequest::default())
         .await
         .unwrap();
     ids
@@ -73,9 +72,7 @@ async fn before_the_first_sync_data_reads_answer_409_saying_what_to_do_while_the
             );
             assert!(body.contains("Autosync"), "{body}");
         }
-        app.database
-            .store()
-            .datasync_run(app.fixture.sub1, &SyncRequest::default())
+        koppel_datasync::engine::run(app.database.store(), app.fixture.sub1, &DataSyncRequest::default())
             .await
             .unwrap();
         let (status, _, body) = power_query(&app, &feed, &feed_url(&app, &feed, "Customers"), &[]).await;
@@ -91,9 +88,7 @@ async fn etags_follow_everything_that_shapes_the_body_and_vary_names_the_headers
         for n in 0..5 {
             relation(app.database.store(), app.fixture.sub1, &format!("R{n}")).await;
         }
-        app.database
-            .store()
-            .datasync_run(app.fixture.sub1, &SyncRequest::default())
+        koppel_datasync::engine::run(app.database.store(), app.fixture.sub1, &DataSyncRequest::default())
             .await
             .unwrap();
         let feed = feed(&app).await;
@@ -156,9 +151,7 @@ async fn etags_follow_everything_that_shapes_the_body_and_vary_names_the_headers
         // A new sync changes the count's tag.
         let (_, before, _) = power_query(&app, &feed, &feed_url(&app, &feed, "Customers/$count"), &[]).await;
         relation(app.database.store(), app.fixture.sub1, "R-NEW").await;
-        app.database
-            .store()
-            .datasync_run(app.fixture.sub1, &SyncRequest::default())
+        koppel_datasync::engine::run(app.database.store(), app.fixture.sub1, &DataSyncRequest::default())
             .await
             .unwrap();
         let (status, after, body) = power_query(
@@ -482,9 +475,7 @@ async fn feed_and_api_answers_are_compressed_when_asked_and_event_streams_are_no
         for n in 0..300 {
             relation(app.database.store(), app.fixture.sub1, &format!("R{n:03}")).await;
         }
-        app.database
-            .store()
-            .datasync_run(app.fixture.sub1, &SyncRequest::default())
+        koppel_datasync::engine::run(app.database.store(), app.fixture.sub1, &DataSyncRequest::default())
             .await
             .unwrap();
         let feed = feed(&app).await;
@@ -596,9 +587,7 @@ async fn queries_too_big_for_the_database_are_refused_and_never_an_empty_page() 
         for n in 0..3 {
             relation(app.database.store(), app.fixture.sub1, &format!("R{n}")).await;
         }
-        app.database
-            .store()
-            .datasync_run(app.fixture.sub1, &SyncRequest::default())
+        koppel_datasync::engine::run(app.database.store(), app.fixture.sub1, &DataSyncRequest::default())
             .await
             .unwrap();
         let feed = feed(&app).await;

@@ -5,7 +5,7 @@
 
 use crate::app::TestApp;
 use crate::odata::{Feed, feed, feed_url, power_query, relation};
-use koppel_store::reporting::SyncRequest;
+use koppel_datasync::engine::DataSyncRequest;
 use koppel_test_support::TestDatabase;
 use koppel_web::WebConfig;
 use koppel_web::external::{PublicUrl, TrustedProxies};
@@ -23,9 +23,7 @@ where
         for n in 0..3 {
             relation(app.database.store(), app.fixture.sub1, &format!("R{n}")).await;
         }
-        app.database
-            .store()
-            .datasync_run(app.fixture.sub1, &SyncRequest::default())
+        koppel_datasync::engine::run(app.database.store(), app.fixture.sub1, &DataSyncRequest::default())
             .await
             .unwrap();
         let feed = feed(&app).await;

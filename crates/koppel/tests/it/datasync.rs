@@ -1,14 +1,21 @@
-//! Data Sync survives a killed process: a `koppel worker` is SIGKILLed in the middle of a sync
+//! Data Sync survives a killed process: a worker process is SIGKILLed in the middle of a sync
 //! (after some reporting tables were written, before the commit). Power BI's snapshot stays the last
-//! good one, and the next worker runs the job again and converges to the source exactly.
+//! good one, and the next worker (`koppel worker`) runs the job again and converges to the source
+//! exactly.
+//!
+//! The killed worker is this test binary started again as its own process ([`crash_test_worker`]):
+//! it runs the `data_sync` job kind with a fault hook that stops the sync mid-way until the process
+//! dies. The `koppel` binary itself has no such hook.
 
+use koppel_datasync::dataset::REPORTED;
+use koppel_datasync::rows::ReportingRead;
+use koppel_datasync::rows::ReportingSource;
 use koppel_domain::AdministrationId;
 use koppel_domain::record::parse_create;
 use koppel_domain::resources::{MATERIALS, RELATIONS};
 use koppel_store::Store;
 use koppel_store::queue::NewJob;
 use koppel_store::records::ListQuery;
-use koppel_store::reporting::{REPORTED, ReportingRead, ReportingSource};
 use koppel_store::runs::RunStatus;
 use koppel_test_support::{Fixture, TestDatabase};
 use serde_json::json;
@@ -17,21 +24,92 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// Set, to the database URL, when this test binary runs as the crash test's first worker.
+const CRASH_WORKER_DATABASE_URL: &str = "KOPPEL_TEST_CRASH_WORKER_DATABASE_URL";
+
+/// What the crash test's first worker logs when its sync has stopped to be killed.
+const PAUSED: &str = "data sync paused for a crash test";
+
+/// Holds a sync before it writes the entity set with this index until the process is killed.
+struct PauseBefore(usize);
+
+impl koppel_datasync::faults::Faults for PauseBefore {
+    fn before_set(&self, administration: AdministrationId, index: usize) -> koppel_datasync::faults::FaultFuture<'_> {
+        let pause = index == self.0;
+        Box::pin(async move {
+            if pause {
+                eprintln!("{PAUSED} (administration {administration})");
+                std::future::pending::<()>().await;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// The crash test's first worker, in a process of its own: a job worker as `koppel worker` runs it
+/// (with the test's short lease), whose `data_sync` stops before the fourth entity set. Does nothing
+/// unless [`a_sync_killed_mid_way_leaves_the_last_snapshot_and_the_next_worker_converges`] started it.
+#[tokio::test(flavor = "multi_thread")]
+async fn crash_test_worker() {
+    let Ok(url) = std::env::var(CRASH_WORKER_DATABASE_URL) else {
+        return;
+    };
+    let options = koppel_store::ConnectOptions {
+        url,
+        max_connections: 4,
+    };
+    let store = Store::connect(&options, Arc::new(koppel_store::SystemClock))
+        .await
+        .unwrap();
+    let mut registry = koppel_jobs::Registry::new();
+    registry.register(koppel_datasync::DataSync {
+        retention: chrono::Duration::hours(6),
+        faults: Arc::new(PauseBefore(3)),
+    });
+    let queue = koppel_jobs::Queue::new(store.clone(), 5);
+    let worker = koppel_jobs::Worker::new(
+        &queue,
+        registry,
+        koppel_jobs::WorkerConfig {
+            poll_interval: Duration::from_millis(50),
+            lease: Duration::from_secs(2),
+            heartbeat_interval: Duration::from_secs(1),
+            ..koppel_jobs::WorkerConfig::default()
+        },
+    );
+    worker.run(std::future::pending()).await;
+}
+
 struct Worker {
     child: Child,
     logs: Arc<Mutex<String>>,
 }
 
 impl Worker {
+    /// `koppel worker`, with a short lease so a dead worker's job is taken over quickly.
     fn spawn(database_url: &str) -> Worker {
         let mut command: Command = crate::cli::koppel();
-        let mut child = command
+        command
             .arg("worker")
             .env("KOPPEL_DATABASE_URL", database_url)
             .env("KOPPEL_JOBS_POLL_INTERVAL_MS", "50")
             .env("KOPPEL_JOBS_LEASE_SECONDS", "2")
             .env("KOPPEL_JOBS_HEARTBEAT_SECONDS", "1")
-            .env("KOPPEL_JOBS_RETRY_BASE_SECONDS", "1")
+            .env("KOPPEL_JOBS_RETRY_BASE_SECONDS", "1");
+        Worker::start(command)
+    }
+
+    /// This test binary as the crash test's first worker ([`crash_test_worker`]).
+    fn spawn_crashing(database_url: &str) -> Worker {
+        let mut command = Command::new(std::env::current_exe().expect("the test binary"));
+        command
+            .args(["datasync::crash_test_worker", "--exact", "--nocapture"])
+            .env(CRASH_WORKER_DATABASE_URL, database_url);
+        Worker::start(command)
+    }
+
+    fn start(mut command: Command) -> Worker {
+        let mut child = command
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -81,7 +159,10 @@ impl Drop for Worker {
 
 /// Every id of every entity set at the current sync equals the source table's ids.
 async fn assert_converged(store: &Store, administration: AdministrationId) {
-    let sync = store.datasync_state(administration).await.unwrap().current_sync;
+    let sync = koppel_datasync::state::read(store, administration)
+        .await
+        .unwrap()
+        .current_sync;
     for reported in REPORTED {
         let source = store
             .list_records(
@@ -106,8 +187,7 @@ async fn assert_converged(store: &Store, administration: AdministrationId) {
             offset: 0,
             limit: 100_000,
         };
-        let copied: Vec<i64> = store
-            .reporting_rows(&read)
+        let copied: Vec<i64> = koppel_datasync::rows::fetch(store, &read)
             .await
             .unwrap()
             .iter()
@@ -142,15 +222,15 @@ async fn a_sync_killed_mid_way_leaves_the_last_snapshot_and_the_next_worker_conv
             store.create_record(a, &MATERIALS, values).await.unwrap();
         }
         // The first attempt writes Customers, Addresses and ContactPersons and then waits to be killed.
-        let job = NewJob::new("data_sync", json!({"full": false, "pause_after_tables": 3}))
+        let job = NewJob::new("data_sync", json!({"full": false}))
             .administration(a)
             .unique_key(koppel_datasync::unique_key(a));
         let enqueued = store.enqueue_job(&job).await.unwrap();
-        let mut worker = Worker::spawn(db.url());
-        worker.wait_for_log("data sync paused for a crash test").await;
+        let mut worker = Worker::spawn_crashing(db.url());
+        worker.wait_for_log(PAUSED).await;
         worker.kill();
 
-        let state = store.datasync_state(a).await.unwrap();
+        let state = koppel_datasync::state::read(store, a).await.unwrap();
         assert_eq!(state.current_sync, 0, "nothing of the killed sync is visible");
         // The source moves on meanwhile.
         store.delete_record(a, &RELATIONS, relations[3]).await.unwrap();
@@ -172,7 +252,9 @@ async fn a_sync_killed_mid_way_leaves_the_last_snapshot_and_the_next_worker_conv
         }
         next.kill();
         // The run covered the source as it was when it ran; one more sync takes in the delete.
-        store.datasync_run(a, &Default::default()).await.unwrap();
+        koppel_datasync::engine::run(&store, a, &Default::default())
+            .await
+            .unwrap();
         assert_converged(&store, a).await;
         drop(worker);
         db.cleanup().await;
