@@ -230,7 +230,7 @@ async fn a_sync_killed_mid_way_leaves_the_last_snapshot_and_the_next_worker_conv
         worker.wait_for_log(PAUSED).await;
         worker.kill();
 
-        let state = koppel_datasync::state::read(store, a).await.unwrap();
+        let state = koppel_datasync::state::read(&store, a).await.unwrap();
         assert_eq!(state.current_sync, 0, "nothing of the killed sync is visible");
         // The source moves on meanwhile.
         store.delete_record(a, &RELATIONS, relations[3]).await.unwrap();
