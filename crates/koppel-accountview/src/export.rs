@@ -15,15 +15,14 @@
 //! marks the ledger row exported.
 
 use crate::api::{ApiError, ReadQuery};
-use crate::import::{cents, fan_out};
+use crate::import::{Connected, cents, job_administration};
 use crate::settings::{ExportSettings, Settings};
 use crate::storage::{self, Candidates, ExportRecord, ExportState, ExportTarget};
 use crate::{AccountView, SyncError};
 use koppel_domain::resources::{INVOICE_LINES, INVOICES, RELATIONS, WORK_ORDERS};
 use koppel_domain::{AdministrationId, Money, RecordId, UserId};
-use koppel_jobs::{Job, JobContext, JobError, JobFuture, Outcome};
-use koppel_store::queue::{Enqueued, NewJob};
-use koppel_store::runs::{ItemStatus, NewRunItem, RunMessage};
+use koppel_jobs::runs::{ItemStatus, NewRunItem, RunMessage};
+use koppel_jobs::{Enqueued, Job, JobContext, JobError, JobFuture, JobType, Outcome, Scope};
 use koppel_store::{Store, StoreError};
 use serde::Serialize;
 use serde_json::{Value as Json, json};
@@ -37,23 +36,17 @@ pub const INVOICE_NUMBER_PREFIX: &str = "KP";
 const PAYMENT_TERM_DAYS: i64 = 30;
 const BATCH: u32 = 200;
 
-pub fn unique_key(administration: AdministrationId) -> String {
-    format!("{KIND}:administration:{administration}")
-}
-
 /// Enqueues an export now, joining one that is queued or running.
 pub async fn enqueue(
     store: &Store,
     administration: AdministrationId,
     user: Option<UserId>,
 ) -> Result<Enqueued, StoreError> {
-    let mut job = NewJob::new(KIND, json!({}))
-        .administration(administration)
-        .unique_key(unique_key(administration));
+    let mut job = ExportJob::job(Some(administration), json!({}));
     if let Some(user) = user {
         job = job.manual(user);
     }
-    store.enqueue_job(&job).await
+    koppel_jobs::enqueue_committed(store, &job).await
 }
 
 /// What an export run did.
@@ -85,16 +78,17 @@ pub struct ExportJob {
     pub accountview: AccountView,
 }
 
-impl Job for ExportJob {
-    fn kind(&self) -> &'static str {
-        KIND
-    }
+impl JobType for ExportJob {
+    const KIND: &'static str = KIND;
+    /// "Export now" and the scheduled export join the one that is queued or running.
+    const DEDUPLICATED: bool = true;
+    const SCHEDULE: Option<Scope> = Some(Scope::Among(&Connected));
+}
 
+impl Job for ExportJob {
     fn run<'a>(&'a self, context: &'a JobContext) -> JobFuture<'a> {
         Box::pin(async move {
-            let Some(administration) = context.administration() else {
-                return fan_out(context.store(), KIND).await;
-            };
+            let administration = job_administration(context)?;
             let counts = self.accountview.export(administration, Some(context)).await?;
             let message = RunMessage::new(
                 format!(
@@ -187,7 +181,7 @@ impl AccountView {
                         message,
                         detail: detail.as_deref(),
                     };
-                    self.store.record_run_item(context.job().run_id, &item).await?;
+                    koppel_jobs::runs::record_item(&self.store, context.job().run_id, &item).await?;
                     // Progress per work order: one POST to AccountView takes far longer than this
                     // update, and a user watching a long export sees it move.
                     let done = i64::try_from(counts.exported + counts.confirmed + counts.failed).unwrap_or(i64::MAX);

@@ -7,8 +7,8 @@
 //! complete run is the cursor of the next one, and the `lastKey` of every stored page is kept so an
 //! interrupted run resumes where it stopped. Writing is upserts by code, so running twice is harmless.
 //!
-//! Scheduled without an administration the job fans out: it enqueues an import for every connected,
-//! saved administration (joining one that is already queued).
+//! The scheduler runs it for every connected, saved administration ([`Connected`]), at the
+//! operator's interval.
 
 use crate::api::ReadQuery;
 use crate::settings::{Category, Settings};
@@ -17,9 +17,8 @@ use crate::{AccountView, SyncError};
 use koppel_domain::record::Value;
 use koppel_domain::resources::{INVOICES, MATERIALS, PAYMENTS, RELATIONS};
 use koppel_domain::{AdministrationId, Money, RecordId, UserId, VatRate};
-use koppel_jobs::{Job, JobContext, JobError, JobFuture, Outcome};
-use koppel_store::queue::{Enqueued, NewJob};
-use koppel_store::runs::RunMessage;
+use koppel_jobs::runs::RunMessage;
+use koppel_jobs::{Audience, AudienceFuture, Enqueued, Job, JobContext, JobError, JobFuture, JobType, Outcome, Scope};
 use koppel_store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
@@ -34,10 +33,6 @@ pub struct ImportPayload {
     pub categories: Vec<Category>,
 }
 
-pub fn unique_key(administration: AdministrationId) -> String {
-    format!("{KIND}:administration:{administration}")
-}
-
 /// Enqueues an import ("import now"), joining one that is queued or running.
 pub async fn enqueue(
     store: &Store,
@@ -45,14 +40,13 @@ pub async fn enqueue(
     categories: Vec<Category>,
     user: Option<UserId>,
 ) -> Result<Enqueued, StoreError> {
-    let payload = serde_json::to_value(ImportPayload { categories }).expect("payload serialises");
-    let mut job = NewJob::new(KIND, payload)
-        .administration(administration)
-        .unique_key(unique_key(administration));
+    let payload =
+        serde_json::to_value(ImportPayload { categories }).map_err(|error| StoreError::Internal(error.to_string()))?;
+    let mut job = ImportJob::job(Some(administration), payload);
     if let Some(user) = user {
         job = job.manual(user);
     }
-    store.enqueue_job(&job).await
+    koppel_jobs::enqueue_committed(store, &job).await
 }
 
 /// What one category's import did.
@@ -73,16 +67,17 @@ pub struct ImportJob {
     pub accountview: AccountView,
 }
 
-impl Job for ImportJob {
-    fn kind(&self) -> &'static str {
-        KIND
-    }
+impl JobType for ImportJob {
+    const KIND: &'static str = KIND;
+    /// "Import now" and the scheduled import join the one that is queued or running.
+    const DEDUPLICATED: bool = true;
+    const SCHEDULE: Option<Scope> = Some(Scope::Among(&Connected));
+}
 
+impl Job for ImportJob {
     fn run<'a>(&'a self, context: &'a JobContext) -> JobFuture<'a> {
         Box::pin(async move {
-            let Some(administration) = context.administration() else {
-                return fan_out(context.store(), KIND).await;
-            };
+            let administration = job_administration(context)?;
             let payload: ImportPayload = context.payload()?;
             let counts = self
                 .accountview
@@ -112,16 +107,31 @@ fn summary(counts: &BTreeMap<Category, CategoryCounts>, dutch: bool) -> String {
         .join("; ")
 }
 
-/// Enqueues the kind for every connected, saved administration.
-pub(crate) async fn fan_out(store: &Store, kind: &str) -> Result<Outcome, JobError> {
-    let administrations = storage::active_connections(store).await?;
-    for administration in &administrations {
-        let job = NewJob::new(kind, json!({}))
-            .administration(*administration)
-            .unique_key(format!("{kind}:administration:{administration}"));
-        store.enqueue_job(&job).await?;
+/// The administrations whose AccountView connection is saved and live: the audience of the
+/// scheduled import and export.
+pub struct Connected;
+
+impl Audience for Connected {
+    fn name(&self) -> &'static str {
+        "accountview_connected"
     }
-    Ok(Outcome::done().counts(json!({"administrations": administrations.len()})))
+
+    fn administrations<'a>(&'a self, store: &'a Store) -> AudienceFuture<'a, Vec<AdministrationId>> {
+        Box::pin(async move { storage::active_connections(store).await })
+    }
+}
+
+/// The administration an import or export job works for; every one has one.
+pub(crate) fn job_administration(context: &JobContext) -> Result<AdministrationId, JobError> {
+    context.administration().ok_or_else(|| {
+        JobError::permanent(
+            RunMessage::new(
+                "Een AccountView-taak hoort bij een administratie.",
+                "An AccountView job belongs to an administration.",
+            ),
+            anyhow::anyhow!("{} job {} has no administration", context.job().kind, context.job().id),
+        )
+    })
 }
 
 fn text(row: &Json, field: &str) -> String {

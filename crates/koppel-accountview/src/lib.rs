@@ -32,7 +32,7 @@ pub use settings::{Category, CheckItem, CheckReport, ExportSettings, ImportSetti
 use crate::storage::Connection;
 use koppel_domain::AdministrationId;
 use koppel_jobs::JobError;
-use koppel_store::runs::RunMessage;
+use koppel_jobs::runs::RunMessage;
 use koppel_store::{Store, StoreError};
 use std::sync::Arc;
 use std::time::Duration;

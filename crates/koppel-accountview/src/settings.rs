@@ -10,8 +10,9 @@ use chrono::{DateTime, Utc};
 use koppel_domain::AdministrationId;
 use koppel_domain::VatRate;
 use koppel_domain::work_order::WorkOrderStatus;
+use koppel_jobs::runs::RunMessage;
 use koppel_store::StoreError;
-use koppel_store::runs::RunMessage;
+use koppel_jobs::runs::RunMessage;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

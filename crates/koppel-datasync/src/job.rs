@@ -8,9 +8,10 @@
 use crate::engine::{DataSyncRequest, ProgressHook, SyncOutcome, SyncProgress};
 use crate::faults::{Faults, NoFaults};
 use koppel_domain::licence::PowerUp;
-use koppel_jobs::{Job, JobContext, JobError, JobFuture, Outcome};
+use koppel_jobs::runs::RunMessage;
+use koppel_jobs::{Job, JobContext, JobError, JobFuture, JobType, Outcome, RunId, Scope};
 use koppel_store::StoreError;
-use koppel_store::runs::RunMessage;
+use koppel_jobs::runs::RunMessage;
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 use std::sync::Arc;
@@ -66,7 +67,7 @@ fn licence_message() -> RunMessage {
 }
 
 /// A full sync's progress on its run: entity sets done of all, and rows written so far.
-fn show_progress(store: koppel_store::Store, run_id: i64) -> ProgressHook {
+fn show_progress(store: koppel_store::Store, run_id: RunId) -> ProgressHook {
     ProgressHook(Arc::new(move |progress: SyncProgress| {
         let store = store.clone();
         Box::pin(async move {
@@ -74,18 +75,27 @@ fn show_progress(store: koppel_store::Store, run_id: i64) -> ProgressHook {
             let done = i64::try_from(progress.sets_done).unwrap_or(i64::MAX);
             let total = i64::try_from(progress.sets).ok();
             // Progress is for the eye only: a failed update must not fail the sync.
-            if let Err(error) = store.set_run_progress(run_id, done, total, Some(&counts)).await {
-                tracing::warn!(run.id = run_id, error = %error, "could not record the sync's progress");
+            if let Err(error) = koppel_jobs::runs::set_progress(&store, run_id, done, total, Some(&counts)).await {
+                tracing::warn!(run.id = run_id.0, error = %error, "could not record the sync's progress");
             }
         })
     }))
 }
 
-impl Job for DataSync {
-    fn kind(&self) -> &'static str {
-        KIND
-    }
+impl JobType for DataSync {
+    const KIND: &'static str = KIND;
+    /// A second "sync now" (or a period of Autosync) joins the sync that is queued or running.
+    const DEDUPLICATED: bool = true;
+    /// Autosync: for the administrations that switched it on.
+    const SCHEDULE: Option<Scope> = Some(Scope::Among(&crate::autosync::Autosync));
 
+    /// Autosync's periodic syncs are incremental.
+    fn scheduled_payload() -> Json {
+        json!({ "full": false })
+    }
+}
+
+impl Job for DataSync {
     fn run<'a>(&'a self, context: &'a JobContext) -> JobFuture<'a> {
         Box::pin(async move {
             let payload: Payload = context.payload()?;
@@ -107,7 +117,7 @@ impl Job for DataSync {
             }
             let request = DataSyncRequest {
                 full: payload.full,
-                run_id: Some(context.job().run_id),
+                run_id: Some(context.job().run_id.0),
                 progress: Some(show_progress(store.clone(), context.job().run_id)),
                 join_full_within: Some(self.retention),
                 ..DataSyncRequest::default()

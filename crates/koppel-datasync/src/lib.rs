@@ -25,7 +25,7 @@ pub mod state;
 pub mod tokens;
 
 use koppel_domain::{AdministrationId, UserId};
-use koppel_store::queue::{Enqueued, NewJob};
+use koppel_jobs::{Enqueued, JobType, NewJob};
 use koppel_store::{Store, StoreError};
 
 pub use job::{DataSync, KIND};
@@ -50,17 +50,9 @@ impl Default for DataSyncConfig {
     }
 }
 
-/// The unique key of an administration's sync: a second "sync now" joins the running one.
-pub fn unique_key(administration: AdministrationId) -> String {
-    format!("{KIND}:administration:{administration}")
-}
-
 /// A sync started by a user: incremental, or everything again with `full`.
 pub fn manual_job(administration: AdministrationId, user: UserId, full: bool) -> NewJob {
-    NewJob::new(KIND, serde_json::json!({ "full": full }))
-        .administration(administration)
-        .unique_key(unique_key(administration))
-        .manual(user)
+    DataSync::job(Some(administration), serde_json::json!({ "full": full })).manual(user)
 }
 
 /// Enqueues a manual sync, or joins the one that is queued or running.
@@ -70,7 +62,7 @@ pub async fn sync_now(
     user: UserId,
     full: bool,
 ) -> Result<Enqueued, StoreError> {
-    store.enqueue_job(&manual_job(administration, user, full)).await
+    koppel_jobs::enqueue_committed(store, &manual_job(administration, user, full)).await
 }
 
 /// The feed's name in URLs and as the HTTP Basic user name: `koppel-<administration id>`.

@@ -1,9 +1,15 @@
-//! What a job kind is: the [`Job`] trait, the [`JobContext`] a running job sees, how it reports
-//! success ([`Outcome`]) and failure ([`JobError`]), and the [`Registry`] of kinds a worker runs.
+//! What a job kind is: its declaration ([`JobType`]: name, deduplication, priority, schedule), its
+//! body (the [`Job`] trait), the [`JobContext`] a running body sees, how it reports success
+//! ([`Outcome`]) and failure ([`JobError`]), and the [`Registry`] of kinds a worker runs.
+//!
+//! Every kind is declared once, the way crates.io's worker declares its jobs: the unique key that
+//! makes a second request join a queued or running job is built by one function ([`unique_key`])
+//! from the declaration, never written by hand.
 
+use crate::runs::{NewRunItem, RunMessage};
+use crate::scheduler::Scope;
+use crate::storage::jobs::{NewJob, QueuedJob};
 use koppel_domain::AdministrationId;
-use koppel_store::queue::{Job as QueuedJob, NewJob};
-use koppel_store::runs::{NewRunItem, RunMessage};
 use koppel_store::{Store, StoreError};
 use serde::de::DeserializeOwned;
 use serde_json::Value as Json;
@@ -17,36 +23,65 @@ use tokio::sync::watch;
 /// What [`Job::run`] returns.
 pub type JobFuture<'a> = Pin<Box<dyn Future<Output = Result<Outcome, JobError>> + Send + 'a>>;
 
-/// One kind of background work. Implement it in a file of its own and register it in the worker's
-/// [`Registry`]; that is all a new kind needs.
+/// The declaration of one kind of background work: everything about the kind that is not its body.
+/// Implement it next to the body ([`Job`]) in the kind's own file.
+pub trait JobType {
+    /// The name stored with every queued job of this kind, e.g. `data_sync`. Never rename a kind:
+    /// queued jobs and the run history carry it.
+    const KIND: &'static str;
+    /// Whether at most one job of this kind per administration (or for the system) is queued or
+    /// running: a second request joins it instead of piling up another.
+    const DEDUPLICATED: bool;
+    /// Higher runs first among due jobs.
+    const PRIORITY: i64 = 0;
+    /// Which targets the kind runs for periodically, when the scheduler is given an interval for
+    /// it; `None` for kinds that only run on request.
+    const SCHEDULE: Option<Scope> = None;
+
+    /// The payload of a job the scheduler enqueues for one period.
+    fn scheduled_payload() -> Json {
+        serde_json::json!({})
+    }
+
+    /// A job of this kind for `target` (an administration, or `None` for the system) with this
+    /// payload, carrying the kind's unique key when it is deduplicated.
+    fn job(target: Option<AdministrationId>, payload: Json) -> NewJob {
+        let mut job = NewJob::new(Self::KIND, payload).priority(Self::PRIORITY);
+        if let Some(administration) = target {
+            job = job.administration(administration);
+        }
+        if Self::DEDUPLICATED {
+            job = job.unique_key(unique_key(Self::KIND, target));
+        }
+        job
+    }
+
+    /// The job of one period of this kind's schedule.
+    fn scheduled(target: Option<AdministrationId>) -> NewJob {
+        Self::job(target, Self::scheduled_payload())
+    }
+}
+
+/// The unique key of a deduplicated kind's job for one administration or for the system; the one
+/// place its format is written.
+pub fn unique_key(kind: &str, target: Option<AdministrationId>) -> String {
+    match target {
+        Some(administration) => format!("{kind}:administration:{administration}"),
+        None => format!("{kind}:system"),
+    }
+}
+
+/// The body of one kind of background work. Implement it in a file of its own, together with its
+/// [`JobType`], and register it in the worker's [`Registry`]; that is all a new kind needs.
 ///
 /// A job may run more than once: when its worker dies, the job is run again from the start by
 /// another worker after its lease expires. Bodies must therefore be idempotent — write with upserts
 /// keyed on something stable, record items by a stable key, and check before repeating an effect
 /// outside Koppel.
 pub trait Job: Send + Sync + 'static {
-    /// The name stored with every queued job of this kind, e.g. `data_sync`. Never rename a kind:
-    /// queued jobs and the run history carry it.
-    fn kind(&self) -> &'static str;
-
     /// Runs one attempt. Return [`JobError::Transient`] when trying again later may help,
     /// [`JobError::Permanent`] when it never will. Stop soon after [`JobContext::cancelled`] fires.
     fn run<'a>(&'a self, context: &'a JobContext) -> JobFuture<'a>;
-
-    /// The job the scheduler enqueues for one period of this kind's schedule. By default it carries
-    /// a unique key per administration (or for the system), so a period that comes round while the
-    /// previous run still waits or runs joins that run instead of piling up a second one.
-    fn scheduled(&self, administration: Option<AdministrationId>) -> NewJob {
-        let mut job = NewJob::new(self.kind(), serde_json::json!({}));
-        let key = match administration {
-            Some(administration) => {
-                job = job.administration(administration);
-                format!("{}:administration:{administration}", self.kind())
-            }
-            None => format!("{}:system", self.kind()),
-        };
-        job.unique_key(key)
-    }
 }
 
 /// How an attempt ended well.
@@ -202,23 +237,28 @@ impl JobContext {
 
     /// Reports progress for the run's progress bar.
     pub async fn progress(&self, done: i64, total: Option<i64>, counts: Option<&Json>) -> Result<(), JobError> {
-        self.store
-            .set_run_progress(self.job.run_id, done, total, counts)
-            .await?;
+        crate::runs::set_progress(&self.store, self.job.run_id, done, total, counts).await?;
         Ok(())
     }
 
     /// Records one item's result; the same key again (next attempt) replaces it.
     pub async fn item(&self, item: &NewRunItem<'_>) -> Result<(), JobError> {
-        self.store.record_run_item(self.job.run_id, item).await?;
+        crate::runs::record_item(&self.store, self.job.run_id, item).await?;
         Ok(())
     }
+}
+
+/// One registered kind: its body, and how the scheduler makes the job of one period.
+#[derive(Clone)]
+pub(crate) struct Registered {
+    pub(crate) body: Arc<dyn Job>,
+    pub(crate) scheduled: fn(Option<AdministrationId>) -> NewJob,
 }
 
 /// The job kinds a worker can run, by name.
 #[derive(Clone, Default)]
 pub struct Registry {
-    jobs: BTreeMap<&'static str, Arc<dyn Job>>,
+    jobs: BTreeMap<&'static str, Registered>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -236,16 +276,24 @@ impl Registry {
     ///
     /// # Panics
     /// When a kind of that name is registered already: two bodies for one name is a wiring mistake.
-    pub fn register(&mut self, job: impl Job) -> &mut Registry {
-        let kind = job.kind();
+    pub fn register<J: Job + JobType>(&mut self, job: J) -> &mut Registry {
+        let registered = Registered {
+            body: Arc::new(job),
+            scheduled: J::scheduled,
+        };
         assert!(
-            self.jobs.insert(kind, Arc::new(job)).is_none(),
-            "job kind {kind} is registered twice"
+            self.jobs.insert(J::KIND, registered).is_none(),
+            "job kind {} is registered twice",
+            J::KIND
         );
         self
     }
 
     pub fn get(&self, kind: &str) -> Option<&Arc<dyn Job>> {
+        self.jobs.get(kind).map(|registered| &registered.body)
+    }
+
+    pub(crate) fn registered(&self, kind: &str) -> Option<&Registered> {
         self.jobs.get(kind)
     }
 

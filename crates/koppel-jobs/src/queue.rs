@@ -1,7 +1,7 @@
 //! [`Queue`]: the in-process side of enqueueing — the operator's default attempts, and the wake-up
 //! call that lets this process's worker start new work at once instead of at its next poll.
 
-use koppel_store::queue::{Enqueued, NewJob};
+use crate::storage::jobs::{self, Enqueued, NewJob};
 use koppel_store::{Store, StoreError};
 use serde_json::Value as Json;
 use std::sync::Arc;
@@ -49,13 +49,13 @@ impl Queue {
 
     /// Enqueues in a transaction of its own, then wakes a worker.
     pub async fn enqueue(&self, job: &NewJob) -> Result<Enqueued, StoreError> {
-        let enqueued = self.store.enqueue_job(job).await?;
+        let enqueued = jobs::enqueue_committed(&self.store, job).await?;
         self.wake();
         Ok(enqueued)
     }
 
     /// Tells this process's workers there is new work. Call it after committing a transaction in
-    /// which [`koppel_store::Tx::enqueue_job`] was called; workers in other processes find the job at
+    /// which [`crate::enqueue`] was called; workers in other processes find the job at
     /// their next poll.
     pub fn wake(&self) {
         // notify_one keeps a permit when no worker is waiting yet, so the wake-up is not lost while

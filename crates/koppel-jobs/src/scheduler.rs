@@ -1,32 +1,93 @@
-//! The scheduler: enqueues periodic work (per administration, or for the whole system) when it is due.
+//! The scheduler: enqueues periodic work when it is due, for the system, for every administration,
+//! or for the administrations a feature names (those connected to AccountView, those that switched
+//! Autosync on). It is the one mechanism for periodic work; kinds declare their scope in their
+//! [`JobType`](crate::JobType) and the binary gives each an interval from the configuration.
 //!
 //! Each schedule is a row with its next due time. Firing moves that time on and enqueues the job in
-//! one transaction, by compare-and-set on the row ([`koppel_store::Store::fire_schedule`]); when
-//! several nodes run schedulers against one PostgreSQL database, exactly one of them fires each
-//! period and the others find the row already moved. After downtime a schedule fires once and jumps
-//! to its next slot in the future: missed periods are not made up one by one.
+//! one transaction, by compare-and-set on the row; when several nodes run schedulers against one
+//! PostgreSQL database, exactly one of them fires each period and the others find the row already
+//! moved. After downtime a schedule fires once and jumps to its next slot in the future: missed
+//! periods are not made up one by one.
 //!
-//! Intervals come from the operator's configuration. New administrations get their schedules at the
-//! next tick; their first slot is spread over the interval, so hundreds of administrations do not
-//! all start at the same moment.
+//! Intervals come from the operator's configuration. New targets get their schedules at the next
+//! tick; their first slot is spread over the interval, so hundreds of administrations do not all
+//! start at the same moment. A feature may write an administration's schedule itself when it opts
+//! in ([`crate::storage::schedules::opt_in`]), due at once.
 
-use crate::job::Registry;
+use crate::job::{JobType, Registry};
 use crate::queue::Queue;
+use crate::storage::jobs::queue_depth;
+use crate::storage::schedules::{self, Schedule, ScheduleScope};
 use crate::telemetry;
 use crate::worker::chrono_duration;
 use chrono::{DateTime, Utc};
 use koppel_domain::AdministrationId;
-use koppel_store::StoreError;
-use koppel_store::queue::ScheduleScope;
+use koppel_store::{Store, StoreError};
+use std::collections::BTreeSet;
 use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
+/// What an [`Audience`] answers with.
+pub type AudienceFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// The administrations a kind's periodic work runs for, when that is neither the system nor every
+/// administration. The feature that owns the kind answers; the scheduler asks at every tick and
+/// keeps one schedule per named administration.
+pub trait Audience: Send + Sync {
+    /// Who it is, for logs.
+    fn name(&self) -> &'static str;
+
+    /// The administrations that should have a schedule now. Schedules of others are removed.
+    fn administrations<'a>(&'a self, store: &'a Store) -> AudienceFuture<'a, Vec<AdministrationId>>;
+
+    /// Whether an administration's due period may fire now. A period that may not stays due and
+    /// fires once it may (a lapsed licence, say), rather than producing a failed run every period.
+    fn may_fire<'a>(&'a self, _store: &'a Store, _administration: AdministrationId) -> AudienceFuture<'a, bool> {
+        Box::pin(async { Ok(true) })
+    }
+}
+
+/// Which targets a periodic kind runs for.
+#[derive(Clone, Copy)]
+pub enum Scope {
+    /// One schedule for the whole installation (housekeeping).
+    System,
+    /// One schedule per administration.
+    EveryAdministration,
+    /// One schedule per administration the feature names.
+    Among(&'static dyn Audience),
+}
+
+impl std::fmt::Debug for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Scope::System => f.write_str("System"),
+            Scope::EveryAdministration => f.write_str("EveryAdministration"),
+            Scope::Among(audience) => write!(f, "Among({})", audience.name()),
+        }
+    }
+}
+
 /// One kind of periodic work and how often it runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Periodic {
     pub kind: &'static str,
-    pub scope: ScheduleScope,
+    pub scope: Scope,
     pub interval: Duration,
+}
+
+impl Periodic {
+    /// The periodic work of a kind that declares its scope, every `interval` (from the operator's
+    /// configuration).
+    pub fn of<J: JobType>(interval: Duration) -> Result<Periodic, ScheduleError> {
+        let scope = J::SCHEDULE.ok_or(ScheduleError::NotPeriodic(J::KIND))?;
+        Ok(Periodic {
+            kind: J::KIND,
+            scope,
+            interval,
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -52,6 +113,8 @@ pub enum ScheduleError {
     IntervalTooShort(&'static str),
     #[error("periodic kind {0} is configured twice")]
     Duplicate(&'static str),
+    #[error("kind {0} declares no schedule")]
+    NotPeriodic(&'static str),
 }
 
 /// What one tick did.
@@ -123,21 +186,23 @@ impl Scheduler {
         let mut tick = Tick::default();
         for periodic in &self.periodic {
             let interval = chrono_duration(periodic.interval);
-            store.set_schedule_interval(periodic.kind, interval).await?;
-            for target in store.unscheduled_targets(periodic.kind, periodic.scope).await? {
-                let first_run_at = store.now() + first_offset(target, periodic.interval);
-                store
-                    .create_schedule(periodic.kind, target, interval, first_run_at)
-                    .await?;
-            }
-            let body = self.registry.get(periodic.kind).expect("checked in Scheduler::new");
+            schedules::set_schedule_interval(store, periodic.kind, interval).await?;
+            self.plan(store, periodic, interval).await?;
+            let registered = self
+                .registry
+                .registered(periodic.kind)
+                .ok_or_else(|| StoreError::Internal(format!("periodic kind {} is not registered", periodic.kind)))?;
             loop {
-                let due = store.due_schedules(periodic.kind, 200).await?;
+                let due = schedules::due_schedules(store, periodic.kind, DUE_PAGE).await?;
+                let fired_before = tick.fired;
                 for schedule in &due {
+                    if !may_fire(store, periodic.scope, schedule).await? {
+                        continue;
+                    }
                     let next = next_slot(schedule.next_run_at, interval, store.now());
-                    let mut job = body.scheduled(schedule.administration);
+                    let mut job = (registered.scheduled)(schedule.administration);
                     job.max_attempts = self.queue.max_attempts();
-                    if let Some(enqueued) = store.fire_schedule(schedule, next, &job).await? {
+                    if let Some(enqueued) = schedules::fire_schedule(store, schedule, next, &job).await? {
                         tick.fired += 1;
                         if !enqueued.is_new() {
                             tick.joined += 1;
@@ -145,13 +210,15 @@ impl Scheduler {
                         tracing::debug!(
                             schedule.id = schedule.id,
                             job.kind = periodic.kind,
-                            run.id = enqueued.run(),
+                            run.id = enqueued.run().0,
                             next_run_at = %next,
                             "schedule fired"
                         );
                     }
                 }
-                if due.len() < 200 {
+                // A full page may hold schedules that wait (their audience said not yet): those stay
+                // due, so stop when nothing of this page fired rather than reading it again.
+                if due.len() < DUE_PAGE as usize || tick.fired == fired_before {
                     break;
                 }
             }
@@ -159,8 +226,51 @@ impl Scheduler {
         if tick.fired > tick.joined {
             self.queue.wake();
         }
-        telemetry::queue_depth(&store.queue_depth().await?);
+        telemetry::queue_depth(&queue_depth(store).await?);
         Ok(tick)
+    }
+
+    /// Gives every target of a periodic kind its schedule, and takes it away from administrations
+    /// its audience no longer names.
+    async fn plan(&self, store: &Store, periodic: &Periodic, interval: chrono::Duration) -> Result<(), StoreError> {
+        let targets = match periodic.scope {
+            Scope::System => schedules::unscheduled_targets(store, periodic.kind, ScheduleScope::System).await?,
+            Scope::EveryAdministration => {
+                schedules::unscheduled_targets(store, periodic.kind, ScheduleScope::EveryAdministration).await?
+            }
+            Scope::Among(audience) => {
+                let wanted: BTreeSet<AdministrationId> = audience.administrations(store).await?.into_iter().collect();
+                let mut scheduled = BTreeSet::new();
+                for schedule in schedules::schedules(store, periodic.kind).await? {
+                    match schedule.administration {
+                        Some(administration) if wanted.contains(&administration) => {
+                            scheduled.insert(administration);
+                        }
+                        _ => schedules::delete_schedule(store, &schedule).await?,
+                    }
+                }
+                wanted
+                    .difference(&scheduled)
+                    .map(|administration| Some(*administration))
+                    .collect()
+            }
+        };
+        for target in targets {
+            let first_run_at = store.now() + first_offset(target, periodic.interval);
+            schedules::create_schedule(store, periodic.kind, target, interval, first_run_at).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Due schedules read at a time.
+const DUE_PAGE: u32 = 200;
+
+/// Whether a due schedule may fire now: always, unless its kind's audience says to wait.
+async fn may_fire(store: &Store, scope: Scope, schedule: &Schedule) -> Result<bool, StoreError> {
+    match (scope, schedule.administration) {
+        (Scope::Among(audience), Some(administration)) => audience.may_fire(store, administration).await,
+        _ => Ok(true),
     }
 }
 

@@ -7,8 +7,8 @@
 //! - `koppel_job_duration_seconds{kind}` — how long an attempt ran;
 //! - `koppel_job_attempts_total{kind, ended}` — every attempt, including retries and hand-backs.
 
+use crate::storage::jobs::{JobCounts, JobStatus};
 use crate::worker::Ended;
-use koppel_store::queue::{JobCounts, JobStatus};
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 use std::time::Duration;

@@ -10,13 +10,14 @@
 //!   within the grace period is dropped and the run recorded as cancelled;
 //! - a panicking body fails its run; it does not take the worker down.
 
+use crate::ids::{JobId, RunId};
 use crate::job::{JobContext, JobError, Registry};
 use crate::queue::Queue;
 use crate::retry::RetryPolicy;
+use crate::runs::RunMessage;
+use crate::storage::jobs::{self, ClaimRequest, Finish, Heartbeat, JobStatus, Lease, QueuedJob, Reclaim};
 use crate::telemetry;
 use futures_util::FutureExt;
-use koppel_store::queue::{ClaimRequest, Finish, Heartbeat, Job as QueuedJob, JobStatus, Lease};
-use koppel_store::runs::RunMessage;
 use koppel_store::{Store, StoreError};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -76,21 +77,21 @@ pub enum Ended {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WorkerEvent {
     Started {
-        job: i64,
-        run: i64,
+        job: JobId,
+        run: RunId,
         kind: String,
         attempt: i64,
     },
     Finished {
-        job: i64,
-        run: i64,
+        job: JobId,
+        run: RunId,
         kind: String,
         ended: Ended,
     },
     /// A job whose worker died was given up on (last attempt used, or cancellation requested).
     GaveUp {
-        job: i64,
-        run: i64,
+        job: JobId,
+        run: RunId,
         kind: String,
         status: JobStatus,
     },
@@ -170,10 +171,12 @@ impl Worker {
         loop {
             let free = config.concurrency.saturating_sub(running.len());
             if free > 0 {
-                let reclaim = Instant::now() >= next_reclaim;
-                if reclaim {
+                let reclaim = if Instant::now() >= next_reclaim {
                     next_reclaim = Instant::now() + config.poll_interval;
-                }
+                    Reclaim::DeadWorkersFirst
+                } else {
+                    Reclaim::DueOnly
+                };
                 match self.claim(free, reclaim).await {
                     Ok(jobs) => {
                         if jobs.len() == free {
@@ -229,7 +232,9 @@ impl Worker {
         let (_stop_sender, stop) = watch::channel(false);
         let mut total = 0;
         loop {
-            let jobs = self.claim(self.inner.config.concurrency, true).await?;
+            let jobs = self
+                .claim(self.inner.config.concurrency, Reclaim::DeadWorkersFirst)
+                .await?;
             if jobs.is_empty() {
                 return Ok(total);
             }
@@ -244,22 +249,23 @@ impl Worker {
         }
     }
 
-    async fn claim(&self, limit: usize, reclaim: bool) -> Result<Vec<QueuedJob>, StoreError> {
+    async fn claim(&self, limit: usize, reclaim: Reclaim) -> Result<Vec<QueuedJob>, StoreError> {
         let inner = &self.inner;
-        let claimed = inner
-            .store
-            .claim_jobs(&ClaimRequest {
+        let claimed = jobs::claim(
+            &inner.store,
+            &ClaimRequest {
                 worker: &inner.id,
                 kinds: &inner.kinds,
                 limit: u32::try_from(limit).unwrap_or(u32::MAX),
                 lease: chrono_duration(inner.config.lease),
                 reclaim,
-            })
-            .await?;
+            },
+        )
+        .await?;
         for job in claimed.given_up {
             tracing::warn!(
-                job.id = job.id,
-                run.id = job.run_id,
+                job.id = job.id.0,
+                run.id = job.run_id.0,
                 job.kind = %job.kind,
                 job.attempts = job.attempts,
                 job.status = job.status.as_str(),
@@ -299,7 +305,7 @@ impl Worker {
             kind: kind.clone(),
             attempt: job.attempts,
         });
-        tracing::debug!(job.id = job.id, run.id = job.run_id, job.kind = %kind, job.attempt = job.attempts, "job started");
+        tracing::debug!(job.id = job.id.0, run.id = job.run_id.0, job.kind = %kind, job.attempt = job.attempts, "job started");
         let finish = match self.inner.registry.get(&kind).cloned() {
             Some(body) => self.supervise(body, job, &lease, &mut stop).await,
             // Claims only take registered kinds, so this is a wiring mistake; it will not get better.
@@ -355,18 +361,18 @@ impl Worker {
                 result = &mut run => break Stop::Body(result),
                 _ = heartbeat.tick() => {
                     let sent = Instant::now();
-                    match inner.store.heartbeat_job(lease, chrono_duration(config.lease)).await {
+                    match jobs::heartbeat(&inner.store, lease, chrono_duration(config.lease)).await {
                         Ok(Heartbeat::Held { cancel_requested }) => {
                             lease_held_until = sent + config.lease;
                             if cancel_requested && cancel_deadline.is_none() {
-                                tracing::info!(job.id = lease.job, run.id = lease.run, "cancellation requested; asking the job to stop");
+                                tracing::info!(job.id = lease.job.0, run.id = lease.run.0, "cancellation requested; asking the job to stop");
                                 cancel_sender.send_replace(true);
                                 cancel_deadline = Some(Instant::now() + config.grace_period);
                             }
                         }
                         Ok(Heartbeat::Lost) => break Stop::LeaseLost,
                         Err(error) => {
-                            tracing::warn!(job.id = lease.job, error = %error, "heartbeat failed");
+                            tracing::warn!(job.id = lease.job.0, error = %error, "heartbeat failed");
                             // Past the lease another worker may have taken the job: stop, to never run it twice at once.
                             if Instant::now() >= lease_held_until {
                                 break Stop::LeaseLost;
@@ -385,7 +391,7 @@ impl Worker {
         let cancel_requested = *cancel_sender.borrow();
         Some(match stopped {
             Stop::LeaseLost => {
-                tracing::warn!(job.id = lease.job, run.id = lease.run, worker.id = %inner.id, "lost the lease; stopped the job");
+                tracing::warn!(job.id = lease.job.0, run.id = lease.run.0, worker.id = %inner.id, "lost the lease; stopped the job");
                 return None;
             }
             Stop::HandBack => Finish::HandBack,
@@ -445,37 +451,39 @@ impl Worker {
         let mut tries = 0;
         loop {
             tries += 1;
-            match self.inner.store.finish_job(lease, &finish).await {
+            match jobs::finish(&self.inner.store, lease, &finish).await {
                 Ok(true) => break,
                 Ok(false) => {
                     tracing::warn!(
-                        job.id = lease.job,
-                        run.id = lease.run,
+                        job.id = lease.job.0,
+                        run.id = lease.run.0,
                         "the lease was lost before the outcome was recorded"
                     );
                     return Ended::LeaseLost;
                 }
                 Err(error) if tries < 3 => {
-                    tracing::warn!(job.id = lease.job, error = %error, "recording the outcome failed; trying again");
+                    tracing::warn!(job.id = lease.job.0, error = %error, "recording the outcome failed; trying again");
                     tokio::time::sleep(Duration::from_millis(200 * tries)).await;
                 }
                 Err(error) => {
-                    tracing::error!(job.id = lease.job, run.id = lease.run, error = %error, "could not record the outcome; the job will run again after its lease");
+                    tracing::error!(job.id = lease.job.0, run.id = lease.run.0, error = %error, "could not record the outcome; the job will run again after its lease");
                     return Ended::NotRecorded;
                 }
             }
         }
         match &finish {
             Finish::Failed { detail, .. } => {
-                tracing::warn!(job.id = lease.job, run.id = lease.run, job.kind = %kind, error = %detail, "job failed")
+                tracing::warn!(job.id = lease.job.0, run.id = lease.run.0, job.kind = %kind, error = %detail, "job failed")
             }
             Finish::Retry { run_at, detail } => {
-                tracing::info!(job.id = lease.job, run.id = lease.run, job.kind = %kind, error = %detail, retry_at = %run_at, "job failed; will retry")
+                tracing::info!(job.id = lease.job.0, run.id = lease.run.0, job.kind = %kind, error = %detail, retry_at = %run_at, "job failed; will retry")
             }
             Finish::HandBack => {
-                tracing::info!(job.id = lease.job, run.id = lease.run, job.kind = %kind, "job handed back")
+                tracing::info!(job.id = lease.job.0, run.id = lease.run.0, job.kind = %kind, "job handed back")
             }
-            _ => tracing::debug!(job.id = lease.job, run.id = lease.run, job.kind = %kind, ended = ?ended, "job ended"),
+            _ => {
+                tracing::debug!(job.id = lease.job.0, run.id = lease.run.0, job.kind = %kind, ended = ?ended, "job ended")
+            }
         }
         ended
     }

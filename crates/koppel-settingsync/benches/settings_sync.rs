@@ -15,7 +15,7 @@ use anyhow::Context;
 use koppel_domain::licence::{LicenceState, PowerUp};
 use koppel_domain::record::{Value, parse_create};
 use koppel_domain::{AdministrationId, resources};
-use koppel_jobs::{Queue, Registry, Worker, WorkerConfig};
+use koppel_jobs::{Queue, Registry};
 use koppel_settingsync::job::{Confirmation, SettingsSyncJob, confirm};
 use koppel_settingsync::{Category, Plan, Selection, SyncRequest, preview};
 use koppel_store::Store;
@@ -151,7 +151,7 @@ async fn sync(
     }
     let mut registry = Registry::new();
     registry.register(SettingsSyncJob);
-    Worker::new(&Queue::new(store.clone(), 3), registry, WorkerConfig::default())
+    koppel_jobs::testing::worker(&Queue::new(store.clone(), 3), registry)
         .run_until_idle()
         .await?;
     Ok((previewed, started.elapsed(), plan))

@@ -5,9 +5,8 @@ use crate::apply::{ApplyError, TargetOutcome, apply_target};
 use crate::plan::{Action, BlockReason, Blocker, Plan, TargetPlan};
 use crate::{Category, Selection};
 use koppel_domain::{AdministrationId, UserId};
-use koppel_jobs::{Job, JobContext, JobError, JobFuture, Outcome};
-use koppel_store::queue::{Enqueued, NewJob};
-use koppel_store::runs::{ItemStatus, NewRunItem, RunMessage};
+use koppel_jobs::runs::{ItemStatus, NewRunItem, RunMessage};
+use koppel_jobs::{Enqueued, Job, JobContext, JobError, JobFuture, JobType, Outcome};
 use koppel_store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -25,11 +24,6 @@ pub struct SettingsSyncPayload {
     pub targets: Vec<(AdministrationId, String)>,
 }
 
-/// The queue's unique key: one settings sync per main at a time.
-pub fn unique_key(source: AdministrationId) -> String {
-    format!("{KIND}:administration:{source}")
-}
-
 /// Enqueues the sync of a previewed plan, started by `user`. When a sync of this main is already
 /// queued or running, that one is returned instead (check [`Enqueued::is_new`]).
 pub async fn enqueue(store: &Store, plan: &Plan, user: UserId) -> Result<Enqueued, StoreError> {
@@ -38,11 +32,9 @@ pub async fn enqueue(store: &Store, plan: &Plan, user: UserId) -> Result<Enqueue
         selection: plan.selection.clone(),
         targets: plan.targets.iter().map(|t| (t.target, t.digest.clone())).collect(),
     };
-    let job = NewJob::new(KIND, serde_json::to_value(payload).expect("the payload serialises"))
-        .administration(plan.source)
-        .unique_key(unique_key(plan.source))
-        .manual(user);
-    store.enqueue_job(&job).await
+    let payload = serde_json::to_value(payload).map_err(|error| StoreError::Internal(error.to_string()))?;
+    let job = SettingsSyncJob::job(Some(plan.source), payload).manual(user);
+    koppel_jobs::enqueue_committed(store, &job).await
 }
 
 /// The job kind; register it in the worker's registry.
@@ -139,11 +131,13 @@ impl Tally {
     }
 }
 
-impl Job for SettingsSyncJob {
-    fn kind(&self) -> &'static str {
-        KIND
-    }
+impl JobType for SettingsSyncJob {
+    const KIND: &'static str = KIND;
+    /// One settings sync per main at a time: a second confirmation joins the queued or running one.
+    const DEDUPLICATED: bool = true;
+}
 
+impl Job for SettingsSyncJob {
     fn run<'a>(&'a self, context: &'a JobContext) -> JobFuture<'a> {
         Box::pin(async move {
             let payload: SettingsSyncPayload = context.payload()?;
@@ -174,7 +168,7 @@ impl Job for SettingsSyncJob {
                     .progress(done as i64, Some(total), Some(&tally.counts()))
                     .await?;
                 let target_key = format!("{target}");
-                let outcome = apply_target(store, payload.source, *target, &payload.selection, digest, run).await;
+                let outcome = apply_target(store, payload.source, *target, &payload.selection, digest, run.0).await;
                 let (status, message) = match outcome {
                     Ok(TargetOutcome::Applied(plan)) => {
                         tally.add(&plan);
@@ -354,7 +348,7 @@ pub async fn confirm(
     }
     let enqueued = enqueue(store, &plan, user).await?;
     Ok(Confirmation::Enqueued {
-        run: enqueued.run(),
+        run: enqueued.run().0,
         joined: !enqueued.is_new(),
     })
 }

@@ -24,9 +24,10 @@ use koppel_accountview::oauth::CallbackParameters;
 use koppel_accountview::{AccountView, Settings};
 use koppel_datasync::tokens::FeedTokenCheck;
 use koppel_domain::{AdministrationId, UserId};
+use koppel_jobs::runs::{Run, RunStatus};
 use koppel_store::Store;
 use koppel_store::platform::Administration;
-use koppel_store::runs::{Run, RunStatus};
+use koppel_jobs::runs::{Run, RunStatus};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -402,10 +403,10 @@ async fn sign_in_at_sandbox(
 }
 
 /// Waits until a run has finished.
-async fn finished(store: &Store, run: i64) -> anyhow::Result<Run> {
+async fn finished(store: &Store, run: koppel_jobs::RunId) -> anyhow::Result<Run> {
     let deadline = tokio::time::Instant::now() + STORY_RUN_TIMEOUT;
     loop {
-        let current = store.run_by_id(run).await?;
+        let current = koppel_jobs::runs::any_run(&store, run).await?;
         if current.status.is_finished() {
             return Ok(current);
         }

@@ -319,11 +319,11 @@ fn accountview_connector(config: &Config, store: &Store) -> anyhow::Result<Optio
 struct Background {
     worker: koppel_jobs::Worker,
     scheduler: koppel_jobs::Scheduler,
-    autosync: koppel_datasync::autosync::Autosync,
 }
 
 impl Background {
     fn new(store: &Store, config: &Config) -> anyhow::Result<Background> {
+        use koppel_jobs::Periodic;
         use koppel_jobs::kinds::{self, BuiltinConfig};
         use std::time::Duration;
         let jobs = &config.jobs;
@@ -333,15 +333,26 @@ impl Background {
         });
         registry.register(koppel_settingsync::job::SettingsSyncJob);
         registry.register(koppel_datasync::DataSync::new(config.datasync.settings().retention));
-        let accountview = if let Some(connector) = accountview_connector(config, store)? {
+        let minutes = |minutes: u32| Duration::from_secs(u64::from(minutes) * 60);
+        // Every periodic kind of work, with its operator-set interval; each kind declares its targets.
+        let mut periodic = vec![
+            Periodic::of::<kinds::prune_history::PruneHistory>(minutes(jobs.prune_interval_minutes))?,
+            // Autosync: for the administrations that switched it on.
+            Periodic::of::<koppel_datasync::DataSync>(config.datasync.settings().autosync_interval)?,
+        ];
+        if let Some(connector) = accountview_connector(config, store)? {
             registry.register(koppel_accountview::import::ImportJob {
                 accountview: connector.clone(),
             });
             registry.register(koppel_accountview::export::ExportJob { accountview: connector });
-            true
-        } else {
-            false
-        };
+            // For every connected administration.
+            periodic.push(Periodic::of::<koppel_accountview::import::ImportJob>(minutes(
+                config.accountview.import_interval_minutes,
+            ))?);
+            periodic.push(Periodic::of::<koppel_accountview::export::ExportJob>(minutes(
+                config.accountview.export_interval_minutes,
+            ))?);
+        }
         let worker = koppel_jobs::Worker::new(
             &queue,
             registry.clone(),
@@ -357,32 +368,6 @@ impl Background {
                 },
             },
         );
-        // Every periodic kind of work and its operator-set interval.
-        let periodic = vec![koppel_jobs::Periodic {
-            kind: kinds::prune_history::KIND,
-            scope: koppel_store::queue::ScheduleScope::System,
-            interval: Duration::from_secs(u64::from(jobs.prune_interval_minutes) * 60),
-        }];
-        let mut periodic = periodic;
-        if accountview {
-            // One system-wide schedule per kind; each period fans out to the connected administrations.
-            for (kind, minutes) in [
-                (
-                    koppel_accountview::import::KIND,
-                    config.accountview.import_interval_minutes,
-                ),
-                (
-                    koppel_accountview::export::KIND,
-                    config.accountview.export_interval_minutes,
-                ),
-            ] {
-                periodic.push(koppel_jobs::Periodic {
-                    kind,
-                    scope: koppel_store::queue::ScheduleScope::System,
-                    interval: Duration::from_secs(u64::from(minutes) * 60),
-                });
-            }
-        }
         let scheduler = koppel_jobs::Scheduler::new(
             &queue,
             &registry,
@@ -392,25 +377,14 @@ impl Background {
             },
         )
         .context("the schedules in [jobs] cannot work")?;
-        // Automatic Data Syncs for the administrations that switched Autosync on.
-        let autosync = koppel_datasync::autosync::Autosync::new(
-            &queue,
-            Duration::from_secs(config.datasync.autosync_interval_seconds),
-            Duration::from_secs(jobs.scheduler_tick_seconds),
-        );
-        Ok(Background {
-            worker,
-            scheduler,
-            autosync,
-        })
+        Ok(Background { worker, scheduler })
     }
 
     /// Runs until shutdown; the worker then lets running jobs finish within the grace period.
     async fn run(self, shutdown: Shutdown) {
         tokio::join!(
             self.worker.run(shutdown.clone().stopped()),
-            self.scheduler.run(shutdown.clone().stopped()),
-            self.autosync.run(shutdown.stopped())
+            self.scheduler.run(shutdown.stopped())
         );
     }
 }

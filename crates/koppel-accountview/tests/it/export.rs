@@ -343,8 +343,8 @@ async fn an_invoice_without_lines_is_refused_locally_and_never_posted() {
 
 #[tokio::test]
 async fn export_progress_moves_with_every_work_order() {
-    use koppel_jobs::{Queue, Registry, Worker, WorkerConfig};
-    use koppel_store::runs::RunStatus;
+    use koppel_jobs::runs::RunStatus;
+    use koppel_jobs::{Queue, Registry};
     const ORDERS_HERE: i64 = 4;
     for database in TestDatabase::all().await {
         let store = database.store();
@@ -367,7 +367,7 @@ async fn export_progress_moves_with_every_work_order() {
         registry.register(koppel_accountview::export::ExportJob {
             accountview: accountview.clone(),
         });
-        let worker = Worker::new(&queue, registry, WorkerConfig::default());
+        let worker = koppel_jobs::testing::worker(&queue, registry).build();
         let run = koppel_accountview::export::enqueue(store, administration, None)
             .await
             .unwrap()
@@ -376,7 +376,7 @@ async fn export_progress_moves_with_every_work_order() {
         // What a user watching the run sees while it runs: it must move before the end.
         let mut seen = std::collections::BTreeSet::new();
         loop {
-            let current = store.run(administration, run).await.unwrap();
+            let current = koppel_jobs::runs::run(&store, administration, run).await.unwrap();
             if current.status.is_finished() {
                 assert_eq!(current.status, RunStatus::Succeeded, "{current:?}");
                 break;

@@ -7,8 +7,9 @@ use koppel_datasync::engine::DataSyncRequest;
 use koppel_domain::AdministrationId;
 use koppel_domain::record::Value;
 use koppel_domain::resources::RELATIONS;
+use koppel_jobs::storage::jobs::Enqueued;
 use koppel_store::Store;
-use koppel_store::queue::Enqueued;
+use koppel_jobs::Enqueued;
 use koppel_test_support::{Fixture, TestDatabase, fixed_start};
 
 const RETENTION_HOURS: i64 = 6;

@@ -1,7 +1,9 @@
 //! The job kinds Koppel has built in: one file per kind. Feature crates define their own kinds the
-//! same way (a type implementing [`crate::Job`] in a file of its own) and the binary registers them.
+//! same way (a type implementing [`crate::JobType`] and [`crate::Job`] in a file of its own) and the
+//! binary registers them. The `probe` kind is test code and exists only with the `testing` feature.
 
 pub mod noop;
+#[cfg(feature = "testing")]
 pub mod probe;
 pub mod prune_history;
 
@@ -17,11 +19,11 @@ pub struct BuiltinConfig {
 /// A registry with every built-in kind.
 pub fn builtin(config: &BuiltinConfig) -> Registry {
     let mut registry = Registry::new();
-    registry
-        .register(noop::Noop)
-        .register(probe::Probe)
-        .register(prune_history::PruneHistory {
-            retention: config.history_retention,
-        });
+    registry.register(noop::Noop).register(prune_history::PruneHistory {
+        retention: config.history_retention,
+    });
+    // The process tests of the binary run probe jobs on a real `koppel worker`.
+    #[cfg(feature = "testing")]
+    registry.register(probe::Probe);
     registry
 }

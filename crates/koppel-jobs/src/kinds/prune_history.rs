@@ -1,8 +1,9 @@
 //! `prune_history`: the periodic system job that removes finished runs (with their items) and
 //! finished jobs older than the configured retention. Unfinished work is never pruned.
 
-use crate::job::{Job, JobContext, JobFuture, Outcome};
-use koppel_store::runs::RunMessage;
+use crate::job::{Job, JobContext, JobFuture, JobType, Outcome};
+use crate::runs::RunMessage;
+use crate::scheduler::Scope;
 use serde_json::json;
 
 pub const KIND: &str = "prune_history";
@@ -11,17 +12,20 @@ pub struct PruneHistory {
     pub retention: chrono::Duration,
 }
 
-impl Job for PruneHistory {
-    fn kind(&self) -> &'static str {
-        KIND
-    }
+impl JobType for PruneHistory {
+    const KIND: &'static str = KIND;
+    /// A period that comes round while the previous prune still runs joins it.
+    const DEDUPLICATED: bool = true;
+    const SCHEDULE: Option<Scope> = Some(Scope::System);
+}
 
+impl Job for PruneHistory {
     fn run<'a>(&'a self, context: &'a JobContext) -> JobFuture<'a> {
         Box::pin(async move {
             let store = context.store();
             let cutoff = store.now() - self.retention;
             // Deleting again what an earlier attempt deleted is a no-op, so a rerun is harmless.
-            let pruned = store.prune_history(cutoff).await?;
+            let pruned = crate::storage::jobs::prune_history(store, cutoff).await?;
             tracing::info!(
                 runs = pruned.runs,
                 run_items = pruned.run_items,

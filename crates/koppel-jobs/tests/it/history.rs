@@ -2,11 +2,12 @@
 //! pruning after the retention period by the periodic `prune_history` job.
 
 use crate::{probe, queue, registry, start_time, worker};
+use koppel_jobs::Scope;
+use koppel_jobs::runs::{ItemStatus, RunFilter, RunStatus, Trigger};
 use koppel_jobs::scheduler::{Periodic, Scheduler, SchedulerConfig};
+use koppel_jobs::storage::jobs::JobStatus;
 use koppel_store::StoreError;
 use koppel_store::platform::Actor;
-use koppel_store::queue::{JobStatus, ScheduleScope};
-use koppel_store::runs::{ItemStatus, RunFilter, RunStatus, Trigger};
 use koppel_test_support::{Fixture, TestDatabase};
 use serde_json::json;
 
@@ -25,22 +26,22 @@ async fn runs_are_listed_newest_first_filtered_and_paged_per_administration() {
             if index == 3 {
                 job = probe(json!({"fail": "permanent"})).administration(fixture.sub1);
             }
-            ours.push(store.enqueue_job(&job).await.unwrap().run());
+            ours.push(koppel_jobs::enqueue_committed(&store, &job).await.unwrap().run());
         }
-        let theirs = store
-            .enqueue_job(&probe(json!({})).administration(fixture.sub2))
+        let theirs = koppel_jobs::enqueue_committed(&store, &probe(json!({})).administration(fixture.sub2))
             .await
             .unwrap()
             .run();
         worker(&queue, "w1").run_until_idle().await.unwrap();
 
-        let all = |filter: RunFilter| async move { store.runs(fixture.sub1, &filter).await.unwrap() };
+        let all =
+            |filter: RunFilter| async move { koppel_jobs::runs::list(&store, fixture.sub1, &filter).await.unwrap() };
         let page = all(RunFilter {
             limit: 50,
             ..RunFilter::default()
         })
         .await;
-        let ids: Vec<i64> = page.runs.iter().map(|r| r.id).collect();
+        let ids: Vec<koppel_jobs::RunId> = page.runs.iter().map(|r| r.id).collect();
         assert_eq!(
             ids,
             ours.iter().rev().copied().collect::<Vec<_>>(),
@@ -89,7 +90,7 @@ async fn runs_are_listed_newest_first_filtered_and_paged_per_administration() {
         }
         assert_eq!(seen, ids, "paging sees every run once");
         assert!(matches!(
-            store.run(fixture.sub1, theirs).await,
+            koppel_jobs::runs::run(&store, fixture.sub1, theirs).await,
             Err(StoreError::NotFound)
         ));
         db.cleanup().await;
@@ -102,29 +103,34 @@ async fn a_run_records_its_progress_and_its_items() {
         let store = db.store();
         let fixture = Fixture::create(store).await;
         let queue = queue(store);
-        let run = store
-            .enqueue_job(&probe(json!({"steps": 4, "items": 5})).administration(fixture.sub1))
-            .await
-            .unwrap()
-            .run();
+        let run = koppel_jobs::enqueue_committed(
+            &store,
+            &probe(json!({"steps": 4, "items": 5})).administration(fixture.sub1),
+        )
+        .await
+        .unwrap()
+        .run();
         worker(&queue, "w1").run_until_idle().await.unwrap();
-        let finished = store.run(fixture.sub1, run).await.unwrap();
+        let finished = koppel_jobs::runs::run(&store, fixture.sub1, run).await.unwrap();
         assert_eq!((finished.progress_done, finished.progress_total), (4, Some(4)));
         assert_eq!(finished.started_at, Some(start_time()));
         assert_eq!(finished.finished_at, Some(start_time()));
 
-        let first = store.run_items(fixture.sub1, run, None, 2).await.unwrap();
+        let first = koppel_jobs::runs::items(&store, fixture.sub1, run, None, 2)
+            .await
+            .unwrap();
         assert_eq!(
             first.items.iter().map(|i| i.key.as_str()).collect::<Vec<_>>(),
             vec!["probe-item-0", "probe-item-1"]
         );
-        let rest = store.run_items(fixture.sub1, run, first.next_after, 10).await.unwrap();
+        let rest = koppel_jobs::runs::items(&store, fixture.sub1, run, first.next_after, 10)
+            .await
+            .unwrap();
         assert_eq!(rest.items.len(), 3);
         assert_eq!(rest.next_after, None);
         assert_eq!(rest.items[0].status, ItemStatus::Skipped);
         assert!(
-            store
-                .run_items(fixture.sub2, run, None, 10)
+            koppel_jobs::runs::items(&store, fixture.sub2, run, None, 10)
                 .await
                 .unwrap()
                 .items
@@ -142,28 +148,34 @@ async fn a_user_retries_a_failed_run_as_a_new_run() {
         let queue = queue(store);
         let worker = worker(&queue, "w1");
         let payload = json!({"fail": "permanent"});
-        let failed = store
-            .enqueue_job(&probe(payload.clone()).administration(fixture.sub1))
+        let failed = koppel_jobs::enqueue_committed(&store, &probe(payload.clone()).administration(fixture.sub1))
             .await
             .unwrap()
             .run();
-        let succeeded = store
-            .enqueue_job(&probe(json!({})).administration(fixture.sub1))
+        let succeeded = koppel_jobs::enqueue_committed(&store, &probe(json!({})).administration(fixture.sub1))
             .await
             .unwrap()
             .run();
         worker.run_until_idle().await.unwrap();
 
         let actor = Actor(Some(fixture.admin.id));
-        let retry = store.retry_run(fixture.sub1, failed, actor).await.unwrap();
+        let retry = koppel_jobs::runs::retry(&store, fixture.sub1, failed, actor)
+            .await
+            .unwrap();
         assert!(retry.is_new());
-        let run = store.run(fixture.sub1, retry.run()).await.unwrap();
+        let run = koppel_jobs::runs::run(&store, fixture.sub1, retry.run()).await.unwrap();
         assert_eq!(
             (run.trigger, run.retry_of, run.started_by),
             (Trigger::Retry, Some(failed), Some(fixture.admin.id))
         );
-        assert_eq!(store.job(retry.job()).await.unwrap().payload, payload);
-        match store.retry_run(fixture.sub1, succeeded, actor).await {
+        assert_eq!(
+            koppel_jobs::storage::jobs::job(&store, retry.job())
+                .await
+                .unwrap()
+                .payload,
+            payload
+        );
+        match koppel_jobs::runs::retry(&store, fixture.sub1, succeeded, actor).await {
             Err(StoreError::Conflict {
                 code: "run_not_retryable",
                 ..
@@ -181,28 +193,26 @@ async fn the_periodic_prune_removes_finished_history_older_than_the_retention() 
         let fixture = Fixture::create(store).await;
         let queue = queue(store);
         let worker = worker(&queue, "w1");
-        let old = store
-            .enqueue_job(&probe(json!({"items": 3})).administration(fixture.sub1))
+        let old = koppel_jobs::enqueue_committed(&store, &probe(json!({"items": 3})).administration(fixture.sub1))
             .await
             .unwrap();
         worker.run_until_idle().await.unwrap();
         // Work that has not finished is never pruned, however old.
         let far = start_time() + chrono::Duration::days(365);
-        let waiting = store
-            .enqueue_job(&probe(json!({})).administration(fixture.sub1).run_at(far))
-            .await
-            .unwrap();
+        let waiting =
+            koppel_jobs::enqueue_committed(&store, &probe(json!({})).administration(fixture.sub1).run_at(far))
+                .await
+                .unwrap();
 
         db.fixed_clock().advance(chrono::Duration::days(31));
-        let recent = store
-            .enqueue_job(&probe(json!({})).administration(fixture.sub1))
+        let recent = koppel_jobs::enqueue_committed(&store, &probe(json!({})).administration(fixture.sub1))
             .await
             .unwrap();
         worker.run_until_idle().await.unwrap();
 
         let hourly = vec![Periodic {
             kind: "prune_history",
-            scope: ScheduleScope::System,
+            scope: Scope::System,
             interval: std::time::Duration::from_secs(3600),
         }];
         let scheduler = Scheduler::new(&queue, &registry(), hourly, SchedulerConfig::default()).unwrap();
@@ -210,42 +220,53 @@ async fn the_periodic_prune_removes_finished_history_older_than_the_retention() 
         assert_eq!(worker.run_until_idle().await.unwrap(), 1);
 
         assert!(matches!(
-            store.run(fixture.sub1, old.run()).await,
+            koppel_jobs::runs::run(&store, fixture.sub1, old.run()).await,
             Err(StoreError::NotFound)
         ));
-        assert!(matches!(store.job(old.job()).await, Err(StoreError::NotFound)));
+        assert!(matches!(
+            koppel_jobs::storage::jobs::job(&store, old.job()).await,
+            Err(StoreError::NotFound)
+        ));
         assert!(
-            store
-                .run_items(fixture.sub1, old.run(), None, 10)
+            koppel_jobs::runs::items(&store, fixture.sub1, old.run(), None, 10)
                 .await
                 .unwrap()
                 .items
                 .is_empty()
         );
         assert!(
-            store
-                .probe_executions()
+            koppel_jobs::testing::probe::executions(&store)
                 .await
                 .unwrap()
                 .iter()
                 .all(|p| p.job_id != old.job())
         );
         assert_eq!(
-            store.run(fixture.sub1, waiting.run()).await.unwrap().status,
+            koppel_jobs::runs::run(&store, fixture.sub1, waiting.run())
+                .await
+                .unwrap()
+                .status,
             RunStatus::Queued
         );
         assert_eq!(
-            store.run(fixture.sub1, recent.run()).await.unwrap().status,
+            koppel_jobs::runs::run(&store, fixture.sub1, recent.run())
+                .await
+                .unwrap()
+                .status,
             RunStatus::Succeeded
         );
 
-        let counts = store.job_counts().await.unwrap();
+        let counts = koppel_jobs::storage::jobs::job_counts(&store).await.unwrap();
         assert_eq!(
             counts.get(&("prune_history".to_string(), JobStatus::Succeeded)),
             Some(&1)
         );
-        let prune_job = store.schedules("prune_history").await.unwrap()[0].last_run_id.unwrap();
-        let prune_run = store.run_by_id(prune_job).await.unwrap();
+        let prune_job = koppel_jobs::storage::schedules::schedules(&store, "prune_history")
+            .await
+            .unwrap()[0]
+            .last_run_id
+            .unwrap();
+        let prune_run = koppel_jobs::runs::any_run(&store, prune_job).await.unwrap();
         assert_eq!(prune_run.counts, json!({"runs": 1, "run_items": 3, "jobs": 1}));
         assert!(prune_run.message.unwrap().nl.contains("1 afgeronde runs"));
         db.cleanup().await;
@@ -258,36 +279,44 @@ async fn the_periodic_prune_removes_finished_history_older_than_the_retention() 
 async fn a_run_with_no_succeeded_item_has_failed_not_partially_succeeded() {
     for db in TestDatabase::all_at(start_time()).await {
         let store = db.store();
-        let claim = koppel_store::queue::ClaimRequest {
+        let claim = koppel_jobs::storage::jobs::ClaimRequest {
             worker: "w1",
             kinds: &["probe"],
             limit: 10,
             lease: chrono::Duration::seconds(30),
-            reclaim: true,
+            reclaim: koppel_jobs::storage::jobs::Reclaim::DeadWorkersFirst,
         };
         let mut statuses = Vec::new();
         for (succeeded, failed) in [(0, 1), (1, 1), (0, 0)] {
-            let enqueued = store.enqueue_job(&probe(json!({}))).await.unwrap();
-            let job = store.claim_jobs(&claim).await.unwrap().jobs.remove(0);
+            let enqueued = koppel_jobs::enqueue_committed(&store, &probe(json!({}))).await.unwrap();
+            let job = koppel_jobs::testing::claim(&store, &claim)
+                .await
+                .unwrap()
+                .jobs
+                .remove(0);
             let items = (0..succeeded)
                 .map(|i| (format!("ok-{i}"), ItemStatus::Succeeded))
                 .chain((0..failed).map(|i| (format!("bad-{i}"), ItemStatus::Failed)));
             for (key, status) in items {
-                let item = koppel_store::runs::NewRunItem {
+                let item = koppel_jobs::runs::NewRunItem {
                     key: &key,
                     status,
                     message: None,
                     detail: None,
                 };
-                store.record_run_item(job.run_id, &item).await.unwrap();
+                koppel_jobs::runs::record_item(&store, job.run_id, &item).await.unwrap();
             }
-            let done = koppel_store::queue::Finish::Succeeded {
+            let done = koppel_jobs::storage::jobs::Finish::Succeeded {
                 partial: failed > 0,
                 message: None,
                 counts: None,
             };
-            assert!(store.finish_job(&job.lease().unwrap(), &done).await.unwrap());
-            let run = store.run_by_id(enqueued.run()).await.unwrap();
+            assert!(
+                koppel_jobs::testing::finish(&store, &job.lease().unwrap(), &done)
+                    .await
+                    .unwrap()
+            );
+            let run = koppel_jobs::runs::any_run(&store, enqueued.run()).await.unwrap();
             statuses.push((run.status, run.message.unwrap().en));
         }
         assert_eq!(

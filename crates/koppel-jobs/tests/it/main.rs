@@ -10,8 +10,10 @@ mod worker;
 
 use chrono::{DateTime, TimeZone, Utc};
 use koppel_jobs::kinds::{self, BuiltinConfig};
-use koppel_jobs::{Ended, Job, JobContext, JobFuture, Queue, Registry, RetryPolicy, Worker, WorkerConfig, WorkerEvent};
-use koppel_store::queue::NewJob;
+use koppel_jobs::storage::jobs::NewJob;
+use koppel_jobs::{
+    Ended, Job, JobContext, JobFuture, JobId, JobType, Queue, Registry, RetryPolicy, Worker, WorkerConfig, WorkerEvent,
+};
 use koppel_store::{ConnectOptions, Store};
 use koppel_test_support::TestDatabase;
 use std::time::Duration;
@@ -41,11 +43,12 @@ pub fn worker_config() -> WorkerConfig {
 /// A test-only kind: its body panics. Registering it also shows that a new kind is one type.
 pub struct Panics;
 
-impl Job for Panics {
-    fn kind(&self) -> &'static str {
-        "panics"
-    }
+impl JobType for Panics {
+    const KIND: &'static str = "panics";
+    const DEDUPLICATED: bool = false;
+}
 
+impl Job for Panics {
     fn run<'a>(&'a self, _context: &'a JobContext) -> JobFuture<'a> {
         Box::pin(async { panic!("a bug in a job body") })
     }
@@ -54,11 +57,12 @@ impl Job for Panics {
 /// A test-only kind: its body ignores cancellation and would run for ten minutes.
 pub struct Stubborn;
 
-impl Job for Stubborn {
-    fn kind(&self) -> &'static str {
-        "stubborn"
-    }
+impl JobType for Stubborn {
+    const KIND: &'static str = "stubborn";
+    const DEDUPLICATED: bool = false;
+}
 
+impl Job for Stubborn {
     fn run<'a>(&'a self, _context: &'a JobContext) -> JobFuture<'a> {
         Box::pin(async {
             tokio::time::sleep(Duration::from_secs(600)).await;
@@ -71,11 +75,12 @@ impl Job for Stubborn {
 /// even though every test of this binary records into one process-wide recorder.
 pub struct Metered;
 
-impl Job for Metered {
-    fn kind(&self) -> &'static str {
-        "metered"
-    }
+impl JobType for Metered {
+    const KIND: &'static str = "metered";
+    const DEDUPLICATED: bool = false;
+}
 
+impl Job for Metered {
     fn run<'a>(&'a self, _context: &'a JobContext) -> JobFuture<'a> {
         Box::pin(async { Ok(koppel_jobs::Outcome::done()) })
     }
@@ -95,7 +100,10 @@ pub fn queue(store: &Store) -> Queue {
 }
 
 pub fn worker(queue: &Queue, id: &str) -> Worker {
-    Worker::with_id(queue, registry(), worker_config(), id.to_string())
+    koppel_jobs::testing::worker(queue, registry())
+        .config(worker_config())
+        .id(id)
+        .build()
 }
 
 /// A second, independent connection pool to the same database: another "node" in-process.
@@ -128,7 +136,7 @@ pub async fn wait_for(
 }
 
 /// Waits until `job` started (its body is running).
-pub async fn started(events: &mut broadcast::Receiver<WorkerEvent>, job: i64) {
+pub async fn started(events: &mut broadcast::Receiver<WorkerEvent>, job: JobId) {
     wait_for(
         events,
         |event| matches!(event, WorkerEvent::Started { job: j, .. } if *j == job),
@@ -137,7 +145,7 @@ pub async fn started(events: &mut broadcast::Receiver<WorkerEvent>, job: i64) {
 }
 
 /// Waits until `job`'s attempt ended, and returns how.
-pub async fn finished(events: &mut broadcast::Receiver<WorkerEvent>, job: i64) -> Ended {
+pub async fn finished(events: &mut broadcast::Receiver<WorkerEvent>, job: JobId) -> Ended {
     match wait_for(
         events,
         |event| matches!(event, WorkerEvent::Finished { job: j, .. } if *j == job),
@@ -151,5 +159,5 @@ pub async fn finished(events: &mut broadcast::Receiver<WorkerEvent>, job: i64) -
 
 /// A probe job with this payload.
 pub fn probe(payload: serde_json::Value) -> NewJob {
-    NewJob::new(kinds::probe::KIND, payload).max_attempts(3)
+    NewJob::new(koppel_jobs::testing::probe::KIND, payload).max_attempts(3)
 }

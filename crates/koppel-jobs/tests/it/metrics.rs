@@ -2,7 +2,7 @@
 
 use crate::{queue, registry, start_time, worker};
 use koppel_jobs::scheduler::{Scheduler, SchedulerConfig};
-use koppel_store::queue::NewJob;
+use koppel_jobs::storage::jobs::NewJob;
 use koppel_test_support::TestDatabase;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde_json::json;
@@ -28,7 +28,9 @@ async fn the_worker_and_scheduler_report_depth_outcomes_latency_and_duration() {
     let store = db.store();
     let queue = queue(store);
     for _ in 0..2 {
-        store.enqueue_job(&NewJob::new("metered", json!({}))).await.unwrap();
+        koppel_jobs::enqueue_committed(&store, &NewJob::new("metered", json!({})))
+            .await
+            .unwrap();
     }
     // The scheduler refreshes the queue depth at every tick, with or without periodic work.
     let scheduler = Scheduler::new(&queue, &registry(), Vec::new(), SchedulerConfig::default()).unwrap();

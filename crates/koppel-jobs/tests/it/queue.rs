@@ -4,9 +4,9 @@
 use crate::{probe, start_time};
 use koppel_domain::record;
 use koppel_domain::resources::RELATIONS;
+use koppel_jobs::runs::{RunFilter, RunStatus, Trigger};
+use koppel_jobs::storage::jobs::{ClaimRequest, Enqueued, Finish, Heartbeat, JobStatus, Lease, NewJob};
 use koppel_store::StoreError;
-use koppel_store::queue::{ClaimRequest, Enqueued, Finish, Heartbeat, JobStatus, Lease, NewJob, ScheduleScope};
-use koppel_store::runs::{RunFilter, RunStatus, Trigger};
 use koppel_test_support::{Fixture, TestDatabase};
 use serde_json::json;
 
@@ -16,7 +16,7 @@ fn claim<'a>(worker: &'a str, kinds: &'a [&'a str]) -> ClaimRequest<'a> {
         kinds,
         limit: 10,
         lease: chrono::Duration::seconds(30),
-        reclaim: true,
+        reclaim: koppel_jobs::storage::jobs::Reclaim::DeadWorkersFirst,
     }
 }
 
@@ -39,40 +39,43 @@ async fn a_job_exists_only_when_the_change_that_caused_it_commits() {
 
         let mut tx = store.write(fixture.sub1).await.unwrap();
         tx.insert(&RELATIONS, relation("K1")).await.unwrap();
-        let rolled_back = tx
-            .enqueue_job(&probe(json!({})).administration(fixture.sub1))
+        let rolled_back = koppel_jobs::enqueue(&mut tx, &probe(json!({})).administration(fixture.sub1))
             .await
             .unwrap();
         tx.rollback().await.unwrap();
         assert!(
-            matches!(store.job(rolled_back.job()).await, Err(StoreError::NotFound)),
-            "{backend}"
-        );
-        assert!(
             matches!(
-                store.run(fixture.sub1, rolled_back.run()).await,
+                koppel_jobs::storage::jobs::job(&store, rolled_back.job()).await,
                 Err(StoreError::NotFound)
             ),
             "{backend}"
         );
         assert!(
-            store.job_counts().await.unwrap().is_empty(),
+            matches!(
+                koppel_jobs::runs::run(&store, fixture.sub1, rolled_back.run()).await,
+                Err(StoreError::NotFound)
+            ),
+            "{backend}"
+        );
+        assert!(
+            koppel_jobs::storage::jobs::job_counts(&store).await.unwrap().is_empty(),
             "{backend}: a rolled-back job left a trace"
         );
 
         let mut tx = store.write(fixture.sub1).await.unwrap();
         tx.insert(&RELATIONS, relation("K2")).await.unwrap();
-        let committed = tx
-            .enqueue_job(&probe(json!({})).administration(fixture.sub1))
+        let committed = koppel_jobs::enqueue(&mut tx, &probe(json!({})).administration(fixture.sub1))
             .await
             .unwrap();
         tx.commit().await.unwrap();
         assert!(committed.is_new());
-        let job = store.job(committed.job()).await.unwrap();
+        let job = koppel_jobs::storage::jobs::job(&store, committed.job()).await.unwrap();
         assert_eq!(job.status, JobStatus::Queued);
         assert_eq!(job.run_id, committed.run());
         assert_eq!(job.administration, Some(fixture.sub1));
-        let run = store.run(fixture.sub1, committed.run()).await.unwrap();
+        let run = koppel_jobs::runs::run(&store, fixture.sub1, committed.run())
+            .await
+            .unwrap();
         assert_eq!(
             (run.status, run.trigger, run.kind.as_str()),
             (RunStatus::Queued, Trigger::Automatic, "probe")
@@ -94,11 +97,13 @@ async fn a_second_job_with_the_same_key_joins_the_queued_or_running_one() {
                 .unique_key(format!("sync:{}", fixture.sub1))
         };
 
-        let first = store.enqueue_job(&sync()).await.unwrap();
+        let first = koppel_jobs::enqueue_committed(&store, &sync()).await.unwrap();
         let Enqueued::Created { job, run } = first else {
             panic!("expected a new job, got {first:?}")
         };
-        let manual = store.enqueue_job(&sync().manual(fixture.admin.id)).await.unwrap();
+        let manual = koppel_jobs::enqueue_committed(&store, &sync().manual(fixture.admin.id))
+            .await
+            .unwrap();
         assert_eq!(
             manual,
             Enqueued::Joined {
@@ -108,10 +113,13 @@ async fn a_second_job_with_the_same_key_joins_the_queued_or_running_one() {
             }
         );
 
-        let claimed = store.claim_jobs(&claim("w1", PROBE)).await.unwrap().jobs;
+        let claimed = koppel_jobs::testing::claim(&store, &claim("w1", PROBE))
+            .await
+            .unwrap()
+            .jobs;
         assert_eq!(claimed.len(), 1);
         assert_eq!(
-            store.enqueue_job(&sync()).await.unwrap(),
+            koppel_jobs::enqueue_committed(&store, &sync()).await.unwrap(),
             Enqueued::Joined {
                 job,
                 run,
@@ -119,16 +127,16 @@ async fn a_second_job_with_the_same_key_joins_the_queued_or_running_one() {
             }
         );
         // Only one run exists for all three requests.
-        let runs = store
-            .runs(
-                fixture.sub1,
-                &RunFilter {
-                    limit: 10,
-                    ..RunFilter::default()
-                },
-            )
-            .await
-            .unwrap();
+        let runs = koppel_jobs::runs::list(
+            &store,
+            fixture.sub1,
+            &RunFilter {
+                limit: 10,
+                ..RunFilter::default()
+            },
+        )
+        .await
+        .unwrap();
         assert_eq!(runs.runs.len(), 1);
 
         let lease = claimed[0].lease().unwrap();
@@ -137,14 +145,14 @@ async fn a_second_job_with_the_same_key_joins_the_queued_or_running_one() {
             message: None,
             counts: None,
         };
-        assert!(store.finish_job(&lease, &done).await.unwrap());
+        assert!(koppel_jobs::testing::finish(&store, &lease, &done).await.unwrap());
         // Finished: the key is free again, and a key of another administration never collided.
-        let next = store.enqueue_job(&sync()).await.unwrap();
+        let next = koppel_jobs::enqueue_committed(&store, &sync()).await.unwrap();
         assert!(next.is_new() && next.job() != job);
         let other = probe(json!({}))
             .administration(fixture.sub2)
             .unique_key(format!("sync:{}", fixture.sub2));
-        assert!(store.enqueue_job(&other).await.unwrap().is_new());
+        assert!(koppel_jobs::enqueue_committed(&store, &other).await.unwrap().is_new());
         db.cleanup().await;
     }
 }
@@ -153,40 +161,69 @@ async fn a_second_job_with_the_same_key_joins_the_queued_or_running_one() {
 async fn due_jobs_are_claimed_by_priority_and_future_jobs_wait() {
     for db in TestDatabase::all_at(start_time()).await {
         let store = db.store();
-        let low = store.enqueue_job(&probe(json!({}))).await.unwrap().job();
-        let high = store.enqueue_job(&probe(json!({})).priority(10)).await.unwrap().job();
-        let later = store
-            .enqueue_job(&probe(json!({})).run_at(start_time() + chrono::Duration::hours(1)))
+        let low = koppel_jobs::enqueue_committed(&store, &probe(json!({})))
             .await
-            .unwrap();
-        let other_kind = store
-            .enqueue_job(&NewJob::new("unknown_kind", json!({})))
+            .unwrap()
+            .job();
+        let high = koppel_jobs::enqueue_committed(&store, &probe(json!({})).priority(10))
+            .await
+            .unwrap()
+            .job();
+        let later = koppel_jobs::enqueue_committed(
+            &store,
+            &probe(json!({})).run_at(start_time() + chrono::Duration::hours(1)),
+        )
+        .await
+        .unwrap();
+        let other_kind = koppel_jobs::enqueue_committed(&store, &NewJob::new("unknown_kind", json!({})))
             .await
             .unwrap()
             .job();
 
-        let claimed = store.claim_jobs(&claim("w1", PROBE)).await.unwrap().jobs;
+        let claimed = koppel_jobs::testing::claim(&store, &claim("w1", PROBE))
+            .await
+            .unwrap()
+            .jobs;
         assert_eq!(
             claimed.iter().map(|j| j.id).collect::<Vec<_>>(),
             vec![high, low],
             "{}",
             db.backend().name()
         );
-        assert!(store.claim_jobs(&claim("w1", PROBE)).await.unwrap().jobs.is_empty());
+        assert!(
+            koppel_jobs::testing::claim(&store, &claim("w1", PROBE))
+                .await
+                .unwrap()
+                .jobs
+                .is_empty()
+        );
         let done = Finish::Succeeded {
             partial: false,
             message: None,
             counts: None,
         };
         for job in &claimed {
-            assert!(store.finish_job(&job.lease().unwrap(), &done).await.unwrap());
+            assert!(
+                koppel_jobs::testing::finish(&store, &job.lease().unwrap(), &done)
+                    .await
+                    .unwrap()
+            );
         }
 
         db.fixed_clock().advance(chrono::Duration::hours(1));
-        let claimed = store.claim_jobs(&claim("w1", PROBE)).await.unwrap().jobs;
+        let claimed = koppel_jobs::testing::claim(&store, &claim("w1", PROBE))
+            .await
+            .unwrap()
+            .jobs;
         assert_eq!(claimed.iter().map(|j| j.id).collect::<Vec<_>>(), vec![later.job()]);
         // A kind this worker does not run waits for one that does.
-        assert_eq!(store.job(other_kind).await.unwrap().status, JobStatus::Queued);
+        assert_eq!(
+            koppel_jobs::storage::jobs::job(&store, other_kind)
+                .await
+                .unwrap()
+                .status,
+            JobStatus::Queued
+        );
         db.cleanup().await;
     }
 }
@@ -195,9 +232,8 @@ async fn due_jobs_are_claimed_by_priority_and_future_jobs_wait() {
 async fn only_the_current_lease_holder_can_extend_or_finish_a_job() {
     for db in TestDatabase::all_at(start_time()).await {
         let store = db.store();
-        let enqueued = store.enqueue_job(&probe(json!({}))).await.unwrap();
-        let first = store
-            .claim_jobs(&claim("worker-a", PROBE))
+        let enqueued = koppel_jobs::enqueue_committed(&store, &probe(json!({}))).await.unwrap();
+        let first = koppel_jobs::testing::claim(&store, &claim("worker-a", PROBE))
             .await
             .unwrap()
             .jobs
@@ -208,8 +244,7 @@ async fn only_the_current_lease_holder_can_extend_or_finish_a_job() {
             (1, Some(start_time() + chrono::Duration::seconds(30)))
         );
         assert_eq!(
-            store
-                .heartbeat_job(&lease_a, chrono::Duration::seconds(30))
+            koppel_jobs::testing::heartbeat(&store, &lease_a, chrono::Duration::seconds(30))
                 .await
                 .unwrap(),
             Heartbeat::Held {
@@ -218,8 +253,7 @@ async fn only_the_current_lease_holder_can_extend_or_finish_a_job() {
         );
         // While the lease holds, nobody else gets the job.
         assert!(
-            store
-                .claim_jobs(&claim("worker-b", PROBE))
+            koppel_jobs::testing::claim(&store, &claim("worker-b", PROBE))
                 .await
                 .unwrap()
                 .jobs
@@ -229,15 +263,18 @@ async fn only_the_current_lease_holder_can_extend_or_finish_a_job() {
         // Worker A goes quiet past its lease; B takes the job over.
         db.fixed_clock().advance(chrono::Duration::seconds(31));
         let without_reclaim = ClaimRequest {
-            reclaim: false,
+            reclaim: koppel_jobs::storage::jobs::Reclaim::DueOnly,
             ..claim("worker-b", PROBE)
         };
         assert!(
-            store.claim_jobs(&without_reclaim).await.unwrap().jobs.is_empty(),
+            koppel_jobs::testing::claim(&store, &without_reclaim)
+                .await
+                .unwrap()
+                .jobs
+                .is_empty(),
             "taken over only when asked"
         );
-        let second = store
-            .claim_jobs(&claim("worker-b", PROBE))
+        let second = koppel_jobs::testing::claim(&store, &claim("worker-b", PROBE))
             .await
             .unwrap()
             .jobs
@@ -247,8 +284,7 @@ async fn only_the_current_lease_holder_can_extend_or_finish_a_job() {
 
         // A wakes up: its heartbeat and its outcome are refused, even with the same worker id.
         assert_eq!(
-            store
-                .heartbeat_job(&lease_a, chrono::Duration::seconds(30))
+            koppel_jobs::testing::heartbeat(&store, &lease_a, chrono::Duration::seconds(30))
                 .await
                 .unwrap(),
             Heartbeat::Lost
@@ -258,16 +294,26 @@ async fn only_the_current_lease_holder_can_extend_or_finish_a_job() {
             message: None,
             counts: None,
         };
-        assert!(!store.finish_job(&lease_a, &done).await.unwrap());
+        assert!(!koppel_jobs::testing::finish(&store, &lease_a, &done).await.unwrap());
         let stale_same_id = Lease {
             worker: "worker-b".into(),
             ..lease_a.clone()
         };
-        assert!(!store.finish_job(&stale_same_id, &done).await.unwrap());
-        assert_eq!(store.job(enqueued.job()).await.unwrap().status, JobStatus::Running);
+        assert!(
+            !koppel_jobs::testing::finish(&store, &stale_same_id, &done)
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            koppel_jobs::storage::jobs::job(&store, enqueued.job())
+                .await
+                .unwrap()
+                .status,
+            JobStatus::Running
+        );
 
-        assert!(store.finish_job(&lease_b, &done).await.unwrap());
-        let run = store.run_by_id(enqueued.run()).await.unwrap();
+        assert!(koppel_jobs::testing::finish(&store, &lease_b, &done).await.unwrap());
+        let run = koppel_jobs::runs::any_run(&store, enqueued.run()).await.unwrap();
         assert_eq!((run.status, run.attempts), (RunStatus::Succeeded, 2));
         db.cleanup().await;
     }
@@ -277,15 +323,25 @@ async fn only_the_current_lease_holder_can_extend_or_finish_a_job() {
 async fn a_job_whose_worker_died_on_its_last_attempt_fails_with_a_message_that_says_so() {
     for db in TestDatabase::all_at(start_time()).await {
         let store = db.store();
-        let last_try = store.enqueue_job(&probe(json!({})).max_attempts(1)).await.unwrap();
-        let with_attempts_left = store.enqueue_job(&probe(json!({})).max_attempts(5)).await.unwrap();
+        let last_try = koppel_jobs::enqueue_committed(&store, &probe(json!({})).max_attempts(1))
+            .await
+            .unwrap();
+        let with_attempts_left = koppel_jobs::enqueue_committed(&store, &probe(json!({})).max_attempts(5))
+            .await
+            .unwrap();
         assert_eq!(
-            store.claim_jobs(&claim("dead-worker", PROBE)).await.unwrap().jobs.len(),
+            koppel_jobs::testing::claim(&store, &claim("dead-worker", PROBE))
+                .await
+                .unwrap()
+                .jobs
+                .len(),
             2
         );
 
         db.fixed_clock().advance(chrono::Duration::seconds(31));
-        let claim_after = store.claim_jobs(&claim("survivor", PROBE)).await.unwrap();
+        let claim_after = koppel_jobs::testing::claim(&store, &claim("survivor", PROBE))
+            .await
+            .unwrap();
         // The one with attempts left is reclaimed; the one without is given up on.
         assert_eq!(
             claim_after.jobs.iter().map(|j| j.id).collect::<Vec<_>>(),
@@ -296,7 +352,7 @@ async fn a_job_whose_worker_died_on_its_last_attempt_fails_with_a_message_that_s
         assert_eq!(claim_after.given_up[0].run_id, last_try.run());
         assert_eq!(claim_after.given_up[0].status, JobStatus::Failed);
 
-        let run = store.run_by_id(last_try.run()).await.unwrap();
+        let run = koppel_jobs::runs::any_run(&store, last_try.run()).await.unwrap();
         assert_eq!(
             run.status,
             RunStatus::Failed,
@@ -318,25 +374,30 @@ async fn a_running_job_whose_cancellation_was_requested_is_cancelled_when_its_wo
     for db in TestDatabase::all_at(start_time()).await {
         let store = db.store();
         let fixture = Fixture::create(store).await;
-        let enqueued = store
-            .enqueue_job(&probe(json!({})).administration(fixture.sub1))
+        let enqueued = koppel_jobs::enqueue_committed(&store, &probe(json!({})).administration(fixture.sub1))
             .await
             .unwrap();
-        store.claim_jobs(&claim("dead-worker", PROBE)).await.unwrap();
-        let outcome = store
-            .cancel_run(
-                fixture.sub1,
-                enqueued.run(),
-                koppel_store::platform::Actor(Some(fixture.admin.id)),
-            )
+        koppel_jobs::testing::claim(&store, &claim("dead-worker", PROBE))
             .await
             .unwrap();
-        assert_eq!(outcome, koppel_store::runs::CancelOutcome::Requested);
+        let outcome = koppel_jobs::runs::cancel(
+            &store,
+            fixture.sub1,
+            enqueued.run(),
+            koppel_store::platform::Actor(Some(fixture.admin.id)),
+        )
+        .await
+        .unwrap();
+        assert_eq!(outcome, koppel_jobs::runs::CancelOutcome::Requested);
         db.fixed_clock().advance(chrono::Duration::seconds(31));
-        let claimed = store.claim_jobs(&claim("survivor", PROBE)).await.unwrap();
+        let claimed = koppel_jobs::testing::claim(&store, &claim("survivor", PROBE))
+            .await
+            .unwrap();
         assert!(claimed.jobs.is_empty(), "a job the user cancelled is not run again");
         assert_eq!(claimed.given_up[0].status, JobStatus::Cancelled);
-        let run = store.run(fixture.sub1, enqueued.run()).await.unwrap();
+        let run = koppel_jobs::runs::run(&store, fixture.sub1, enqueued.run())
+            .await
+            .unwrap();
         assert_eq!(
             (run.status, run.cancelled_by),
             (RunStatus::Cancelled, Some(fixture.admin.id))
@@ -350,43 +411,69 @@ async fn deleting_a_sub_removes_its_jobs_runs_items_and_schedules() {
     for db in TestDatabase::all_at(start_time()).await {
         let store = db.store();
         let fixture = Fixture::create(store).await;
-        let doomed = store
-            .enqueue_job(&probe(json!({})).administration(fixture.sub2))
+        let doomed = koppel_jobs::enqueue_committed(&store, &probe(json!({})).administration(fixture.sub2))
             .await
             .unwrap();
-        let kept = store
-            .enqueue_job(&probe(json!({})).administration(fixture.sub1))
+        let kept = koppel_jobs::enqueue_committed(&store, &probe(json!({})).administration(fixture.sub1))
             .await
             .unwrap();
-        let item = koppel_store::runs::NewRunItem {
+        let item = koppel_jobs::runs::NewRunItem {
             key: "relations/1",
-            status: koppel_store::runs::ItemStatus::Succeeded,
+            status: koppel_jobs::runs::ItemStatus::Succeeded,
             message: None,
             detail: None,
         };
-        store.record_run_item(doomed.run(), &item).await.unwrap();
-        for target in store
-            .unscheduled_targets("probe", ScheduleScope::EveryAdministration)
+        koppel_jobs::runs::record_item(&store, doomed.run(), &item)
             .await
-            .unwrap()
-        {
-            store
-                .create_schedule("probe", target, chrono::Duration::hours(1), start_time())
+            .unwrap();
+        // Every administration gets its schedule from the scheduler.
+        let every_administration = vec![koppel_jobs::Periodic {
+            kind: "probe",
+            scope: koppel_jobs::Scope::EveryAdministration,
+            interval: std::time::Duration::from_secs(3600),
+        }];
+        koppel_jobs::Scheduler::new(
+            &crate::queue(store),
+            &crate::registry(),
+            every_administration,
+            koppel_jobs::SchedulerConfig::default(),
+        )
+        .unwrap()
+        .tick()
+        .await
+        .unwrap();
+        assert_eq!(
+            koppel_jobs::storage::schedules::schedules(&store, "probe")
                 .await
-                .unwrap();
-        }
-        assert_eq!(store.schedules("probe").await.unwrap().len(), 3);
+                .unwrap()
+                .len(),
+            3
+        );
 
         store
             .delete_administration(fixture.sub2, koppel_store::platform::Actor::SYSTEM)
             .await
             .unwrap();
-        assert!(matches!(store.job(doomed.job()).await, Err(StoreError::NotFound)));
-        assert!(matches!(store.run_by_id(doomed.run()).await, Err(StoreError::NotFound)));
-        let schedules = store.schedules("probe").await.unwrap();
+        assert!(matches!(
+            koppel_jobs::storage::jobs::job(&store, doomed.job()).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            koppel_jobs::runs::any_run(&store, doomed.run()).await,
+            Err(StoreError::NotFound)
+        ));
+        let schedules = koppel_jobs::storage::schedules::schedules(&store, "probe")
+            .await
+            .unwrap();
         assert_eq!(schedules.len(), 2);
         assert!(schedules.iter().all(|s| s.administration != Some(fixture.sub2)));
-        assert_eq!(store.job(kept.job()).await.unwrap().status, JobStatus::Queued);
+        assert_eq!(
+            koppel_jobs::storage::jobs::job(&store, kept.job())
+                .await
+                .unwrap()
+                .status,
+            JobStatus::Queued
+        );
         db.cleanup().await;
     }
 }
@@ -400,7 +487,7 @@ async fn invalid_jobs_are_refused() {
         (probe(json!({})).max_attempts(0), "max_attempts"),
         (probe(json!({})).unique_key(""), "unique_key"),
     ] {
-        match store.enqueue_job(&job).await {
+        match koppel_jobs::enqueue_committed(&store, &job).await {
             Err(StoreError::Invalid(errors)) => assert_eq!(errors[0].field, field),
             other => panic!("expected {field} to be refused, got {other:?}"),
         }
@@ -412,14 +499,13 @@ async fn invalid_jobs_are_refused() {
 async fn a_running_job_whose_worker_stopped_shows_as_being_recovered() {
     for db in TestDatabase::all_at(start_time()).await {
         let store = db.store();
-        store.enqueue_job(&probe(json!({}))).await.unwrap();
-        let claimed = store
-            .claim_jobs(&claim("worker-a", PROBE))
+        koppel_jobs::enqueue_committed(&store, &probe(json!({}))).await.unwrap();
+        let claimed = koppel_jobs::testing::claim(&store, &claim("worker-a", PROBE))
             .await
             .unwrap()
             .jobs
             .remove(0);
-        let run = store.run_by_id(claimed.run_id).await.unwrap();
+        let run = koppel_jobs::runs::any_run(&store, claimed.run_id).await.unwrap();
         assert_eq!(
             (run.status, run.recovering),
             (RunStatus::Running, false),
@@ -428,12 +514,15 @@ async fn a_running_job_whose_worker_stopped_shows_as_being_recovered() {
         // Worker A is killed: no more heartbeats. Past its lease the run says it is being recovered
         // instead of plainly running.
         db.fixed_clock().advance(chrono::Duration::seconds(31));
-        let run = store.run_by_id(claimed.run_id).await.unwrap();
+        let run = koppel_jobs::runs::any_run(&store, claimed.run_id).await.unwrap();
         assert_eq!((run.status, run.recovering), (RunStatus::Running, true));
         // Worker B takes it over: running under a live lease again.
-        let taken = store.claim_jobs(&claim("worker-b", PROBE)).await.unwrap().jobs;
+        let taken = koppel_jobs::testing::claim(&store, &claim("worker-b", PROBE))
+            .await
+            .unwrap()
+            .jobs;
         assert_eq!(taken.len(), 1);
-        let run = store.run_by_id(claimed.run_id).await.unwrap();
+        let run = koppel_jobs::runs::any_run(&store, claimed.run_id).await.unwrap();
         assert_eq!((run.status, run.recovering), (RunStatus::Running, false));
         db.cleanup().await;
     }

@@ -2,15 +2,16 @@
 //! is caught up with one run, and every administration gets its own schedule.
 
 use crate::{queue, registry, second_store, start_time, worker};
+use koppel_jobs::Scope;
+use koppel_jobs::runs::{RunFilter, Trigger};
 use koppel_jobs::scheduler::{Periodic, ScheduleError, Scheduler, SchedulerConfig};
-use koppel_store::queue::{JobStatus, ScheduleScope};
-use koppel_store::runs::{RunFilter, Trigger};
+use koppel_jobs::storage::jobs::JobStatus;
 use koppel_test_support::{Fixture, TestDatabase};
 use std::time::Duration;
 
 const FIFTEEN_MINUTES: Duration = Duration::from_secs(15 * 60);
 
-fn probe_every(interval: Duration, scope: ScheduleScope) -> Vec<Periodic> {
+fn probe_every(interval: Duration, scope: Scope) -> Vec<Periodic> {
     vec![Periodic {
         kind: "probe",
         scope,
@@ -18,7 +19,7 @@ fn probe_every(interval: Duration, scope: ScheduleScope) -> Vec<Periodic> {
     }]
 }
 
-fn probe_jobs(counts: &koppel_store::queue::JobCounts, status: JobStatus) -> i64 {
+fn probe_jobs(counts: &koppel_jobs::storage::jobs::JobCounts, status: JobStatus) -> i64 {
     counts.get(&("probe".to_string(), status)).copied().unwrap_or(0)
 }
 
@@ -29,7 +30,7 @@ async fn two_schedulers_fire_each_of_ten_periods_exactly_once() {
         let store_a = db.store().clone();
         let store_b = second_store(&db).await;
         let (queue_a, queue_b) = (queue(&store_a), queue(&store_b));
-        let periodic = probe_every(FIFTEEN_MINUTES, ScheduleScope::System);
+        let periodic = probe_every(FIFTEEN_MINUTES, Scope::System);
         let a = Scheduler::new(&queue_a, &registry(), periodic.clone(), SchedulerConfig::default()).unwrap();
         let b = Scheduler::new(&queue_b, &registry(), periodic, SchedulerConfig::default()).unwrap();
         let worker = worker(&queue_a, "w1");
@@ -41,14 +42,16 @@ async fn two_schedulers_fire_each_of_ten_periods_exactly_once() {
             assert_eq!(worker.run_until_idle().await.unwrap(), 1, "{backend}: period {period}");
             db.fixed_clock().advance(chrono::Duration::minutes(15));
         }
-        let counts = store_a.job_counts().await.unwrap();
+        let counts = koppel_jobs::storage::jobs::job_counts(&store_a).await.unwrap();
         assert_eq!(
             probe_jobs(&counts, JobStatus::Succeeded),
             10,
             "{backend}: exactly ten runs"
         );
         assert_eq!(counts.values().sum::<i64>(), 10, "{backend}: {counts:?}");
-        let schedule = &store_a.schedules("probe").await.unwrap()[0];
+        let schedule = &koppel_jobs::storage::schedules::schedules(&store_a, "probe")
+            .await
+            .unwrap()[0];
         assert_eq!(schedule.next_run_at, start_time() + chrono::Duration::minutes(150));
         store_b.close().await;
         db.cleanup().await;
@@ -63,7 +66,7 @@ async fn after_downtime_a_schedule_fires_once_not_once_per_missed_period() {
         let scheduler = Scheduler::new(
             &queue,
             &registry(),
-            probe_every(FIFTEEN_MINUTES, ScheduleScope::System),
+            probe_every(FIFTEEN_MINUTES, Scope::System),
             SchedulerConfig::default(),
         )
         .unwrap();
@@ -80,13 +83,21 @@ async fn after_downtime_a_schedule_fires_once_not_once_per_missed_period() {
         db.fixed_clock().advance(chrono::Duration::minutes(10 * 60 + 7));
         assert_eq!(scheduler.tick().await.unwrap().fired, 1);
         assert_eq!(scheduler.tick().await.unwrap().fired, 0);
-        let schedule = &store.schedules("probe").await.unwrap()[0];
+        let schedule = &koppel_jobs::storage::schedules::schedules(&store, "probe")
+            .await
+            .unwrap()[0];
         assert_eq!(
             schedule.next_run_at,
             start_time() + chrono::Duration::minutes(10 * 60 + 15),
             "back on the grid"
         );
-        assert_eq!(probe_jobs(&store.job_counts().await.unwrap(), JobStatus::Queued), 1);
+        assert_eq!(
+            probe_jobs(
+                &koppel_jobs::storage::jobs::job_counts(&store).await.unwrap(),
+                JobStatus::Queued
+            ),
+            1
+        );
         assert_eq!(worker.run_until_idle().await.unwrap(), 1);
         db.cleanup().await;
     }
@@ -100,7 +111,7 @@ async fn a_period_that_comes_round_while_its_last_run_still_waits_joins_that_run
         let scheduler = Scheduler::new(
             &queue,
             &registry(),
-            probe_every(FIFTEEN_MINUTES, ScheduleScope::System),
+            probe_every(FIFTEEN_MINUTES, Scope::System),
             SchedulerConfig::default(),
         )
         .unwrap();
@@ -112,7 +123,13 @@ async fn a_period_that_comes_round_while_its_last_run_still_waits_joins_that_run
             (1, 1),
             "no worker ran the first: no second run piles up"
         );
-        assert_eq!(probe_jobs(&store.job_counts().await.unwrap(), JobStatus::Queued), 1);
+        assert_eq!(
+            probe_jobs(
+                &koppel_jobs::storage::jobs::job_counts(&store).await.unwrap(),
+                JobStatus::Queued
+            ),
+            1
+        );
         db.cleanup().await;
     }
 }
@@ -127,12 +144,14 @@ async fn every_administration_gets_its_own_schedule_spread_over_the_interval() {
         let scheduler = Scheduler::new(
             &queue,
             &registry(),
-            probe_every(hour, ScheduleScope::EveryAdministration),
+            probe_every(hour, Scope::EveryAdministration),
             SchedulerConfig::default(),
         )
         .unwrap();
         scheduler.tick().await.unwrap();
-        let schedules = store.schedules("probe").await.unwrap();
+        let schedules = koppel_jobs::storage::schedules::schedules(&store, "probe")
+            .await
+            .unwrap();
         assert_eq!(schedules.len(), 3);
         for schedule in &schedules {
             assert!(schedule.administration.is_some());
@@ -143,17 +162,17 @@ async fn every_administration_gets_its_own_schedule_spread_over_the_interval() {
         }
         db.fixed_clock().advance(chrono::Duration::hours(1));
         assert_eq!(scheduler.tick().await.unwrap().fired, 3);
-        let runs = store
-            .runs(
-                fixture.sub1,
-                &RunFilter {
-                    limit: 10,
-                    ..RunFilter::default()
-                },
-            )
-            .await
-            .unwrap()
-            .runs;
+        let runs = koppel_jobs::runs::list(
+            &store,
+            fixture.sub1,
+            &RunFilter {
+                limit: 10,
+                ..RunFilter::default()
+            },
+        )
+        .await
+        .unwrap()
+        .runs;
         assert_eq!(runs.len(), 1);
         assert_eq!(runs[0].trigger, Trigger::Automatic);
         assert!(runs[0].scheduled_for.is_some());
@@ -163,12 +182,15 @@ async fn every_administration_gets_its_own_schedule_spread_over_the_interval() {
         let faster = Scheduler::new(
             &queue,
             &registry(),
-            probe_every(five, ScheduleScope::EveryAdministration),
+            probe_every(five, Scope::EveryAdministration),
             SchedulerConfig::default(),
         )
         .unwrap();
         faster.tick().await.unwrap();
-        for schedule in store.schedules("probe").await.unwrap() {
+        for schedule in koppel_jobs::storage::schedules::schedules(&store, "probe")
+            .await
+            .unwrap()
+        {
             assert_eq!(schedule.interval_seconds, 300);
             assert!(schedule.next_run_at <= store.now() + chrono::Duration::minutes(5));
         }
@@ -182,14 +204,14 @@ async fn a_scheduler_refuses_configuration_that_cannot_work() {
     let queue = queue(db.store());
     let unknown = vec![Periodic {
         kind: "autosync",
-        scope: ScheduleScope::System,
+        scope: Scope::System,
         interval: FIFTEEN_MINUTES,
     }];
     assert_eq!(
         Scheduler::new(&queue, &registry(), unknown, SchedulerConfig::default()).err(),
         Some(ScheduleError::UnknownKind("autosync"))
     );
-    let too_short = probe_every(Duration::from_millis(10), ScheduleScope::System);
+    let too_short = probe_every(Duration::from_millis(10), Scope::System);
     assert_eq!(
         Scheduler::new(&queue, &registry(), too_short, SchedulerConfig::default()).err(),
         Some(ScheduleError::IntervalTooShort("probe"))

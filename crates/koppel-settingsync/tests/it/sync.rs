@@ -3,12 +3,12 @@
 use koppel_domain::record::{Area, parse_create};
 use koppel_domain::resources;
 use koppel_domain::{AdministrationId, RecordId};
-use koppel_jobs::{Queue, Registry, Worker, WorkerConfig};
+use koppel_jobs::runs::RunStatus;
+use koppel_jobs::{Queue, Registry};
 use koppel_settingsync::job::SettingsSyncJob;
 use koppel_settingsync::{Action, ApplyError, BlockReason, Category, Plan, Selection, SyncError, SyncRequest};
 use koppel_settingsync::{TargetOutcome, apply_target, preview};
 use koppel_store::Store;
-use koppel_store::runs::RunStatus;
 use koppel_test_support::{Fixture, TestDatabase};
 use serde_json::{Value as Json, json};
 use sha2::{Digest, Sha256};
@@ -456,10 +456,14 @@ async fn one_target_failing_midway_is_left_as_it_was_and_the_others_go_on() {
             .unwrap();
         let mut registry = Registry::new();
         registry.register(SettingsSyncJob);
-        let worker = Worker::new(&Queue::new(store.clone(), 3), registry, WorkerConfig::default());
-        worker.run_until_idle().await.unwrap();
+        koppel_jobs::testing::worker(&Queue::new(store.clone(), 3), registry)
+            .run_until_idle()
+            .await
+            .unwrap();
 
-        let run = store.run(fixture.main, enqueued.run()).await.unwrap();
+        let run = koppel_jobs::runs::run(&store, fixture.main, enqueued.run())
+            .await
+            .unwrap();
         assert_eq!(run.status, RunStatus::PartiallySucceeded, "{run:?}");
         assert_eq!(run.counts["targets_failed"], 1);
         assert_eq!(run.counts["targets_succeeded"], 1);
@@ -469,7 +473,10 @@ async fn one_target_failing_midway_is_left_as_it_was_and_the_others_go_on() {
             codes(store, fixture.sub2, Category::Workflows).await,
             BTreeSet::from(["WF-CV".into()])
         );
-        let items = store.run_items(fixture.main, run.id, None, 100).await.unwrap().items;
+        let items = koppel_jobs::runs::items(&store, fixture.main, run.id, None, 100)
+            .await
+            .unwrap()
+            .items;
         let failed = items.iter().find(|i| i.key == fixture.sub1.to_string()).unwrap();
         assert!(
             failed.message.as_ref().unwrap().nl.contains("niet bijgewerkt"),

@@ -22,7 +22,7 @@ use koppel_accountview::settings::SaveError;
 use koppel_accountview::{AccountView, Category, CheckReport, ConnectionState, Settings, SyncError};
 use koppel_domain::AdministrationId;
 use koppel_domain::record::FieldError;
-use koppel_store::queue::Enqueued;
+use koppel_jobs::Enqueued;
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 use std::collections::HashMap;

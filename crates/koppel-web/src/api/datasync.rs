@@ -19,8 +19,9 @@ use koppel_datasync::tokens::{FeedToken, FeedTokenId};
 use koppel_domain::AdministrationId;
 use koppel_domain::licence::PowerUp;
 use koppel_domain::rights::Right;
+use koppel_jobs::storage::jobs::{Enqueued, JobStatus};
 use koppel_store::StoreError;
-use koppel_store::queue::{Enqueued, JobStatus};
+use koppel_jobs::{Enqueued, JobStatus};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
@@ -120,7 +121,7 @@ async fn start(
     full: bool,
 ) -> Result<Response, ApiError> {
     let enqueued = koppel_datasync::sync_now(&state.store, administration, caller.user.id, full).await?;
-    let run = state.store.run(administration, enqueued.run()).await?;
+    let run = koppel_jobs::runs::run(&state.store, administration, enqueued.run()).await?;
     let location = format!("/api/v1/administrations/{administration}/runs/{}", run.id);
     let mut body = super::runs::run_json(&run);
     Ok(match enqueued {

@@ -26,9 +26,10 @@ use base64::Engine;
 use koppel_domain::AdministrationId;
 use koppel_domain::record::FieldError;
 use koppel_domain::rights::Right;
+use koppel_jobs::RunId;
+use koppel_jobs::runs::{CancelOutcome, Run, RunFilter, RunItem, RunStatus, Trigger};
+use koppel_jobs::storage::jobs::{Enqueued, JobStatus};
 use koppel_store::platform::Actor;
-use koppel_store::queue::{Enqueued, JobStatus};
-use koppel_store::runs::{CancelOutcome, Run, RunFilter, RunItem, RunStatus, Trigger};
 use koppel_store::{Store, StoreError};
 use serde_json::{Value as Json, json};
 use std::convert::Infallible;
@@ -118,9 +119,8 @@ fn cursor(name: &str, value: &str, errors: &mut Vec<FieldError>) -> Option<i64> 
 }
 
 /// A run of the administration, or 404 for runs that do not exist or belong elsewhere.
-async fn find_run(store: &Store, administration: AdministrationId, run: i64) -> Result<Run, ApiError> {
-    store
-        .run(administration, run)
+async fn find_run(store: &Store, administration: AdministrationId, run: RunId) -> Result<Run, ApiError> {
+    koppel_jobs::runs::run(store, administration, run)
         .await
         .map_err(|error| ApiError::from_store(error, "run"))
 }
@@ -140,7 +140,7 @@ async fn list(
     let mut errors = Vec::new();
     for (name, value) in pairs {
         match name.as_str() {
-            "cursor" => filter.before = cursor("cursor", &value, &mut errors),
+            "cursor" => filter.before = cursor("cursor", &value, &mut errors).map(RunId),
             "limit" => filter.limit = limit("limit", &value, MAX_LIMIT, &mut errors).unwrap_or(DEFAULT_LIMIT),
             "kind" if !value.is_empty() && value.len() <= 100 => filter.kind = Some(value),
             "status" => match RunStatus::parse(&value) {
@@ -169,9 +169,12 @@ async fn list(
     if !errors.is_empty() {
         return Err(ApiError::invalid(errors));
     }
-    let page = state.store.runs(administration, &filter).await?;
+    let page = koppel_jobs::runs::list(&state.store, administration, &filter).await?;
     let items: Vec<Json> = page.runs.iter().map(run_json).collect();
-    Ok(axum::Json(json!({"items": items, "next_cursor": page.next_before.map(encode_cursor)})).into_response())
+    Ok(
+        axum::Json(json!({"items": items, "next_cursor": page.next_before.map(|run| encode_cursor(run.0))}))
+            .into_response(),
+    )
 }
 
 async fn read(
@@ -202,7 +205,7 @@ async fn read(
         return Err(ApiError::invalid(errors));
     }
     let run = find_run(&state.store, administration, id).await?;
-    let items = state.store.run_items(administration, id, after, items_limit).await?;
+    let items = koppel_jobs::runs::items(&state.store, administration, id, after, items_limit).await?;
     let mut body = run_json(&run);
     body["items"] = items.items.iter().map(item_json).collect::<Vec<_>>().into();
     body["next_items_cursor"] = items.next_after.map(encode_cursor).into();
@@ -213,7 +216,7 @@ async fn read(
 struct Follow {
     store: Store,
     administration: AdministrationId,
-    run: i64,
+    run: RunId,
     interval: Duration,
     last: Option<Json>,
     first: bool,
@@ -232,7 +235,7 @@ async fn next_event(mut follow: Follow) -> Option<(Result<Event, Infallible>, Fo
             tokio::time::sleep(follow.interval).await;
         }
         follow.first = false;
-        match follow.store.run(follow.administration, follow.run).await {
+        match koppel_jobs::runs::run(&follow.store, follow.administration, follow.run).await {
             Ok(run) => {
                 let body = run_json(&run);
                 if follow.last.as_ref() == Some(&body) {
@@ -249,7 +252,7 @@ async fn next_event(mut follow: Follow) -> Option<(Result<Event, Infallible>, Fo
             }
             Err(error) => {
                 // Logged here; the client's EventSource reconnects after the stream ends.
-                tracing::warn!(run.id = follow.run, error = %error, "reading a followed run failed; ending its stream");
+                tracing::warn!(run.id = follow.run.0, error = %error, "reading a followed run failed; ending its stream");
                 return None;
             }
         }
@@ -285,7 +288,7 @@ async fn managed_run(
     state: &AppState,
     caller: &Caller,
     administration: AdministrationId,
-    id: i64,
+    id: RunId,
 ) -> Result<Run, ApiError> {
     let (found, rights) = caller.require(state, administration, Right::ReadData).await?;
     let run = find_run(&state.store, administration, id).await?;
@@ -307,10 +310,7 @@ async fn cancel(
     ApiPath(RunPath { administration, id }): ApiPath<RunPath>,
 ) -> Result<Response, ApiError> {
     managed_run(&state, &caller, administration, id).await?;
-    let outcome = state
-        .store
-        .cancel_run(administration, id, Actor(Some(caller.user.id)))
-        .await?;
+    let outcome = koppel_jobs::runs::cancel(&state.store, administration, id, Actor(Some(caller.user.id))).await?;
     let run = find_run(&state.store, administration, id).await?;
     // A queued run is cancelled now; a running one stops at its worker's next heartbeat.
     let status = match outcome {
@@ -326,10 +326,7 @@ async fn retry(
     ApiPath(RunPath { administration, id }): ApiPath<RunPath>,
 ) -> Result<Response, ApiError> {
     managed_run(&state, &caller, administration, id).await?;
-    let enqueued = state
-        .store
-        .retry_run(administration, id, Actor(Some(caller.user.id)))
-        .await?;
+    let enqueued = koppel_jobs::runs::retry(&state.store, administration, id, Actor(Some(caller.user.id))).await?;
     let run = find_run(&state.store, administration, enqueued.run()).await?;
     let location = format!("/api/v1/administrations/{administration}/runs/{}", run.id);
     Ok(match enqueued {

@@ -141,7 +141,7 @@ fn allow_form_to(mut response: Response, accountview: Option<&AccountView>) -> R
     response
 }
 
-fn text(lang: Lang, message: &koppel_store::runs::RunMessage) -> String {
+fn text(lang: Lang, message: &koppel_jobs::runs::RunMessage) -> String {
     match lang {
         Lang::Nl => message.nl.clone(),
         Lang::En => message.en.clone(),

@@ -21,9 +21,9 @@ use axum::response::Response;
 use koppel_datasync::state::AutosyncSwitch;
 use koppel_datasync::tokens::FeedTokenId;
 use koppel_domain::{AdministrationId, UserId};
+use koppel_jobs::Enqueued;
+use koppel_jobs::runs::{RunFilter, RunStatus};
 use koppel_store::StoreError;
-use koppel_store::queue::Enqueued;
-use koppel_store::runs::{RunFilter, RunStatus};
 use std::collections::HashMap;
 
 const PATH: &str = "/settings/datasync";
@@ -111,23 +111,22 @@ async fn render(
         }
         _ => String::new(),
     };
-    let page = state
-        .store
-        .runs(
-            administration,
-            &RunFilter {
-                kind: Some(koppel_datasync::KIND.to_string()),
-                before,
-                limit: HISTORY_PAGE,
-                ..RunFilter::default()
-            },
-        )
-        .await?;
+    let page = koppel_jobs::runs::list(
+        &state.store,
+        administration,
+        &RunFilter {
+            kind: Some(koppel_datasync::KIND.to_string()),
+            before: before.map(koppel_jobs::RunId),
+            limit: HISTORY_PAGE,
+            ..RunFilter::default()
+        },
+    )
+    .await?;
     let running = page
         .runs
         .iter()
         .find(|run| matches!(run.status, RunStatus::Queued | RunStatus::Running))
-        .map(|run| run.id);
+        .map(|run| run.id.0);
     let history = page
         .runs
         .iter()

@@ -12,7 +12,8 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use koppel_domain::rights::Right;
-use koppel_store::runs::{ItemStatus, Run, RunFilter, RunStatus, Trigger};
+use koppel_jobs::RunId;
+use koppel_jobs::runs::{ItemStatus, Run, RunFilter, RunStatus, Trigger};
 use std::collections::HashMap;
 
 const PATH: &str = "/runs";
@@ -142,7 +143,7 @@ pub fn view(lang: Lang, run: &Run) -> RunView {
         })
         .unwrap_or_default();
     RunView {
-        id: run.id,
+        id: run.id.0,
         kind: kind_name(m, &run.kind),
         trigger: trigger_name(m, run.trigger),
         status: if run.recovering {
@@ -183,13 +184,13 @@ pub async fn list(
     let context = Context::enter(&state, visitor, path.administration).await?;
     let m = context.m();
     context.require(Nav::Runs, m.runs_title, PATH, gates(&context))?;
-    let before = query.get("before").and_then(|b| b.parse::<i64>().ok());
+    let before = query.get("before").and_then(|b| b.parse::<i64>().ok()).map(RunId);
     let filter = RunFilter {
         before,
         limit: PAGE_SIZE,
         ..RunFilter::default()
     };
-    let found = state.store.runs(context.administration.id, &filter).await?;
+    let found = koppel_jobs::runs::list(&state.store, context.administration.id, &filter).await?;
     let page = ListPage {
         page: context.layout(Nav::Runs, m.runs_title, PATH),
         runs: found.runs.iter().map(|run| view(lang, run)).collect(),
@@ -239,7 +240,7 @@ async fn facts(
         facts.push((m.run_started_by, name));
     }
     if run.kind == koppel_settingsync::job::KIND
-        && let Ok(job) = state.store.job(run.job_id).await
+        && let Ok(job) = koppel_jobs::storage::jobs::job(&state.store, run.job_id).await
         && let Ok(payload) = serde_json::from_value::<koppel_settingsync::job::SettingsSyncPayload>(job.payload)
     {
         let targets: Vec<String> = payload
@@ -274,19 +275,14 @@ pub async fn detail(
     PagePath(path): PagePath<RunPage>,
 ) -> Result<Response, PageError> {
     let lang = visitor.lang;
-    let run_id = path.run;
+    let run_id = RunId(path.run);
     let context = Context::enter(&state, visitor, path.administration).await?;
     let m = context.m();
     context.require(Nav::Runs, m.runs_title, PATH, gates(&context))?;
-    let run = state
-        .store
-        .run(context.administration.id, run_id)
+    let run = koppel_jobs::runs::run(&state.store, context.administration.id, run_id)
         .await
         .map_err(|_| PageError::NotFound(lang))?;
-    let items = state
-        .store
-        .run_items(context.administration.id, run_id, None, 200)
-        .await?;
+    let items = koppel_jobs::runs::items(&state.store, context.administration.id, run_id, None, 200).await?;
     // Item keys that start with an administration id (settings sync: `12`, `12/forms/F-CV`) show
     // the administration's name instead.
     let names: HashMap<String, String> = state
@@ -339,7 +335,7 @@ pub async fn detail(
     let mut shown = view(lang, &run);
     if shown.targets.is_empty()
         && run.kind == koppel_settingsync::job::KIND
-        && let Ok(job) = state.store.job(run.job_id).await
+        && let Ok(job) = koppel_jobs::storage::jobs::job(&state.store, run.job_id).await
         && let Ok(payload) = serde_json::from_value::<koppel_settingsync::job::SettingsSyncPayload>(job.payload)
     {
         // Not started yet: every target waits.

@@ -109,10 +109,7 @@ impl AccountViewApp {
 }
 
 /// A job worker that runs the AccountView job kinds, as `koppel serve` runs one beside the web server.
-pub struct JobWorker {
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-}
+pub struct JobWorker(koppel_jobs::testing::BackgroundWorker);
 
 impl JobWorker {
     pub fn start(store: &koppel_store::Store, accountview: &AccountView) -> JobWorker {
@@ -124,27 +121,11 @@ impl JobWorker {
             accountview: accountview.clone(),
         });
         let queue = koppel_jobs::Queue::new(store.clone(), 3);
-        let config = koppel_jobs::WorkerConfig {
-            poll_interval: Duration::from_millis(50),
-            ..koppel_jobs::WorkerConfig::default()
-        };
-        let worker = koppel_jobs::Worker::new(&queue, registry, config);
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            worker
-                .run(async move {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
-        JobWorker { stop: Some(stop), task }
+        JobWorker(koppel_jobs::testing::worker(&queue, registry).spawn())
     }
 
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let _ = (&mut self.task).await;
+    pub async fn stop(self) {
+        self.0.stop().await;
     }
 }
 
@@ -675,8 +656,10 @@ async fn accountview_needs_the_right_the_licence_and_a_configuration() {
             } else {
                 koppel_accountview::export::KIND
             };
-            let job = koppel_store::queue::NewJob::new(kind, json!({})).administration(fixture.main);
-            app.database.store().enqueue_job(&job).await.expect("enqueue");
+            let job = koppel_jobs::storage::jobs::NewJob::new(kind, json!({})).administration(fixture.main);
+            koppel_jobs::enqueue_committed(&app.database.store(), &job)
+                .await
+                .expect("enqueue");
         }
         let log_path = format!("/api/v1/administrations/{main}/accountview/log");
         let first = app.get(&token, &log_path).await;

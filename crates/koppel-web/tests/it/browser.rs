@@ -392,37 +392,18 @@ async fn a_user_without_the_right_is_told_why() {
 }
 
 /// A job worker polling often, as `koppel serve` runs one beside the web server.
-struct BackgroundWorker {
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-}
+struct BackgroundWorker(koppel_jobs::testing::BackgroundWorker);
 
 impl BackgroundWorker {
     fn start(store: &koppel_store::Store) -> BackgroundWorker {
         let mut registry = koppel_jobs::Registry::new();
         registry.register(koppel_settingsync::job::SettingsSyncJob);
         let queue = koppel_jobs::Queue::new(store.clone(), 3);
-        let config = koppel_jobs::WorkerConfig {
-            poll_interval: Duration::from_millis(100),
-            ..koppel_jobs::WorkerConfig::default()
-        };
-        let worker = koppel_jobs::Worker::new(&queue, registry, config);
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            worker
-                .run(async move {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
-        BackgroundWorker { stop: Some(stop), task }
+        BackgroundWorker(koppel_jobs::testing::worker(&queue, registry).spawn())
     }
 
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let _ = (&mut self.task).await;
+    async fn stop(self) {
+        self.0.stop().await;
     }
 }
 
@@ -517,30 +498,27 @@ async fn data_sync_autosync_and_sync_now() {
         let mut registry = koppel_jobs::Registry::new();
         registry.register(koppel_datasync::DataSync::new(chrono::Duration::hours(6)));
         let queue = koppel_jobs::Queue::new(store.clone(), 3);
-        let worker = koppel_jobs::Worker::new(
-            &queue,
-            registry,
-            koppel_jobs::WorkerConfig {
-                poll_interval: Duration::from_millis(100),
-                ..koppel_jobs::WorkerConfig::default()
-            },
-        );
         // Switching Autosync on fires at once; the next period only after a minute, so "Sync now"
         // below finds no automatic sync queued or running to join, however slow the machine is.
         let autosync =
-            koppel_datasync::autosync::Autosync::new(&queue, Duration::from_secs(60), Duration::from_millis(200));
-        let (stop, stopped) = tokio::sync::watch::channel(false);
+            vec![koppel_jobs::Periodic::of::<koppel_datasync::DataSync>(Duration::from_secs(60)).expect("periodic")];
+        let scheduler = koppel_jobs::Scheduler::new(
+            &queue,
+            &registry,
+            autosync,
+            koppel_jobs::SchedulerConfig {
+                tick_interval: Duration::from_millis(200),
+            },
+        )
+        .expect("scheduler");
+        let worker = koppel_jobs::testing::worker(&queue, registry).spawn();
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let background = tokio::spawn(async move {
-            let mut worker_stop = stopped.clone();
-            let mut autosync_stop = stopped;
-            tokio::join!(
-                worker.run(async move {
-                    let _ = worker_stop.wait_for(|stop| *stop).await;
-                }),
-                autosync.run(async move {
-                    let _ = autosync_stop.wait_for(|stop| *stop).await;
+            scheduler
+                .run(async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
                 })
-            );
+                .await;
         });
         let outcome: Outcome = async {
             let fixture = &app.fixture;
@@ -592,6 +570,7 @@ async fn data_sync_autosync_and_sync_now() {
         .await;
         let _ = stop.send(true);
         let _ = background.await;
+        worker.stop().await;
         (app, browser, outcome)
     })
     .await;

@@ -4,10 +4,10 @@
 use crate::app::TestApp;
 use koppel_domain::AdministrationId;
 use koppel_domain::rights::{Right, Rights};
+use koppel_jobs::runs::{ItemStatus, NewRunItem, RunMessage};
+use koppel_jobs::storage::jobs::{ClaimRequest, Finish, Lease, NewJob};
 use koppel_store::Store;
 use koppel_store::platform::{Actor, NewUser};
-use koppel_store::queue::{ClaimRequest, Finish, Lease, NewJob};
-use koppel_store::runs::{ItemStatus, NewRunItem, RunMessage};
 use koppel_test_support::TestDatabase;
 use koppel_web::WebConfig;
 use reqwest::StatusCode;
@@ -16,11 +16,11 @@ use std::time::Duration;
 
 /// Enqueues a run of `kind` in an administration; returns its run id.
 async fn enqueue(store: &Store, administration: AdministrationId, kind: &str) -> i64 {
-    store
-        .enqueue_job(&NewJob::new(kind, json!({})).administration(administration))
+    koppel_jobs::enqueue_committed(&store, &NewJob::new(kind, json!({})).administration(administration))
         .await
         .expect("enqueue")
         .run()
+        .0
 }
 
 /// Claims the one due job of `kind`, as a worker would.
@@ -30,10 +30,9 @@ async fn claim(store: &Store, kind: &str) -> Lease {
         kinds: &[kind],
         limit: 1,
         lease: chrono::Duration::seconds(60),
-        reclaim: true,
+        reclaim: koppel_jobs::storage::jobs::Reclaim::DeadWorkersFirst,
     };
-    store
-        .claim_jobs(&request)
+    koppel_jobs::testing::claim(&store, &request)
         .await
         .expect("claim")
         .jobs
@@ -58,16 +57,21 @@ async fn runs_are_listed_newest_first_with_filters_and_cursors() {
             message: RunMessage::new("De koppeling weigerde.", "The connection refused."),
             detail: "HTTP 401 from https://remote.example: token abc123 expired".into(),
         };
-        assert!(store.finish_job(&claim(&store, "probe").await, &failure).await.unwrap());
-        let manual = store
-            .enqueue_job(
-                &NewJob::new("probe", json!({}))
-                    .administration(sub1)
-                    .manual(app.fixture.admin.id),
-            )
-            .await
-            .unwrap()
-            .run();
+        assert!(
+            koppel_jobs::testing::finish(&store, &claim(&store, "probe").await, &failure)
+                .await
+                .unwrap()
+        );
+        let manual = koppel_jobs::enqueue_committed(
+            &store,
+            &NewJob::new("probe", json!({}))
+                .administration(sub1)
+                .manual(app.fixture.admin.id),
+        )
+        .await
+        .unwrap()
+        .run()
+        .0;
         let queued = enqueue(&store, sub1, "data_sync").await;
         enqueue(&store, app.fixture.sub2, "probe").await;
 
@@ -150,18 +154,18 @@ async fn one_run_comes_with_its_items_in_pages() {
             let key = format!("work-orders/{index}");
             let message =
                 (status == ItemStatus::Failed).then(|| RunMessage::new("Onbekende klant.", "Unknown customer."));
-            store
-                .record_run_item(
-                    run,
-                    &NewRunItem {
-                        key: &key,
-                        status,
-                        message,
-                        detail: Some("internal"),
-                    },
-                )
-                .await
-                .unwrap();
+            koppel_jobs::runs::record_item(
+                &store,
+                koppel_jobs::RunId(run),
+                &NewRunItem {
+                    key: &key,
+                    status,
+                    message,
+                    detail: Some("internal"),
+                },
+            )
+            .await
+            .unwrap();
         }
         let path = format!("{}/{run}", runs_path(sub1));
         let first = app.get(&token, &format!("{path}?items_limit=2")).await;
@@ -207,8 +211,11 @@ async fn another_administrations_run_is_not_found() {
             .await;
         assert_eq!(answer.status, StatusCode::NOT_FOUND);
         assert_eq!(
-            store.run(app.fixture.sub2, theirs).await.unwrap().status,
-            koppel_store::runs::RunStatus::Queued
+            koppel_jobs::runs::run(&store, app.fixture.sub2, koppel_jobs::RunId(theirs))
+                .await
+                .unwrap()
+                .status,
+            koppel_jobs::runs::RunStatus::Queued
         );
         app
     })
@@ -315,7 +322,11 @@ async fn a_failed_run_is_retried_as_a_new_run() {
             message: RunMessage::new("Mislukt.", "Failed."),
             detail: "boom".into(),
         };
-        assert!(store.finish_job(&claim(&store, "probe").await, &failure).await.unwrap());
+        assert!(
+            koppel_jobs::testing::finish(&store, &claim(&store, "probe").await, &failure)
+                .await
+                .unwrap()
+        );
 
         let answer = app
             .post(&token, &format!("{}/{failed}/retry", runs_path(sub1)), &json!({}))
@@ -429,10 +440,15 @@ async fn a_run_can_be_followed_live_until_it_ends() {
         let event = events.next().await.unwrap();
         assert_eq!(event.data["status"], "running");
         for done in 1..=3 {
-            store
-                .set_run_progress(run, done, Some(3), Some(&json!({"relations": done * 10})))
-                .await
-                .unwrap();
+            koppel_jobs::runs::set_progress(
+                &store,
+                koppel_jobs::RunId(run),
+                done,
+                Some(3),
+                Some(&json!({"relations": done * 10})),
+            )
+            .await
+            .unwrap();
             let event = events.next().await.unwrap();
             assert_eq!(event.name, "progress");
             assert_eq!(event.data["progress"], json!({"done": done, "total": 3}));
@@ -443,7 +459,7 @@ async fn a_run_can_be_followed_live_until_it_ends() {
             message: Some(RunMessage::new("Klaar.", "Done.")),
             counts: None,
         };
-        assert!(store.finish_job(&lease, &done).await.unwrap());
+        assert!(koppel_jobs::testing::finish(&store, &lease, &done).await.unwrap());
         let event = events.next().await.unwrap();
         assert_eq!(
             (event.name.as_str(), event.data["status"].as_str()),

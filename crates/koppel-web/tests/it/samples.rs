@@ -4,8 +4,8 @@
 use koppel_domain::AdministrationId;
 use koppel_domain::record::{FieldKind, JsonShape, ResourceSpec, Value};
 use koppel_domain::resources;
+use koppel_jobs::storage::jobs::{ClaimRequest, Finish, NewJob};
 use koppel_store::Store;
-use koppel_store::queue::{ClaimRequest, Finish, NewJob};
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -43,20 +43,19 @@ fn value(spec: &ResourceSpec, kind: FieldKind, name: &str, samples: &Samples, st
 
 /// A finished run of the `probe` kind, so the run endpoints have a real id in every matrix. Made
 /// through the queue like any run: enqueued, claimed, finished.
-async fn finished_run(store: &Store, administration: AdministrationId) -> i64 {
-    let enqueued = store
-        .enqueue_job(&NewJob::new("probe", json!({})).administration(administration))
-        .await
-        .expect("enqueue");
+async fn finished_run(store: &Store, administration: AdministrationId) -> koppel_jobs::RunId {
+    let enqueued =
+        koppel_jobs::enqueue_committed(&store, &NewJob::new("probe", json!({})).administration(administration))
+            .await
+            .expect("enqueue");
     let request = ClaimRequest {
         worker: "samples",
         kinds: &["probe"],
         limit: 1,
         lease: chrono::Duration::seconds(60),
-        reclaim: true,
+        reclaim: koppel_jobs::storage::jobs::Reclaim::DeadWorkersFirst,
     };
-    let job = store
-        .claim_jobs(&request)
+    let job = koppel_jobs::testing::claim(&store, &request)
         .await
         .expect("claim")
         .jobs
@@ -73,8 +72,7 @@ async fn finished_run(store: &Store, administration: AdministrationId) -> i64 {
         counts: None,
     };
     assert!(
-        store
-            .finish_job(&job.lease().expect("claimed"), &done)
+        koppel_jobs::testing::finish(&store, &job.lease().expect("claimed"), &done)
             .await
             .expect("finish")
     );
@@ -105,6 +103,6 @@ pub async fn create_all(store: &Store, administration: AdministrationId, tag: &s
         }
         samples.ids.insert(spec.slug, record.id.0);
     }
-    samples.ids.insert("runs", finished_run(store, administration).await);
+    samples.ids.insert("runs", finished_run(store, administration).await.0);
     samples
 }

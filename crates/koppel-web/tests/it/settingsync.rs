@@ -54,7 +54,7 @@ pub async fn run_jobs(store: &Store) {
     let mut registry = koppel_jobs::Registry::new();
     registry.register(koppel_settingsync::job::SettingsSyncJob);
     let queue = koppel_jobs::Queue::new(store.clone(), 3);
-    koppel_jobs::Worker::new(&queue, registry, koppel_jobs::WorkerConfig::default())
+    koppel_jobs::testing::worker(&queue, registry)
         .run_until_idle()
         .await
         .unwrap();

@@ -13,10 +13,10 @@ use koppel_datasync::rows::ReportingSource;
 use koppel_domain::AdministrationId;
 use koppel_domain::record::parse_create;
 use koppel_domain::resources::{MATERIALS, RELATIONS};
+use koppel_jobs::runs::RunStatus;
 use koppel_store::Store;
-use koppel_store::queue::NewJob;
 use koppel_store::records::ListQuery;
-use koppel_store::runs::RunStatus;
+use koppel_jobs::runs::RunStatus;
 use koppel_test_support::{Fixture, TestDatabase};
 use serde_json::json;
 use std::io::{BufRead, BufReader};
@@ -222,10 +222,8 @@ async fn a_sync_killed_mid_way_leaves_the_last_snapshot_and_the_next_worker_conv
             store.create_record(a, &MATERIALS, values).await.unwrap();
         }
         // The first attempt writes Customers, Addresses and ContactPersons and then waits to be killed.
-        let job = NewJob::new("data_sync", json!({"full": false}))
-            .administration(a)
-            .unique_key(koppel_datasync::unique_key(a));
-        let enqueued = store.enqueue_job(&job).await.unwrap();
+        let job = <koppel_datasync::DataSync as koppel_jobs::JobType>::job(Some(a), json!({"full": false}));
+        let enqueued = koppel_jobs::enqueue_committed(&store, &job).await.unwrap();
         let mut worker = Worker::spawn_crashing(db.url());
         worker.wait_for_log(PAUSED).await;
         worker.kill();
@@ -238,7 +236,7 @@ async fn a_sync_killed_mid_way_leaves_the_last_snapshot_and_the_next_worker_conv
         let mut next = Worker::spawn(db.url());
         let deadline = Instant::now() + Duration::from_secs(90);
         loop {
-            let run = store.run_by_id(enqueued.run()).await.unwrap();
+            let run = koppel_jobs::runs::any_run(&store, enqueued.run()).await.unwrap();
             if run.status == RunStatus::Succeeded {
                 assert!(run.attempts >= 2, "the job ran again after the kill");
                 break;

@@ -3,9 +3,9 @@
 //! one queue: 2,000 jobs each run exactly once, and a job whose worker is killed with SIGKILL in the
 //! middle completes on the other worker after its lease, without repeating its effect.
 
-use koppel_jobs::kinds::probe::ProbePayload;
-use koppel_store::queue::JobStatus;
-use koppel_store::runs::RunStatus;
+use koppel_jobs::runs::RunStatus;
+use koppel_jobs::storage::jobs::JobStatus;
+use koppel_jobs::testing::ProbePayload;
 use koppel_store::{ConnectOptions, Store, SystemClock};
 use koppel_test_support::TestDatabase;
 use std::collections::BTreeSet;
@@ -165,21 +165,24 @@ async fn worker_runs_jobs_without_a_web_server_and_stops_on_sigterm() {
     let mut worker = Process::spawn(command);
     worker.wait_for_log("job worker started").await;
     // Enqueued by another process (as the web server would), found by the worker's polling.
-    let job = store
-        .enqueue_job(
-            &ProbePayload {
-                items: 2,
-                ..ProbePayload::default()
-            }
-            .job(),
-        )
-        .await
-        .unwrap();
+    let job = koppel_jobs::enqueue_committed(
+        &store,
+        &ProbePayload {
+            items: 2,
+            ..ProbePayload::default()
+        }
+        .job(),
+    )
+    .await
+    .unwrap();
     eventually("the worker runs the job", Duration::from_secs(60), || async {
-        store.job(job.job()).await.unwrap().status == JobStatus::Succeeded
+        koppel_jobs::storage::jobs::job(&store, job.job()).await.unwrap().status == JobStatus::Succeeded
     })
     .await;
-    assert_eq!(store.run_by_id(job.run()).await.unwrap().status, RunStatus::Succeeded);
+    assert_eq!(
+        koppel_jobs::runs::any_run(&store, job.run()).await.unwrap().status,
+        RunStatus::Succeeded
+    );
     assert!(
         std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
         "koppel worker must not serve HTTP"
@@ -236,11 +239,13 @@ async fn two_worker_processes_run_2000_jobs_exactly_once() {
     let store = db.store();
     let mut tx = store.begin().await.unwrap();
     for _ in 0..JOBS {
-        tx.enqueue_job(&ProbePayload::default().job()).await.unwrap();
+        koppel_jobs::enqueue(&mut tx, &ProbePayload::default().job())
+            .await
+            .unwrap();
     }
     tx.commit().await.unwrap();
     eventually("2,000 jobs finish", Duration::from_secs(300), || async {
-        let counts = store.job_counts().await.unwrap();
+        let counts = koppel_jobs::storage::jobs::job_counts(&store).await.unwrap();
         counts
             .get(&("probe".to_string(), JobStatus::Succeeded))
             .copied()
@@ -250,7 +255,7 @@ async fn two_worker_processes_run_2000_jobs_exactly_once() {
     .await;
 
     // Count executions, not just final states: each body ran once, and applied its effect once.
-    let executions = store.probe_executions().await.unwrap();
+    let executions = koppel_jobs::testing::probe::executions(&store).await.unwrap();
     assert_eq!(executions.len(), JOBS);
     for execution in &executions {
         assert_eq!(
@@ -269,7 +274,7 @@ async fn two_worker_processes_run_2000_jobs_exactly_once() {
         BTreeSet::from([first.pid(), second.pid()]),
         "both processes took part"
     );
-    let counts = store.job_counts().await.unwrap();
+    let counts = koppel_jobs::storage::jobs::job_counts(&store).await.unwrap();
     let probes: i64 = counts
         .iter()
         .filter(|((kind, _), _)| kind == "probe")
@@ -306,20 +311,19 @@ async fn a_job_whose_worker_is_killed_completes_on_the_other_worker_after_its_le
     ];
     let mut doomed = Process::spawn(worker_command(db.url(), &settings));
     doomed.wait_for_log("job worker started").await;
-    let enqueued = store
-        .enqueue_job(
-            &ProbePayload {
-                sleep_ms: 4000,
-                steps: 8,
-                ..ProbePayload::default()
-            }
-            .job(),
-        )
-        .await
-        .unwrap();
+    let enqueued = koppel_jobs::enqueue_committed(
+        &store,
+        &ProbePayload {
+            sleep_ms: 4000,
+            steps: 8,
+            ..ProbePayload::default()
+        }
+        .job(),
+    )
+    .await
+    .unwrap();
     eventually("the first worker starts the job", Duration::from_secs(60), || async {
-        store
-            .probe_executions()
+        koppel_jobs::testing::probe::executions(&store)
             .await
             .unwrap()
             .iter()
@@ -330,22 +334,33 @@ async fn a_job_whose_worker_is_killed_completes_on_the_other_worker_after_its_le
     survivor.wait_for_log("job worker started").await;
 
     // Mid-sleep, heartbeating: kill -9.
-    assert_eq!(store.job(enqueued.job()).await.unwrap().status, JobStatus::Running);
+    assert_eq!(
+        koppel_jobs::storage::jobs::job(&store, enqueued.job())
+            .await
+            .unwrap()
+            .status,
+        JobStatus::Running
+    );
     doomed.kill();
     eventually(
         "the job completes on the other worker",
         Duration::from_secs(60),
-        || async { store.job(enqueued.job()).await.unwrap().status == JobStatus::Succeeded },
+        || async {
+            koppel_jobs::storage::jobs::job(&store, enqueued.job())
+                .await
+                .unwrap()
+                .status
+                == JobStatus::Succeeded
+        },
     )
     .await;
 
-    let job = store.job(enqueued.job()).await.unwrap();
+    let job = koppel_jobs::storage::jobs::job(&store, enqueued.job()).await.unwrap();
     assert_eq!(job.attempts, 2);
-    let run = store.run_by_id(enqueued.run()).await.unwrap();
+    let run = koppel_jobs::runs::any_run(&store, enqueued.run()).await.unwrap();
     assert_eq!((run.status, run.attempts), (RunStatus::Succeeded, 2));
     assert_eq!((run.progress_done, run.progress_total), (8, Some(8)));
-    let probe = store
-        .probe_executions()
+    let probe = koppel_jobs::testing::probe::executions(&store)
         .await
         .unwrap()
         .into_iter()

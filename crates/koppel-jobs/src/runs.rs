@@ -1,16 +1,18 @@
 //! The run history: one record per background job, for every kind of work (Data Sync, settings sync,
 //! AccountView import and export, housekeeping), with its items, progress and a message for users.
 //!
-//! A run is created in the transaction that enqueues its job (see [`crate::queue`]) and follows the
+//! A run is created in the transaction that enqueues its job (see [`crate::storage::jobs`]) and follows the
 //! job through its life: every change of a job's state changes its run in the same transaction, so
 //! the history never says "running" about a job nobody runs. Users read runs; only operators read
 //! the internal `detail`.
 
-use crate::platform::Actor;
-use crate::sql::{on_pool, on_tx};
-use crate::{Result, Store, StoreError};
+use crate::ids::{JobId, RunId};
+use crate::storage::jobs::{Enqueued, NewJob, enqueue};
 use chrono::{DateTime, Utc};
 use koppel_domain::{AdministrationId, UserId};
+use koppel_store::platform::Actor;
+use koppel_store::sql::{on_pool, on_tx};
+use koppel_store::{Result, Store, StoreError};
 use serde::Serialize;
 use serde_json::Value as Json;
 
@@ -162,14 +164,14 @@ impl RunMessage {
 /// One run as stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Run {
-    pub id: i64,
-    pub job_id: i64,
+    pub id: RunId,
+    pub job_id: JobId,
     pub kind: String,
     pub administration: Option<AdministrationId>,
     pub trigger: Trigger,
     pub started_by: Option<UserId>,
     pub cancelled_by: Option<UserId>,
-    pub retry_of: Option<i64>,
+    pub retry_of: Option<RunId>,
     pub scheduled_for: Option<DateTime<Utc>>,
     pub status: RunStatus,
     pub attempts: i64,
@@ -217,7 +219,7 @@ impl ItemStatus {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunItem {
     pub id: i64,
-    pub run_id: i64,
+    pub run_id: RunId,
     /// What the item is, stable across attempts: `work-orders/123`, `workflow:INSTALLATIE`.
     pub key: String,
     pub status: ItemStatus,
@@ -242,7 +244,7 @@ pub struct RunFilter {
     pub status: Option<RunStatus>,
     pub trigger: Option<Trigger>,
     /// Keyset cursor: only runs with a smaller id.
-    pub before: Option<i64>,
+    pub before: Option<RunId>,
     pub limit: u32,
 }
 
@@ -250,7 +252,7 @@ pub struct RunFilter {
 pub struct RunPage {
     pub runs: Vec<Run>,
     /// The cursor of the next (older) page, when there is one.
-    pub next_before: Option<i64>,
+    pub next_before: Option<RunId>,
 }
 
 #[derive(Debug, Clone)]
@@ -259,7 +261,7 @@ pub struct RunItemPage {
     pub next_after: Option<i64>,
 }
 
-/// What [`Store::cancel_run`] did.
+/// What [`cancel`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CancelOutcome {
     /// The run had not started; it is cancelled now.
@@ -279,14 +281,14 @@ macro_rules! run_columns {
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct RunRow {
-    id: i64,
-    job_id: i64,
+    id: RunId,
+    job_id: JobId,
     kind: String,
     administration_id: Option<i64>,
     trigger: String,
     started_by: Option<i64>,
     cancelled_by: Option<i64>,
-    retry_of: Option<i64>,
+    retry_of: Option<RunId>,
     scheduled_for: Option<DateTime<Utc>>,
     status: String,
     attempts: i64,
@@ -363,7 +365,7 @@ impl TryFrom<RunRow> for Run {
 #[derive(sqlx::FromRow)]
 struct RunItemRow {
     id: i64,
-    run_id: i64,
+    run_id: RunId,
     item_key: String,
     status: String,
     message_nl: Option<String>,
@@ -403,264 +405,262 @@ pub(crate) fn clip_detail(detail: &str) -> String {
     clip(detail, MAX_DETAIL_CHARS)
 }
 
-impl Store {
-    /// One run of an administration. Runs of other administrations are "not found", like records.
-    pub async fn run(&self, administration: AdministrationId, run: i64) -> Result<Run> {
-        let row: Option<RunRow> = on_pool!(self.pool(), pool => sqlx::query_as(concat!(
-            "SELECT ", run_columns!(), " FROM runs WHERE id = $1 AND administration_id = $2"
-        ))
-        .bind(run)
-        .bind(administration.0)
-        .fetch_optional(pool)
-        .await)?;
-        row.ok_or(StoreError::NotFound)?.at(self.now())
-    }
+/// One run of an administration. Runs of other administrations are "not found", like records.
+pub async fn run(store: &Store, administration: AdministrationId, run: RunId) -> Result<Run> {
+    let row: Option<RunRow> = on_pool!(store.pool(), pool => sqlx::query_as(concat!(
+        "SELECT ", run_columns!(), " FROM runs WHERE id = $1 AND administration_id = $2"
+    ))
+    .bind(run)
+    .bind(administration.0)
+    .fetch_optional(pool)
+    .await)?;
+    row.ok_or(StoreError::NotFound)?.at(store.now())
+}
 
-    /// Any run, including system runs that belong to no administration (for workers and operators).
-    pub async fn run_by_id(&self, run: i64) -> Result<Run> {
-        let row: Option<RunRow> = on_pool!(self.pool(), pool => sqlx::query_as(concat!(
-            "SELECT ", run_columns!(), " FROM runs WHERE id = $1"
-        ))
-        .bind(run)
-        .fetch_optional(pool)
-        .await)?;
-        row.ok_or(StoreError::NotFound)?.at(self.now())
-    }
+/// Any run, including system runs that belong to no administration (for workers and operators).
+pub async fn any_run(store: &Store, run: RunId) -> Result<Run> {
+    let row: Option<RunRow> = on_pool!(store.pool(), pool => sqlx::query_as(concat!(
+        "SELECT ", run_columns!(), " FROM runs WHERE id = $1"
+    ))
+    .bind(run)
+    .fetch_optional(pool)
+    .await)?;
+    row.ok_or(StoreError::NotFound)?.at(store.now())
+}
 
-    /// An administration's runs, newest first, filtered and paged.
-    pub async fn runs(&self, administration: AdministrationId, filter: &RunFilter) -> Result<RunPage> {
-        let limit = filter.limit.clamp(1, 1000);
-        let rows: Vec<RunRow> = on_pool!(self.pool(), pool => sqlx::query_as(concat!(
-            "SELECT ", run_columns!(), " FROM runs WHERE administration_id = $1 AND id < $2 \
-             AND ($3 IS NULL OR kind = $3) AND ($4 IS NULL OR status = $4) AND ($5 IS NULL OR trigger = $5) \
-             ORDER BY id DESC LIMIT $6"
-        ))
-        .bind(administration.0)
-        .bind(filter.before.unwrap_or(i64::MAX))
-        .bind(filter.kind.clone())
-        .bind(filter.status.map(RunStatus::as_str))
-        .bind(filter.trigger.map(Trigger::as_str))
-        .bind(i64::from(limit) + 1)
-        .fetch_all(pool)
-        .await)?;
-        let now = self.now();
-        let mut runs = rows.into_iter().map(|row| row.at(now)).collect::<Result<Vec<_>>>()?;
-        let next_before = if runs.len() > limit as usize {
-            runs.truncate(limit as usize);
-            runs.last().map(|run| run.id)
-        } else {
-            None
-        };
-        Ok(RunPage { runs, next_before })
-    }
+/// An administration's runs, newest first, filtered and paged.
+pub async fn list(store: &Store, administration: AdministrationId, filter: &RunFilter) -> Result<RunPage> {
+    let limit = filter.limit.clamp(1, 1000);
+    let rows: Vec<RunRow> = on_pool!(store.pool(), pool => sqlx::query_as(concat!(
+        "SELECT ", run_columns!(), " FROM runs WHERE administration_id = $1 AND id < $2 \
+         AND ($3 IS NULL OR kind = $3) AND ($4 IS NULL OR status = $4) AND ($5 IS NULL OR trigger = $5) \
+         ORDER BY id DESC LIMIT $6"
+    ))
+    .bind(administration.0)
+    .bind(filter.before.map_or(i64::MAX, |run| run.0))
+    .bind(filter.kind.clone())
+    .bind(filter.status.map(RunStatus::as_str))
+    .bind(filter.trigger.map(Trigger::as_str))
+    .bind(i64::from(limit) + 1)
+    .fetch_all(pool)
+    .await)?;
+    let now = store.now();
+    let mut runs = rows.into_iter().map(|row| row.at(now)).collect::<Result<Vec<_>>>()?;
+    let next_before = if runs.len() > limit as usize {
+        runs.truncate(limit as usize);
+        runs.last().map(|run| run.id)
+    } else {
+        None
+    };
+    Ok(RunPage { runs, next_before })
+}
 
-    /// A run's item results in the order they were first recorded, paged.
-    pub async fn run_items(
-        &self,
-        administration: AdministrationId,
-        run: i64,
-        after: Option<i64>,
-        limit: u32,
-    ) -> Result<RunItemPage> {
-        let limit = limit.clamp(1, 1000);
-        let rows: Vec<RunItemRow> = on_pool!(self.pool(), pool => sqlx::query_as(
-            "SELECT id, run_id, item_key, status, message_nl, message_en, detail, at FROM run_items \
-             WHERE run_id = $1 AND administration_id = $2 AND id > $3 ORDER BY id LIMIT $4",
+/// A run's item results in the order they were first recorded, paged.
+pub async fn items(
+    store: &Store,
+    administration: AdministrationId,
+    run: RunId,
+    after: Option<i64>,
+    limit: u32,
+) -> Result<RunItemPage> {
+    let limit = limit.clamp(1, 1000);
+    let rows: Vec<RunItemRow> = on_pool!(store.pool(), pool => sqlx::query_as(
+        "SELECT id, run_id, item_key, status, message_nl, message_en, detail, at FROM run_items \
+         WHERE run_id = $1 AND administration_id = $2 AND id > $3 ORDER BY id LIMIT $4",
+    )
+    .bind(run)
+    .bind(administration.0)
+    .bind(after.unwrap_or(0))
+    .bind(i64::from(limit) + 1)
+    .fetch_all(pool)
+    .await)?;
+    let mut items = rows.into_iter().map(RunItem::try_from).collect::<Result<Vec<_>>>()?;
+    let next_after = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items.last().map(|item| item.id)
+    } else {
+        None
+    };
+    Ok(RunItemPage { items, next_after })
+}
+
+/// Reports how far a running run has got. Ignored once the run is no longer running, so a worker
+/// that lost its job cannot overwrite the history of the one that took it over with stale figures.
+pub async fn set_progress(
+    store: &Store,
+    run: RunId,
+    done: i64,
+    total: Option<i64>,
+    counts: Option<&Json>,
+) -> Result<bool> {
+    let now = store.now();
+    let counts = counts.map(Json::to_string);
+    let updated = on_pool!(store.pool(), pool => sqlx::query(
+        "UPDATE runs SET progress_done = $2, progress_total = $3, counts = COALESCE($4, counts), updated_at = $5 \
+         WHERE id = $1 AND status = 'running'",
+    )
+    .bind(run)
+    .bind(done)
+    .bind(total)
+    .bind(counts)
+    .bind(now)
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(updated > 0)
+}
+
+/// Records the result of one item of a run; recording the same key again (a retried attempt)
+/// replaces the earlier result.
+pub async fn record_item(store: &Store, run: RunId, item: &NewRunItem<'_>) -> Result<()> {
+    if item.key.trim().is_empty() {
+        return Err(StoreError::invalid("key", "required", "an item needs a key"));
+    }
+    let now = store.now();
+    let (nl, en) = item.message.clone().map_or((None, None), |m| (Some(m.nl), Some(m.en)));
+    let inserted = on_pool!(store.pool(), pool => sqlx::query(
+        "INSERT INTO run_items (run_id, administration_id, item_key, status, message_nl, message_en, detail, at) \
+         SELECT id, administration_id, $2, $3, $4, $5, $6, $7 FROM runs WHERE id = $1 \
+         ON CONFLICT (run_id, item_key) DO UPDATE SET status = excluded.status, message_nl = excluded.message_nl, \
+         message_en = excluded.message_en, detail = excluded.detail, at = excluded.at",
+    )
+    .bind(run)
+    .bind(clip(item.key, 500))
+    .bind(item.status.as_str())
+    .bind(nl)
+    .bind(en)
+    .bind(item.detail.map(clip_detail))
+    .bind(now)
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if inserted == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+/// Cancels a run at a user's request: a queued run at once, a running one by asking its worker to
+/// stop (the worker sees the request at its next heartbeat). A finished run cannot be cancelled.
+pub async fn cancel(
+    store: &Store,
+    administration: AdministrationId,
+    run: RunId,
+    actor: Actor,
+) -> Result<CancelOutcome> {
+    let mut tx = store.begin().await?;
+    let now = tx.now;
+    let found: Option<(JobId, String, i64)> = on_tx!(tx, conn => sqlx::query_as(
+        "SELECT r.job_id, r.kind, a.environment_id FROM runs r JOIN administrations a ON a.id = r.administration_id \
+         WHERE r.id = $1 AND r.administration_id = $2",
+    )
+    .bind(run)
+    .bind(administration.0)
+    .fetch_optional(conn)
+    .await)?;
+    let (job, kind, environment) = found.ok_or(StoreError::NotFound)?;
+    // The job row decides, under its row lock: a worker may claim the job between our reads.
+    let cancelled_queued = on_tx!(tx, conn => sqlx::query(
+        "UPDATE jobs SET status = 'cancelled', finished_at = $2, updated_at = $2, cancel_requested = TRUE \
+         WHERE id = $1 AND status = 'queued'",
+    )
+    .bind(job)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected()))?;
+    let outcome = if cancelled_queued > 0 {
+        let message = RunMessage::cancelled();
+        on_tx!(tx, conn => sqlx::query(
+            "UPDATE runs SET status = 'cancelled', cancel_requested = TRUE, cancelled_by = $2, message_nl = $3, \
+             message_en = $4, finished_at = $5, updated_at = $5 WHERE id = $1",
         )
         .bind(run)
-        .bind(administration.0)
-        .bind(after.unwrap_or(0))
-        .bind(i64::from(limit) + 1)
-        .fetch_all(pool)
-        .await)?;
-        let mut items = rows.into_iter().map(RunItem::try_from).collect::<Result<Vec<_>>>()?;
-        let next_after = if items.len() > limit as usize {
-            items.truncate(limit as usize);
-            items.last().map(|item| item.id)
-        } else {
-            None
-        };
-        Ok(RunItemPage { items, next_after })
-    }
-
-    /// Reports how far a running run has got. Ignored once the run is no longer running, so a worker
-    /// that lost its job cannot overwrite the history of the one that took it over with stale figures.
-    pub async fn set_run_progress(
-        &self,
-        run: i64,
-        done: i64,
-        total: Option<i64>,
-        counts: Option<&Json>,
-    ) -> Result<bool> {
-        let now = self.now();
-        let counts = counts.map(Json::to_string);
-        let updated = on_pool!(self.pool(), pool => sqlx::query(
-            "UPDATE runs SET progress_done = $2, progress_total = $3, counts = COALESCE($4, counts), updated_at = $5 \
-             WHERE id = $1 AND status = 'running'",
-        )
-        .bind(run)
-        .bind(done)
-        .bind(total)
-        .bind(counts)
+        .bind(actor.0.map(|u| u.0))
+        .bind(message.nl)
+        .bind(message.en)
         .bind(now)
-        .execute(pool)
+        .execute(conn)
         .await
         .map(|r| r.rows_affected()))?;
-        Ok(updated > 0)
-    }
-
-    /// Records the result of one item of a run; recording the same key again (a retried attempt)
-    /// replaces the earlier result.
-    pub async fn record_run_item(&self, run: i64, item: &NewRunItem<'_>) -> Result<()> {
-        if item.key.trim().is_empty() {
-            return Err(StoreError::invalid("key", "required", "an item needs a key"));
-        }
-        let now = self.now();
-        let (nl, en) = item.message.clone().map_or((None, None), |m| (Some(m.nl), Some(m.en)));
-        let inserted = on_pool!(self.pool(), pool => sqlx::query(
-            "INSERT INTO run_items (run_id, administration_id, item_key, status, message_nl, message_en, detail, at) \
-             SELECT id, administration_id, $2, $3, $4, $5, $6, $7 FROM runs WHERE id = $1 \
-             ON CONFLICT (run_id, item_key) DO UPDATE SET status = excluded.status, message_nl = excluded.message_nl, \
-             message_en = excluded.message_en, detail = excluded.detail, at = excluded.at",
-        )
-        .bind(run)
-        .bind(clip(item.key, 500))
-        .bind(item.status.as_str())
-        .bind(nl)
-        .bind(en)
-        .bind(item.detail.map(clip_detail))
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
-        if inserted == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
-    }
-
-    /// Cancels a run at a user's request: a queued run at once, a running one by asking its worker to
-    /// stop (the worker sees the request at its next heartbeat). A finished run cannot be cancelled.
-    pub async fn cancel_run(&self, administration: AdministrationId, run: i64, actor: Actor) -> Result<CancelOutcome> {
-        let mut tx = self.begin().await?;
-        let now = tx.now;
-        let found: Option<(i64, String, i64)> = on_tx!(tx, conn => sqlx::query_as(
-            "SELECT r.job_id, r.kind, a.environment_id FROM runs r JOIN administrations a ON a.id = r.administration_id \
-             WHERE r.id = $1 AND r.administration_id = $2",
-        )
-        .bind(run)
-        .bind(administration.0)
-        .fetch_optional(conn)
-        .await)?;
-        let (job, kind, environment) = found.ok_or(StoreError::NotFound)?;
-        // The job row decides, under its row lock: a worker may claim the job between our reads.
-        let cancelled_queued = on_tx!(tx, conn => sqlx::query(
-            "UPDATE jobs SET status = 'cancelled', finished_at = $2, updated_at = $2, cancel_requested = TRUE \
-             WHERE id = $1 AND status = 'queued'",
+        CancelOutcome::Cancelled
+    } else {
+        let requested = on_tx!(tx, conn => sqlx::query(
+            "UPDATE jobs SET cancel_requested = TRUE, updated_at = $2 WHERE id = $1 AND status = 'running'",
         )
         .bind(job)
         .bind(now)
         .execute(conn)
         .await
         .map(|r| r.rows_affected()))?;
-        let outcome = if cancelled_queued > 0 {
-            let message = RunMessage::cancelled();
-            on_tx!(tx, conn => sqlx::query(
-                "UPDATE runs SET status = 'cancelled', cancel_requested = TRUE, cancelled_by = $2, message_nl = $3, \
-                 message_en = $4, finished_at = $5, updated_at = $5 WHERE id = $1",
-            )
-            .bind(run)
-            .bind(actor.0.map(|u| u.0))
-            .bind(message.nl)
-            .bind(message.en)
-            .bind(now)
-            .execute(conn)
-            .await
-            .map(|r| r.rows_affected()))?;
-            CancelOutcome::Cancelled
-        } else {
-            let requested = on_tx!(tx, conn => sqlx::query(
-                "UPDATE jobs SET cancel_requested = TRUE, updated_at = $2 WHERE id = $1 AND status = 'running'",
-            )
-            .bind(job)
-            .bind(now)
-            .execute(conn)
-            .await
-            .map(|r| r.rows_affected()))?;
-            if requested == 0 {
-                return Err(StoreError::conflict("run_finished", "this run has already finished"));
-            }
-            on_tx!(tx, conn => sqlx::query(
-                "UPDATE runs SET cancel_requested = TRUE, cancelled_by = $2, updated_at = $3 WHERE id = $1",
-            )
-            .bind(run)
-            .bind(actor.0.map(|u| u.0))
-            .bind(now)
-            .execute(conn)
-            .await
-            .map(|r| r.rows_affected()))?;
-            CancelOutcome::Requested
-        };
-        let detail = format!("{kind} run {run}");
-        tx.audit(
-            koppel_domain::EnvironmentId(environment),
-            Some(administration),
-            actor,
-            "run.cancel",
-            &detail,
+        if requested == 0 {
+            return Err(StoreError::conflict("run_finished", "this run has already finished"));
+        }
+        on_tx!(tx, conn => sqlx::query(
+            "UPDATE runs SET cancel_requested = TRUE, cancelled_by = $2, updated_at = $3 WHERE id = $1",
         )
-        .await?;
-        tx.commit().await?;
-        Ok(outcome)
-    }
+        .bind(run)
+        .bind(actor.0.map(|u| u.0))
+        .bind(now)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        CancelOutcome::Requested
+    };
+    let detail = format!("{kind} run {run}");
+    tx.audit(
+        koppel_domain::EnvironmentId(environment),
+        Some(administration),
+        actor,
+        "run.cancel",
+        &detail,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
 
-    /// Runs a failed, cancelled or partially succeeded run again as a new run with trigger `retry`,
-    /// with the same job (kind, payload, priority, unique key). A retry of a job that is queued or
-    /// running again already joins that one.
-    pub async fn retry_run(
-        &self,
-        administration: AdministrationId,
-        run: i64,
-        actor: Actor,
-    ) -> Result<crate::queue::Enqueued> {
-        let original = self.run(administration, run).await?;
-        if !matches!(
-            original.status,
-            RunStatus::Failed | RunStatus::Cancelled | RunStatus::PartiallySucceeded
-        ) {
+/// Runs a failed, cancelled or partially succeeded run again as a new run with trigger `retry`,
+/// with the same job (kind, payload, priority, unique key). A retry of a job that is queued or
+/// running again already joins that one.
+pub async fn retry(store: &Store, administration: AdministrationId, run: RunId, actor: Actor) -> Result<Enqueued> {
+    let original = self::run(store, administration, run).await?;
+    if !matches!(
+        original.status,
+        RunStatus::Failed | RunStatus::Cancelled | RunStatus::PartiallySucceeded
+    ) {
+        return Err(StoreError::conflict(
+            "run_not_retryable",
+            "only a run that failed, was cancelled or partially succeeded can be retried",
+        ));
+    }
+    let job = match crate::storage::jobs::job(store, original.job_id).await {
+        Ok(job) => job,
+        Err(StoreError::NotFound) => {
             return Err(StoreError::conflict(
-                "run_not_retryable",
-                "only a run that failed, was cancelled or partially succeeded can be retried",
+                "run_expired",
+                "this run is too old to retry; start a new one",
             ));
         }
-        let job = match self.job(original.job_id).await {
-            Ok(job) => job,
-            Err(StoreError::NotFound) => {
-                return Err(StoreError::conflict(
-                    "run_expired",
-                    "this run is too old to retry; start a new one",
-                ));
-            }
-            Err(other) => return Err(other),
-        };
-        let environment = self.administration(administration).await?.environment_id;
-        let mut new = crate::queue::NewJob::new(job.kind.clone(), job.payload.clone())
-            .administration(administration)
-            .priority(job.priority)
-            .max_attempts(job.max_attempts);
-        new.unique_key = job.unique_key.clone();
-        new.trigger = Trigger::Retry;
-        new.started_by = actor.0;
-        new.retry_of = Some(run);
-        let mut tx = self.begin().await?;
-        let enqueued = tx.enqueue_job(&new).await?;
-        let detail = format!("{} run {run} as run {}", job.kind, enqueued.run());
-        tx.audit(environment, Some(administration), actor, "run.retry", &detail)
-            .await?;
-        tx.commit().await?;
-        Ok(enqueued)
-    }
+        Err(other) => return Err(other),
+    };
+    let environment = store.administration(administration).await?.environment_id;
+    let mut new = NewJob::new(job.kind.clone(), job.payload.clone())
+        .administration(administration)
+        .priority(job.priority)
+        .max_attempts(job.max_attempts);
+    new.unique_key = job.unique_key.clone();
+    new.trigger = Trigger::Retry;
+    new.started_by = actor.0;
+    new.retry_of = Some(run);
+    let mut tx = store.begin().await?;
+    let enqueued = enqueue(&mut tx, &new).await?;
+    let detail = format!("{} run {run} as run {}", job.kind, enqueued.run());
+    tx.audit(environment, Some(administration), actor, "run.retry", &detail)
+        .await?;
+    tx.commit().await?;
+    Ok(enqueued)
 }
 
 #[cfg(test)]
