@@ -153,7 +153,7 @@ async fn measure(database: TestDatabase, workers: usize, settings: &Settings) ->
     let mut first_start = None;
     let mut last_finish = None;
     for id in &backlog {
-        let job = koppel_jobs::storage::jobs::job(&store, *id).await?;
+        let job = koppel_jobs::storage::jobs::job(store, *id).await?;
         first_start = first_start.min(job.started_at).or(job.started_at);
         last_finish = last_finish.max(job.finished_at);
     }
@@ -180,7 +180,7 @@ async fn measure(database: TestDatabase, workers: usize, settings: &Settings) ->
     wait_until_done(store, (settings.backlog + settings.paced) as i64).await?;
     let mut latencies = Vec::with_capacity(paced.len());
     for run in paced {
-        let run = koppel_jobs::runs::any_run(&store, run).await?;
+        let run = koppel_jobs::runs::any_run(store, run).await?;
         latencies.push((run.started_at.context("not started")? - run.queued_at).to_std()?);
     }
     latencies.sort();
@@ -209,7 +209,7 @@ async fn measure(database: TestDatabase, workers: usize, settings: &Settings) ->
 async fn wait_until_done(store: &Store, total: i64) -> anyhow::Result<()> {
     let started = Instant::now();
     loop {
-        let counts = koppel_jobs::storage::jobs::job_counts(&store).await?;
+        let counts = koppel_jobs::storage::jobs::job_counts(store).await?;
         if counts
             .get(&(kinds::noop::KIND.to_string(), JobStatus::Succeeded))
             .copied()

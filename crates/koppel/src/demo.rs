@@ -406,7 +406,7 @@ async fn sign_in_at_sandbox(
 async fn finished(store: &Store, run: koppel_jobs::RunId) -> anyhow::Result<Run> {
     let deadline = tokio::time::Instant::now() + STORY_RUN_TIMEOUT;
     loop {
-        let current = koppel_jobs::runs::any_run(&store, run).await?;
+        let current = koppel_jobs::runs::any_run(store, run).await?;
         if current.status.is_finished() {
             return Ok(current);
         }

@@ -376,7 +376,7 @@ async fn export_progress_moves_with_every_work_order() {
         // What a user watching the run sees while it runs: it must move before the end.
         let mut seen = std::collections::BTreeSet::new();
         loop {
-            let current = koppel_jobs::runs::run(&store, administration, run).await.unwrap();
+            let current = koppel_jobs::runs::run(store, administration, run).await.unwrap();
             if current.status.is_finished() {
                 assert_eq!(current.status, RunStatus::Succeeded, "{current:?}");
                 break;

@@ -50,7 +50,7 @@ async fn autosync_on_fires_automatic_runs_and_off_stops_them() {
         // The first run is still queued (no worker here): the next period joins it.
         assert_eq!(autosync.tick().await.unwrap().fired, 1);
         let runs = koppel_jobs::runs::list(
-            &store,
+            store,
             a,
             &RunFilter {
                 kind: Some("data_sync".into()),

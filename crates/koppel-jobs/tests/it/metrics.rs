@@ -28,7 +28,7 @@ async fn the_worker_and_scheduler_report_depth_outcomes_latency_and_duration() {
     let store = db.store();
     let queue = queue(store);
     for _ in 0..2 {
-        koppel_jobs::enqueue_committed(&store, &NewJob::new("metered", json!({})))
+        koppel_jobs::enqueue_committed(store, &NewJob::new("metered", json!({})))
             .await
             .unwrap();
     }

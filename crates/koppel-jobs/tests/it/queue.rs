@@ -45,20 +45,20 @@ async fn a_job_exists_only_when_the_change_that_caused_it_commits() {
         tx.rollback().await.unwrap();
         assert!(
             matches!(
-                koppel_jobs::storage::jobs::job(&store, rolled_back.job()).await,
+                koppel_jobs::storage::jobs::job(store, rolled_back.job()).await,
                 Err(StoreError::NotFound)
             ),
             "{backend}"
         );
         assert!(
             matches!(
-                koppel_jobs::runs::run(&store, fixture.sub1, rolled_back.run()).await,
+                koppel_jobs::runs::run(store, fixture.sub1, rolled_back.run()).await,
                 Err(StoreError::NotFound)
             ),
             "{backend}"
         );
         assert!(
-            koppel_jobs::storage::jobs::job_counts(&store).await.unwrap().is_empty(),
+            koppel_jobs::storage::jobs::job_counts(store).await.unwrap().is_empty(),
             "{backend}: a rolled-back job left a trace"
         );
 
@@ -69,11 +69,11 @@ async fn a_job_exists_only_when_the_change_that_caused_it_commits() {
             .unwrap();
         tx.commit().await.unwrap();
         assert!(committed.is_new());
-        let job = koppel_jobs::storage::jobs::job(&store, committed.job()).await.unwrap();
+        let job = koppel_jobs::storage::jobs::job(store, committed.job()).await.unwrap();
         assert_eq!(job.status, JobStatus::Queued);
         assert_eq!(job.run_id, committed.run());
         assert_eq!(job.administration, Some(fixture.sub1));
-        let run = koppel_jobs::runs::run(&store, fixture.sub1, committed.run())
+        let run = koppel_jobs::runs::run(store, fixture.sub1, committed.run())
             .await
             .unwrap();
         assert_eq!(
@@ -97,11 +97,11 @@ async fn a_second_job_with_the_same_key_joins_the_queued_or_running_one() {
                 .unique_key(format!("sync:{}", fixture.sub1))
         };
 
-        let first = koppel_jobs::enqueue_committed(&store, &sync()).await.unwrap();
+        let first = koppel_jobs::enqueue_committed(store, &sync()).await.unwrap();
         let Enqueued::Created { job, run } = first else {
             panic!("expected a new job, got {first:?}")
         };
-        let manual = koppel_jobs::enqueue_committed(&store, &sync().manual(fixture.admin.id))
+        let manual = koppel_jobs::enqueue_committed(store, &sync().manual(fixture.admin.id))
             .await
             .unwrap();
         assert_eq!(
@@ -113,13 +113,13 @@ async fn a_second_job_with_the_same_key_joins_the_queued_or_running_one() {
             }
         );
 
-        let claimed = koppel_jobs::testing::claim(&store, &claim("w1", PROBE))
+        let claimed = koppel_jobs::testing::claim(store, &claim("w1", PROBE))
             .await
             .unwrap()
             .jobs;
         assert_eq!(claimed.len(), 1);
         assert_eq!(
-            koppel_jobs::enqueue_committed(&store, &sync()).await.unwrap(),
+            koppel_jobs::enqueue_committed(store, &sync()).await.unwrap(),
             Enqueued::Joined {
                 job,
                 run,
@@ -128,7 +128,7 @@ async fn a_second_job_with_the_same_key_joins_the_queued_or_running_one() {
         );
         // Only one run exists for all three requests.
         let runs = koppel_jobs::runs::list(
-            &store,
+            store,
             fixture.sub1,
             &RunFilter {
                 limit: 10,
@@ -145,14 +145,14 @@ async fn a_second_job_with_the_same_key_joins_the_queued_or_running_one() {
             message: None,
             counts: None,
         };
-        assert!(koppel_jobs::testing::finish(&store, &lease, &done).await.unwrap());
+        assert!(koppel_jobs::testing::finish(store, &lease, &done).await.unwrap());
         // Finished: the key is free again, and a key of another administration never collided.
-        let next = koppel_jobs::enqueue_committed(&store, &sync()).await.unwrap();
+        let next = koppel_jobs::enqueue_committed(store, &sync()).await.unwrap();
         assert!(next.is_new() && next.job() != job);
         let other = probe(json!({}))
             .administration(fixture.sub2)
             .unique_key(format!("sync:{}", fixture.sub2));
-        assert!(koppel_jobs::enqueue_committed(&store, &other).await.unwrap().is_new());
+        assert!(koppel_jobs::enqueue_committed(store, &other).await.unwrap().is_new());
         db.cleanup().await;
     }
 }
@@ -161,26 +161,26 @@ async fn a_second_job_with_the_same_key_joins_the_queued_or_running_one() {
 async fn due_jobs_are_claimed_by_priority_and_future_jobs_wait() {
     for db in TestDatabase::all_at(start_time()).await {
         let store = db.store();
-        let low = koppel_jobs::enqueue_committed(&store, &probe(json!({})))
+        let low = koppel_jobs::enqueue_committed(store, &probe(json!({})))
             .await
             .unwrap()
             .job();
-        let high = koppel_jobs::enqueue_committed(&store, &probe(json!({})).priority(10))
+        let high = koppel_jobs::enqueue_committed(store, &probe(json!({})).priority(10))
             .await
             .unwrap()
             .job();
         let later = koppel_jobs::enqueue_committed(
-            &store,
+            store,
             &probe(json!({})).run_at(start_time() + chrono::Duration::hours(1)),
         )
         .await
         .unwrap();
-        let other_kind = koppel_jobs::enqueue_committed(&store, &NewJob::new("unknown_kind", json!({})))
+        let other_kind = koppel_jobs::enqueue_committed(store, &NewJob::new("unknown_kind", json!({})))
             .await
             .unwrap()
             .job();
 
-        let claimed = koppel_jobs::testing::claim(&store, &claim("w1", PROBE))
+        let claimed = koppel_jobs::testing::claim(store, &claim("w1", PROBE))
             .await
             .unwrap()
             .jobs;
@@ -191,7 +191,7 @@ async fn due_jobs_are_claimed_by_priority_and_future_jobs_wait() {
             db.backend().name()
         );
         assert!(
-            koppel_jobs::testing::claim(&store, &claim("w1", PROBE))
+            koppel_jobs::testing::claim(store, &claim("w1", PROBE))
                 .await
                 .unwrap()
                 .jobs
@@ -204,24 +204,21 @@ async fn due_jobs_are_claimed_by_priority_and_future_jobs_wait() {
         };
         for job in &claimed {
             assert!(
-                koppel_jobs::testing::finish(&store, &job.lease().unwrap(), &done)
+                koppel_jobs::testing::finish(store, &job.lease().unwrap(), &done)
                     .await
                     .unwrap()
             );
         }
 
         db.fixed_clock().advance(chrono::Duration::hours(1));
-        let claimed = koppel_jobs::testing::claim(&store, &claim("w1", PROBE))
+        let claimed = koppel_jobs::testing::claim(store, &claim("w1", PROBE))
             .await
             .unwrap()
             .jobs;
         assert_eq!(claimed.iter().map(|j| j.id).collect::<Vec<_>>(), vec![later.job()]);
         // A kind this worker does not run waits for one that does.
         assert_eq!(
-            koppel_jobs::storage::jobs::job(&store, other_kind)
-                .await
-                .unwrap()
-                .status,
+            koppel_jobs::storage::jobs::job(store, other_kind).await.unwrap().status,
             JobStatus::Queued
         );
         db.cleanup().await;
@@ -232,8 +229,8 @@ async fn due_jobs_are_claimed_by_priority_and_future_jobs_wait() {
 async fn only_the_current_lease_holder_can_extend_or_finish_a_job() {
     for db in TestDatabase::all_at(start_time()).await {
         let store = db.store();
-        let enqueued = koppel_jobs::enqueue_committed(&store, &probe(json!({}))).await.unwrap();
-        let first = koppel_jobs::testing::claim(&store, &claim("worker-a", PROBE))
+        let enqueued = koppel_jobs::enqueue_committed(store, &probe(json!({}))).await.unwrap();
+        let first = koppel_jobs::testing::claim(store, &claim("worker-a", PROBE))
             .await
             .unwrap()
             .jobs
@@ -244,7 +241,7 @@ async fn only_the_current_lease_holder_can_extend_or_finish_a_job() {
             (1, Some(start_time() + chrono::Duration::seconds(30)))
         );
         assert_eq!(
-            koppel_jobs::testing::heartbeat(&store, &lease_a, chrono::Duration::seconds(30))
+            koppel_jobs::testing::heartbeat(store, &lease_a, chrono::Duration::seconds(30))
                 .await
                 .unwrap(),
             Heartbeat::Held {
@@ -253,7 +250,7 @@ async fn only_the_current_lease_holder_can_extend_or_finish_a_job() {
         );
         // While the lease holds, nobody else gets the job.
         assert!(
-            koppel_jobs::testing::claim(&store, &claim("worker-b", PROBE))
+            koppel_jobs::testing::claim(store, &claim("worker-b", PROBE))
                 .await
                 .unwrap()
                 .jobs
@@ -267,14 +264,14 @@ async fn only_the_current_lease_holder_can_extend_or_finish_a_job() {
             ..claim("worker-b", PROBE)
         };
         assert!(
-            koppel_jobs::testing::claim(&store, &without_reclaim)
+            koppel_jobs::testing::claim(store, &without_reclaim)
                 .await
                 .unwrap()
                 .jobs
                 .is_empty(),
             "taken over only when asked"
         );
-        let second = koppel_jobs::testing::claim(&store, &claim("worker-b", PROBE))
+        let second = koppel_jobs::testing::claim(store, &claim("worker-b", PROBE))
             .await
             .unwrap()
             .jobs
@@ -284,7 +281,7 @@ async fn only_the_current_lease_holder_can_extend_or_finish_a_job() {
 
         // A wakes up: its heartbeat and its outcome are refused, even with the same worker id.
         assert_eq!(
-            koppel_jobs::testing::heartbeat(&store, &lease_a, chrono::Duration::seconds(30))
+            koppel_jobs::testing::heartbeat(store, &lease_a, chrono::Duration::seconds(30))
                 .await
                 .unwrap(),
             Heartbeat::Lost
@@ -294,26 +291,26 @@ async fn only_the_current_lease_holder_can_extend_or_finish_a_job() {
             message: None,
             counts: None,
         };
-        assert!(!koppel_jobs::testing::finish(&store, &lease_a, &done).await.unwrap());
+        assert!(!koppel_jobs::testing::finish(store, &lease_a, &done).await.unwrap());
         let stale_same_id = Lease {
             worker: "worker-b".into(),
             ..lease_a.clone()
         };
         assert!(
-            !koppel_jobs::testing::finish(&store, &stale_same_id, &done)
+            !koppel_jobs::testing::finish(store, &stale_same_id, &done)
                 .await
                 .unwrap()
         );
         assert_eq!(
-            koppel_jobs::storage::jobs::job(&store, enqueued.job())
+            koppel_jobs::storage::jobs::job(store, enqueued.job())
                 .await
                 .unwrap()
                 .status,
             JobStatus::Running
         );
 
-        assert!(koppel_jobs::testing::finish(&store, &lease_b, &done).await.unwrap());
-        let run = koppel_jobs::runs::any_run(&store, enqueued.run()).await.unwrap();
+        assert!(koppel_jobs::testing::finish(store, &lease_b, &done).await.unwrap());
+        let run = koppel_jobs::runs::any_run(store, enqueued.run()).await.unwrap();
         assert_eq!((run.status, run.attempts), (RunStatus::Succeeded, 2));
         db.cleanup().await;
     }
@@ -323,14 +320,14 @@ async fn only_the_current_lease_holder_can_extend_or_finish_a_job() {
 async fn a_job_whose_worker_died_on_its_last_attempt_fails_with_a_message_that_says_so() {
     for db in TestDatabase::all_at(start_time()).await {
         let store = db.store();
-        let last_try = koppel_jobs::enqueue_committed(&store, &probe(json!({})).max_attempts(1))
+        let last_try = koppel_jobs::enqueue_committed(store, &probe(json!({})).max_attempts(1))
             .await
             .unwrap();
-        let with_attempts_left = koppel_jobs::enqueue_committed(&store, &probe(json!({})).max_attempts(5))
+        let with_attempts_left = koppel_jobs::enqueue_committed(store, &probe(json!({})).max_attempts(5))
             .await
             .unwrap();
         assert_eq!(
-            koppel_jobs::testing::claim(&store, &claim("dead-worker", PROBE))
+            koppel_jobs::testing::claim(store, &claim("dead-worker", PROBE))
                 .await
                 .unwrap()
                 .jobs
@@ -339,7 +336,7 @@ async fn a_job_whose_worker_died_on_its_last_attempt_fails_with_a_message_that_s
         );
 
         db.fixed_clock().advance(chrono::Duration::seconds(31));
-        let claim_after = koppel_jobs::testing::claim(&store, &claim("survivor", PROBE))
+        let claim_after = koppel_jobs::testing::claim(store, &claim("survivor", PROBE))
             .await
             .unwrap();
         // The one with attempts left is reclaimed; the one without is given up on.
@@ -352,7 +349,7 @@ async fn a_job_whose_worker_died_on_its_last_attempt_fails_with_a_message_that_s
         assert_eq!(claim_after.given_up[0].run_id, last_try.run());
         assert_eq!(claim_after.given_up[0].status, JobStatus::Failed);
 
-        let run = koppel_jobs::runs::any_run(&store, last_try.run()).await.unwrap();
+        let run = koppel_jobs::runs::any_run(store, last_try.run()).await.unwrap();
         assert_eq!(
             run.status,
             RunStatus::Failed,
@@ -374,14 +371,14 @@ async fn a_running_job_whose_cancellation_was_requested_is_cancelled_when_its_wo
     for db in TestDatabase::all_at(start_time()).await {
         let store = db.store();
         let fixture = Fixture::create(store).await;
-        let enqueued = koppel_jobs::enqueue_committed(&store, &probe(json!({})).administration(fixture.sub1))
+        let enqueued = koppel_jobs::enqueue_committed(store, &probe(json!({})).administration(fixture.sub1))
             .await
             .unwrap();
-        koppel_jobs::testing::claim(&store, &claim("dead-worker", PROBE))
+        koppel_jobs::testing::claim(store, &claim("dead-worker", PROBE))
             .await
             .unwrap();
         let outcome = koppel_jobs::runs::cancel(
-            &store,
+            store,
             fixture.sub1,
             enqueued.run(),
             koppel_store::platform::Actor(Some(fixture.admin.id)),
@@ -390,12 +387,12 @@ async fn a_running_job_whose_cancellation_was_requested_is_cancelled_when_its_wo
         .unwrap();
         assert_eq!(outcome, koppel_jobs::runs::CancelOutcome::Requested);
         db.fixed_clock().advance(chrono::Duration::seconds(31));
-        let claimed = koppel_jobs::testing::claim(&store, &claim("survivor", PROBE))
+        let claimed = koppel_jobs::testing::claim(store, &claim("survivor", PROBE))
             .await
             .unwrap();
         assert!(claimed.jobs.is_empty(), "a job the user cancelled is not run again");
         assert_eq!(claimed.given_up[0].status, JobStatus::Cancelled);
-        let run = koppel_jobs::runs::run(&store, fixture.sub1, enqueued.run())
+        let run = koppel_jobs::runs::run(store, fixture.sub1, enqueued.run())
             .await
             .unwrap();
         assert_eq!(
@@ -411,10 +408,10 @@ async fn deleting_a_sub_removes_its_jobs_runs_items_and_schedules() {
     for db in TestDatabase::all_at(start_time()).await {
         let store = db.store();
         let fixture = Fixture::create(store).await;
-        let doomed = koppel_jobs::enqueue_committed(&store, &probe(json!({})).administration(fixture.sub2))
+        let doomed = koppel_jobs::enqueue_committed(store, &probe(json!({})).administration(fixture.sub2))
             .await
             .unwrap();
-        let kept = koppel_jobs::enqueue_committed(&store, &probe(json!({})).administration(fixture.sub1))
+        let kept = koppel_jobs::enqueue_committed(store, &probe(json!({})).administration(fixture.sub1))
             .await
             .unwrap();
         let item = koppel_jobs::runs::NewRunItem {
@@ -423,7 +420,7 @@ async fn deleting_a_sub_removes_its_jobs_runs_items_and_schedules() {
             message: None,
             detail: None,
         };
-        koppel_jobs::runs::record_item(&store, doomed.run(), &item)
+        koppel_jobs::runs::record_item(store, doomed.run(), &item)
             .await
             .unwrap();
         // Every administration gets its schedule from the scheduler.
@@ -443,7 +440,7 @@ async fn deleting_a_sub_removes_its_jobs_runs_items_and_schedules() {
         .await
         .unwrap();
         assert_eq!(
-            koppel_jobs::storage::schedules::schedules(&store, "probe")
+            koppel_jobs::storage::schedules::schedules(store, "probe")
                 .await
                 .unwrap()
                 .len(),
@@ -455,23 +452,20 @@ async fn deleting_a_sub_removes_its_jobs_runs_items_and_schedules() {
             .await
             .unwrap();
         assert!(matches!(
-            koppel_jobs::storage::jobs::job(&store, doomed.job()).await,
+            koppel_jobs::storage::jobs::job(store, doomed.job()).await,
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
-            koppel_jobs::runs::any_run(&store, doomed.run()).await,
+            koppel_jobs::runs::any_run(store, doomed.run()).await,
             Err(StoreError::NotFound)
         ));
-        let schedules = koppel_jobs::storage::schedules::schedules(&store, "probe")
+        let schedules = koppel_jobs::storage::schedules::schedules(store, "probe")
             .await
             .unwrap();
         assert_eq!(schedules.len(), 2);
         assert!(schedules.iter().all(|s| s.administration != Some(fixture.sub2)));
         assert_eq!(
-            koppel_jobs::storage::jobs::job(&store, kept.job())
-                .await
-                .unwrap()
-                .status,
+            koppel_jobs::storage::jobs::job(store, kept.job()).await.unwrap().status,
             JobStatus::Queued
         );
         db.cleanup().await;
@@ -487,7 +481,7 @@ async fn invalid_jobs_are_refused() {
         (probe(json!({})).max_attempts(0), "max_attempts"),
         (probe(json!({})).unique_key(""), "unique_key"),
     ] {
-        match koppel_jobs::enqueue_committed(&store, &job).await {
+        match koppel_jobs::enqueue_committed(store, &job).await {
             Err(StoreError::Invalid(errors)) => assert_eq!(errors[0].field, field),
             other => panic!("expected {field} to be refused, got {other:?}"),
         }
@@ -499,13 +493,13 @@ async fn invalid_jobs_are_refused() {
 async fn a_running_job_whose_worker_stopped_shows_as_being_recovered() {
     for db in TestDatabase::all_at(start_time()).await {
         let store = db.store();
-        koppel_jobs::enqueue_committed(&store, &probe(json!({}))).await.unwrap();
-        let claimed = koppel_jobs::testing::claim(&store, &claim("worker-a", PROBE))
+        koppel_jobs::enqueue_committed(store, &probe(json!({}))).await.unwrap();
+        let claimed = koppel_jobs::testing::claim(store, &claim("worker-a", PROBE))
             .await
             .unwrap()
             .jobs
             .remove(0);
-        let run = koppel_jobs::runs::any_run(&store, claimed.run_id).await.unwrap();
+        let run = koppel_jobs::runs::any_run(store, claimed.run_id).await.unwrap();
         assert_eq!(
             (run.status, run.recovering),
             (RunStatus::Running, false),
@@ -514,15 +508,15 @@ async fn a_running_job_whose_worker_stopped_shows_as_being_recovered() {
         // Worker A is killed: no more heartbeats. Past its lease the run says it is being recovered
         // instead of plainly running.
         db.fixed_clock().advance(chrono::Duration::seconds(31));
-        let run = koppel_jobs::runs::any_run(&store, claimed.run_id).await.unwrap();
+        let run = koppel_jobs::runs::any_run(store, claimed.run_id).await.unwrap();
         assert_eq!((run.status, run.recovering), (RunStatus::Running, true));
         // Worker B takes it over: running under a live lease again.
-        let taken = koppel_jobs::testing::claim(&store, &claim("worker-b", PROBE))
+        let taken = koppel_jobs::testing::claim(store, &claim("worker-b", PROBE))
             .await
             .unwrap()
             .jobs;
         assert_eq!(taken.len(), 1);
-        let run = koppel_jobs::runs::any_run(&store, claimed.run_id).await.unwrap();
+        let run = koppel_jobs::runs::any_run(store, claimed.run_id).await.unwrap();
         assert_eq!((run.status, run.recovering), (RunStatus::Running, false));
         db.cleanup().await;
     }

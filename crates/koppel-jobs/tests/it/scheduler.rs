@@ -83,7 +83,7 @@ async fn after_downtime_a_schedule_fires_once_not_once_per_missed_period() {
         db.fixed_clock().advance(chrono::Duration::minutes(10 * 60 + 7));
         assert_eq!(scheduler.tick().await.unwrap().fired, 1);
         assert_eq!(scheduler.tick().await.unwrap().fired, 0);
-        let schedule = &koppel_jobs::storage::schedules::schedules(&store, "probe")
+        let schedule = &koppel_jobs::storage::schedules::schedules(store, "probe")
             .await
             .unwrap()[0];
         assert_eq!(
@@ -93,7 +93,7 @@ async fn after_downtime_a_schedule_fires_once_not_once_per_missed_period() {
         );
         assert_eq!(
             probe_jobs(
-                &koppel_jobs::storage::jobs::job_counts(&store).await.unwrap(),
+                &koppel_jobs::storage::jobs::job_counts(store).await.unwrap(),
                 JobStatus::Queued
             ),
             1
@@ -125,7 +125,7 @@ async fn a_period_that_comes_round_while_its_last_run_still_waits_joins_that_run
         );
         assert_eq!(
             probe_jobs(
-                &koppel_jobs::storage::jobs::job_counts(&store).await.unwrap(),
+                &koppel_jobs::storage::jobs::job_counts(store).await.unwrap(),
                 JobStatus::Queued
             ),
             1
@@ -149,7 +149,7 @@ async fn every_administration_gets_its_own_schedule_spread_over_the_interval() {
         )
         .unwrap();
         scheduler.tick().await.unwrap();
-        let schedules = koppel_jobs::storage::schedules::schedules(&store, "probe")
+        let schedules = koppel_jobs::storage::schedules::schedules(store, "probe")
             .await
             .unwrap();
         assert_eq!(schedules.len(), 3);
@@ -163,7 +163,7 @@ async fn every_administration_gets_its_own_schedule_spread_over_the_interval() {
         db.fixed_clock().advance(chrono::Duration::hours(1));
         assert_eq!(scheduler.tick().await.unwrap().fired, 3);
         let runs = koppel_jobs::runs::list(
-            &store,
+            store,
             fixture.sub1,
             &RunFilter {
                 limit: 10,
@@ -187,7 +187,7 @@ async fn every_administration_gets_its_own_schedule_spread_over_the_interval() {
         )
         .unwrap();
         faster.tick().await.unwrap();
-        for schedule in koppel_jobs::storage::schedules::schedules(&store, "probe")
+        for schedule in koppel_jobs::storage::schedules::schedules(store, "probe")
             .await
             .unwrap()
         {

@@ -19,13 +19,13 @@ async fn transient_failures_are_retried_with_growing_backoff_then_given_up_with_
         let clock = db.fixed_clock();
         let queue = queue(store);
         let worker = worker(&queue, "w1");
-        let enqueued = koppel_jobs::enqueue_committed(&store, &probe(json!({"fail": "transient"})).max_attempts(3))
+        let enqueued = koppel_jobs::enqueue_committed(store, &probe(json!({"fail": "transient"})).max_attempts(3))
             .await
             .unwrap();
 
         // Attempt 1 fails; the retry waits 5–10 s (half the 10 s ceiling plus jitter).
         assert_eq!(worker.run_until_idle().await.unwrap(), 1);
-        let job = koppel_jobs::storage::jobs::job(&store, enqueued.job()).await.unwrap();
+        let job = koppel_jobs::storage::jobs::job(store, enqueued.job()).await.unwrap();
         assert_eq!(
             (job.status, job.attempts, job.locked_by.as_deref()),
             (JobStatus::Queued, 1, None)
@@ -36,7 +36,7 @@ async fn transient_failures_are_retried_with_growing_backoff_then_given_up_with_
             "{wait}"
         );
         assert!(job.last_error.unwrap().contains("transient failure on attempt 1"));
-        let run = koppel_jobs::runs::any_run(&store, enqueued.run()).await.unwrap();
+        let run = koppel_jobs::runs::any_run(store, enqueued.run()).await.unwrap();
         assert_eq!((run.status, run.attempts), (RunStatus::Queued, 1));
         // Not due yet: nothing runs.
         assert_eq!(worker.run_until_idle().await.unwrap(), 0);
@@ -44,7 +44,7 @@ async fn transient_failures_are_retried_with_growing_backoff_then_given_up_with_
         // Attempt 2 fails; the retry waits 10–20 s.
         clock.advance(chrono::Duration::seconds(10));
         assert_eq!(worker.run_until_idle().await.unwrap(), 1);
-        let job = koppel_jobs::storage::jobs::job(&store, enqueued.job()).await.unwrap();
+        let job = koppel_jobs::storage::jobs::job(store, enqueued.job()).await.unwrap();
         let wait = job.run_at - clock_now(&db);
         assert!(
             wait >= chrono::Duration::seconds(10) && wait <= chrono::Duration::seconds(20),
@@ -55,9 +55,9 @@ async fn transient_failures_are_retried_with_growing_backoff_then_given_up_with_
         // plain message for users.
         clock.advance(chrono::Duration::seconds(20));
         assert_eq!(worker.run_until_idle().await.unwrap(), 1);
-        let job = koppel_jobs::storage::jobs::job(&store, enqueued.job()).await.unwrap();
+        let job = koppel_jobs::storage::jobs::job(store, enqueued.job()).await.unwrap();
         assert_eq!((job.status, job.attempts), (JobStatus::Failed, 3));
-        let run = koppel_jobs::runs::any_run(&store, enqueued.run()).await.unwrap();
+        let run = koppel_jobs::runs::any_run(store, enqueued.run()).await.unwrap();
         assert_eq!(run.status, RunStatus::Failed);
         let message = run.message.unwrap();
         assert!(
@@ -74,7 +74,7 @@ async fn transient_failures_are_retried_with_growing_backoff_then_given_up_with_
             "{detail}"
         );
         assert_eq!(
-            koppel_jobs::testing::probe::executions(&store).await.unwrap()[0].executions,
+            koppel_jobs::testing::probe::executions(store).await.unwrap()[0].executions,
             3
         );
         db.cleanup().await;
@@ -96,11 +96,11 @@ async fn a_failure_that_passes_on_the_next_attempt_ends_in_success() {
             fail_until_attempt: Some(1),
             ..ProbePayload::default()
         };
-        let enqueued = koppel_jobs::enqueue_committed(&store, &payload.job()).await.unwrap();
+        let enqueued = koppel_jobs::enqueue_committed(store, &payload.job()).await.unwrap();
         worker.run_until_idle().await.unwrap();
         db.fixed_clock().advance(chrono::Duration::seconds(10));
         worker.run_until_idle().await.unwrap();
-        let run = koppel_jobs::runs::any_run(&store, enqueued.run()).await.unwrap();
+        let run = koppel_jobs::runs::any_run(store, enqueued.run()).await.unwrap();
         assert_eq!((run.status, run.attempts), (RunStatus::Succeeded, 2));
         assert_eq!(run.counts, json!({"executions": 2, "effect_applied": true}));
         assert_eq!(run.message.unwrap().en, "Completed.");
@@ -115,22 +115,22 @@ async fn a_failure_that_will_never_pass_fails_at_once() {
         let store = db.store();
         let queue = queue(store);
         let worker = worker(&queue, "w1");
-        let permanent = koppel_jobs::enqueue_committed(&store, &probe(json!({"fail": "permanent"})).max_attempts(5))
+        let permanent = koppel_jobs::enqueue_committed(store, &probe(json!({"fail": "permanent"})).max_attempts(5))
             .await
             .unwrap();
-        let bad_payload = koppel_jobs::enqueue_committed(&store, &probe(json!({"sleep": "long"})).max_attempts(5))
+        let bad_payload = koppel_jobs::enqueue_committed(store, &probe(json!({"sleep": "long"})).max_attempts(5))
             .await
             .unwrap();
         assert_eq!(worker.run_until_idle().await.unwrap(), 2);
 
-        let job = koppel_jobs::storage::jobs::job(&store, permanent.job()).await.unwrap();
+        let job = koppel_jobs::storage::jobs::job(store, permanent.job()).await.unwrap();
         assert_eq!((job.status, job.attempts), (JobStatus::Failed, 1));
-        let run = koppel_jobs::runs::any_run(&store, permanent.run()).await.unwrap();
+        let run = koppel_jobs::runs::any_run(store, permanent.run()).await.unwrap();
         assert_eq!(run.status, RunStatus::Failed);
         assert_eq!(run.message.unwrap().nl, "De testtaak is opzettelijk mislukt.");
         assert!(run.detail.unwrap().contains("permanent failure"));
 
-        let run = koppel_jobs::runs::any_run(&store, bad_payload.run()).await.unwrap();
+        let run = koppel_jobs::runs::any_run(store, bad_payload.run()).await.unwrap();
         assert_eq!((run.status, run.attempts), (RunStatus::Failed, 1));
         assert!(run.message.unwrap().en.contains("input it cannot use"));
         assert!(run.detail.unwrap().contains("unknown field"));
@@ -144,16 +144,16 @@ async fn a_panicking_job_fails_its_run_and_the_worker_carries_on() {
         let store = db.store();
         let queue = queue(store);
         let worker = worker(&queue, "w1");
-        let panics = koppel_jobs::enqueue_committed(&store, &NewJob::new("panics", json!({})))
+        let panics = koppel_jobs::enqueue_committed(store, &NewJob::new("panics", json!({})))
             .await
             .unwrap();
-        let fine = koppel_jobs::enqueue_committed(&store, &probe(json!({}))).await.unwrap();
+        let fine = koppel_jobs::enqueue_committed(store, &probe(json!({}))).await.unwrap();
         assert_eq!(worker.run_until_idle().await.unwrap(), 2);
-        let run = koppel_jobs::runs::any_run(&store, panics.run()).await.unwrap();
+        let run = koppel_jobs::runs::any_run(store, panics.run()).await.unwrap();
         assert_eq!((run.status, run.attempts), (RunStatus::Failed, 1));
         assert!(run.detail.unwrap().contains("a bug in a job body"));
         assert_eq!(
-            koppel_jobs::runs::any_run(&store, fine.run()).await.unwrap().status,
+            koppel_jobs::runs::any_run(store, fine.run()).await.unwrap().status,
             RunStatus::Succeeded
         );
         db.cleanup().await;
@@ -167,25 +167,22 @@ async fn cancelling_a_queued_run_stops_it_before_it_starts() {
         let fixture = Fixture::create(store).await;
         let queue = queue(store);
         let worker = worker(&queue, "w1");
-        let enqueued = koppel_jobs::enqueue_committed(&store, &probe(json!({})).administration(fixture.sub1))
+        let enqueued = koppel_jobs::enqueue_committed(store, &probe(json!({})).administration(fixture.sub1))
             .await
             .unwrap();
         let actor = Actor(Some(fixture.admin.id));
         assert_eq!(
-            koppel_jobs::runs::cancel(&store, fixture.sub1, enqueued.run(), actor)
+            koppel_jobs::runs::cancel(store, fixture.sub1, enqueued.run(), actor)
                 .await
                 .unwrap(),
             CancelOutcome::Cancelled
         );
         assert_eq!(worker.run_until_idle().await.unwrap(), 0);
         assert!(
-            koppel_jobs::testing::probe::executions(&store)
-                .await
-                .unwrap()
-                .is_empty(),
+            koppel_jobs::testing::probe::executions(store).await.unwrap().is_empty(),
             "the body never ran"
         );
-        let run = koppel_jobs::runs::run(&store, fixture.sub1, enqueued.run())
+        let run = koppel_jobs::runs::run(store, fixture.sub1, enqueued.run())
             .await
             .unwrap();
         assert_eq!(
@@ -194,21 +191,21 @@ async fn cancelling_a_queued_run_stops_it_before_it_starts() {
         );
         assert_eq!(run.message.unwrap().en, "Cancelled at a user's request.");
         assert_eq!(
-            koppel_jobs::storage::jobs::job(&store, enqueued.job())
+            koppel_jobs::storage::jobs::job(store, enqueued.job())
                 .await
                 .unwrap()
                 .status,
             JobStatus::Cancelled
         );
         // Finished runs cannot be cancelled again, and other administrations' runs are not found.
-        match koppel_jobs::runs::cancel(&store, fixture.sub1, enqueued.run(), actor).await {
+        match koppel_jobs::runs::cancel(store, fixture.sub1, enqueued.run(), actor).await {
             Err(StoreError::Conflict {
                 code: "run_finished", ..
             }) => {}
             other => panic!("expected run_finished, got {other:?}"),
         }
         assert!(matches!(
-            koppel_jobs::runs::cancel(&store, fixture.sub2, enqueued.run(), actor).await,
+            koppel_jobs::runs::cancel(store, fixture.sub2, enqueued.run(), actor).await,
             Err(StoreError::NotFound)
         ));
         db.cleanup().await;
@@ -242,17 +239,17 @@ async fn cancelling_a_running_run_signals_its_body_which_stops() {
         let enqueued = queue.enqueue(&long).await.unwrap();
         started(&mut events, enqueued.job()).await;
 
-        let outcome = koppel_jobs::runs::cancel(&store, fixture.sub1, enqueued.run(), Actor(Some(fixture.user.id)))
+        let outcome = koppel_jobs::runs::cancel(store, fixture.sub1, enqueued.run(), Actor(Some(fixture.user.id)))
             .await
             .unwrap();
         assert_eq!(outcome, CancelOutcome::Requested);
-        let run = koppel_jobs::runs::run(&store, fixture.sub1, enqueued.run())
+        let run = koppel_jobs::runs::run(store, fixture.sub1, enqueued.run())
             .await
             .unwrap();
         assert!(run.cancel_requested);
         assert_eq!(finished(&mut events, enqueued.job()).await, Ended::Cancelled);
 
-        let run = koppel_jobs::runs::run(&store, fixture.sub1, enqueued.run())
+        let run = koppel_jobs::runs::run(store, fixture.sub1, enqueued.run())
             .await
             .unwrap();
         assert_eq!(
@@ -260,7 +257,7 @@ async fn cancelling_a_running_run_signals_its_body_which_stops() {
             (RunStatus::Cancelled, Some(fixture.user.id))
         );
         assert!(run.finished_at.is_some());
-        let probe = &koppel_jobs::testing::probe::executions(&store).await.unwrap()[0];
+        let probe = &koppel_jobs::testing::probe::executions(store).await.unwrap()[0];
         assert_eq!(
             (probe.executions, probe.effect_worker.as_deref()),
             (1, None),
@@ -289,18 +286,18 @@ async fn a_stopping_worker_hands_back_the_job_it_cannot_finish_within_the_grace_
         stop.send(()).unwrap();
         assert_eq!(finished(&mut events, enqueued.job()).await, Ended::HandedBack);
         handle.await.unwrap();
-        let job = koppel_jobs::storage::jobs::job(&store, enqueued.job()).await.unwrap();
+        let job = koppel_jobs::storage::jobs::job(store, enqueued.job()).await.unwrap();
         assert_eq!(
             (job.status, job.attempts),
             (JobStatus::Queued, 0),
             "the attempt does not count"
         );
         assert_eq!((job.locked_by, job.lease_until), (None, None));
-        let run = koppel_jobs::runs::any_run(&store, enqueued.run()).await.unwrap();
+        let run = koppel_jobs::runs::any_run(store, enqueued.run()).await.unwrap();
         assert_eq!((run.status, run.attempts), (RunStatus::Queued, 0));
         // The next worker can take it at once.
         let claimed = koppel_jobs::testing::claim(
-            &store,
+            store,
             &ClaimRequest {
                 worker: "w2",
                 kinds: &["probe"],
@@ -338,7 +335,7 @@ async fn a_stopping_worker_lets_a_job_finish_within_the_grace_period() {
         assert_eq!(finished(&mut events, enqueued.job()).await, Ended::Succeeded);
         handle.await.unwrap();
         assert_eq!(
-            koppel_jobs::runs::any_run(&store, enqueued.run()).await.unwrap().status,
+            koppel_jobs::runs::any_run(store, enqueued.run()).await.unwrap().status,
             RunStatus::Succeeded
         );
         db.cleanup().await;
@@ -359,12 +356,12 @@ async fn a_body_that_ignores_cancellation_is_stopped_after_the_grace_period() {
             .await
             .unwrap();
         started(&mut events, enqueued.job()).await;
-        koppel_jobs::runs::cancel(&store, fixture.sub1, enqueued.run(), Actor(Some(fixture.admin.id)))
+        koppel_jobs::runs::cancel(store, fixture.sub1, enqueued.run(), Actor(Some(fixture.admin.id)))
             .await
             .unwrap();
         assert_eq!(finished(&mut events, enqueued.job()).await, Ended::Cancelled);
         assert_eq!(
-            koppel_jobs::runs::run(&store, fixture.sub1, enqueued.run())
+            koppel_jobs::runs::run(store, fixture.sub1, enqueued.run())
                 .await
                 .unwrap()
                 .status,
@@ -382,7 +379,7 @@ async fn a_job_whose_worker_died_is_taken_over_after_its_lease_and_completes_onc
         let store = db.store();
         let queue = queue(store);
         let worker = worker(&queue, "survivor");
-        let enqueued = koppel_jobs::enqueue_committed(&store, &probe(json!({}))).await.unwrap();
+        let enqueued = koppel_jobs::enqueue_committed(store, &probe(json!({}))).await.unwrap();
         // A worker claims the job and dies before running it (or in the middle: nothing it did counts).
         let request = ClaimRequest {
             worker: "dead",
@@ -391,7 +388,7 @@ async fn a_job_whose_worker_died_is_taken_over_after_its_lease_and_completes_onc
             lease: chrono::Duration::seconds(30),
             reclaim: koppel_jobs::storage::jobs::Reclaim::DeadWorkersFirst,
         };
-        let dead = koppel_jobs::testing::claim(&store, &request)
+        let dead = koppel_jobs::testing::claim(store, &request)
             .await
             .unwrap()
             .jobs
@@ -399,7 +396,7 @@ async fn a_job_whose_worker_died_is_taken_over_after_its_lease_and_completes_onc
             .lease()
             .unwrap();
         assert_eq!(
-            koppel_jobs::runs::any_run(&store, enqueued.run()).await.unwrap().status,
+            koppel_jobs::runs::any_run(store, enqueued.run()).await.unwrap().status,
             RunStatus::Running
         );
 
@@ -407,17 +404,17 @@ async fn a_job_whose_worker_died_is_taken_over_after_its_lease_and_completes_onc
         db.fixed_clock().advance(chrono::Duration::seconds(31));
         assert_eq!(worker.run_until_idle().await.unwrap(), 1);
 
-        let job = koppel_jobs::storage::jobs::job(&store, enqueued.job()).await.unwrap();
+        let job = koppel_jobs::storage::jobs::job(store, enqueued.job()).await.unwrap();
         assert_eq!((job.status, job.attempts), (JobStatus::Succeeded, 2));
-        let run = koppel_jobs::runs::any_run(&store, enqueued.run()).await.unwrap();
+        let run = koppel_jobs::runs::any_run(store, enqueued.run()).await.unwrap();
         assert_eq!((run.status, run.attempts), (RunStatus::Succeeded, 2));
-        let probe = &koppel_jobs::testing::probe::executions(&store).await.unwrap()[0];
+        let probe = &koppel_jobs::testing::probe::executions(store).await.unwrap()[0];
         assert_eq!(
             (probe.executions, probe.effect_worker.as_deref()),
             (1, Some("survivor"))
         );
         assert_eq!(
-            koppel_jobs::testing::heartbeat(&store, &dead, chrono::Duration::seconds(30))
+            koppel_jobs::testing::heartbeat(store, &dead, chrono::Duration::seconds(30))
                 .await
                 .unwrap(),
             Heartbeat::Lost
@@ -435,7 +432,7 @@ async fn every_job_runs_exactly_once_with_concurrent_workers() {
         let mut jobs = Vec::with_capacity(JOBS);
         for _ in 0..JOBS {
             jobs.push(
-                koppel_jobs::enqueue_committed(&store, &probe(json!({})))
+                koppel_jobs::enqueue_committed(store, &probe(json!({})))
                     .await
                     .unwrap()
                     .job(),
@@ -454,7 +451,7 @@ async fn every_job_runs_exactly_once_with_concurrent_workers() {
             (worker(&queue_a, "node-a").run_until_idle().await.unwrap(), 0)
         };
         assert_eq!(ran_a + ran_b, JOBS, "{}: attempts run", db.backend().name());
-        let executions = koppel_jobs::testing::probe::executions(&store).await.unwrap();
+        let executions = koppel_jobs::testing::probe::executions(store).await.unwrap();
         assert_eq!(executions.len(), JOBS);
         for execution in &executions {
             assert_eq!(
@@ -469,7 +466,7 @@ async fn every_job_runs_exactly_once_with_concurrent_workers() {
                 Some(execution.first_worker.as_str())
             );
         }
-        let counts = koppel_jobs::storage::jobs::job_counts(&store).await.unwrap();
+        let counts = koppel_jobs::storage::jobs::job_counts(store).await.unwrap();
         assert_eq!(
             counts.get(&("probe".to_string(), JobStatus::Succeeded)),
             Some(&(JOBS as i64))

@@ -461,7 +461,7 @@ async fn one_target_failing_midway_is_left_as_it_was_and_the_others_go_on() {
             .await
             .unwrap();
 
-        let run = koppel_jobs::runs::run(&store, fixture.main, enqueued.run())
+        let run = koppel_jobs::runs::run(store, fixture.main, enqueued.run())
             .await
             .unwrap();
         assert_eq!(run.status, RunStatus::PartiallySucceeded, "{run:?}");
@@ -473,7 +473,7 @@ async fn one_target_failing_midway_is_left_as_it_was_and_the_others_go_on() {
             codes(store, fixture.sub2, Category::Workflows).await,
             BTreeSet::from(["WF-CV".into()])
         );
-        let items = koppel_jobs::runs::items(&store, fixture.main, run.id, None, 100)
+        let items = koppel_jobs::runs::items(store, fixture.main, run.id, None, 100)
             .await
             .unwrap()
             .items;

@@ -657,7 +657,7 @@ async fn accountview_needs_the_right_the_licence_and_a_configuration() {
                 koppel_accountview::export::KIND
             };
             let job = koppel_jobs::storage::jobs::NewJob::new(kind, json!({})).administration(fixture.main);
-            koppel_jobs::enqueue_committed(&app.database.store(), &job)
+            koppel_jobs::enqueue_committed(app.database.store(), &job)
                 .await
                 .expect("enqueue");
         }

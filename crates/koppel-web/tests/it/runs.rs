@@ -16,7 +16,7 @@ use std::time::Duration;
 
 /// Enqueues a run of `kind` in an administration; returns its run id.
 async fn enqueue(store: &Store, administration: AdministrationId, kind: &str) -> i64 {
-    koppel_jobs::enqueue_committed(&store, &NewJob::new(kind, json!({})).administration(administration))
+    koppel_jobs::enqueue_committed(store, &NewJob::new(kind, json!({})).administration(administration))
         .await
         .expect("enqueue")
         .run()
@@ -32,7 +32,7 @@ async fn claim(store: &Store, kind: &str) -> Lease {
         lease: chrono::Duration::seconds(60),
         reclaim: koppel_jobs::storage::jobs::Reclaim::DeadWorkersFirst,
     };
-    koppel_jobs::testing::claim(&store, &request)
+    koppel_jobs::testing::claim(store, &request)
         .await
         .expect("claim")
         .jobs

@@ -45,7 +45,7 @@ fn value(spec: &ResourceSpec, kind: FieldKind, name: &str, samples: &Samples, st
 /// through the queue like any run: enqueued, claimed, finished.
 async fn finished_run(store: &Store, administration: AdministrationId) -> koppel_jobs::RunId {
     let enqueued =
-        koppel_jobs::enqueue_committed(&store, &NewJob::new("probe", json!({})).administration(administration))
+        koppel_jobs::enqueue_committed(store, &NewJob::new("probe", json!({})).administration(administration))
             .await
             .expect("enqueue");
     let request = ClaimRequest {
@@ -55,7 +55,7 @@ async fn finished_run(store: &Store, administration: AdministrationId) -> koppel
         lease: chrono::Duration::seconds(60),
         reclaim: koppel_jobs::storage::jobs::Reclaim::DeadWorkersFirst,
     };
-    let job = koppel_jobs::testing::claim(&store, &request)
+    let job = koppel_jobs::testing::claim(store, &request)
         .await
         .expect("claim")
         .jobs
@@ -72,7 +72,7 @@ async fn finished_run(store: &Store, administration: AdministrationId) -> koppel
         counts: None,
     };
     assert!(
-        koppel_jobs::testing::finish(&store, &job.lease().expect("claimed"), &done)
+        koppel_jobs::testing::finish(store, &job.lease().expect("claimed"), &done)
             .await
             .expect("finish")
     );

@@ -245,7 +245,7 @@ async fn two_worker_processes_run_2000_jobs_exactly_once() {
     }
     tx.commit().await.unwrap();
     eventually("2,000 jobs finish", Duration::from_secs(300), || async {
-        let counts = koppel_jobs::storage::jobs::job_counts(&store).await.unwrap();
+        let counts = koppel_jobs::storage::jobs::job_counts(store).await.unwrap();
         counts
             .get(&("probe".to_string(), JobStatus::Succeeded))
             .copied()
@@ -255,7 +255,7 @@ async fn two_worker_processes_run_2000_jobs_exactly_once() {
     .await;
 
     // Count executions, not just final states: each body ran once, and applied its effect once.
-    let executions = koppel_jobs::testing::probe::executions(&store).await.unwrap();
+    let executions = koppel_jobs::testing::probe::executions(store).await.unwrap();
     assert_eq!(executions.len(), JOBS);
     for execution in &executions {
         assert_eq!(
@@ -274,7 +274,7 @@ async fn two_worker_processes_run_2000_jobs_exactly_once() {
         BTreeSet::from([first.pid(), second.pid()]),
         "both processes took part"
     );
-    let counts = koppel_jobs::storage::jobs::job_counts(&store).await.unwrap();
+    let counts = koppel_jobs::storage::jobs::job_counts(store).await.unwrap();
     let probes: i64 = counts
         .iter()
         .filter(|((kind, _), _)| kind == "probe")
@@ -312,7 +312,7 @@ async fn a_job_whose_worker_is_killed_completes_on_the_other_worker_after_its_le
     let mut doomed = Process::spawn(worker_command(db.url(), &settings));
     doomed.wait_for_log("job worker started").await;
     let enqueued = koppel_jobs::enqueue_committed(
-        &store,
+        store,
         &ProbePayload {
             sleep_ms: 4000,
             steps: 8,
@@ -323,7 +323,7 @@ async fn a_job_whose_worker_is_killed_completes_on_the_other_worker_after_its_le
     .await
     .unwrap();
     eventually("the first worker starts the job", Duration::from_secs(60), || async {
-        koppel_jobs::testing::probe::executions(&store)
+        koppel_jobs::testing::probe::executions(store)
             .await
             .unwrap()
             .iter()
@@ -335,7 +335,7 @@ async fn a_job_whose_worker_is_killed_completes_on_the_other_worker_after_its_le
 
     // Mid-sleep, heartbeating: kill -9.
     assert_eq!(
-        koppel_jobs::storage::jobs::job(&store, enqueued.job())
+        koppel_jobs::storage::jobs::job(store, enqueued.job())
             .await
             .unwrap()
             .status,
@@ -346,7 +346,7 @@ async fn a_job_whose_worker_is_killed_completes_on_the_other_worker_after_its_le
         "the job completes on the other worker",
         Duration::from_secs(60),
         || async {
-            koppel_jobs::storage::jobs::job(&store, enqueued.job())
+            koppel_jobs::storage::jobs::job(store, enqueued.job())
                 .await
                 .unwrap()
                 .status
@@ -355,12 +355,12 @@ async fn a_job_whose_worker_is_killed_completes_on_the_other_worker_after_its_le
     )
     .await;
 
-    let job = koppel_jobs::storage::jobs::job(&store, enqueued.job()).await.unwrap();
+    let job = koppel_jobs::storage::jobs::job(store, enqueued.job()).await.unwrap();
     assert_eq!(job.attempts, 2);
-    let run = koppel_jobs::runs::any_run(&store, enqueued.run()).await.unwrap();
+    let run = koppel_jobs::runs::any_run(store, enqueued.run()).await.unwrap();
     assert_eq!((run.status, run.attempts), (RunStatus::Succeeded, 2));
     assert_eq!((run.progress_done, run.progress_total), (8, Some(8)));
-    let probe = koppel_jobs::testing::probe::executions(&store)
+    let probe = koppel_jobs::testing::probe::executions(store)
         .await
         .unwrap()
         .into_iter()
