@@ -57,8 +57,7 @@ pub async fn apply_target(
         selection: selection.clone(),
     };
     let (_, name) = validate(store, &request).await?.remove(0);
-    let already = store
-        .settings_last_synced(source)
+    let already = crate::received::last_synced(store, source)
         .await?
         .into_iter()
         .any(|last| last.target == target && last.run == run);
@@ -86,7 +85,7 @@ pub async fn apply_target(
     if !plan.has_changes() {
         // Nothing to write: no change position is used up, only the sync is noted.
         write.rollback().await?;
-        store.record_settings_received(source, target, run).await?;
+        crate::received::record(store, source, target, run).await?;
         return Ok(TargetOutcome::Applied(plan));
     }
     // Referenced items first (the plan is in apply order), removals last and in reverse.
@@ -111,7 +110,7 @@ pub async fn apply_target(
         let id = theirs[&item.category][&item.code].id;
         write.delete(item.category.spec(), id).await?;
     }
-    write.record_settings_received(source, run).await?;
+    crate::received::record_in(&mut write, source, run).await?;
     write.commit().await?;
     Ok(TargetOutcome::Applied(plan))
 }

@@ -388,7 +388,7 @@ pub async fn targets(store: &Store, source: AdministrationId) -> Result<Vec<Targ
         },
     };
     let plan = crate::preview(store, &everything).await?;
-    let last = store.settings_last_synced(source).await?;
+    let last = crate::received::last_synced(store, source).await?;
     Ok(plan
         .targets
         .into_iter()

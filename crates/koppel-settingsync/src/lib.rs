@@ -16,6 +16,7 @@
 mod apply;
 pub mod job;
 mod plan;
+pub mod received;
 
 pub use apply::{ApplyError, TargetOutcome, apply_target};
 pub use plan::{Action, BlockReason, Blocker, FieldChange, ItemPlan, Plan, TargetPlan, preview};

@@ -15,8 +15,8 @@ pub mod logins;
 pub mod platform;
 pub mod records;
 pub mod schema;
-pub mod settings_sync;
 mod sqlite_direct;
+pub mod usage;
 pub mod work_orders;
 
 pub use clock::{Clock, FixedClock, SystemClock};
