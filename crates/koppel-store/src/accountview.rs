@@ -6,8 +6,8 @@
 //! invoice is posted and only ever moves forward; it survives a disconnect, so reconnecting never
 //! exports a work order twice.
 
-use crate::sql::{on_pool, on_tx};
 use crate::records::{StoredRecord, decode_record, sql};
+use crate::sql::{on_pool, on_tx};
 use crate::{Result, Store, StoreError, Tx, WriteTx};
 use chrono::{DateTime, Utc};
 use koppel_domain::record::ResourceSpec;

@@ -8,8 +8,8 @@
 //! rows in one snapshot therefore never skips a transaction that committed late with an early
 //! position: the classic sequence/commit-order gap cannot occur.
 
-use crate::sql::on_tx;
 use crate::records::{decode_record, sql};
+use crate::sql::on_tx;
 use crate::{Result, Store, Tx};
 use chrono::{DateTime, Utc};
 use koppel_domain::record::ResourceSpec;

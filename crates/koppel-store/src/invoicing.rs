@@ -1,7 +1,7 @@
 //! Invoices from completed work orders, and payment status kept in step with payments.
 
-use crate::sql::on_tx;
 use crate::records::{StoredRecord, decode_record, sql};
+use crate::sql::on_tx;
 use crate::{Result, Store, StoreError, Tx, WriteTx};
 use chrono::Datelike;
 use koppel_domain::invoice::{self, BillableLine, LineKind, PaymentStatus};

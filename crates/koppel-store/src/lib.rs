@@ -25,10 +25,10 @@ pub use clock::{Clock, FixedClock, SystemClock};
 pub use sql::Backend;
 
 use chrono::{DateTime, Utc};
-use sql::{Pool, TxInner};
 use koppel_domain::AdministrationId;
 use koppel_domain::licence::LicenceError;
 use koppel_domain::record::FieldError;
+use sql::{Pool, TxInner};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::str::FromStr;

@@ -2,8 +2,8 @@
 //! one row per key (an e-mail address, a client address, or the pair), in the database so the
 //! counts survive a restart and every node sees the same ones. Keys are stored as SHA-256 hashes.
 
-use crate::sql::on_pool;
 use crate::platform::hash_secret;
+use crate::sql::on_pool;
 use crate::{Result, Store};
 use chrono::{DateTime, Utc};
 

@@ -16,8 +16,8 @@
 //! still has the worker id *and* the attempt number of the claim, so a worker that lost its lease
 //! (it paused past the lease, another worker took over) can no longer change the job.
 
-use crate::sql::{TxInner, on_pool, on_tx};
 use crate::runs::{ItemTally, RunMessage, RunStatus, Trigger, clip_detail, corrupt};
+use crate::sql::{TxInner, on_pool, on_tx};
 use crate::{Result, Store, StoreError, Tx, WriteTx};
 use chrono::{DateTime, Utc};
 use koppel_domain::{AdministrationId, UserId};

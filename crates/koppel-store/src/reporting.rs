@@ -17,8 +17,8 @@
 //! through Rust. Only identifiers from resource specs are formatted into SQL; values are bound.
 
 use crate::bulk::direct::{self, Bound};
-use crate::sql::{Pool, bind_value, decode_value, on_pool, on_tx};
 use crate::platform::hash_secret;
+use crate::sql::{Pool, bind_value, decode_value, on_pool, on_tx};
 use crate::{Backend, Result, Store, StoreError, Tx};
 use base64::Engine;
 use chrono::{DateTime, Utc};

@@ -6,8 +6,8 @@
 //! the history never says "running" about a job nobody runs. Users read runs; only operators read
 //! the internal `detail`.
 
-use crate::sql::{on_pool, on_tx};
 use crate::platform::Actor;
+use crate::sql::{on_pool, on_tx};
 use crate::{Result, Store, StoreError};
 use chrono::{DateTime, Utc};
 use koppel_domain::{AdministrationId, UserId};

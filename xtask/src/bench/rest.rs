@@ -119,7 +119,10 @@ pub(super) fn build_koppel() -> anyhow::Result<PathBuf> {
             "KOPPEL_BENCH_KOPPEL_BINARY names {}, which is not a file",
             binary.display()
         );
-        eprintln!("==> the koppel binary from KOPPEL_BENCH_KOPPEL_BINARY: {}", binary.display());
+        eprintln!(
+            "==> the koppel binary from KOPPEL_BENCH_KOPPEL_BINARY: {}",
+            binary.display()
+        );
         return Ok(binary);
     }
     let mut command = cargo([
