@@ -109,8 +109,22 @@ pub fn run(arguments: RestArgs) -> anyhow::Result<()> {
 }
 
 /// `cargo build --release -p koppel`; returns the binary's path as cargo reports it (so a custom
-/// target directory works too).
+/// target directory works too). `KOPPEL_BENCH_KOPPEL_BINARY` names a binary built elsewhere instead
+/// (an earlier commit's, to compare two builds in one run).
 pub(super) fn build_koppel() -> anyhow::Result<PathBuf> {
+    if let Some(binary) = std::env::var_os("KOPPEL_BENCH_KOPPEL_BINARY") {
+        let binary = PathBuf::from(binary);
+        anyhow::ensure!(
+            binary.is_file(),
+            "KOPPEL_BENCH_KOPPEL_BINARY names {}, which is not a file",
+            binary.display()
+        );
+        eprintln!(
+            "==> the koppel binary from KOPPEL_BENCH_KOPPEL_BINARY: {}",
+            binary.display()
+        );
+        return Ok(binary);
+    }
     let mut command = cargo([
         "build",
         "--release",
