@@ -10,7 +10,7 @@ use koppel_domain::licence::PowerUp;
 use koppel_domain::rights::Right;
 use koppel_domain::{AdministrationId, UserId};
 use koppel_store::StoreError;
-use koppel_store::queue::Enqueued;
+use koppel_jobs::Enqueued;
 use std::collections::HashMap;
 
 /// The right a user needs in an administration to connect, configure and run the integration.

@@ -5,7 +5,8 @@
 
 use crate::{export, import};
 use koppel_domain::AdministrationId;
-use koppel_store::runs::{ItemStatus, Run, RunFilter, RunItem, RunStatus};
+use koppel_jobs::RunId;
+use koppel_jobs::runs::{self, ItemStatus, Run, RunFilter, RunItem, RunStatus};
 use koppel_store::{Store, StoreError};
 
 /// Failed items shown per run in the log.
@@ -24,7 +25,7 @@ pub enum LogFilter {
 pub struct LogQuery {
     pub filter: LogFilter,
     /// Keyset cursor: only runs with a smaller id.
-    pub before: Option<i64>,
+    pub before: Option<RunId>,
     pub limit: u32,
 }
 
@@ -37,7 +38,7 @@ pub struct LogEntry {
 /// A page of the log, newest first.
 pub struct LogPage {
     pub entries: Vec<LogEntry>,
-    pub next_before: Option<i64>,
+    pub next_before: Option<RunId>,
 }
 
 /// The runs of both AccountView kinds, newest first, merged by id (keyset paging on the id).
@@ -50,18 +51,14 @@ pub async fn page(store: &Store, administration: AdministrationId, query: LogQue
     let mut runs: Vec<Run> = Vec::new();
     for kind in [import::KIND, export::KIND] {
         for status in &statuses {
-            let page = store
-                .runs(
-                    administration,
-                    &RunFilter {
-                        kind: Some(kind.to_string()),
-                        status: *status,
-                        before: query.before,
-                        limit,
-                        ..RunFilter::default()
-                    },
-                )
-                .await?;
+            let filter = RunFilter {
+                kind: Some(kind.to_string()),
+                status: *status,
+                before: query.before,
+                limit,
+                ..RunFilter::default()
+            };
+            let page = runs::list(store, administration, &filter).await?;
             runs.extend(page.runs);
         }
     }
@@ -75,8 +72,7 @@ pub async fn page(store: &Store, administration: AdministrationId, query: LogQue
     let mut entries = Vec::with_capacity(runs.len());
     for run in runs {
         let failed = if matches!(run.status, RunStatus::Failed | RunStatus::PartiallySucceeded) {
-            store
-                .run_items(administration, run.id, None, FAILED_ITEMS)
+            runs::items(store, administration, run.id, None, FAILED_ITEMS)
                 .await?
                 .items
                 .into_iter()

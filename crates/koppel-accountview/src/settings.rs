@@ -12,7 +12,6 @@ use koppel_domain::VatRate;
 use koppel_domain::work_order::WorkOrderStatus;
 use koppel_jobs::runs::RunMessage;
 use koppel_store::StoreError;
-use koppel_jobs::runs::RunMessage;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -11,7 +11,6 @@ use koppel_domain::licence::PowerUp;
 use koppel_jobs::runs::RunMessage;
 use koppel_jobs::{Job, JobContext, JobError, JobFuture, JobType, Outcome, RunId, Scope};
 use koppel_store::StoreError;
-use koppel_jobs::runs::RunMessage;
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 use std::sync::Arc;

@@ -26,3 +26,9 @@ impl std::fmt::Display for RunId {
         self.0.fmt(f)
     }
 }
+
+impl From<i64> for RunId {
+    fn from(id: i64) -> Self {
+        RunId(id)
+    }
+}

@@ -27,7 +27,6 @@ use koppel_domain::{AdministrationId, UserId};
 use koppel_jobs::runs::{Run, RunStatus};
 use koppel_store::Store;
 use koppel_store::platform::Administration;
-use koppel_jobs::runs::{Run, RunStatus};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -10,9 +10,7 @@ use std::time::Duration;
 /// The scheduler with Autosync's periodic work only, every 15 minutes, as the binary wires it.
 fn autosync(queue: &Queue) -> Scheduler {
     let mut registry = Registry::new();
-    registry.register(koppel_datasync::DataSync {
-        retention: chrono::Duration::hours(6),
-    });
+    registry.register(koppel_datasync::DataSync::new(chrono::Duration::hours(6)));
     let periodic = vec![Periodic::of::<koppel_datasync::DataSync>(Duration::from_secs(900)).unwrap()];
     Scheduler::new(queue, &registry, periodic, SchedulerConfig::default()).unwrap()
 }

@@ -9,7 +9,6 @@ use koppel_domain::record::Value;
 use koppel_domain::resources::RELATIONS;
 use koppel_jobs::storage::jobs::Enqueued;
 use koppel_store::Store;
-use koppel_jobs::Enqueued;
 use koppel_test_support::{Fixture, TestDatabase, fixed_start};
 
 const RETENTION_HOURS: i64 = 6;

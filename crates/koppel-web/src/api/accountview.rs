@@ -327,7 +327,7 @@ async fn read_log(
     };
     let query = LogQuery {
         filter,
-        before,
+        before: before.map(koppel_jobs::RunId),
         limit: LOG_PAGE,
     };
     let page = koppel_accountview::log::page(&state.store, administration, query).await?;
@@ -344,7 +344,7 @@ async fn read_log(
             run
         })
         .collect();
-    Ok(axum::Json(json!({"items": items, "next_before": page.next_before})).into_response())
+    Ok(axum::Json(json!({"items": items, "next_before": page.next_before.map(|run| run.0)})).into_response())
 }
 
 fn settings_body_schema() -> Json {

@@ -21,7 +21,6 @@ use koppel_domain::licence::PowerUp;
 use koppel_domain::rights::Right;
 use koppel_jobs::storage::jobs::{Enqueued, JobStatus};
 use koppel_store::StoreError;
-use koppel_jobs::{Enqueued, JobStatus};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 

@@ -103,7 +103,7 @@ pub struct RunPath {
     #[serde(deserialize_with = "positive")]
     pub administration: AdministrationId,
     #[serde(deserialize_with = "positive")]
-    pub id: i64,
+    pub id: koppel_jobs::RunId,
 }
 
 /// `/api/v1/me/tokens/{token}`: one of the caller's API tokens.

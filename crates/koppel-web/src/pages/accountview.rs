@@ -28,7 +28,7 @@ use koppel_accountview::oauth::CallbackParameters;
 use koppel_accountview::settings::{SaveError, rate_label};
 use koppel_accountview::storage::{CodeEntry, CodeList, Connection};
 use koppel_accountview::{AccountView, Category, CheckReport, ConnectionState, SignInError, SyncError};
-use koppel_domain::VatRate;
+use koppel_domain::{AdministrationId, VatRate};
 use koppel_domain::work_order::WorkOrderStatus;
 use std::collections::HashMap;
 
@@ -339,7 +339,7 @@ async fn log_rows(
     let m = context.m();
     let query = LogQuery {
         filter,
-        before,
+        before: before.map(koppel_jobs::RunId),
         limit: LOG_PAGE,
     };
     let page = koppel_accountview::log::page(&state.store, context.administration.id, query).await?;
@@ -366,7 +366,7 @@ async fn log_rows(
     };
     let older = page
         .next_before
-        .map(|next| format!("{}{PATH}?{filter}before={next}", context.base()));
+        .map(|next| format!("{}{PATH}?{filter}before={}", context.base(), next.0));
     Ok((rows, older))
 }
 

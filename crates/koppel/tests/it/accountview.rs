@@ -13,7 +13,6 @@ use koppel_domain::resources::{INVOICES, WORK_ORDERS};
 use koppel_domain::{AdministrationId, Money, RecordId};
 use koppel_jobs::runs::RunStatus;
 use koppel_store::Store;
-use koppel_jobs::runs::RunStatus;
 use koppel_test_support::accountview::{
     self as av, CLIENT_ID, CLIENT_SECRET, DEMO_USER, ENCRYPTION_KEY, REDIRECT_URI, WorkOrders,
 };

@@ -88,3 +88,102 @@ fn crates_depend_only_on_what_the_architecture_allows() {
         );
     }
 }
+
+/// The three features: each owns its logic and its SQL, and none reaches into another.
+const FEATURES: [&str; 3] = ["koppel-datasync", "koppel-settingsync", "koppel-accountview"];
+
+/// Words that name a feature or the background-work machinery: the store is storage, so none of
+/// its files or public functions may carry them.
+const FEATURE_WORDS: [&str; 11] = [
+    "reporting",
+    "datasync",
+    "data_sync",
+    "autosync",
+    "feed",
+    "accountview",
+    "settings_sync",
+    "settingsync",
+    "queue",
+    "schedule",
+    "run_item",
+];
+
+/// The Rust files below a crate's `src`, with their text.
+fn sources(krate: &str) -> Vec<(std::path::PathBuf, String)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(krate)
+        .join("src");
+    let mut pending = vec![root];
+    let mut files = Vec::new();
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                files.push((path, text));
+            }
+        }
+    }
+    files
+}
+
+#[test]
+fn no_feature_crate_depends_on_another() {
+    let all = dependencies();
+    for feature in FEATURES {
+        for other in FEATURES.iter().filter(|other| **other != feature) {
+            assert!(!all[feature].contains(*other), "{feature} must not depend on {other}");
+        }
+    }
+}
+
+#[test]
+fn the_store_is_storage_and_names_no_feature() {
+    for (path, text) in sources("koppel-store") {
+        let file = path.file_stem().unwrap().to_string_lossy().to_lowercase();
+        for word in FEATURE_WORDS {
+            assert!(
+                !file.contains(word),
+                "{} is named after a feature; it belongs in that feature's crate",
+                path.display()
+            );
+        }
+        for line in text.lines() {
+            let line = line.trim_start();
+            let Some(rest) = line
+                .strip_prefix("pub fn ")
+                .or_else(|| line.strip_prefix("pub async fn "))
+            else {
+                continue;
+            };
+            let name = rest.split(['(', '<']).next().unwrap_or_default().to_lowercase();
+            for word in FEATURE_WORDS {
+                assert!(
+                    !name.contains(word),
+                    "{}: the public function `{name}` is named after a feature; it belongs in that feature's crate",
+                    path.display()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_web_reaches_features_through_their_crates_and_writes_no_sql() {
+    let all = dependencies();
+    assert!(!all["koppel-web"].contains("sqlx"), "koppel-web must not write SQL");
+    // The feed's SQL pieces and the store's SQL toolkit stay below the web crate: it gets rows and
+    // typed results from the feature crates.
+    for (path, text) in sources("koppel-web") {
+        for internal in ["SqlPiece", "ReportingRead", "koppel_store::sql", "on_tx!", "on_pool!"] {
+            assert!(
+                !text.contains(internal),
+                "{} uses `{internal}`, an internal of the store or a feature",
+                path.display()
+            );
+        }
+    }
+}

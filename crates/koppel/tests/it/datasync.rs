@@ -16,7 +16,6 @@ use koppel_domain::resources::{MATERIALS, RELATIONS};
 use koppel_jobs::runs::RunStatus;
 use koppel_store::Store;
 use koppel_store::records::ListQuery;
-use koppel_jobs::runs::RunStatus;
 use koppel_test_support::{Fixture, TestDatabase};
 use serde_json::json;
 use std::io::{BufRead, BufReader};
