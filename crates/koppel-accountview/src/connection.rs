@@ -9,8 +9,8 @@ use crate::{AccountView, SyncError, export};
 use koppel_domain::licence::PowerUp;
 use koppel_domain::rights::Right;
 use koppel_domain::{AdministrationId, UserId};
-use koppel_store::StoreError;
 use koppel_jobs::Enqueued;
+use koppel_store::StoreError;
 use std::collections::HashMap;
 
 /// The right a user needs in an administration to connect, configure and run the integration.

@@ -1,11 +1,11 @@
 //! An administration's Data Sync state: the sync readers are pinned to, the Autosync setting, and
 //! pruning of versions no reader can be pinned to any more.
 
-use crate::DataSyncConfig;
 use crate::dataset::{REPORTED, base_of};
 use crate::job::KIND;
 use chrono::{DateTime, Utc};
 use koppel_domain::{AdministrationId, UserId};
+use koppel_jobs::storage::schedules;
 use koppel_store::sql::{AssertSqlSafe, on_pool, on_tx};
 use koppel_store::{Result, Store, Tx};
 
@@ -66,18 +66,15 @@ pub async fn read(store: &Store, administration: AdministrationId) -> Result<Dat
     Ok(row.map(state_from_row).unwrap_or_default())
 }
 
-/// Switches Autosync on or off. On: a `data_sync` schedule for the administration at the operator's
-/// interval ([`DataSyncConfig::autosync_interval`]), first due at once. Off: the schedule goes; the
-/// history stays.
+/// Switches Autosync on or off. On: the administration gets a `data_sync` schedule, first due at
+/// once; the scheduler applies the operator's interval from then on. Off: the schedule goes; the
+/// history stays. Both in the transaction of the setting.
 pub async fn set_autosync(
     store: &Store,
-    config: &DataSyncConfig,
     administration: AdministrationId,
     switch: AutosyncSwitch,
     by: Option<UserId>,
 ) -> Result<DataSyncState> {
-    let enabled = switch == AutosyncSwitch::On;
-    let interval_seconds = i64::try_from(config.autosync_interval.as_secs()).unwrap_or(i64::MAX);
     let mut tx = store.begin().await?;
     let now = tx.now;
     ensure_state(&mut tx, administration).await?;
@@ -86,33 +83,15 @@ pub async fn set_autosync(
          WHERE administration_id = $1",
     )
     .bind(administration.0)
-    .bind(enabled)
+    .bind(switch == AutosyncSwitch::On)
     .bind(now)
     .bind(by.map(|u| u.0))
     .execute(conn)
     .await
     .map(|r| r.rows_affected()))?;
-    let scope = format!("administration:{administration}");
-    if enabled {
-        on_tx!(tx, conn => sqlx::query(
-            "INSERT INTO schedules (kind, administration_id, scope_key, interval_seconds, next_run_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (kind, scope_key) DO NOTHING",
-        )
-        .bind(KIND)
-        .bind(administration.0)
-        .bind(scope)
-        .bind(interval_seconds.max(1))
-        .bind(now)
-        .execute(conn)
-        .await
-        .map(|r| r.rows_affected()))?;
-    } else {
-        on_tx!(tx, conn => sqlx::query("DELETE FROM schedules WHERE kind = $1 AND scope_key = $2")
-            .bind(KIND)
-            .bind(scope)
-            .execute(conn)
-            .await
-            .map(|r| r.rows_affected()))?;
+    match switch {
+        AutosyncSwitch::On => schedules::opt_in(&mut tx, KIND, administration).await?,
+        AutosyncSwitch::Off => schedules::opt_out(&mut tx, KIND, administration).await?,
     }
     let row: StateRow = on_tx!(tx, conn => sqlx::query_as(SELECT_STATE)
         .bind(administration.0)

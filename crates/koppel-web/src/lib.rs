@@ -84,8 +84,6 @@ pub struct AppState {
     pub config: Arc<WebConfig>,
     pub login_limiter: Arc<auth::LoginLimiter>,
     pub metrics: PrometheusHandle,
-    /// The operator's Data Sync settings (Autosync's interval among them).
-    pub datasync: koppel_datasync::DataSyncConfig,
     /// The AccountView integration, when the operator configured `[accountview]`; without it the
     /// AccountView page says it is not configured and its REST endpoints answer 503.
     pub accountview: Option<koppel_accountview::AccountView>,
@@ -109,7 +107,6 @@ impl AppState {
             config: Arc::new(config),
             login_limiter: Arc::new(auth::LoginLimiter),
             metrics: metrics_handle(),
-            datasync: koppel_datasync::DataSyncConfig::default(),
             accountview: None,
             accountview_sandbox: None,
         }

@@ -239,10 +239,9 @@ impl DemoGroup {
 
 /// The first part of the story, before the server starts: Autosync on in the main administration,
 /// so the worker's Autosync runs its first sync straight away.
-pub async fn switch_autosync_on(store: &Store, group: &DemoGroup, config: &Config) -> anyhow::Result<()> {
+pub async fn switch_autosync_on(store: &Store, group: &DemoGroup) -> anyhow::Result<()> {
     koppel_datasync::state::set_autosync(
         store,
-        &config.datasync.settings(),
         group.main.id,
         koppel_datasync::state::AutosyncSwitch::On,
         Some(group.administrator),

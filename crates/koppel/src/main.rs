@@ -204,7 +204,7 @@ async fn serve(mut config: Config, demo: bool, with_worker: bool) -> anyhow::Res
     };
     if let Some(group) = &group {
         if fresh_demo {
-            demo::switch_autosync_on(&store, group, &config).await?;
+            demo::switch_autosync_on(&store, group).await?;
         }
         let feed_token = demo::feed_token(&store, config.data_dir(), group).await?;
         demo::print_banner(&demo::Banner {
@@ -226,7 +226,6 @@ async fn serve(mut config: Config, demo: bool, with_worker: bool) -> anyhow::Res
         ..koppel_web::WebConfig::default()
     };
     let mut state = koppel_web::AppState::new(store.clone(), web);
-    state.datasync = config.datasync.settings();
     // The pages and the REST API reach the same integration the worker runs the jobs of.
     let accountview = accountview_connector(&config, &store)?;
     if let Some(accountview) = &accountview {

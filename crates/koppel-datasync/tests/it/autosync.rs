@@ -1,6 +1,5 @@
 //! Autosync: switching it on schedules automatic syncs on the operator's interval; off stops them.
 
-use koppel_datasync::DataSyncConfig;
 use koppel_datasync::state::AutosyncSwitch;
 use koppel_jobs::runs::{RunFilter, Trigger};
 use koppel_jobs::{Periodic, Queue, Registry, Scheduler, SchedulerConfig};
@@ -29,11 +28,7 @@ async fn autosync_on_fires_automatic_runs_and_off_stops_them() {
             "nothing is scheduled while Autosync is off"
         );
 
-        let config = DataSyncConfig {
-            autosync_interval: Duration::from_secs(15 * 60),
-            ..DataSyncConfig::default()
-        };
-        let state = koppel_datasync::state::set_autosync(store, &config, a, AutosyncSwitch::On, Some(fixture.admin.id))
+        let state = koppel_datasync::state::set_autosync(store, a, AutosyncSwitch::On, Some(fixture.admin.id))
             .await
             .unwrap();
         assert!(state.autosync);
@@ -61,7 +56,7 @@ async fn autosync_on_fires_automatic_runs_and_off_stops_them() {
         assert_eq!(runs.runs.len(), 1);
         assert_eq!(runs.runs[0].trigger, Trigger::Automatic);
 
-        koppel_datasync::state::set_autosync(store, &config, a, AutosyncSwitch::Off, Some(fixture.admin.id))
+        koppel_datasync::state::set_autosync(store, a, AutosyncSwitch::Off, Some(fixture.admin.id))
             .await
             .unwrap();
         db.fixed_clock().advance(chrono::Duration::hours(1));
@@ -77,11 +72,7 @@ async fn autosync_waits_while_the_power_bi_licence_has_lapsed() {
         let fixture = Fixture::create(store).await;
         let queue = koppel_jobs::Queue::new(store.clone(), 3);
         let autosync = autosync(&queue);
-        let config = DataSyncConfig {
-            autosync_interval: Duration::from_secs(15 * 60),
-            ..DataSyncConfig::default()
-        };
-        koppel_datasync::state::set_autosync(store, &config, fixture.sub1, AutosyncSwitch::On, Some(fixture.admin.id))
+        koppel_datasync::state::set_autosync(store, fixture.sub1, AutosyncSwitch::On, Some(fixture.admin.id))
             .await
             .unwrap();
         let set_power_bi = |state| {

@@ -102,14 +102,7 @@ async fn set_autosync(
     } else {
         AutosyncSwitch::Off
     };
-    koppel_datasync::state::set_autosync(
-        &state.store,
-        &state.datasync,
-        administration,
-        switch,
-        Some(caller.user.id),
-    )
-    .await?;
+    koppel_datasync::state::set_autosync(&state.store, administration, switch, Some(caller.user.id)).await?;
     Ok(axum::Json(status_json(&state, &external, administration).await?).into_response())
 }
 

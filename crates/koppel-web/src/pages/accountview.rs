@@ -28,8 +28,8 @@ use koppel_accountview::oauth::CallbackParameters;
 use koppel_accountview::settings::{SaveError, rate_label};
 use koppel_accountview::storage::{CodeEntry, CodeList, Connection};
 use koppel_accountview::{AccountView, Category, CheckReport, ConnectionState, SignInError, SyncError};
-use koppel_domain::{AdministrationId, VatRate};
 use koppel_domain::work_order::WorkOrderStatus;
+use koppel_domain::{AdministrationId, VatRate};
 use std::collections::HashMap;
 
 pub const PATH: &str = "/settings/integrations/accountview";

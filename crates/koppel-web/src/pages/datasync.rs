@@ -214,7 +214,6 @@ pub async fn save_autosync(
     };
     koppel_datasync::state::set_autosync(
         &state.store,
-        &state.datasync,
         context.administration.id,
         switch,
         Some(context.visitor.user.id),
