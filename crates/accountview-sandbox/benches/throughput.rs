@@ -8,6 +8,8 @@
 //! Run: `cargo bench -p accountview-sandbox --bench throughput` (environment: `BENCH_SECONDS`,
 //! `BENCH_CONNECTIONS`, `BENCH_DEBTORS`).
 
+#![allow(clippy::unwrap_used)] // a benchmark stops at the first thing it cannot set up
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 

@@ -16,11 +16,14 @@
 //! Run in release: `cargo bench -p koppel-accountview --bench accountview` (or
 //! `cargo xtask bench accountview`). The figures are printed, never asserted.
 
+#![allow(clippy::unwrap_used, unsafe_code)] // a benchmark stops at the first thing it cannot set up; it sets its
+// database URL in the environment before any thread starts
+
 use accountview_sandbox::loopback::{self, LoopbackSandbox};
 use accountview_sandbox::{SandboxConfig, VDB_2026_ID};
 use anyhow::Context;
 use koppel_accountview::api::{ApiFuture, BusinessObjectRights, Company, HttpRequest, ReadQuery, TokenFuture};
-use koppel_accountview::{AccountView, AccountViewApi, Category, HttpApi, Settings};
+use koppel_accountview::{AccountView, AccountViewApi, HttpApi, ImportCategory, Settings};
 use koppel_domain::{AdministrationId, UserId, resources};
 use koppel_store::Store;
 use koppel_test_support::accountview::{self as av, CLIENT_ID, CLIENT_SECRET, DEMO_USER, REDIRECT_URI};
@@ -102,8 +105,8 @@ impl TimedApi {
 
     async fn timed<T>(
         &self,
-        call: impl Future<Output = Result<T, koppel_accountview::ApiError>>,
-    ) -> Result<T, koppel_accountview::ApiError> {
+        call: impl Future<Output = Result<T, koppel_accountview::AccountViewApiError>>,
+    ) -> Result<T, koppel_accountview::AccountViewApiError> {
         let started = Instant::now();
         let result = call.await;
         let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
@@ -290,17 +293,19 @@ async fn measure(backend: &str, database: TestDatabase, debtors: usize, work_ord
     settings.import.include_blocked_debtors = true;
     accountview.save(fixture.main, VDB_2026_ID, &settings).await?;
     let lists = [
-        Category::VatCodes,
-        Category::LedgerAccounts,
-        Category::Journals,
-        Category::CostCentres,
+        ImportCategory::VatCodes,
+        ImportCategory::LedgerAccounts,
+        ImportCategory::Journals,
+        ImportCategory::CostCentres,
     ];
     accountview.import(fixture.main, &lists, None).await?;
     api.reset();
     let started = Instant::now();
-    let counts = accountview.import(fixture.main, &[Category::Debtors], None).await?;
+    let counts = accountview
+        .import(fixture.main, &[ImportCategory::Debtors], None)
+        .await?;
     let elapsed = started.elapsed();
-    let debtor_counts = counts.get(&Category::Debtors).cloned().unwrap_or_default();
+    let debtor_counts = counts.get(&ImportCategory::Debtors).cloned().unwrap_or_default();
     println!(
         "{backend}: import of {} debtors in {} pages: {:.2} s, {:.0} rows/s; waiting on the sandbox {:.2} s ({:.0}% of the time, {} calls)",
         debtor_counts.fetched,
@@ -312,10 +317,12 @@ async fn measure(backend: &str, database: TestDatabase, debtors: usize, work_ord
         api.calls.load(Ordering::Relaxed),
     );
     let started = Instant::now();
-    let again = accountview.import(fixture.main, &[Category::Debtors], None).await?;
+    let again = accountview
+        .import(fixture.main, &[ImportCategory::Debtors], None)
+        .await?;
     println!(
         "{backend}: incremental import right after: {} rows fetched in {:.3} s",
-        again.get(&Category::Debtors).map_or(0, |c| c.fetched),
+        again.get(&ImportCategory::Debtors).map_or(0, |c| c.fetched),
         started.elapsed().as_secs_f64()
     );
     drop(accountview);
@@ -332,11 +339,11 @@ async fn measure(backend: &str, database: TestDatabase, debtors: usize, work_ord
         sandbox.connect(&accountview, administration, fixture.admin.id).await;
         let mut settings = export_settings(&store);
         settings.import.categories = vec![
-            Category::VatCodes,
-            Category::LedgerAccounts,
-            Category::Journals,
-            Category::CostCentres,
-            Category::Debtors,
+            ImportCategory::VatCodes,
+            ImportCategory::LedgerAccounts,
+            ImportCategory::Journals,
+            ImportCategory::CostCentres,
+            ImportCategory::Debtors,
         ];
         accountview.save(administration, VDB_2026_ID, &settings).await?;
         accountview.import(administration, &[], None).await?;

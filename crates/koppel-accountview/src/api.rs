@@ -13,14 +13,14 @@ use std::time::Duration;
 pub use oauth2::{HttpRequest, HttpResponse};
 
 /// What the trait's calls return.
-pub type ApiFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ApiError>> + Send + 'a>>;
+pub type ApiFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, AccountViewApiError>> + Send + 'a>>;
 
 /// What sending a token request returns: the answer for the `oauth2` crate to read.
 pub type TokenFuture<'a> = ApiFuture<'a, HttpResponse>;
 
 /// How a call to AccountView went wrong.
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
-pub enum ApiError {
+pub enum AccountViewApiError {
     /// 401: the access token is missing, invalid or expired.
     #[error("AccountView refused the access token")]
     Unauthorized,
@@ -52,17 +52,22 @@ pub enum ApiError {
     Protocol(String),
 }
 
-impl ApiError {
+impl AccountViewApiError {
     /// Whether a write may have been stored although no success came back.
     pub fn is_ambiguous(&self) -> bool {
-        matches!(self, ApiError::Unavailable { .. } | ApiError::NoAnswer(_))
+        matches!(
+            self,
+            AccountViewApiError::Unavailable { .. } | AccountViewApiError::NoAnswer(_)
+        )
     }
 
     /// Whether trying the same call later may succeed.
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            ApiError::Unavailable { .. } | ApiError::NoAnswer(_) | ApiError::RateLimited { .. }
+            AccountViewApiError::Unavailable { .. }
+                | AccountViewApiError::NoAnswer(_)
+                | AccountViewApiError::RateLimited { .. }
         )
     }
 }
@@ -139,7 +144,7 @@ impl ReadQuery {
 /// AccountView's Web API. Implemented by [`HttpApi`]; a test can put anything else behind it.
 pub trait AccountViewApi: Send + Sync + 'static {
     /// Sends a request to the token endpoint (`POST /api/v3/token`, built by the `oauth2` crate) and
-    /// returns its answer for `oauth2` to read. A 5xx answer is [`ApiError::Unavailable`] here, so it
+    /// returns its answer for `oauth2` to read. A 5xx answer is [`AccountViewApiError::Unavailable`] here, so it
     /// is retried like any other call rather than taken for AccountView's refusal of the grant.
     fn token(&self, request: HttpRequest) -> TokenFuture<'_>;
     fn companies<'a>(&'a self, access_token: &'a str) -> ApiFuture<'a, Vec<Company>>;
@@ -176,11 +181,11 @@ impl HttpApi {
         format!("{}{path}", self.base_url)
     }
 
-    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Json, ApiError> {
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Json, AccountViewApiError> {
         let response = request
             .send()
             .await
-            .map_err(|error| ApiError::NoAnswer(error.to_string()))?;
+            .map_err(|error| AccountViewApiError::NoAnswer(error.to_string()))?;
         let status = response.status().as_u16();
         let retry_after = response
             .headers()
@@ -190,7 +195,7 @@ impl HttpApi {
         let text = response
             .text()
             .await
-            .map_err(|error| ApiError::NoAnswer(error.to_string()))?;
+            .map_err(|error| AccountViewApiError::NoAnswer(error.to_string()))?;
         let body: Json = serde_json::from_str(&text).unwrap_or(Json::Null);
         let message = body["ErrorMessage"].as_str().unwrap_or_default().to_string();
         let numbers: Vec<u64> = body["ErrorNumbers"]
@@ -198,23 +203,23 @@ impl HttpApi {
             .map(|numbers| numbers.iter().filter_map(Json::as_u64).collect())
             .unwrap_or_default();
         match status {
-            200..=299 if body["ErrorType"].is_string() => Err(ApiError::Rejected {
+            200..=299 if body["ErrorType"].is_string() => Err(AccountViewApiError::Rejected {
                 status,
                 numbers,
                 message,
             }),
             200..=299 => Ok(body),
-            401 => Err(ApiError::Unauthorized),
-            403 => Err(ApiError::Forbidden { message }),
-            429 => Err(ApiError::RateLimited {
+            401 => Err(AccountViewApiError::Unauthorized),
+            403 => Err(AccountViewApiError::Forbidden { message }),
+            429 => Err(AccountViewApiError::RateLimited {
                 retry_after: Duration::from_secs(retry_after.unwrap_or(1)),
             }),
-            400..=499 => Err(ApiError::Rejected {
+            400..=499 => Err(AccountViewApiError::Rejected {
                 status,
                 numbers,
                 message,
             }),
-            _ => Err(ApiError::Unavailable {
+            _ => Err(AccountViewApiError::Unavailable {
                 status,
                 message: if message.is_empty() {
                     text.chars().take(200).collect()
@@ -229,22 +234,23 @@ impl HttpApi {
 impl AccountViewApi for HttpApi {
     fn token(&self, request: HttpRequest) -> TokenFuture<'_> {
         Box::pin(async move {
-            let request = reqwest::Request::try_from(request).map_err(|error| ApiError::Protocol(error.to_string()))?;
+            let request = reqwest::Request::try_from(request)
+                .map_err(|error| AccountViewApiError::Protocol(error.to_string()))?;
             let response = self
                 .http
                 .execute(request)
                 .await
-                .map_err(|error| ApiError::NoAnswer(error.to_string()))?;
+                .map_err(|error| AccountViewApiError::NoAnswer(error.to_string()))?;
             let status = response.status();
             let headers = response.headers().clone();
             let body = response
                 .bytes()
                 .await
-                .map_err(|error| ApiError::Protocol(error.to_string()))?;
+                .map_err(|error| AccountViewApiError::Protocol(error.to_string()))?;
             if status.is_server_error() {
                 let body: Json =
-                    serde_json::from_slice(&body).map_err(|error| ApiError::Protocol(error.to_string()))?;
-                return Err(ApiError::Unavailable {
+                    serde_json::from_slice(&body).map_err(|error| AccountViewApiError::Protocol(error.to_string()))?;
+                return Err(AccountViewApiError::Unavailable {
                     status: status.as_u16(),
                     message: body.to_string(),
                 });
@@ -261,7 +267,7 @@ impl AccountViewApi for HttpApi {
             let body = self
                 .send(self.http.get(self.url("/api/v3/Companies")).bearer_auth(access_token))
                 .await?;
-            serde_json::from_value(body).map_err(|error| ApiError::Protocol(error.to_string()))
+            serde_json::from_value(body).map_err(|error| AccountViewApiError::Protocol(error.to_string()))
         })
     }
 
@@ -279,7 +285,7 @@ impl AccountViewApi for HttpApi {
                         .header("x-company", company),
                 )
                 .await?;
-            serde_json::from_value(body).map_err(|error| ApiError::Protocol(error.to_string()))
+            serde_json::from_value(body).map_err(|error| AccountViewApiError::Protocol(error.to_string()))
         })
     }
 

@@ -3,9 +3,9 @@
 //! start, which codes a user chooses from) is written once.
 
 use crate::import;
-use crate::settings::{Category, Settings};
+use crate::settings::{ImportCategory, Settings};
 use crate::storage::{self, ChosenCompany, CodeEntry, CodeList, Connection, ConnectionStatus};
-use crate::{AccountView, SyncError, export};
+use crate::{AccountView, AccountViewError, export};
 use koppel_domain::licence::PowerUp;
 use koppel_domain::rights::Right;
 use koppel_domain::{AdministrationId, UserId};
@@ -68,24 +68,27 @@ impl AccountView {
     pub async fn state(
         &self,
         administration: AdministrationId,
-    ) -> Result<(ConnectionState, Option<Connection>), SyncError> {
+    ) -> Result<(ConnectionState, Option<Connection>), AccountViewError> {
         let connection = self.connection(administration).await?;
         Ok((ConnectionState::of(connection.as_ref()), connection))
     }
 
     /// A connection that can sync: connected, consent valid, with a saved company; otherwise why not.
-    pub async fn live_connection(&self, administration: AdministrationId) -> Result<Connection, SyncError> {
+    pub async fn live_connection(&self, administration: AdministrationId) -> Result<Connection, AccountViewError> {
         match self.state(administration).await? {
             (ConnectionState::Connected, Some(connection)) => Ok(connection),
-            (ConnectionState::AuthenticationExpired, _) => Err(SyncError::AuthenticationExpired),
-            (ConnectionState::Unsaved, _) => Err(SyncError::NotConfigured),
-            _ => Err(SyncError::NotConnected),
+            (ConnectionState::AuthenticationExpired, _) => Err(AccountViewError::AuthenticationExpired),
+            (ConnectionState::Unsaved, _) => Err(AccountViewError::NotConfigured),
+            _ => Err(AccountViewError::NotConnected),
         }
     }
 
     /// The saved company and settings of a connection, connected or not (consent expired).
-    pub async fn saved_settings(&self, administration: AdministrationId) -> Result<SavedSettings, SyncError> {
-        let connection = self.connection(administration).await?.ok_or(SyncError::NotConnected)?;
+    pub async fn saved_settings(&self, administration: AdministrationId) -> Result<SavedSettings, AccountViewError> {
+        let connection = self
+            .connection(administration)
+            .await?
+            .ok_or(AccountViewError::NotConnected)?;
         Ok(SavedSettings {
             settings: Settings::of(&connection),
             company_locked: connection.saved_at.is_some(),
@@ -98,16 +101,20 @@ impl AccountView {
     pub async fn start_import(
         &self,
         administration: AdministrationId,
-        categories: Vec<Category>,
+        categories: Vec<ImportCategory>,
         user: UserId,
-    ) -> Result<Enqueued, SyncError> {
+    ) -> Result<Enqueued, AccountViewError> {
         self.live_connection(administration).await?;
         Ok(import::enqueue(&self.store, administration, categories, Some(user)).await?)
     }
 
     /// "Export now" by `user` as a background run, joining one that is queued or running. Needs a
     /// live connection.
-    pub async fn start_export(&self, administration: AdministrationId, user: UserId) -> Result<Enqueued, SyncError> {
+    pub async fn start_export(
+        &self,
+        administration: AdministrationId,
+        user: UserId,
+    ) -> Result<Enqueued, AccountViewError> {
         self.live_connection(administration).await?;
         Ok(export::enqueue(&self.store, administration, Some(user)).await?)
     }

@@ -14,11 +14,11 @@
 //! others go on. Success moves the work order to the status after export, in the transaction that
 //! marks the ledger row exported.
 
-use crate::api::{ApiError, ReadQuery};
+use crate::api::{AccountViewApiError, ReadQuery};
 use crate::import::{Connected, cents, job_administration};
 use crate::settings::{ExportSettings, Settings};
 use crate::storage::{self, Candidates, ExportRecord, ExportState, ExportTarget};
-use crate::{AccountView, SyncError};
+use crate::{AccountView, AccountViewError};
 use koppel_domain::resources::{INVOICE_LINES, INVOICES, RELATIONS, WORK_ORDERS};
 use koppel_domain::{AdministrationId, Money, RecordId, UserId};
 use koppel_jobs::runs::{ItemStatus, NewRunItem, RunMessage};
@@ -128,7 +128,7 @@ impl AccountView {
         &self,
         administration: AdministrationId,
         context: Option<&JobContext>,
-    ) -> Result<ExportCounts, SyncError> {
+    ) -> Result<ExportCounts, AccountViewError> {
         let connection = self.live_connection(administration).await?;
         let settings = Settings::of(&connection).export;
         let company = connection.company.expect("a live connection has a company").id;
@@ -200,7 +200,7 @@ impl AccountView {
         settings: &ExportSettings,
         work_order: RecordId,
         counts: &mut ExportCounts,
-    ) -> Result<ItemOutcome, SyncError> {
+    ) -> Result<ItemOutcome, AccountViewError> {
         let mut tx = self.store.write(administration).await?;
         let target = ExportTarget {
             company_id: company,
@@ -232,7 +232,7 @@ impl AccountView {
                     }
                     Ok(Some(false)) => return self.foreign_number(administration, work_order, &posting).await,
                     Ok(None) => {}
-                    Err(SyncError::Api(error)) if error.is_retryable() => {
+                    Err(AccountViewError::Api(error)) if error.is_retryable() => {
                         if retries >= self.config.max_retries {
                             return Ok(ItemOutcome::Pending(error.to_string()));
                         }
@@ -260,7 +260,7 @@ impl AccountView {
                         );
                         return self.refuse(administration, work_order, reason, message).await;
                     }
-                    Err(SyncError::Api(error)) if error.is_retryable() => {
+                    Err(AccountViewError::Api(error)) if error.is_retryable() => {
                         if retries >= self.config.max_retries {
                             return Ok(ItemOutcome::Pending(format!("creating debtor: {error}")));
                         }
@@ -279,26 +279,26 @@ impl AccountView {
                     storage::export_done(&self.store, administration, work_order, settings.done_status).await?;
                     return Ok(ItemOutcome::Exported);
                 }
-                Err(ApiError::Rejected {
+                Err(AccountViewApiError::Rejected {
                     status: 409, numbers, ..
                 }) if numbers.contains(&2201) => {
                     // The number is taken: by this invoice (an earlier post went through) or by another.
                     may_exist = true;
                 }
-                Err(ApiError::Rejected { message, .. }) => {
+                Err(AccountViewApiError::Rejected { message, .. }) => {
                     let reason = RunMessage::new(
                         format!("AccountView weigerde de factuur: {message}"),
                         format!("AccountView refused the invoice: {message}"),
                     );
                     return self.refuse(administration, work_order, reason, message).await;
                 }
-                Err(ApiError::Unauthorized) if !refreshed => {
+                Err(AccountViewApiError::Unauthorized) if !refreshed => {
                     refreshed = true;
                     storage::expire_access(&self.store, administration, token.version).await?;
                     // A 401 means nothing was stored; no read-back needed.
                 }
-                Err(ApiError::Forbidden { message }) => {
-                    return Err(SyncError::Api(ApiError::Forbidden { message }));
+                Err(AccountViewApiError::Forbidden { message }) => {
+                    return Err(AccountViewError::Api(AccountViewApiError::Forbidden { message }));
                 }
                 Err(error) if error.is_retryable() => {
                     may_exist = may_exist || error.is_ambiguous();
@@ -319,7 +319,7 @@ impl AccountView {
         work_order: RecordId,
         message: RunMessage,
         detail: String,
-    ) -> Result<ItemOutcome, SyncError> {
+    ) -> Result<ItemOutcome, AccountViewError> {
         storage::export_failed(&self.store, administration, work_order, &message.nl).await?;
         Ok(ItemOutcome::Refused(message, detail))
     }
@@ -329,7 +329,7 @@ impl AccountView {
         administration: AdministrationId,
         work_order: RecordId,
         posting: &Posting,
-    ) -> Result<ItemOutcome, SyncError> {
+    ) -> Result<ItemOutcome, AccountViewError> {
         let number = &posting.invoice_number;
         let message = RunMessage::new(
             format!(
@@ -353,7 +353,7 @@ impl AccountView {
         administration: AdministrationId,
         company: &str,
         posting: &Posting,
-    ) -> Result<Option<bool>, SyncError> {
+    ) -> Result<Option<bool>, AccountViewError> {
         let query = ReadQuery {
             business_object: "DJ2P",
             page_size: 100,
@@ -385,10 +385,10 @@ impl AccountView {
         administration: AdministrationId,
         company: &str,
         query: &ReadQuery,
-    ) -> Result<Json, SyncError> {
+    ) -> Result<Json, AccountViewError> {
         let token = self.access_token(administration).await?;
         match self.api.read(&token.secret, company, query).await {
-            Err(ApiError::Unauthorized) => {
+            Err(AccountViewApiError::Unauthorized) => {
                 storage::expire_access(&self.store, administration, token.version).await?;
                 let token = self.access_token(administration).await?;
                 Ok(self.api.read(&token.secret, company, query).await?)
@@ -407,7 +407,7 @@ impl AccountView {
         company: &str,
         debtor: &str,
         work_order: RecordId,
-    ) -> Result<Debtor, SyncError> {
+    ) -> Result<Debtor, AccountViewError> {
         let query = ReadQuery {
             business_object: "AR1",
             page_size: 1,
@@ -443,9 +443,9 @@ impl AccountView {
             let token = self.access_token(administration).await?;
             match self.api.write(&token.secret, company, &body).await {
                 // 409: the number is taken, by this debtor created a moment ago or by another.
-                Ok(_) | Err(ApiError::Rejected { status: 409, .. }) => return Ok(Debtor::Present),
-                Err(ApiError::Rejected { message, .. }) => return Ok(Debtor::Refused(message)),
-                Err(ApiError::Unauthorized) if !refreshed => {
+                Ok(_) | Err(AccountViewApiError::Rejected { status: 409, .. }) => return Ok(Debtor::Present),
+                Err(AccountViewApiError::Rejected { message, .. }) => return Ok(Debtor::Refused(message)),
+                Err(AccountViewApiError::Unauthorized) if !refreshed => {
                     // A 401 means nothing was stored: refresh the token once and send again.
                     refreshed = true;
                     storage::expire_access(&self.store, administration, token.version).await?;
@@ -462,7 +462,7 @@ impl AccountView {
         settings: &ExportSettings,
         export: &ExportRecord,
         invoice: &koppel_store::records::StoredRecord,
-    ) -> Result<Result<Posting, Refusal>, SyncError> {
+    ) -> Result<Result<Posting, Refusal>, AccountViewError> {
         let mut tx = self.store.snapshot().await?;
         let lines = tx.children(administration, &INVOICE_LINES, invoice.id).await?;
         if lines.is_empty() {

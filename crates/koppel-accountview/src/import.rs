@@ -11,9 +11,9 @@
 //! operator's interval.
 
 use crate::api::ReadQuery;
-use crate::settings::{Category, Settings};
+use crate::settings::{ImportCategory, Settings};
 use crate::storage::{self, CodeEntry, CodeList, ImportCursor};
-use crate::{AccountView, SyncError};
+use crate::{AccountView, AccountViewError};
 use koppel_domain::record::Value;
 use koppel_domain::resources::{INVOICES, MATERIALS, PAYMENTS, RELATIONS};
 use koppel_domain::{AdministrationId, Money, RecordId, UserId, VatRate};
@@ -30,14 +30,14 @@ pub const KIND: &str = "accountview_import";
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ImportPayload {
-    pub categories: Vec<Category>,
+    pub categories: Vec<ImportCategory>,
 }
 
 /// Enqueues an import ("import now"), joining one that is queued or running.
 pub async fn enqueue(
     store: &Store,
     administration: AdministrationId,
-    categories: Vec<Category>,
+    categories: Vec<ImportCategory>,
     user: Option<UserId>,
 ) -> Result<Enqueued, StoreError> {
     let payload =
@@ -91,7 +91,7 @@ impl Job for ImportJob {
     }
 }
 
-fn summary(counts: &BTreeMap<Category, CategoryCounts>, dutch: bool) -> String {
+fn summary(counts: &BTreeMap<ImportCategory, CategoryCounts>, dutch: bool) -> String {
     counts
         .iter()
         .map(|(category, c)| {
@@ -160,14 +160,14 @@ impl AccountView {
     pub async fn import(
         &self,
         administration: AdministrationId,
-        categories: &[Category],
+        categories: &[ImportCategory],
         context: Option<&JobContext>,
-    ) -> Result<BTreeMap<Category, CategoryCounts>, SyncError> {
+    ) -> Result<BTreeMap<ImportCategory, CategoryCounts>, AccountViewError> {
         let connection = self.live_connection(administration).await?;
         let settings = Settings::of(&connection);
         let company = connection.company.expect("a live connection has a company").id;
         let mut counts = BTreeMap::new();
-        for category in Category::ALL {
+        for category in ImportCategory::ALL {
             let wanted = if categories.is_empty() {
                 settings.import.is_on(category)
             } else {
@@ -180,7 +180,7 @@ impl AccountView {
                 break;
             }
             let result = match category {
-                Category::Payments => self.import_payments(administration, &company).await?,
+                ImportCategory::Payments => self.import_payments(administration, &company).await?,
                 _ => {
                     self.import_category(administration, &company, category, &settings)
                         .await?
@@ -196,15 +196,15 @@ impl AccountView {
         &self,
         administration: AdministrationId,
         company: &str,
-        category: Category,
+        category: ImportCategory,
         settings: &Settings,
-    ) -> Result<CategoryCounts, SyncError> {
+    ) -> Result<CategoryCounts, AccountViewError> {
         let (table, key) = table_of(category);
         let cursor = storage::cursor(&self.store, administration, category.slug()).await?;
         let mut counts = CategoryCounts::default();
         let mut last_key = cursor.last_key.clone();
         let mut newest = cursor.changed_since.clone();
-        let vat_rates = if category == Category::Articles {
+        let vat_rates = if category == ImportCategory::Articles {
             self.vat_rates(administration).await?
         } else {
             HashMap::new()
@@ -260,7 +260,7 @@ impl AccountView {
     }
 
     /// Koppel's VAT rate per imported AccountView VAT code.
-    async fn vat_rates(&self, administration: AdministrationId) -> Result<HashMap<String, VatRate>, SyncError> {
+    async fn vat_rates(&self, administration: AdministrationId) -> Result<HashMap<String, VatRate>, AccountViewError> {
         let codes = storage::codes(&self.store, administration, CodeList::VatCodes).await?;
         Ok(codes
             .into_iter()
@@ -284,15 +284,15 @@ impl AccountView {
     async fn store_page(
         &self,
         administration: AdministrationId,
-        category: Category,
+        category: ImportCategory,
         rows: &[Json],
         settings: &Settings,
         vat_rates: &HashMap<String, VatRate>,
         counts: &mut CategoryCounts,
-    ) -> Result<(), SyncError> {
+    ) -> Result<(), AccountViewError> {
         let code_list = |list: CodeList, entries: Vec<CodeEntry>| (list, entries);
         let (list, entries) = match category {
-            Category::VatCodes => code_list(
+            ImportCategory::VatCodes => code_list(
                 CodeList::VatCodes,
                 rows.iter()
                     .map(|row| CodeEntry {
@@ -305,7 +305,7 @@ impl AccountView {
                     })
                     .collect(),
             ),
-            Category::LedgerAccounts => code_list(
+            ImportCategory::LedgerAccounts => code_list(
                 CodeList::LedgerAccounts,
                 rows.iter()
                     .map(|row| CodeEntry {
@@ -317,7 +317,7 @@ impl AccountView {
                     })
                     .collect(),
             ),
-            Category::Journals => code_list(
+            ImportCategory::Journals => code_list(
                 CodeList::Journals,
                 rows.iter()
                     .map(|row| CodeEntry {
@@ -329,7 +329,7 @@ impl AccountView {
                     })
                     .collect(),
             ),
-            Category::CostCentres => code_list(
+            ImportCategory::CostCentres => code_list(
                 CodeList::CostCentres,
                 rows.iter()
                     .map(|row| CodeEntry {
@@ -340,7 +340,7 @@ impl AccountView {
                     })
                     .collect(),
             ),
-            Category::ArticleGroups => code_list(
+            ImportCategory::ArticleGroups => code_list(
                 CodeList::ArticleGroups,
                 rows.iter()
                     .map(|row| CodeEntry {
@@ -350,15 +350,15 @@ impl AccountView {
                     })
                     .collect(),
             ),
-            Category::Debtors => {
+            ImportCategory::Debtors => {
                 return self.store_debtors(administration, rows, settings, counts).await;
             }
-            Category::Articles => {
+            ImportCategory::Articles => {
                 return self
                     .store_articles(administration, rows, settings, vat_rates, counts)
                     .await;
             }
-            Category::Payments => return Ok(()),
+            ImportCategory::Payments => return Ok(()),
         };
         counts.updated += entries.len() as u64;
         storage::upsert_codes(&self.store, administration, list, &entries).await?;
@@ -372,7 +372,7 @@ impl AccountView {
         rows: &[Json],
         settings: &Settings,
         counts: &mut CategoryCounts,
-    ) -> Result<(), SyncError> {
+    ) -> Result<(), AccountViewError> {
         if rows.is_empty() {
             return Ok(());
         }
@@ -424,7 +424,7 @@ impl AccountView {
         settings: &Settings,
         vat_rates: &HashMap<String, VatRate>,
         counts: &mut CategoryCounts,
-    ) -> Result<(), SyncError> {
+    ) -> Result<(), AccountViewError> {
         if rows.is_empty() {
             return Ok(());
         }
@@ -476,7 +476,7 @@ impl AccountView {
         &self,
         administration: AdministrationId,
         company: &str,
-    ) -> Result<CategoryCounts, SyncError> {
+    ) -> Result<CategoryCounts, AccountViewError> {
         let mut counts = CategoryCounts::default();
         let exported = storage::exported(&self.store, administration).await?;
         for export in exported {
@@ -539,7 +539,7 @@ async fn upsert(
     existing: Option<koppel_store::records::StoredRecord>,
     values: Vec<Value>,
     counts: &mut CategoryCounts,
-) -> Result<(), SyncError> {
+) -> Result<(), AccountViewError> {
     match existing {
         None => {
             tx.insert(spec, values).await?;
@@ -584,15 +584,15 @@ fn looks_like_company(name: &str) -> bool {
 }
 
 /// The table and key field of a category's answer.
-fn table_of(category: Category) -> (&'static str, &'static str) {
+fn table_of(category: ImportCategory) -> (&'static str, &'static str) {
     match category {
-        Category::VatCodes => ("VAT", "VAT_CODE"),
-        Category::LedgerAccounts => ("LEDGER", "ACCT_NR"),
-        Category::Journals => ("DAILY", "DJ_CODE"),
-        Category::CostCentres => ("COST", "COST_CODE"),
-        Category::ArticleGroups => ("ART_GRP", "AG_CODE"),
-        Category::Debtors => ("CONTACT", "SUB_NR"),
-        Category::Articles => ("ARTICLE", "ART_CODE"),
-        Category::Payments => ("TRANSACT", "TRN_NR"),
+        ImportCategory::VatCodes => ("VAT", "VAT_CODE"),
+        ImportCategory::LedgerAccounts => ("LEDGER", "ACCT_NR"),
+        ImportCategory::Journals => ("DAILY", "DJ_CODE"),
+        ImportCategory::CostCentres => ("COST", "COST_CODE"),
+        ImportCategory::ArticleGroups => ("ART_GRP", "AG_CODE"),
+        ImportCategory::Debtors => ("CONTACT", "SUB_NR"),
+        ImportCategory::Articles => ("ARTICLE", "ART_CODE"),
+        ImportCategory::Payments => ("TRANSACT", "TRN_NR"),
     }
 }

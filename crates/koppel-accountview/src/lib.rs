@@ -23,11 +23,11 @@ pub mod oauth;
 pub mod settings;
 pub mod storage;
 
-pub use api::{AccountViewApi, ApiError, HttpApi};
+pub use api::{AccountViewApi, AccountViewApiError, HttpApi};
 pub use connection::{ConnectionState, POWER_UP, REQUIRED_RIGHT, SavedSettings};
 pub use crypto::{Cipher, CryptoError, Secret};
 pub use oauth::{CallbackParameters, SignInError};
-pub use settings::{Category, CheckItem, CheckReport, ExportSettings, ImportSettings, Settings};
+pub use settings::{CheckItem, CheckReport, ExportSettings, ImportCategory, ImportSettings, Settings};
 
 use crate::storage::Connection;
 use koppel_domain::AdministrationId;
@@ -82,7 +82,7 @@ impl AccountViewConfig {
 
 /// Why the integration could not do what was asked.
 #[derive(Debug, thiserror::Error)]
-pub enum SyncError {
+pub enum AccountViewError {
     #[error("this administration is not connected to AccountView")]
     NotConnected,
     #[error("the AccountView consent has expired or was revoked")]
@@ -90,7 +90,7 @@ pub enum SyncError {
     #[error("no AccountView administration has been saved for this connection")]
     NotConfigured,
     #[error(transparent)]
-    Api(#[from] ApiError),
+    Api(#[from] AccountViewApiError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -105,18 +105,18 @@ pub fn authentication_expired_message() -> RunMessage {
     )
 }
 
-impl From<SyncError> for JobError {
-    fn from(error: SyncError) -> JobError {
+impl From<AccountViewError> for JobError {
+    fn from(error: AccountViewError) -> JobError {
         match error {
-            SyncError::AuthenticationExpired => JobError::permanent(authentication_expired_message(), error),
-            SyncError::NotConnected | SyncError::NotConfigured => JobError::permanent(
+            AccountViewError::AuthenticationExpired => JobError::permanent(authentication_expired_message(), error),
+            AccountViewError::NotConnected | AccountViewError::NotConfigured => JobError::permanent(
                 RunMessage::new(
                     "AccountView is niet (volledig) verbonden voor deze administratie.",
                     "AccountView is not (fully) connected for this administration.",
                 ),
                 error,
             ),
-            SyncError::Api(ApiError::Forbidden { ref message }) => {
+            AccountViewError::Api(AccountViewApiError::Forbidden { ref message }) => {
                 let message = message.clone();
                 JobError::permanent(
                     RunMessage::new(
@@ -126,8 +126,8 @@ impl From<SyncError> for JobError {
                     error,
                 )
             }
-            SyncError::Store(store) => store.into(),
-            SyncError::Crypto(_) => JobError::permanent(
+            AccountViewError::Store(store) => store.into(),
+            AccountViewError::Crypto(_) => JobError::permanent(
                 RunMessage::new(
                     "De opgeslagen AccountView-gegevens konden niet worden gelezen. Verbind opnieuw.",
                     "The stored AccountView credentials could not be read. Connect again.",
@@ -188,18 +188,18 @@ impl AccountView {
     }
 
     /// The connection of an administration, if any.
-    pub async fn connection(&self, administration: AdministrationId) -> Result<Option<Connection>, SyncError> {
+    pub async fn connection(&self, administration: AdministrationId) -> Result<Option<Connection>, AccountViewError> {
         Ok(storage::connection(&self.store, administration).await?)
     }
 
     /// Disconnects: tokens and cursors are deleted, so schedules find nothing to do; imported data
     /// and the export ledger stay. AccountView has no revocation endpoint.
-    pub async fn disconnect(&self, administration: AdministrationId) -> Result<bool, SyncError> {
+    pub async fn disconnect(&self, administration: AdministrationId) -> Result<bool, AccountViewError> {
         Ok(storage::disconnect(&self.store, administration).await?)
     }
 
     /// The AccountView administrations the connected user may reach.
-    pub async fn companies(&self, administration: AdministrationId) -> Result<Vec<api::Company>, SyncError> {
+    pub async fn companies(&self, administration: AdministrationId) -> Result<Vec<api::Company>, AccountViewError> {
         match self.call(administration, Call::Companies).await? {
             Answer::Companies(companies) => Ok(companies),
             _ => unreachable!("companies answer companies"),
@@ -211,7 +211,7 @@ impl AccountView {
         &self,
         administration: AdministrationId,
         company: &str,
-    ) -> Result<Vec<api::BusinessObjectRights>, SyncError> {
+    ) -> Result<Vec<api::BusinessObjectRights>, AccountViewError> {
         match self.call(administration, Call::BusinessObjects { company }).await? {
             Answer::Rights(rights) => Ok(rights),
             _ => unreachable!("business objects answer rights"),
@@ -224,7 +224,7 @@ impl AccountView {
         administration: AdministrationId,
         company: &str,
         query: &api::ReadQuery,
-    ) -> Result<serde_json::Value, SyncError> {
+    ) -> Result<serde_json::Value, AccountViewError> {
         match self.call(administration, Call::Read { company, query }).await? {
             Answer::Data(data) => Ok(data),
             _ => unreachable!("reads answer data"),
@@ -234,7 +234,7 @@ impl AccountView {
     /// Runs one API call with a fresh access token: a 401 refreshes once and tries again; rate limits,
     /// an offline server and missing answers are retried with backoff. Only for calls that are safe
     /// to repeat (reads); the export handles its writes itself.
-    async fn call(&self, administration: AdministrationId, call: Call<'_>) -> Result<Answer, SyncError> {
+    async fn call(&self, administration: AdministrationId, call: Call<'_>) -> Result<Answer, AccountViewError> {
         let mut retries = 0;
         let mut refreshed = false;
         loop {
@@ -249,7 +249,7 @@ impl AccountView {
             };
             match result {
                 Ok(answer) => return Ok(answer),
-                Err(ApiError::Unauthorized) if !refreshed => {
+                Err(AccountViewApiError::Unauthorized) if !refreshed => {
                     refreshed = true;
                     storage::expire_access(&self.store, administration, token.version).await?;
                 }
@@ -264,9 +264,9 @@ impl AccountView {
 
     /// Waits before retry number `retries` (from 0): `Retry-After` when AccountView gave one,
     /// otherwise exponential backoff with jitter.
-    pub(crate) async fn wait_before_retry(&self, error: &ApiError, retries: u32) {
+    pub(crate) async fn wait_before_retry(&self, error: &AccountViewApiError, retries: u32) {
         let delay = match error {
-            ApiError::RateLimited { retry_after } => *retry_after,
+            AccountViewApiError::RateLimited { retry_after } => *retry_after,
             _ => {
                 let ceiling = self.config.retry_base.saturating_mul(1 << retries.min(10));
                 let half = ceiling / 2;

@@ -11,10 +11,10 @@
 //!
 //! [`AccountViewApi::token`]: crate::api::AccountViewApi::token
 
-use crate::api::{AccountViewApi, ApiError, TokenAnswer, TokenFuture};
+use crate::api::{AccountViewApi, AccountViewApiError, TokenAnswer, TokenFuture};
 use crate::settings::Settings;
 use crate::storage::{self, ConnectionStatus, OAuthState, StoredTokens};
-use crate::{AccountView, SyncError};
+use crate::{AccountView, AccountViewError};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -84,7 +84,7 @@ pub enum SignInError {
     #[error("AccountView reported an error: {0}")]
     Provider(String),
     #[error(transparent)]
-    Sync(#[from] SyncError),
+    Sync(#[from] AccountViewError),
 }
 
 impl SignInError {
@@ -112,7 +112,7 @@ pub(crate) struct AccessToken {
 struct TokenEndpoint<'a>(&'a dyn AccountViewApi);
 
 impl<'c> AsyncHttpClient<'c> for TokenEndpoint<'_> {
-    type Error = ApiError;
+    type Error = AccountViewApiError;
     type Future = TokenFuture<'c>;
 
     fn call(&'c self, request: HttpRequest) -> TokenFuture<'c> {
@@ -138,7 +138,11 @@ fn hash(text: &str) -> String {
 impl AccountView {
     /// Starts a sign-in for `user` on `administration`: remembers a fresh state and PKCE verifier,
     /// and returns the address of AccountView's login page to send the browser to.
-    pub async fn begin_sign_in(&self, administration: AdministrationId, user: UserId) -> Result<String, SyncError> {
+    pub async fn begin_sign_in(
+        &self,
+        administration: AdministrationId,
+        user: UserId,
+    ) -> Result<String, AccountViewError> {
         let client = self.oauth_client()?;
         let state = random_text();
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -171,7 +175,7 @@ impl AccountView {
         };
         let stored = storage::take_oauth_state(&self.store, &hash(state))
             .await
-            .map_err(SyncError::from)?
+            .map_err(AccountViewError::from)?
             .ok_or(SignInError::InvalidState)?;
         if stored.user != user {
             return Err(SignInError::InvalidState);
@@ -194,7 +198,10 @@ impl AccountView {
             .as_deref()
             .filter(|c| !c.is_empty())
             .ok_or_else(|| SignInError::Provider("no code in the callback".into()))?;
-        let verifier = self.cipher.decrypt(&stored.code_verifier).map_err(SyncError::from)?;
+        let verifier = self
+            .cipher
+            .decrypt(&stored.code_verifier)
+            .map_err(AccountViewError::from)?;
         let answer = self
             .redeem(Grant::AuthorizationCode {
                 code,
@@ -206,7 +213,7 @@ impl AccountView {
         let defaults = serde_json::to_value(Settings::defaults(self.store.now())).expect("settings serialise");
         storage::connect(&self.store, stored.administration, user, &tokens, &defaults)
             .await
-            .map_err(SyncError::from)?;
+            .map_err(AccountViewError::from)?;
         tracing::info!(administration.id = %stored.administration, "AccountView connected");
         Ok(stored.administration)
     }
@@ -221,10 +228,10 @@ impl AccountView {
     }
 
     /// AccountView's OAuth client: the client secret travels in the body, as AccountView wants it.
-    fn oauth_client(&self) -> Result<OAuthClient, ApiError> {
+    fn oauth_client(&self) -> Result<OAuthClient, AccountViewApiError> {
         let base = self.config.base_url.trim_end_matches('/');
         let invalid = |error: oauth2::url::ParseError| {
-            ApiError::Protocol(format!("the configured AccountView addresses are not URLs: {error}"))
+            AccountViewApiError::Protocol(format!("the configured AccountView addresses are not URLs: {error}"))
         };
         Ok(BasicClient::new(ClientId::new(self.config.client_id.clone()))
             .set_client_secret(ClientSecret::new(self.config.client_secret.expose().to_string()))
@@ -236,7 +243,7 @@ impl AccountView {
 
     /// The one function that talks to the token endpoint: exchanging a code and refreshing both come
     /// through here, sent by [`TokenEndpoint`].
-    async fn redeem(&self, grant: Grant<'_>) -> Result<TokenAnswer, ApiError> {
+    async fn redeem(&self, grant: Grant<'_>) -> Result<TokenAnswer, AccountViewApiError> {
         let client = self.oauth_client()?;
         let endpoint = TokenEndpoint(self.api.as_ref());
         let answer = match grant {
@@ -264,13 +271,13 @@ impl AccountView {
     /// version. The new tokens (refresh token included) are stored before the new access token is
     /// returned. `invalid_grant` means the consent is gone: the connection is marked "authentication
     /// expired" and nobody retries.
-    pub(crate) async fn access_token(&self, administration: AdministrationId) -> Result<AccessToken, SyncError> {
+    pub(crate) async fn access_token(&self, administration: AdministrationId) -> Result<AccessToken, AccountViewError> {
         loop {
             let connection = storage::connection(&self.store, administration)
                 .await?
-                .ok_or(SyncError::NotConnected)?;
+                .ok_or(AccountViewError::NotConnected)?;
             if connection.status == ConnectionStatus::AuthenticationExpired {
-                return Err(SyncError::AuthenticationExpired);
+                return Err(AccountViewError::AuthenticationExpired);
             }
             let now = self.store.now();
             let fresh = connection
@@ -292,7 +299,7 @@ impl AccountView {
                 Some(sealed) => self.cipher.decrypt(sealed)?,
                 None => {
                     storage::mark_expired(&self.store, administration).await?;
-                    return Err(SyncError::AuthenticationExpired);
+                    return Err(AccountViewError::AuthenticationExpired);
                 }
             };
             match self
@@ -312,14 +319,14 @@ impl AccountView {
                     }
                     // The connection changed under us (disconnected, reconnected): read it again.
                 }
-                Err(ApiError::OAuth { error, description }) if error == "invalid_grant" => {
+                Err(AccountViewApiError::OAuth { error, description }) if error == "invalid_grant" => {
                     tracing::warn!(
                         administration.id = %administration,
                         oauth.error_description = %description,
                         "AccountView consent is gone; the connection needs a new sign-in"
                     );
                     storage::mark_expired(&self.store, administration).await?;
-                    return Err(SyncError::AuthenticationExpired);
+                    return Err(AccountViewError::AuthenticationExpired);
                 }
                 Err(error) => {
                     storage::release_refresh(&self.store, administration, connection.token_version).await?;
@@ -330,14 +337,14 @@ impl AccountView {
     }
 }
 
-/// The token endpoint's answer in Koppel's terms: the tokens, or the [`ApiError`] that says what
+/// The token endpoint's answer in Koppel's terms: the tokens, or the [`AccountViewApiError`] that says what
 /// went wrong (AccountView's own OAuth error, no answer, or an answer outside the contract).
 fn token_answer(
-    answer: Result<BasicTokenResponse, RequestTokenError<ApiError, BasicErrorResponse>>,
-) -> Result<TokenAnswer, ApiError> {
+    answer: Result<BasicTokenResponse, RequestTokenError<AccountViewApiError, BasicErrorResponse>>,
+) -> Result<TokenAnswer, AccountViewApiError> {
     match answer {
         Ok(tokens) => {
-            let missing = |field: &str| ApiError::Protocol(format!("the token answer has no {field}"));
+            let missing = |field: &str| AccountViewApiError::Protocol(format!("the token answer has no {field}"));
             let refresh_token = tokens.refresh_token().ok_or_else(|| missing("refresh_token"))?;
             let expires_in = tokens.expires_in().ok_or_else(|| missing("expires_in"))?;
             Ok(TokenAnswer {
@@ -346,12 +353,12 @@ fn token_answer(
                 expires_in: i64::try_from(expires_in.as_secs()).unwrap_or(i64::MAX),
             })
         }
-        Err(RequestTokenError::ServerResponse(refusal)) => Err(ApiError::OAuth {
+        Err(RequestTokenError::ServerResponse(refusal)) => Err(AccountViewApiError::OAuth {
             error: refusal.error().to_string(),
             description: refusal.error_description().cloned().unwrap_or_default(),
         }),
         Err(RequestTokenError::Request(error)) => Err(error),
-        Err(RequestTokenError::Parse(error, _)) => Err(ApiError::Protocol(error.to_string())),
-        Err(RequestTokenError::Other(message)) => Err(ApiError::Protocol(message)),
+        Err(RequestTokenError::Parse(error, _)) => Err(AccountViewApiError::Protocol(error.to_string())),
+        Err(RequestTokenError::Other(message)) => Err(AccountViewApiError::Protocol(message)),
     }
 }

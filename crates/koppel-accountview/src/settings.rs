@@ -3,9 +3,9 @@
 //! and that every mapped code was imported and is not blocked. Every code is chosen from what was
 //! imported, never typed.
 
-use crate::api::ApiError;
+use crate::api::AccountViewApiError;
 use crate::storage::{self, ChosenCompany, CodeEntry, CodeList, Connection};
-use crate::{AccountView, SyncError};
+use crate::{AccountView, AccountViewError};
 use chrono::{DateTime, Utc};
 use koppel_domain::AdministrationId;
 use koppel_domain::VatRate;
@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 /// What can be imported; each is on or off per connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Category {
+pub enum ImportCategory {
     VatCodes,
     LedgerAccounts,
     Journals,
@@ -29,73 +29,73 @@ pub enum Category {
     Payments,
 }
 
-impl Category {
+impl ImportCategory {
     /// In the order an import runs them: code lists first, then what refers to them.
-    pub const ALL: [Category; 8] = [
-        Category::VatCodes,
-        Category::LedgerAccounts,
-        Category::Journals,
-        Category::CostCentres,
-        Category::ArticleGroups,
-        Category::Debtors,
-        Category::Articles,
-        Category::Payments,
+    pub const ALL: [ImportCategory; 8] = [
+        ImportCategory::VatCodes,
+        ImportCategory::LedgerAccounts,
+        ImportCategory::Journals,
+        ImportCategory::CostCentres,
+        ImportCategory::ArticleGroups,
+        ImportCategory::Debtors,
+        ImportCategory::Articles,
+        ImportCategory::Payments,
     ];
 
     pub fn slug(self) -> &'static str {
         match self {
-            Category::VatCodes => "vat_codes",
-            Category::LedgerAccounts => "ledger_accounts",
-            Category::Journals => "journals",
-            Category::CostCentres => "cost_centres",
-            Category::ArticleGroups => "article_groups",
-            Category::Debtors => "debtors",
-            Category::Articles => "articles",
-            Category::Payments => "payments",
+            ImportCategory::VatCodes => "vat_codes",
+            ImportCategory::LedgerAccounts => "ledger_accounts",
+            ImportCategory::Journals => "journals",
+            ImportCategory::CostCentres => "cost_centres",
+            ImportCategory::ArticleGroups => "article_groups",
+            ImportCategory::Debtors => "debtors",
+            ImportCategory::Articles => "articles",
+            ImportCategory::Payments => "payments",
         }
     }
 
-    pub fn parse(slug: &str) -> Option<Category> {
-        Category::ALL.into_iter().find(|c| c.slug() == slug)
+    pub fn parse(slug: &str) -> Option<ImportCategory> {
+        ImportCategory::ALL.into_iter().find(|c| c.slug() == slug)
     }
 
     /// The AccountView business object it reads.
     pub fn business_object(self) -> &'static str {
         match self {
-            Category::VatCodes => "VA1",
-            Category::LedgerAccounts => "GL1",
-            Category::Journals => "DJ1",
-            Category::CostCentres => "CC1",
-            Category::ArticleGroups => "AG1",
-            Category::Debtors => "AR1",
-            Category::Articles => "AK1",
-            Category::Payments => "GJ1",
+            ImportCategory::VatCodes => "VA1",
+            ImportCategory::LedgerAccounts => "GL1",
+            ImportCategory::Journals => "DJ1",
+            ImportCategory::CostCentres => "CC1",
+            ImportCategory::ArticleGroups => "AG1",
+            ImportCategory::Debtors => "AR1",
+            ImportCategory::Articles => "AK1",
+            ImportCategory::Payments => "GJ1",
         }
     }
 
     pub fn name_nl(self) -> &'static str {
         match self {
-            Category::VatCodes => "Btw-codes",
-            Category::LedgerAccounts => "Grootboekrekeningen",
-            Category::Journals => "Dagboeken",
-            Category::CostCentres => "Kostenplaatsen",
-            Category::ArticleGroups => "Artikelgroepen",
-            Category::Debtors => "Debiteuren",
-            Category::Articles => "Artikelen",
-            Category::Payments => "Betaalstatus",
+            ImportCategory::VatCodes => "Btw-codes",
+            ImportCategory::LedgerAccounts => "Grootboekrekeningen",
+            ImportCategory::Journals => "Dagboeken",
+            ImportCategory::CostCentres => "Kostenplaatsen",
+            ImportCategory::ArticleGroups => "Artikelgroepen",
+            ImportCategory::Debtors => "Debiteuren",
+            ImportCategory::Articles => "Artikelen",
+            ImportCategory::Payments => "Betaalstatus",
         }
     }
 
     pub fn name_en(self) -> &'static str {
         match self {
-            Category::VatCodes => "VAT codes",
-            Category::LedgerAccounts => "Ledger accounts",
-            Category::Journals => "Journals",
-            Category::CostCentres => "Cost centres",
-            Category::ArticleGroups => "Article groups",
-            Category::Debtors => "Debtors",
-            Category::Articles => "Articles",
-            Category::Payments => "Payment status",
+            ImportCategory::VatCodes => "VAT codes",
+            ImportCategory::LedgerAccounts => "Ledger accounts",
+            ImportCategory::Journals => "Journals",
+            ImportCategory::CostCentres => "Cost centres",
+            ImportCategory::ArticleGroups => "Article groups",
+            ImportCategory::Debtors => "Debtors",
+            ImportCategory::Articles => "Articles",
+            ImportCategory::Payments => "Payment status",
         }
     }
 }
@@ -105,7 +105,7 @@ impl Category {
 #[serde(default)]
 pub struct ImportSettings {
     /// Categories that are on.
-    pub categories: Vec<Category>,
+    pub categories: Vec<ImportCategory>,
     /// Debtors: also import blocked ones (a blocked debtor that exists in Koppel is always blocked there).
     pub include_blocked_debtors: bool,
     /// Articles: only these article groups (empty: all).
@@ -115,7 +115,7 @@ pub struct ImportSettings {
 impl Default for ImportSettings {
     fn default() -> Self {
         ImportSettings {
-            categories: Category::ALL.to_vec(),
+            categories: ImportCategory::ALL.to_vec(),
             include_blocked_debtors: false,
             article_groups: Vec::new(),
         }
@@ -123,7 +123,7 @@ impl Default for ImportSettings {
 }
 
 impl ImportSettings {
-    pub fn is_on(&self, category: Category) -> bool {
+    pub fn is_on(&self, category: ImportCategory) -> bool {
         self.categories.contains(&category)
     }
 }
@@ -229,7 +229,7 @@ pub enum SaveError {
     #[error("the AccountView administration cannot be changed; disconnect first")]
     CompanyLocked,
     #[error(transparent)]
-    Sync(#[from] SyncError),
+    Sync(#[from] AccountViewError),
 }
 
 fn check_code(
@@ -282,7 +282,7 @@ impl AccountView {
         administration: AdministrationId,
         company_id: &str,
         settings: &Settings,
-    ) -> Result<CheckReport, SyncError> {
+    ) -> Result<CheckReport, AccountViewError> {
         let mut report = CheckReport { items: Vec::new() };
         let environment = self.store.administration(administration).await?.environment_id;
         match self.store.require_licence(environment, crate::POWER_UP).await {
@@ -318,7 +318,7 @@ impl AccountView {
         );
         let rights = match self.business_objects_for(administration, company_id).await {
             Ok(rights) => rights,
-            Err(SyncError::Api(ApiError::Forbidden { message })) => {
+            Err(AccountViewError::Api(AccountViewApiError::Forbidden { message })) => {
                 report.push(
                     "rights",
                     false,
@@ -387,7 +387,7 @@ impl AccountView {
         &self,
         administration: AdministrationId,
         company_id: &str,
-    ) -> Result<Vec<crate::api::BusinessObjectRights>, SyncError> {
+    ) -> Result<Vec<crate::api::BusinessObjectRights>, AccountViewError> {
         self.business_objects(administration, company_id).await
     }
 
@@ -396,7 +396,7 @@ impl AccountView {
         administration: AdministrationId,
         export: &ExportSettings,
         report: &mut CheckReport,
-    ) -> Result<(), SyncError> {
+    ) -> Result<(), AccountViewError> {
         let journals = storage::codes(&self.store, administration, CodeList::Journals).await?;
         let accounts = storage::codes(&self.store, administration, CodeList::LedgerAccounts).await?;
         let vat_codes = storage::codes(&self.store, administration, CodeList::VatCodes).await?;
@@ -511,17 +511,20 @@ impl AccountView {
             Err(StoreError::Conflict {
                 code: "company_locked", ..
             }) => Err(SaveError::CompanyLocked),
-            Err(other) => Err(SyncError::from(other).into()),
+            Err(other) => Err(AccountViewError::from(other).into()),
         }
     }
 
     /// A connected connection, saved or not.
-    pub(crate) async fn live_or_unsaved(&self, administration: AdministrationId) -> Result<Connection, SyncError> {
+    pub(crate) async fn live_or_unsaved(
+        &self,
+        administration: AdministrationId,
+    ) -> Result<Connection, AccountViewError> {
         let connection = storage::connection(&self.store, administration)
             .await?
-            .ok_or(SyncError::NotConnected)?;
+            .ok_or(AccountViewError::NotConnected)?;
         if connection.status == storage::ConnectionStatus::AuthenticationExpired {
-            return Err(SyncError::AuthenticationExpired);
+            return Err(AccountViewError::AuthenticationExpired);
         }
         Ok(connection)
     }

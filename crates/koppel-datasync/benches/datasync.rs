@@ -8,6 +8,8 @@
 //! `cargo bench -p koppel-datasync --bench datasync`. Figures are printed, never asserted. The feed's
 //! throughput is measured over HTTP by `cargo xtask bench feed`.
 
+#![allow(clippy::unwrap_used)] // a benchmark stops at the first thing it cannot set up
+
 use koppel_datasync::engine::DataSyncRequest;
 use koppel_domain::record::{Value, parse_create};
 use koppel_domain::resources::{RELATIONS, WORK_ORDER_MATERIALS, WORK_ORDERS};

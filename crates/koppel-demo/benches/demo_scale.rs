@@ -5,6 +5,8 @@
 //!
 //! Run in release: `cargo bench -p koppel-demo --bench demo_scale`.
 
+#![allow(clippy::unwrap_used)] // a benchmark stops at the first thing it cannot set up
+
 use koppel_demo::{DemoOptions, DemoSummary};
 use koppel_store::{ConnectOptions, Store, SystemClock};
 use sqlx::Connection;

@@ -12,6 +12,9 @@
 //!
 //! Run in release: `cargo bench -p koppel-jobs --bench jobs`. The figures are printed, never asserted.
 
+#![allow(clippy::unwrap_used, unsafe_code)] // a benchmark stops at the first thing it cannot set up; it sets its
+// database URL in the environment before any thread starts
+
 use anyhow::Context;
 use koppel_jobs::kinds::{self, BuiltinConfig};
 use koppel_jobs::storage::jobs::{JobStatus, NewJob};

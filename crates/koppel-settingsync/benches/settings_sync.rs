@@ -11,13 +11,16 @@
 //! Run in release: `cargo bench -p koppel-settingsync --bench settings_sync` (or
 //! `cargo xtask bench settings-sync`). The figures are printed, never asserted.
 
+#![allow(clippy::unwrap_used, unsafe_code)] // a benchmark stops at the first thing it cannot set up; it sets its
+// database URL in the environment before any thread starts
+
 use anyhow::Context;
 use koppel_domain::licence::{LicenceState, PowerUp};
 use koppel_domain::record::{Value, parse_create};
 use koppel_domain::{AdministrationId, resources};
 use koppel_jobs::{Queue, Registry};
 use koppel_settingsync::job::{Confirmation, SettingsSyncJob, confirm};
-use koppel_settingsync::{Category, Plan, Selection, SyncRequest, preview};
+use koppel_settingsync::{Plan, Selection, SettingsCategory, SettingsSyncRequest, preview};
 use koppel_store::Store;
 use koppel_store::platform::{Actor, NewAdministration};
 use koppel_test_support::{DATABASE_URL_VARIABLE, Fixture, TestDatabase};
@@ -136,7 +139,7 @@ async fn drift(store: &Store, sub: AdministrationId, seed: usize) -> anyhow::Res
 /// Preview, confirm and run the job to the end; the two durations.
 async fn sync(
     store: &Store,
-    request: &SyncRequest,
+    request: &SettingsSyncRequest,
     user: koppel_domain::UserId,
 ) -> anyhow::Result<(Duration, Duration, Plan)> {
     let started = Instant::now();
@@ -195,11 +198,11 @@ async fn measure(database: TestDatabase, subs: usize) -> anyhow::Result<()> {
     let seeding = Instant::now();
     seed_main(&store, fixture.main).await?;
     println!("{backend}: main seeded in {:.1} s", seeding.elapsed().as_secs_f64());
-    let request = SyncRequest {
+    let request = SettingsSyncRequest {
         source: fixture.main,
         targets: targets.clone(),
         selection: Selection {
-            categories: Category::ALL.into_iter().collect(),
+            categories: SettingsCategory::ALL.into_iter().collect(),
             mirror: true,
             ..Selection::default()
         },

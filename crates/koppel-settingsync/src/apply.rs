@@ -1,7 +1,7 @@
 //! Applying one target's plan in one transaction, exactly as it was previewed.
 
 use crate::plan::{Action, TargetPlan, plan_target, read_settings, validate, wanted};
-use crate::{Selection, SyncError, SyncRequest};
+use crate::{Selection, SettingsSyncError, SettingsSyncRequest};
 use koppel_domain::AdministrationId;
 use koppel_domain::RecordId;
 use koppel_store::{Store, StoreError};
@@ -25,7 +25,7 @@ pub enum ApplyError {
     #[error("the plan has blockers")]
     Blocked(TargetPlan),
     #[error(transparent)]
-    Sync(#[from] SyncError),
+    Sync(#[from] SettingsSyncError),
     #[error("applying failed: {0}")]
     Store(#[from] StoreError),
 }
@@ -34,7 +34,7 @@ impl ApplyError {
     /// Whether trying again later may help (a busy or unreachable database).
     pub fn is_transient(&self) -> bool {
         match self {
-            ApplyError::Store(error) | ApplyError::Sync(SyncError::Store(error)) => error.is_transient(),
+            ApplyError::Store(error) | ApplyError::Sync(SettingsSyncError::Store(error)) => error.is_transient(),
             _ => false,
         }
     }
@@ -51,7 +51,7 @@ pub async fn apply_target(
     digest: &str,
     run: i64,
 ) -> Result<TargetOutcome, ApplyError> {
-    let request = SyncRequest {
+    let request = SettingsSyncRequest {
         source,
         targets: vec![target],
         selection: selection.clone(),

@@ -3,7 +3,7 @@
 
 use crate::apply::{ApplyError, TargetOutcome, apply_target};
 use crate::plan::{Action, BlockReason, Blocker, Plan, TargetPlan};
-use crate::{Category, Selection};
+use crate::{Selection, SettingsCategory};
 use koppel_domain::{AdministrationId, UserId};
 use koppel_jobs::runs::{ItemStatus, NewRunItem, RunMessage};
 use koppel_jobs::{Enqueued, Job, JobContext, JobError, JobFuture, JobType, Outcome};
@@ -330,10 +330,10 @@ pub enum Confirmation {
 /// digest) and nothing blocks is the sync enqueued.
 pub async fn confirm(
     store: &Store,
-    request: &crate::SyncRequest,
+    request: &crate::SettingsSyncRequest,
     digests: &BTreeMap<AdministrationId, String>,
     user: UserId,
-) -> Result<Confirmation, crate::SyncError> {
+) -> Result<Confirmation, crate::SettingsSyncError> {
     let plan = crate::preview(store, request).await?;
     let unchanged = plan.targets.len() == digests.len()
         && plan
@@ -365,10 +365,10 @@ pub struct TargetStatus {
 }
 
 /// Every sub of a main, with when it was last synced and whether it has drifted since.
-pub async fn targets(store: &Store, source: AdministrationId) -> Result<Vec<TargetStatus>, crate::SyncError> {
+pub async fn targets(store: &Store, source: AdministrationId) -> Result<Vec<TargetStatus>, crate::SettingsSyncError> {
     let main = store.administration(source).await?;
     if !main.is_main {
-        return Err(crate::SyncError::NotMain);
+        return Err(crate::SettingsSyncError::NotMain);
     }
     let subs: Vec<_> = store
         .administrations(main.environment_id)
@@ -379,11 +379,11 @@ pub async fn targets(store: &Store, source: AdministrationId) -> Result<Vec<Targ
     if subs.is_empty() {
         return Ok(Vec::new());
     }
-    let everything = crate::SyncRequest {
+    let everything = crate::SettingsSyncRequest {
         source,
         targets: subs.iter().map(|s| s.id).collect(),
         selection: Selection {
-            categories: Category::ALL.into_iter().collect(),
+            categories: SettingsCategory::ALL.into_iter().collect(),
             ..Selection::default()
         },
     };

@@ -31,7 +31,7 @@ use std::collections::{BTreeMap, BTreeSet};
 /// A category of settings that can be synced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Category {
+pub enum SettingsCategory {
     Forms,
     Workflows,
     Templates,
@@ -42,29 +42,29 @@ pub enum Category {
     AppPolicies,
 }
 
-impl Category {
+impl SettingsCategory {
     /// In the order the user sees them.
-    pub const ALL: [Category; 8] = [
-        Category::Forms,
-        Category::Workflows,
-        Category::Templates,
-        Category::WorkTypes,
-        Category::WorkStatuses,
-        Category::HourTypes,
-        Category::FreeFieldDefinitions,
-        Category::AppPolicies,
+    pub const ALL: [SettingsCategory; 8] = [
+        SettingsCategory::Forms,
+        SettingsCategory::Workflows,
+        SettingsCategory::Templates,
+        SettingsCategory::WorkTypes,
+        SettingsCategory::WorkStatuses,
+        SettingsCategory::HourTypes,
+        SettingsCategory::FreeFieldDefinitions,
+        SettingsCategory::AppPolicies,
     ];
 
     pub fn spec(self) -> &'static ResourceSpec {
         match self {
-            Category::Forms => &resources::FORMS,
-            Category::Workflows => &resources::WORKFLOWS,
-            Category::Templates => &resources::TEMPLATES,
-            Category::WorkTypes => &resources::WORK_TYPES,
-            Category::WorkStatuses => &resources::WORK_STATUSES,
-            Category::HourTypes => &resources::HOUR_TYPES,
-            Category::FreeFieldDefinitions => &resources::FREE_FIELDS,
-            Category::AppPolicies => &resources::APP_POLICIES,
+            SettingsCategory::Forms => &resources::FORMS,
+            SettingsCategory::Workflows => &resources::WORKFLOWS,
+            SettingsCategory::Templates => &resources::TEMPLATES,
+            SettingsCategory::WorkTypes => &resources::WORK_TYPES,
+            SettingsCategory::WorkStatuses => &resources::WORK_STATUSES,
+            SettingsCategory::HourTypes => &resources::HOUR_TYPES,
+            SettingsCategory::FreeFieldDefinitions => &resources::FREE_FIELDS,
+            SettingsCategory::AppPolicies => &resources::APP_POLICIES,
         }
     }
 
@@ -73,8 +73,8 @@ impl Category {
         self.spec().slug
     }
 
-    pub fn parse(slug: &str) -> Option<Category> {
-        Category::ALL.into_iter().find(|c| c.slug() == slug)
+    pub fn parse(slug: &str) -> Option<SettingsCategory> {
+        SettingsCategory::ALL.into_iter().find(|c| c.slug() == slug)
     }
 
     /// Where the category's items are written: referenced items before the items that refer to them.
@@ -87,32 +87,32 @@ impl Category {
 
     pub fn name_nl(self) -> &'static str {
         match self {
-            Category::Forms => "Formulieren",
-            Category::Workflows => "Workflows",
-            Category::Templates => "Sjablonen",
-            Category::WorkTypes => "Werksoorten",
-            Category::WorkStatuses => "Werkstatussen",
-            Category::HourTypes => "Uursoorten",
-            Category::FreeFieldDefinitions => "Vrije velden",
-            Category::AppPolicies => "App-beleid",
+            SettingsCategory::Forms => "Formulieren",
+            SettingsCategory::Workflows => "Workflows",
+            SettingsCategory::Templates => "Sjablonen",
+            SettingsCategory::WorkTypes => "Werksoorten",
+            SettingsCategory::WorkStatuses => "Werkstatussen",
+            SettingsCategory::HourTypes => "Uursoorten",
+            SettingsCategory::FreeFieldDefinitions => "Vrije velden",
+            SettingsCategory::AppPolicies => "App-beleid",
         }
     }
 
     pub fn name_en(self) -> &'static str {
         match self {
-            Category::Forms => "Forms",
-            Category::Workflows => "Workflows",
-            Category::Templates => "Templates",
-            Category::WorkTypes => "Work types",
-            Category::WorkStatuses => "Work statuses",
-            Category::HourTypes => "Hour types",
-            Category::FreeFieldDefinitions => "Free-field definitions",
-            Category::AppPolicies => "App policies",
+            SettingsCategory::Forms => "Forms",
+            SettingsCategory::Workflows => "Workflows",
+            SettingsCategory::Templates => "Templates",
+            SettingsCategory::WorkTypes => "Work types",
+            SettingsCategory::WorkStatuses => "Work statuses",
+            SettingsCategory::HourTypes => "Hour types",
+            SettingsCategory::FreeFieldDefinitions => "Free-field definitions",
+            SettingsCategory::AppPolicies => "App policies",
         }
     }
 }
 
-impl std::fmt::Display for Category {
+impl std::fmt::Display for SettingsCategory {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.slug())
     }
@@ -123,10 +123,10 @@ impl std::fmt::Display for Category {
 pub struct Selection {
     /// Whole categories.
     #[serde(default)]
-    pub categories: BTreeSet<Category>,
+    pub categories: BTreeSet<SettingsCategory>,
     /// Single items by code; a category listed here syncs only these items (and is not mirrored).
     #[serde(default)]
-    pub items: BTreeMap<Category, BTreeSet<String>>,
+    pub items: BTreeMap<SettingsCategory, BTreeSet<String>>,
     /// Also remove what a target has in a whole selected category that the main does not have.
     #[serde(default)]
     pub mirror: bool,
@@ -134,7 +134,7 @@ pub struct Selection {
 
 impl Selection {
     /// Every category touched, whole or by item.
-    pub fn touched(&self) -> BTreeSet<Category> {
+    pub fn touched(&self) -> BTreeSet<SettingsCategory> {
         self.categories
             .iter()
             .copied()
@@ -148,7 +148,7 @@ impl Selection {
     }
 
     /// Categories synced whole (the only ones mirror mode removes from).
-    pub fn whole(&self) -> BTreeSet<Category> {
+    pub fn whole(&self) -> BTreeSet<SettingsCategory> {
         self.categories
             .iter()
             .copied()
@@ -159,7 +159,7 @@ impl Selection {
 
 /// A sync as asked for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SyncRequest {
+pub struct SettingsSyncRequest {
     pub source: AdministrationId,
     pub targets: Vec<AdministrationId>,
     pub selection: Selection,
@@ -167,7 +167,7 @@ pub struct SyncRequest {
 
 /// Why a sync cannot be previewed or started.
 #[derive(Debug, thiserror::Error)]
-pub enum SyncError {
+pub enum SettingsSyncError {
     #[error("only the main administration can be the source of a settings sync")]
     NotMain,
     #[error("administration {0} is not a sub-administration of this main administration")]
@@ -177,21 +177,21 @@ pub enum SyncError {
     #[error("choose at least one category of settings to sync")]
     NoCategories,
     #[error("the main administration has no {category} item with code {code}")]
-    UnknownItem { category: Category, code: String },
+    UnknownItem { category: SettingsCategory, code: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-impl SyncError {
+impl SettingsSyncError {
     /// A stable machine code.
     pub fn code(&self) -> &'static str {
         match self {
-            SyncError::NotMain => "not_main",
-            SyncError::NotASub(_) => "not_a_sub",
-            SyncError::NoTargets => "no_targets",
-            SyncError::NoCategories => "no_categories",
-            SyncError::UnknownItem { .. } => "unknown_item",
-            SyncError::Store(_) => "store",
+            SettingsSyncError::NotMain => "not_main",
+            SettingsSyncError::NotASub(_) => "not_a_sub",
+            SettingsSyncError::NoTargets => "no_targets",
+            SettingsSyncError::NoCategories => "no_categories",
+            SettingsSyncError::UnknownItem { .. } => "unknown_item",
+            SettingsSyncError::Store(_) => "store",
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The preview: what a sync would do to each target, and a digest of it.
 
-use crate::{Category, Selection, SyncError, SyncRequest};
+use crate::{Selection, SettingsCategory, SettingsSyncError, SettingsSyncRequest};
 use koppel_domain::AdministrationId;
 use koppel_domain::record::{ResourceSpec, Value, render_field};
 use koppel_domain::settings::code_references;
@@ -31,14 +31,14 @@ pub struct FieldChange {
 /// One item of one target's plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ItemPlan {
-    pub category: Category,
+    pub category: SettingsCategory,
     pub code: String,
     pub name: String,
     pub action: Action,
     /// For updates: the fields that change.
     pub changes: Vec<FieldChange>,
     /// Set when the item was not selected but something selected refers to it.
-    pub pulled_in_by: Option<(Category, String)>,
+    pub pulled_in_by: Option<(SettingsCategory, String)>,
 }
 
 /// Why something in a target's plan cannot be applied.
@@ -48,12 +48,12 @@ pub enum BlockReason {
     /// Daily data of the target still uses the code (work orders of a work type, …).
     UsedByDailyData { resource: &'static str },
     /// A settings item the target keeps still refers to it.
-    UsedBySetting { category: Category, code: String },
+    UsedBySetting { category: SettingsCategory, code: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Blocker {
-    pub category: Category,
+    pub category: SettingsCategory,
     pub code: String,
     pub reason: BlockReason,
 }
@@ -89,10 +89,10 @@ pub struct Plan {
 }
 
 /// Settings items of one administration by category and code.
-pub(crate) type Settings = BTreeMap<Category, BTreeMap<String, StoredRecord>>;
+pub(crate) type Settings = BTreeMap<SettingsCategory, BTreeMap<String, StoredRecord>>;
 
 /// The items to sync (selected or pulled in), with what pulled each in.
-pub(crate) type Wanted = BTreeMap<(Category, String), Option<(Category, String)>>;
+pub(crate) type Wanted = BTreeMap<(SettingsCategory, String), Option<(SettingsCategory, String)>>;
 
 pub(crate) fn code_of(spec: &ResourceSpec, record: &StoredRecord) -> String {
     record.get(spec, "code").as_str().unwrap_or_default().to_string()
@@ -107,9 +107,12 @@ fn display_name(spec: &ResourceSpec, record: &StoredRecord) -> String {
         .to_string()
 }
 
-pub(crate) async fn read_settings(tx: &mut Tx, administration: AdministrationId) -> Result<Settings, SyncError> {
+pub(crate) async fn read_settings(
+    tx: &mut Tx,
+    administration: AdministrationId,
+) -> Result<Settings, SettingsSyncError> {
     let mut settings = Settings::new();
-    for category in Category::ALL {
+    for category in SettingsCategory::ALL {
         let spec = category.spec();
         let records = tx.all_records(administration, spec).await?;
         settings.insert(category, records.into_iter().map(|r| (code_of(spec, &r), r)).collect());
@@ -120,17 +123,17 @@ pub(crate) async fn read_settings(tx: &mut Tx, administration: AdministrationId)
 /// Checks the request against the environment: the source is a main, the targets its own subs.
 pub(crate) async fn validate(
     store: &Store,
-    request: &SyncRequest,
-) -> Result<Vec<(AdministrationId, String)>, SyncError> {
+    request: &SettingsSyncRequest,
+) -> Result<Vec<(AdministrationId, String)>, SettingsSyncError> {
     let source = store.administration(request.source).await?;
     if !source.is_main {
-        return Err(SyncError::NotMain);
+        return Err(SettingsSyncError::NotMain);
     }
     if request.targets.is_empty() {
-        return Err(SyncError::NoTargets);
+        return Err(SettingsSyncError::NoTargets);
     }
     if request.selection.touched().is_empty() {
-        return Err(SyncError::NoCategories);
+        return Err(SettingsSyncError::NoCategories);
     }
     let environment = store.administrations(source.environment_id).await?;
     let mut targets = Vec::new();
@@ -138,7 +141,7 @@ pub(crate) async fn validate(
         let found = environment
             .iter()
             .find(|a| a.id == *target && !a.is_main)
-            .ok_or(SyncError::NotASub(*target))?;
+            .ok_or(SettingsSyncError::NotASub(*target))?;
         if !targets.iter().any(|(id, _)| id == target) {
             targets.push((found.id, found.name.clone()));
         }
@@ -147,7 +150,7 @@ pub(crate) async fn validate(
 }
 
 /// The selected items plus everything they refer to, transitively.
-pub(crate) fn wanted(main: &Settings, selection: &Selection) -> Result<Wanted, SyncError> {
+pub(crate) fn wanted(main: &Settings, selection: &Selection) -> Result<Wanted, SettingsSyncError> {
     let mut wanted = Wanted::new();
     for category in selection.touched() {
         let items = &main[&category];
@@ -155,7 +158,7 @@ pub(crate) fn wanted(main: &Settings, selection: &Selection) -> Result<Wanted, S
             Some(codes) => {
                 for code in codes {
                     if !items.contains_key(code) {
-                        return Err(SyncError::UnknownItem {
+                        return Err(SettingsSyncError::UnknownItem {
                             category,
                             code: code.clone(),
                         });
@@ -170,12 +173,12 @@ pub(crate) fn wanted(main: &Settings, selection: &Selection) -> Result<Wanted, S
             }
         }
     }
-    let mut queue: Vec<(Category, String)> = wanted.keys().cloned().collect();
+    let mut queue: Vec<(SettingsCategory, String)> = wanted.keys().cloned().collect();
     while let Some((category, code)) = queue.pop() {
         let spec = category.spec();
         let record = &main[&category][&code];
         for reference in code_references(spec, &record.values) {
-            let Some(target) = Category::parse(reference.target) else {
+            let Some(target) = SettingsCategory::parse(reference.target) else {
                 continue;
             };
             let key = (target, reference.code.clone());
@@ -219,7 +222,7 @@ pub(crate) async fn plan_target(
     wanted: &Wanted,
     selection: &Selection,
     theirs: &Settings,
-) -> Result<TargetPlan, SyncError> {
+) -> Result<TargetPlan, SettingsSyncError> {
     let mut items = Vec::new();
     for ((category, code), pulled_in_by) in wanted {
         let spec = category.spec();
@@ -245,7 +248,7 @@ pub(crate) async fn plan_target(
             pulled_in_by: pulled_in_by.clone(),
         });
     }
-    let mut removals: BTreeSet<(Category, String)> = BTreeSet::new();
+    let mut removals: BTreeSet<(SettingsCategory, String)> = BTreeSet::new();
     if selection.mirror {
         for category in selection.whole() {
             for (code, copy) in &theirs[&category] {
@@ -289,14 +292,14 @@ async fn removal_blockers(
     main: &Settings,
     wanted: &Wanted,
     theirs: &Settings,
-    removals: &BTreeSet<(Category, String)>,
-) -> Result<Vec<Blocker>, SyncError> {
+    removals: &BTreeSet<(SettingsCategory, String)>,
+) -> Result<Vec<Blocker>, SettingsSyncError> {
     let mut blockers = Vec::new();
     if removals.is_empty() {
         return Ok(blockers);
     }
     // The target's settings after the sync, minus what goes.
-    let mut after: Vec<(Category, String, &StoredRecord)> = Vec::new();
+    let mut after: Vec<(SettingsCategory, String, &StoredRecord)> = Vec::new();
     for (category, items) in theirs {
         for (code, record) in items {
             if removals.contains(&(*category, code.clone())) {
@@ -348,7 +351,7 @@ fn digest(items: &[ItemPlan], blockers: &[Blocker]) -> String {
 }
 
 /// Previews a sync: the plan for every target, read from one consistent snapshot.
-pub async fn preview(store: &Store, request: &SyncRequest) -> Result<Plan, SyncError> {
+pub async fn preview(store: &Store, request: &SettingsSyncRequest) -> Result<Plan, SettingsSyncError> {
     let targets = validate(store, request).await?;
     let mut tx = store.snapshot().await?;
     let main = read_settings(&mut tx, request.source).await?;

@@ -22,6 +22,7 @@ pub fn spent(before: Option<Duration>, after: Option<Duration>) -> Option<Durati
 }
 
 #[cfg(unix)]
+#[allow(unsafe_code)] // one libc call, see SAFETY below
 fn ticks_per_second() -> f64 {
     // SAFETY: sysconf only reads a configuration value.
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };

@@ -149,6 +149,7 @@ impl Drop for Server {
 }
 
 #[cfg(unix)]
+#[allow(unsafe_code)] // one libc call, see SAFETY below
 fn terminate(child: &tokio::process::Child) {
     if let Some(pid) = child.id().and_then(|pid| libc::pid_t::try_from(pid).ok()) {
         // SAFETY: kill(2) has no memory-safety preconditions; the pid is our own child, not yet reaped.

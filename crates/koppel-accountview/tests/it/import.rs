@@ -2,7 +2,7 @@
 //! debtor, articles by group, code lists.
 
 use crate::support::*;
-use koppel_accountview::Category;
+use koppel_accountview::ImportCategory;
 use koppel_accountview::storage::{self, CodeList};
 use koppel_domain::record::Value;
 use koppel_domain::resources::{MATERIALS, RELATIONS};
@@ -37,11 +37,11 @@ async fn debtors_articles_and_code_lists_import_incrementally() {
         accountview.save(administration, VDB_2026_ID, &settings).await.unwrap();
 
         let counts = accountview.import(administration, &[], None).await.unwrap();
-        let debtors = &counts[&Category::Debtors];
+        let debtors = &counts[&ImportCategory::Debtors];
         assert_eq!(debtors.fetched, 230);
         assert_eq!(debtors.created, 230);
         assert_eq!(debtors.pages, 5, "230 rows in pages of 50: {debtors:?}");
-        assert_eq!(counts[&Category::Articles].fetched, 500);
+        assert_eq!(counts[&ImportCategory::Articles].fetched, 500);
         let relations = store
             .list_records(
                 administration,
@@ -126,10 +126,10 @@ async fn debtors_articles_and_code_lists_import_incrementally() {
             .unwrap();
         assert_eq!(created.status(), reqwest::StatusCode::OK);
         let second = accountview
-            .import(administration, &[Category::Debtors], None)
+            .import(administration, &[ImportCategory::Debtors], None)
             .await
             .unwrap();
-        let debtors = &second[&Category::Debtors];
+        let debtors = &second[&ImportCategory::Debtors];
         assert!(debtors.fetched < 20, "only changes are fetched: {debtors:?}");
         assert_eq!(debtors.created, 1, "{debtors:?}");
         let new = relation(store, administration, "D-NEW-1").await.expect("imported");

@@ -3,7 +3,7 @@
 
 use crate::support::*;
 use koppel_accountview::storage::{self, ConnectionStatus};
-use koppel_accountview::{Category, SyncError};
+use koppel_accountview::{AccountViewError, ImportCategory};
 use koppel_jobs::JobError;
 use koppel_test_support::{Fixture, TestDatabase};
 use serde_json::json;
@@ -30,10 +30,10 @@ async fn tokens_rotate_mid_run_and_revoked_consent_stops_syncing() {
         // Access tokens expire while the import pages; rotation kills each used refresh token.
         sandbox.post("/_sandbox/tokens/expire", json!({"access": true})).await;
         let imported = accountview
-            .import(administration, &[Category::Debtors], None)
+            .import(administration, &[ImportCategory::Debtors], None)
             .await
             .unwrap();
-        assert_eq!(imported[&Category::Debtors].fetched, 300);
+        assert_eq!(imported[&ImportCategory::Debtors].fetched, 300);
         let after = accountview.connection(administration).await.unwrap().unwrap();
         assert_eq!(after.token_version, version + 1, "refreshed exactly once");
 
@@ -55,10 +55,10 @@ async fn tokens_rotate_mid_run_and_revoked_consent_stops_syncing() {
             .post("/_sandbox/grants/revoke", json!({"user": DEMO_USER}))
             .await;
         let error = accountview
-            .import(administration, &[Category::Debtors], None)
+            .import(administration, &[ImportCategory::Debtors], None)
             .await
             .unwrap_err();
-        assert!(matches!(error, SyncError::AuthenticationExpired), "{error:?}");
+        assert!(matches!(error, AccountViewError::AuthenticationExpired), "{error:?}");
         let expired = accountview.connection(administration).await.unwrap().unwrap();
         assert_eq!(expired.status, ConnectionStatus::AuthenticationExpired);
         assert!(expired.access_token.is_none() && expired.refresh_token.is_none());
@@ -80,7 +80,7 @@ async fn tokens_rotate_mid_run_and_revoked_consent_stops_syncing() {
         // Nothing more is tried: a second call fails at once without asking AccountView.
         assert!(matches!(
             accountview.companies(administration).await,
-            Err(SyncError::AuthenticationExpired)
+            Err(AccountViewError::AuthenticationExpired)
         ));
 
         // Reconnecting keeps the saved company and settings.

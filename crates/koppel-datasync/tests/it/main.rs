@@ -2,6 +2,8 @@
 //! deletes, snapshot pinning while a sync commits, interrupted syncs, pruning, OData filters on the
 //! reporting tables, and Autosync.
 
+#![allow(clippy::unwrap_used)] // a test that cannot read what it set up should stop there
+
 mod support;
 
 mod autosync;

@@ -1,6 +1,8 @@
 //! Integration tests of the demo data: the realistic group and the scaled benchmark load, each on
 //! SQLite always and on PostgreSQL when `KOPPEL_TEST_DATABASE_URL` is set.
 
+#![allow(clippy::unwrap_used)] // a test that cannot read what it set up should stop there
+
 mod database;
 mod group;
 mod scale;

@@ -2,6 +2,8 @@
 //! their public surface, on SQLite always and on PostgreSQL whenever `KOPPEL_TEST_DATABASE_URL` is
 //! set. Time that matters comes from a fixed clock; waiting for a worker is done on its events.
 
+#![allow(clippy::unwrap_used)] // a test that cannot read what it set up should stop there
+
 mod history;
 mod metrics;
 mod queue;

@@ -6,7 +6,9 @@ use koppel_domain::{AdministrationId, RecordId};
 use koppel_jobs::runs::RunStatus;
 use koppel_jobs::{Queue, Registry};
 use koppel_settingsync::job::SettingsSyncJob;
-use koppel_settingsync::{Action, ApplyError, BlockReason, Category, Plan, Selection, SyncError, SyncRequest};
+use koppel_settingsync::{
+    Action, ApplyError, BlockReason, Plan, Selection, SettingsCategory, SettingsSyncError, SettingsSyncRequest,
+};
 use koppel_settingsync::{TargetOutcome, apply_target, preview};
 use koppel_store::Store;
 use koppel_test_support::{Fixture, TestDatabase};
@@ -25,7 +27,7 @@ async fn create(store: &Store, administration: AdministrationId, slug: &str, bod
 }
 
 /// An item of a plan in short: category, code, action and what pulled it in.
-type PlannedItem<'a> = (Category, &'a str, Action, Option<(Category, String)>);
+type PlannedItem<'a> = (SettingsCategory, &'a str, Action, Option<(SettingsCategory, String)>);
 
 fn form(code: &str, name: &str) -> Json {
     json!({"code": code, "name": name, "fields": [{"key": "opmerking", "label": "Opmerking", "type": "text"}]})
@@ -54,15 +56,15 @@ async fn seed_main(store: &Store, main: AdministrationId) {
     .await;
 }
 
-fn selection(categories: &[Category]) -> Selection {
+fn selection(categories: &[SettingsCategory]) -> Selection {
     Selection {
         categories: categories.iter().copied().collect(),
         ..Selection::default()
     }
 }
 
-fn request(fixture: &Fixture, targets: &[AdministrationId], selection: Selection) -> SyncRequest {
-    SyncRequest {
+fn request(fixture: &Fixture, targets: &[AdministrationId], selection: Selection) -> SettingsSyncRequest {
+    SettingsSyncRequest {
         source: fixture.main,
         targets: targets.to_vec(),
         selection,
@@ -89,7 +91,7 @@ async fn daily_checksum(store: &Store, administration: AdministrationId) -> Stri
 async fn settings_checksum(store: &Store, administration: AdministrationId) -> String {
     let mut tx = store.snapshot().await.unwrap();
     let mut hasher = Sha256::new();
-    for category in Category::ALL {
+    for category in SettingsCategory::ALL {
         for record in tx.all_records(administration, category.spec()).await.unwrap() {
             hasher.update(format!(
                 "{category}:{:?}:{:?}:{}\n",
@@ -101,7 +103,7 @@ async fn settings_checksum(store: &Store, administration: AdministrationId) -> S
     hex::encode(hasher.finalize())
 }
 
-async fn codes(store: &Store, administration: AdministrationId, category: Category) -> BTreeSet<String> {
+async fn codes(store: &Store, administration: AdministrationId, category: SettingsCategory) -> BTreeSet<String> {
     let mut tx = store.snapshot().await.unwrap();
     let spec = category.spec();
     let records = tx.all_records(administration, spec).await.unwrap();
@@ -155,7 +157,7 @@ async fn a_preview_shows_creates_updates_and_what_is_pulled_in() {
         create(store, fixture.sub1, "forms", form("F-CV", "Oude inspectie")).await;
         let plan = preview(
             store,
-            &request(&fixture, &[fixture.sub1], selection(&[Category::Workflows])),
+            &request(&fixture, &[fixture.sub1], selection(&[SettingsCategory::Workflows])),
         )
         .await
         .unwrap();
@@ -165,13 +167,13 @@ async fn a_preview_shows_creates_updates_and_what_is_pulled_in() {
             .iter()
             .map(|i| (i.category, i.code.as_str(), i.action, i.pulled_in_by.clone()))
             .collect();
-        let by_workflow = Some((Category::Workflows, "WF-CV".to_string()));
+        let by_workflow = Some((SettingsCategory::Workflows, "WF-CV".to_string()));
         assert_eq!(
             summary,
             vec![
-                (Category::Forms, "F-CV", Action::Update, by_workflow.clone()),
-                (Category::WorkTypes, "ONDERHOUD", Action::Create, by_workflow),
-                (Category::Workflows, "WF-CV", Action::Create, None),
+                (SettingsCategory::Forms, "F-CV", Action::Update, by_workflow.clone()),
+                (SettingsCategory::WorkTypes, "ONDERHOUD", Action::Create, by_workflow),
+                (SettingsCategory::Workflows, "WF-CV", Action::Create, None),
             ]
         );
         let update = &target.items[0];
@@ -197,7 +199,7 @@ async fn applying_changes_settings_only_and_a_second_run_changes_nothing() {
             daily_checksum(store, fixture.sub2).await,
         ];
         let targets = [fixture.sub1, fixture.sub2];
-        let everything = selection(&Category::ALL);
+        let everything = selection(&SettingsCategory::ALL);
         let plan = preview(store, &request(&fixture, &targets, everything.clone()))
             .await
             .unwrap();
@@ -206,11 +208,11 @@ async fn applying_changes_settings_only_and_a_second_run_changes_nothing() {
         }
         for sub in targets {
             assert_eq!(
-                codes(store, sub, Category::Forms).await,
+                codes(store, sub, SettingsCategory::Forms).await,
                 BTreeSet::from(["F-CV".into(), "F-WP".into()])
             );
             assert_eq!(
-                codes(store, sub, Category::Workflows).await,
+                codes(store, sub, SettingsCategory::Workflows).await,
                 BTreeSet::from(["WF-CV".into()])
             );
         }
@@ -220,14 +222,14 @@ async fn applying_changes_settings_only_and_a_second_run_changes_nothing() {
         // The main's ids never reach a sub: the copies have ids of their own.
         let mut tx = store.snapshot().await.unwrap();
         let main_ids: BTreeSet<RecordId> = tx
-            .all_records(fixture.main, Category::Forms.spec())
+            .all_records(fixture.main, SettingsCategory::Forms.spec())
             .await
             .unwrap()
             .iter()
             .map(|r| r.id)
             .collect();
         let sub_ids: BTreeSet<RecordId> = tx
-            .all_records(fixture.sub1, Category::Forms.spec())
+            .all_records(fixture.sub1, SettingsCategory::Forms.spec())
             .await
             .unwrap()
             .iter()
@@ -256,7 +258,7 @@ async fn a_change_after_the_preview_is_not_applied() {
         seed_main(store, fixture.main).await;
         let plan = preview(
             store,
-            &request(&fixture, &[fixture.sub1], selection(&[Category::Forms])),
+            &request(&fixture, &[fixture.sub1], selection(&[SettingsCategory::Forms])),
         )
         .await
         .unwrap();
@@ -269,7 +271,7 @@ async fn a_change_after_the_preview_is_not_applied() {
         // A fresh preview shows the new form, and applies.
         let fresh = preview(
             store,
-            &request(&fixture, &[fixture.sub1], selection(&[Category::Forms])),
+            &request(&fixture, &[fixture.sub1], selection(&[SettingsCategory::Forms])),
         )
         .await
         .unwrap();
@@ -312,7 +314,7 @@ async fn mirror_removes_what_the_main_lacks_unless_it_is_still_used() {
             json!({"number": "WB-9", "relation_id": relation.0, "work_type_code": "LOKAAL", "description": "Reparatie", "status": "Klaargezet"}),
         )
         .await;
-        let mut mirrored = selection(&[Category::Forms, Category::WorkTypes]);
+        let mut mirrored = selection(&[SettingsCategory::Forms, SettingsCategory::WorkTypes]);
         mirrored.mirror = true;
         let plan = preview(
             store,
@@ -325,12 +327,15 @@ async fn mirror_removes_what_the_main_lacks_unless_it_is_still_used() {
             .iter()
             .find(|i| i.action == Action::Remove)
             .unwrap();
-        assert_eq!((removal.category, removal.code.as_str()), (Category::Forms, "F-EIGEN"));
+        assert_eq!(
+            (removal.category, removal.code.as_str()),
+            (SettingsCategory::Forms, "F-EIGEN")
+        );
         assert!(plan.targets[0].blockers.is_empty());
         let blocker = &plan.targets[1].blockers[0];
         assert_eq!(
             (blocker.category, blocker.code.as_str()),
-            (Category::WorkTypes, "LOKAAL")
+            (SettingsCategory::WorkTypes, "LOKAAL")
         );
         assert_eq!(
             blocker.reason,
@@ -343,13 +348,17 @@ async fn mirror_removes_what_the_main_lacks_unless_it_is_still_used() {
         let outcomes = apply_all(store, &plan, 1).await;
         assert!(matches!(outcomes[0], Ok(TargetOutcome::Applied(_))));
         assert!(matches!(outcomes[1], Err(ApplyError::Blocked(_))));
-        assert!(!codes(store, fixture.sub1, Category::Forms).await.contains("F-EIGEN"));
+        assert!(
+            !codes(store, fixture.sub1, SettingsCategory::Forms)
+                .await
+                .contains("F-EIGEN")
+        );
         assert_eq!(settings_checksum(store, fixture.sub2).await, sub2_before);
 
         // Without mirror nothing is removed.
         let plain = preview(
             store,
-            &request(&fixture, &[fixture.sub2], selection(&[Category::WorkTypes])),
+            &request(&fixture, &[fixture.sub2], selection(&[SettingsCategory::WorkTypes])),
         )
         .await
         .unwrap();
@@ -364,32 +373,44 @@ async fn requests_outside_the_rules_are_refused_clearly() {
         let store = database.store();
         let fixture = Fixture::create(store).await;
         seed_main(store, fixture.main).await;
-        let forms = selection(&[Category::Forms]);
-        let from_sub = SyncRequest {
+        let forms = selection(&[SettingsCategory::Forms]);
+        let from_sub = SettingsSyncRequest {
             source: fixture.sub1,
             targets: vec![fixture.sub2],
             selection: forms.clone(),
         };
-        assert!(matches!(preview(store, &from_sub).await, Err(SyncError::NotMain)));
+        assert!(matches!(
+            preview(store, &from_sub).await,
+            Err(SettingsSyncError::NotMain)
+        ));
         let to_main = request(&fixture, &[fixture.main], forms.clone());
-        assert!(matches!(preview(store, &to_main).await, Err(SyncError::NotASub(_))));
+        assert!(matches!(
+            preview(store, &to_main).await,
+            Err(SettingsSyncError::NotASub(_))
+        ));
         let other = Fixture::create(store).await;
         let to_stranger = request(&fixture, &[other.sub1], forms.clone());
-        assert!(matches!(preview(store, &to_stranger).await, Err(SyncError::NotASub(_))));
+        assert!(matches!(
+            preview(store, &to_stranger).await,
+            Err(SettingsSyncError::NotASub(_))
+        ));
         assert!(matches!(
             preview(store, &request(&fixture, &[], forms)).await,
-            Err(SyncError::NoTargets)
+            Err(SettingsSyncError::NoTargets)
         ));
         let nothing = request(&fixture, &[fixture.sub1], Selection::default());
-        assert!(matches!(preview(store, &nothing).await, Err(SyncError::NoCategories)));
+        assert!(matches!(
+            preview(store, &nothing).await,
+            Err(SettingsSyncError::NoCategories)
+        ));
         let mut unknown = Selection::default();
         unknown
             .items
-            .insert(Category::Forms, BTreeSet::from(["F-BESTAATNIET".to_string()]));
+            .insert(SettingsCategory::Forms, BTreeSet::from(["F-BESTAATNIET".to_string()]));
         let unknown = request(&fixture, &[fixture.sub1], unknown);
         assert!(matches!(
             preview(store, &unknown).await,
-            Err(SyncError::UnknownItem { .. })
+            Err(SettingsSyncError::UnknownItem { .. })
         ));
         database.cleanup().await;
     }
@@ -446,7 +467,7 @@ async fn one_target_failing_midway_is_left_as_it_was_and_the_others_go_on() {
             &request(
                 &fixture,
                 &[fixture.sub1, fixture.sub2],
-                selection(&[Category::Forms, Category::Workflows]),
+                selection(&[SettingsCategory::Forms, SettingsCategory::Workflows]),
             ),
         )
         .await
@@ -470,7 +491,7 @@ async fn one_target_failing_midway_is_left_as_it_was_and_the_others_go_on() {
         // Sub 1 got nothing — not even the forms that come before the failing workflow.
         assert_eq!(settings_checksum(store, fixture.sub1).await, sub1_before);
         assert_eq!(
-            codes(store, fixture.sub2, Category::Workflows).await,
+            codes(store, fixture.sub2, SettingsCategory::Workflows).await,
             BTreeSet::from(["WF-CV".into()])
         );
         let items = koppel_jobs::runs::items(store, fixture.main, run.id, None, 100)

@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use koppel_accountview::log::{LogFilter, LogQuery};
 use koppel_accountview::settings::SaveError;
-use koppel_accountview::{AccountView, Category, CheckReport, ConnectionState, Settings, SyncError};
+use koppel_accountview::{AccountView, AccountViewError, CheckReport, ConnectionState, ImportCategory, Settings};
 use koppel_domain::AdministrationId;
 use koppel_domain::record::FieldError;
 use koppel_jobs::Enqueued;
@@ -58,25 +58,25 @@ fn connector(state: &AppState) -> Result<&AccountView, ApiError> {
     })
 }
 
-impl From<SyncError> for ApiError {
-    fn from(error: SyncError) -> ApiError {
+impl From<AccountViewError> for ApiError {
+    fn from(error: AccountViewError) -> ApiError {
         match error {
-            SyncError::NotConnected => ApiError::new(
+            AccountViewError::NotConnected => ApiError::new(
                 StatusCode::CONFLICT,
                 "not_connected",
                 "this administration is not connected to AccountView; sign in first",
             ),
-            SyncError::AuthenticationExpired => ApiError::new(
+            AccountViewError::AuthenticationExpired => ApiError::new(
                 StatusCode::CONFLICT,
                 "authentication_expired",
                 koppel_accountview::authentication_expired_message().en,
             ),
-            SyncError::NotConfigured => ApiError::new(
+            AccountViewError::NotConfigured => ApiError::new(
                 StatusCode::CONFLICT,
                 "not_saved",
                 "choose the AccountView administration and save the settings first",
             ),
-            SyncError::Api(api) => {
+            AccountViewError::Api(api) => {
                 tracing::warn!(error = %api, "an AccountView call failed");
                 ApiError::new(
                     StatusCode::BAD_GATEWAY,
@@ -84,8 +84,8 @@ impl From<SyncError> for ApiError {
                     "AccountView did not answer as expected; try again later",
                 )
             }
-            SyncError::Store(store) => store.into(),
-            SyncError::Crypto(crypto) => ApiError::internal(&crypto),
+            AccountViewError::Store(store) => store.into(),
+            AccountViewError::Crypto(crypto) => ApiError::internal(&crypto),
         }
     }
 }
@@ -268,13 +268,13 @@ async fn import_now(
     };
     let mut categories = Vec::new();
     for slug in &body.categories {
-        let category = Category::parse(slug).ok_or_else(|| {
+        let category = ImportCategory::parse(slug).ok_or_else(|| {
             ApiError::invalid(vec![FieldError::new(
                 "categories",
                 "invalid",
                 format!(
                     "unknown category {slug}; use: {}",
-                    Category::ALL.map(Category::slug).join(", ")
+                    ImportCategory::ALL.map(ImportCategory::slug).join(", ")
                 ),
             )])
         })?;
@@ -352,7 +352,7 @@ fn settings_body_schema() -> Json {
         "company_id": {"type": "string", "description": "The Id of an AccountView administration from the companies endpoint"},
         "settings": {"type": "object", "description": "Import and export settings; left out: the stored ones", "properties": {
             "import": {"type": "object", "properties": {
-                "categories": {"type": "array", "items": {"type": "string", "enum": Category::ALL.map(Category::slug)}},
+                "categories": {"type": "array", "items": {"type": "string", "enum": ImportCategory::ALL.map(ImportCategory::slug)}},
                 "include_blocked_debtors": {"type": "boolean"},
                 "article_groups": {"type": "array", "items": {"type": "string"}}}},
             "export": {"type": "object", "properties": {
@@ -469,7 +469,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         )
         .tag("accountview")
         .request(json!({"type": "object", "additionalProperties": false, "properties": {
-            "categories": {"type": "array", "items": {"type": "string", "enum": Category::ALL.map(Category::slug)}}}}))
+            "categories": {"type": "array", "items": {"type": "string", "enum": ImportCategory::ALL.map(ImportCategory::slug)}}}}))
         .response(202, Some(enqueued_schema()))
         .also(200, "Joined the run that is already queued or running (joined: true)", enqueued_schema())
         .handler(post(import_now)),

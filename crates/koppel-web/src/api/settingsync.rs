@@ -16,7 +16,7 @@ use koppel_domain::licence::PowerUp;
 use koppel_domain::record::FieldError;
 use koppel_domain::rights::Right;
 use koppel_settingsync::job::{Confirmation, confirm, targets};
-use koppel_settingsync::{Category, Selection, SyncError, SyncRequest, preview};
+use koppel_settingsync::{Selection, SettingsCategory, SettingsSyncError, SettingsSyncRequest, preview};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -37,21 +37,21 @@ struct SyncBody {
     digests: Option<BTreeMap<String, String>>,
 }
 
-fn category(slug: &str, field: &str) -> Result<Category, ApiError> {
-    Category::parse(slug).ok_or_else(|| {
+fn category(slug: &str, field: &str) -> Result<SettingsCategory, ApiError> {
+    SettingsCategory::parse(slug).ok_or_else(|| {
         ApiError::invalid(vec![FieldError::new(
             field,
             "invalid",
             format!(
                 "unknown category {slug}; use: {}",
-                Category::ALL.map(Category::slug).join(", ")
+                SettingsCategory::ALL.map(SettingsCategory::slug).join(", ")
             ),
         )])
     })
 }
 
 impl SyncBody {
-    fn request(&self, source: AdministrationId) -> Result<SyncRequest, ApiError> {
+    fn request(&self, source: AdministrationId) -> Result<SettingsSyncRequest, ApiError> {
         let mut selection = Selection {
             mirror: self.mirror,
             ..Selection::default()
@@ -63,7 +63,7 @@ impl SyncBody {
             let codes: BTreeSet<String> = codes.iter().map(|c| c.trim().to_string()).collect();
             selection.items.insert(category(slug, "items")?, codes);
         }
-        Ok(SyncRequest {
+        Ok(SettingsSyncRequest {
             source,
             targets: self.targets.iter().map(|id| AdministrationId(*id)).collect(),
             selection,
@@ -71,17 +71,17 @@ impl SyncBody {
     }
 }
 
-impl From<SyncError> for ApiError {
-    fn from(error: SyncError) -> ApiError {
+impl From<SettingsSyncError> for ApiError {
+    fn from(error: SettingsSyncError) -> ApiError {
         let field = match &error {
-            SyncError::Store(_) => None,
-            SyncError::NotMain => Some("administration"),
-            SyncError::NotASub(_) | SyncError::NoTargets => Some("targets"),
-            SyncError::NoCategories => Some("categories"),
-            SyncError::UnknownItem { .. } => Some("items"),
+            SettingsSyncError::Store(_) => None,
+            SettingsSyncError::NotMain => Some("administration"),
+            SettingsSyncError::NotASub(_) | SettingsSyncError::NoTargets => Some("targets"),
+            SettingsSyncError::NoCategories => Some("categories"),
+            SettingsSyncError::UnknownItem { .. } => Some("items"),
         };
         match (field, error) {
-            (_, SyncError::Store(store)) => store.into(),
+            (_, SettingsSyncError::Store(store)) => store.into(),
             (Some(field), error) => ApiError::invalid(vec![FieldError::new(field, error.code(), error.to_string())]),
             (None, error) => ApiError::internal(&error),
         }
@@ -180,7 +180,7 @@ async fn start_sync(
 }
 
 fn body_schema(with_digests: bool) -> Json {
-    let categories: Vec<&str> = Category::ALL.map(Category::slug).to_vec();
+    let categories: Vec<&str> = SettingsCategory::ALL.map(SettingsCategory::slug).to_vec();
     let mut schema = json!({
         "type": "object",
         "required": ["targets"],

@@ -27,7 +27,7 @@ use koppel_accountview::log::{LogFilter, LogQuery};
 use koppel_accountview::oauth::CallbackParameters;
 use koppel_accountview::settings::{SaveError, rate_label};
 use koppel_accountview::storage::{CodeEntry, CodeList, Connection};
-use koppel_accountview::{AccountView, Category, CheckReport, ConnectionState, SignInError, SyncError};
+use koppel_accountview::{AccountView, AccountViewError, CheckReport, ConnectionState, ImportCategory, SignInError};
 use koppel_domain::work_order::WorkOrderStatus;
 use koppel_domain::{AdministrationId, VatRate};
 use std::collections::HashMap;
@@ -189,13 +189,13 @@ async fn settings_form(
     company: Option<&str>,
     settings: &koppel_accountview::Settings,
     check: Option<&CheckReport>,
-) -> Result<Result<SettingsForm, SyncError>, PageError> {
+) -> Result<Result<SettingsForm, AccountViewError>, PageError> {
     let m = context.m();
     let lang = context.lang();
     let administration = context.administration.id;
     let companies = match accountview.companies(administration).await {
         Ok(companies) => companies,
-        Err(SyncError::Store(store)) => return Err(store.into()),
+        Err(AccountViewError::Store(store)) => return Err(store.into()),
         Err(other) => return Ok(Err(other)),
     };
     let locked = connection.saved_at.is_some();
@@ -283,7 +283,7 @@ async fn settings_form(
             selected: groups.contains(&g.code),
         })
         .collect();
-    let categories = Category::ALL
+    let categories = ImportCategory::ALL
         .into_iter()
         .map(|category| CategoryRow {
             slug: category.slug(),
@@ -418,7 +418,7 @@ async fn render(state: &AppState, context: &Context, shown: Shown<'_>) -> Result
             .or_else(|| connection.company.as_ref().map(|c| c.id.as_str()));
         match settings_form(context, accountview, connection, company, settings, shown.check).await? {
             Ok(form) => shown_form = Some(form),
-            Err(SyncError::AuthenticationExpired) => connection_state = ConnectionState::AuthenticationExpired,
+            Err(AccountViewError::AuthenticationExpired) => connection_state = ConnectionState::AuthenticationExpired,
             Err(error) => {
                 tracing::warn!(administration.id = %administration, error = %error, "AccountView could not be reached for the settings page");
                 problem = Some(m.av_unavailable.to_string());
@@ -576,7 +576,7 @@ fn settings_from_form(data: &FormData, stored: &koppel_accountview::Settings) ->
             .filter(|v| !v.is_empty())
             .map(str::to_string)
     };
-    settings.import.categories = Category::ALL
+    settings.import.categories = ImportCategory::ALL
         .into_iter()
         .filter(|c| data.all("import_category").any(|slug| slug == c.slug()))
         .collect();
@@ -633,7 +633,9 @@ pub async fn save(
     let administration = context.administration.id;
     let saved = match accountview.saved_settings(administration).await {
         Ok(saved) => saved,
-        Err(SyncError::NotConnected) => return Ok(redirect_with_flash(&address, Flash::AccountviewNotConnected)),
+        Err(AccountViewError::NotConnected) => {
+            return Ok(redirect_with_flash(&address, Flash::AccountviewNotConnected));
+        }
         Err(_) => return Err(PageError::Internal),
     };
     let settings = settings_from_form(&data, &saved.settings);
@@ -685,11 +687,11 @@ pub async fn save(
 }
 
 /// A redirect back to the page with what went wrong talking to AccountView.
-fn sync_failure(address: &str, error: &SyncError) -> Response {
+fn sync_failure(address: &str, error: &AccountViewError) -> Response {
     let flash = match error {
-        SyncError::AuthenticationExpired => Flash::AccountviewExpired,
-        SyncError::NotConnected => Flash::AccountviewNotConnected,
-        SyncError::NotConfigured => Flash::AccountviewNotSaved,
+        AccountViewError::AuthenticationExpired => Flash::AccountviewExpired,
+        AccountViewError::NotConnected => Flash::AccountviewNotConnected,
+        AccountViewError::NotConfigured => Flash::AccountviewNotSaved,
         _ => {
             tracing::warn!(error = %error, "an AccountView call from the settings page failed");
             Flash::AccountviewUnavailable
@@ -711,13 +713,17 @@ pub async fn import_now(
     let Some(accountview) = &state.accountview else {
         return Ok(redirect(&address));
     };
-    let categories: Vec<Category> = data.get("category").and_then(Category::parse).into_iter().collect();
+    let categories: Vec<ImportCategory> = data
+        .get("category")
+        .and_then(ImportCategory::parse)
+        .into_iter()
+        .collect();
     let started = accountview
         .start_import(context.administration.id, categories, context.visitor.user.id)
         .await;
     let enqueued = match started {
         Ok(enqueued) => enqueued,
-        Err(SyncError::Store(store)) => return Err(store.into()),
+        Err(AccountViewError::Store(store)) => return Err(store.into()),
         Err(error) => return Ok(sync_failure(&address, &error)),
     };
     let flash = if enqueued.is_new() {
@@ -746,7 +752,7 @@ pub async fn export_now(
         .await;
     let enqueued = match started {
         Ok(enqueued) => enqueued,
-        Err(SyncError::Store(store)) => return Err(store.into()),
+        Err(AccountViewError::Store(store)) => return Err(store.into()),
         Err(error) => return Ok(sync_failure(&address, &error)),
     };
     let flash = if enqueued.is_new() {

@@ -16,7 +16,9 @@ use koppel_domain::AdministrationId;
 use koppel_domain::licence::PowerUp;
 use koppel_domain::rights::Right;
 use koppel_settingsync::job::{Confirmation, TargetStatus, confirm, targets};
-use koppel_settingsync::{Action, BlockReason, Blocker, Category, Plan, Selection, SyncError, SyncRequest, preview};
+use koppel_settingsync::{
+    Action, BlockReason, Blocker, Plan, Selection, SettingsCategory, SettingsSyncError, SettingsSyncRequest, preview,
+};
 use std::collections::{BTreeMap, BTreeSet};
 
 const PATH: &str = "/settings/administrations";
@@ -32,7 +34,7 @@ fn gates(context: &Context) -> Vec<String> {
     .collect()
 }
 
-fn category_name(lang: Lang, category: Category) -> &'static str {
+fn category_name(lang: Lang, category: SettingsCategory) -> &'static str {
     match lang {
         Lang::Nl => category.name_nl(),
         Lang::En => category.name_en(),
@@ -40,20 +42,20 @@ fn category_name(lang: Lang, category: Category) -> &'static str {
 }
 
 /// The selection as the form sent it: `target`, `category`, `item` (`slug:code`) and `mirror`.
-fn read_selection(source: AdministrationId, data: &FormData) -> SyncRequest {
+fn read_selection(source: AdministrationId, data: &FormData) -> SettingsSyncRequest {
     let mut selection = Selection {
         mirror: data.get("mirror").is_some(),
         ..Selection::default()
     };
-    selection.categories = data.all("category").filter_map(Category::parse).collect();
+    selection.categories = data.all("category").filter_map(SettingsCategory::parse).collect();
     for item in data.all("item") {
         if let Some((slug, code)) = item.split_once(':')
-            && let Some(category) = Category::parse(slug)
+            && let Some(category) = SettingsCategory::parse(slug)
         {
             selection.items.entry(category).or_default().insert(code.to_string());
         }
     }
-    SyncRequest {
+    SettingsSyncRequest {
         source,
         targets: data
             .all("target")
@@ -65,7 +67,7 @@ fn read_selection(source: AdministrationId, data: &FormData) -> SyncRequest {
 }
 
 /// The same selection as query pairs, for links and hidden fields.
-fn selection_pairs(request: &SyncRequest) -> Vec<(String, String)> {
+fn selection_pairs(request: &SettingsSyncRequest) -> Vec<(String, String)> {
     let mut pairs: Vec<(String, String)> = request
         .targets
         .iter()
@@ -128,7 +130,7 @@ struct SelectPage {
 async fn render_select(
     state: &AppState,
     context: &Context,
-    chosen: Option<&SyncRequest>,
+    chosen: Option<&SettingsSyncRequest>,
     error: Option<String>,
     status: StatusCode,
 ) -> Result<Response, PageError> {
@@ -148,7 +150,7 @@ async fn render_select(
         .collect();
     let mut tx = state.store.snapshot().await?;
     let mut categories = Vec::new();
-    for category in Category::ALL {
+    for category in SettingsCategory::ALL {
         let spec = category.spec();
         let records = tx.all_records(source, spec).await?;
         let picked: BTreeSet<String> = chosen
@@ -187,9 +189,9 @@ async fn render_select(
     Ok(html(status, page.render()))
 }
 
-fn sync_store_error(error: SyncError) -> PageError {
+fn sync_store_error(error: SettingsSyncError) -> PageError {
     match error {
-        SyncError::Store(store) => store.into(),
+        SettingsSyncError::Store(store) => store.into(),
         _ => PageError::Internal,
     }
 }
@@ -206,10 +208,10 @@ pub async fn select(
 }
 
 /// A user-facing reason for a refused request.
-fn refusal(m: &'static Messages, error: &SyncError) -> String {
+fn refusal(m: &'static Messages, error: &SettingsSyncError) -> String {
     match error {
-        SyncError::NoTargets => m.sync_no_targets.to_string(),
-        SyncError::NoCategories => m.sync_no_categories.to_string(),
+        SettingsSyncError::NoTargets => m.sync_no_targets.to_string(),
+        SettingsSyncError::NoCategories => m.sync_no_categories.to_string(),
         other => fill(m.sync_invalid, &[&other.to_string()]),
     }
 }
@@ -261,7 +263,7 @@ fn blocker_text(m: &'static Messages, lang: Lang, blocker: &Blocker) -> String {
 fn render_preview(
     context: &Context,
     plan: &Plan,
-    request: &SyncRequest,
+    request: &SettingsSyncRequest,
     notice: Option<String>,
     status: StatusCode,
 ) -> Response {
@@ -342,7 +344,7 @@ pub async fn show_preview(
     let request = read_selection(context.administration.id, &query);
     match preview(&state.store, &request).await {
         Ok(plan) => Ok(render_preview(&context, &plan, &request, None, StatusCode::OK)),
-        Err(SyncError::Store(error)) => Err(error.into()),
+        Err(SettingsSyncError::Store(error)) => Err(error.into()),
         Err(error) => {
             let reason = refusal(m, &error);
             render_select(
@@ -397,7 +399,7 @@ pub async fn start(
             Some(m.sync_has_blockers.to_string()),
             StatusCode::UNPROCESSABLE_ENTITY,
         )),
-        Err(SyncError::Store(error)) => Err(error.into()),
+        Err(SettingsSyncError::Store(error)) => Err(error.into()),
         Err(error) => {
             let reason = refusal(m, &error);
             render_select(

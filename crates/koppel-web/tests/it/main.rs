@@ -1,6 +1,8 @@
 //! HTTP-level tests of the REST API and the back-office pages (and browser tests of the pages), on SQLite always and on PostgreSQL when
 //! `KOPPEL_TEST_DATABASE_URL` is set.
 
+#![allow(clippy::unwrap_used)] // a test that cannot read what it set up should stop there
+
 mod accountview;
 mod app;
 mod authorization;

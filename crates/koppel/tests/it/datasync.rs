@@ -66,16 +66,14 @@ async fn crash_test_worker() {
         faults: Arc::new(PauseBefore(3)),
     });
     let queue = koppel_jobs::Queue::new(store.clone(), 5);
-    let worker = koppel_jobs::Worker::new(
-        &queue,
-        registry,
-        koppel_jobs::WorkerConfig {
+    let worker = koppel_jobs::testing::worker(&queue, registry)
+        .config(koppel_jobs::WorkerConfig {
             poll_interval: Duration::from_millis(50),
             lease: Duration::from_secs(2),
             heartbeat_interval: Duration::from_secs(1),
             ..koppel_jobs::WorkerConfig::default()
-        },
-    );
+        })
+        .build();
     worker.run(std::future::pending()).await;
 }
 

@@ -8,7 +8,7 @@
 //! the connection reports expired authentication instead of failing obscurely.
 
 use crate::cli::{free_port, koppel};
-use koppel_accountview::Category;
+use koppel_accountview::ImportCategory;
 use reqwest::StatusCode;
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
@@ -450,7 +450,7 @@ async fn http_scenario(database_url: Option<&str>) {
     let csrf = page.hidden("csrf");
     let mut form = vec![("csrf", csrf.as_str()), ("company", VDB_2026_ID), ("action", "save")];
     form.extend(
-        Category::ALL
+        ImportCategory::ALL
             .iter()
             .map(|category| ("import_category", category.slug())),
     );

@@ -1,5 +1,7 @@
 //! Tests of the `koppel` binary as an operator uses it, and of the workspace's dependency rules.
 
+#![allow(clippy::unwrap_used)] // a test that cannot read what it set up should stop there
+
 mod accountview;
 mod architecture;
 mod cli;
