@@ -6,7 +6,7 @@
 use crate::sql::{bind_value, decode_value, on_pool, on_tx};
 use crate::{Result, Store, StoreError, Tx, WriteTx, map_unique};
 use chrono::{DateTime, Utc};
-use koppel_domain::record::{Access, Area, FieldError, FieldKind, ResourceSpec, StorageType, Value};
+use koppel_domain::record::{Access, Area, FieldError, FieldKind, ResourceSpec, Value};
 use koppel_domain::settings::code_references;
 use koppel_domain::work_order::WorkOrderStatus;
 use koppel_domain::{AdministrationId, RecordId, resources, rules};
@@ -666,9 +666,4 @@ impl Store {
         };
         Ok(Page { records, next_after })
     }
-}
-
-/// The storage type of a spec field, for callers that bind their own values.
-pub fn storage_of(spec: &ResourceSpec, field: &str) -> StorageType {
-    spec.fields[spec.field_index(field)].kind.storage()
 }
