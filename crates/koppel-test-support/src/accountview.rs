@@ -5,6 +5,8 @@
 //!
 //! Every suite that talks to the sandbox (the connector's, the web's, the binary's and the
 //! benchmark) sets up through here, so a change of the sign-in or of the seeded codes is made once.
+//! With the `sandbox` feature, [`TestSandbox`] starts the sandbox itself (what
+//! `TestApp::builder(…).with_sandbox()` uses).
 
 use koppel_accountview::oauth::CallbackParameters;
 use koppel_accountview::{AccountView, AccountViewConfig, Secret, Settings};
@@ -189,4 +191,55 @@ pub async fn completed_work_orders(
         made.push((number, order));
     }
     made
+}
+
+/// The sandbox in this process on a free loopback port (`accountview_sandbox::loopback`), knowing
+/// Koppel's test client; stopped when dropped.
+#[cfg(feature = "sandbox")]
+pub struct TestSandbox {
+    sandbox: accountview_sandbox::loopback::LoopbackSandbox,
+    /// Where the sandbox answers, `http://127.0.0.1:<port>`.
+    pub base: String,
+}
+
+#[cfg(feature = "sandbox")]
+impl TestSandbox {
+    /// A sandbox that knows Koppel's client with `redirect_uri` as its callback.
+    pub async fn start(redirect_uri: &str) -> TestSandbox {
+        use accountview_sandbox::loopback::{self, LoopbackSandbox};
+        let config = loopback::config_for_client(CLIENT_ID, CLIENT_SECRET, redirect_uri);
+        let sandbox = LoopbackSandbox::start(config).await.expect("the sandbox starts");
+        TestSandbox {
+            base: sandbox.base().to_string(),
+            sandbox,
+        }
+    }
+
+    /// The connector with the shared test configuration ([`test_config`]), reading pages of 100 rows
+    /// and retrying a call at most 6 times (the production default).
+    pub fn connector(&self, store: &Store, redirect_uri: &str) -> AccountView {
+        let mut config = test_config(&self.base, redirect_uri);
+        config.page_size = 100;
+        config.max_retries = 6;
+        AccountView::new(config, store.clone()).expect("connector")
+    }
+
+    /// Posts to one of the sandbox's control endpoints (`/_sandbox/…`: faults, revoked grants).
+    pub async fn control(&self, path: &str, body: Json) {
+        self.sandbox.post(path, body).await.expect("control call");
+    }
+
+    /// Goes through AccountView's login and consent pages as a browser would; returns where
+    /// AccountView sends the browser back to (Koppel's callback with code or error, and state).
+    pub async fn consent(&self, authorize_url: &str, login: &str, decision: &str) -> String {
+        self.sandbox
+            .consent(authorize_url, login, decision)
+            .await
+            .expect("consent")
+    }
+
+    /// The sandbox itself, for what the calls above do not cover.
+    pub fn loopback(&self) -> &accountview_sandbox::loopback::LoopbackSandbox {
+        &self.sandbox
+    }
 }

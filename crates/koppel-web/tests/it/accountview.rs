@@ -3,145 +3,15 @@
 //! locking the administration, the check before saving, import and export runs in the log,
 //! revoked consent, the gates, and disconnecting.
 
-use crate::app::TestApp;
 use crate::pages::PageClient;
-use accountview_sandbox::loopback::{self, LoopbackSandbox};
-use koppel_accountview::AccountView;
-use koppel_test_support::TestDatabase;
-use koppel_test_support::accountview::{CLIENT_ID, CLIENT_SECRET, test_config};
-use koppel_web::WebConfig;
+use koppel_test_support::TestApp;
+use koppel_test_support::app::{JobKind, TestAppBuilder};
 use koppel_web::pages::i18n::{EN, Lang, NL};
 use reqwest::StatusCode;
 use serde_json::{Value as Json, json};
-use std::time::Duration;
 
 pub use accountview_sandbox::{VDB_2025_ID, VDB_2026_ID};
 pub use koppel_test_support::accountview::DEMO_USER;
-
-/// The sandbox on a free loopback port (`accountview_sandbox::loopback`), stopped when dropped.
-pub struct TestSandbox {
-    sandbox: LoopbackSandbox,
-    pub base: String,
-}
-
-impl TestSandbox {
-    /// A sandbox that knows Koppel's client with `redirect_uri` as its callback.
-    pub async fn start(redirect_uri: &str) -> TestSandbox {
-        let config = loopback::config_for_client(CLIENT_ID, CLIENT_SECRET, redirect_uri);
-        let sandbox = LoopbackSandbox::start(config).await.expect("sandbox");
-        TestSandbox {
-            base: sandbox.base().to_string(),
-            sandbox,
-        }
-    }
-
-    /// The connector with the shared test configuration, reading pages of 100 rows and retrying a
-    /// call at most 6 times (the production default).
-    pub fn connector(&self, store: &koppel_store::Store, redirect_uri: &str) -> AccountView {
-        let mut config = test_config(&self.base, redirect_uri);
-        config.page_size = 100;
-        config.max_retries = 6;
-        AccountView::new(config, store.clone()).expect("connector")
-    }
-
-    pub async fn control(&self, path: &str, body: Json) {
-        self.sandbox.post(path, body).await.expect("control call");
-    }
-
-    /// Goes through AccountView's login and consent pages as a browser would; returns where
-    /// AccountView sends the browser back to (Koppel's callback with code or error, and state).
-    pub async fn consent(&self, authorize_url: &str, login: &str, decision: &str) -> String {
-        self.sandbox
-            .consent(authorize_url, login, decision)
-            .await
-            .expect("consent")
-    }
-}
-
-/// Koppel's web layer with the AccountView integration pointed at a sandbox of its own.
-pub struct AccountViewApp {
-    pub app: TestApp,
-    pub sandbox: TestSandbox,
-    pub accountview: AccountView,
-}
-
-impl AccountViewApp {
-    pub async fn spawn(database: TestDatabase) -> AccountViewApp {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let callback = format!(
-            "http://{}/accountview/callback",
-            listener.local_addr().expect("address")
-        );
-        let sandbox = TestSandbox::start(&callback).await;
-        let mut made = None;
-        let app = TestApp::spawn_on(database, listener, WebConfig::default(), |store| {
-            let connector = sandbox.connector(store, &callback);
-            made = Some(connector.clone());
-            Some(connector)
-        })
-        .await;
-        AccountViewApp {
-            app,
-            sandbox,
-            accountview: made.expect("a connector"),
-        }
-    }
-
-    /// Runs `test` on every configured backend.
-    pub async fn on_every_backend<F, Fut>(test: F)
-    where
-        F: Fn(AccountViewApp) -> Fut,
-        Fut: std::future::Future<Output = AccountViewApp>,
-    {
-        for database in TestDatabase::all().await {
-            let done = test(AccountViewApp::spawn(database).await).await;
-            let AccountViewApp { app, sandbox, .. } = done;
-            app.stop().await;
-            drop(sandbox);
-        }
-    }
-
-    /// The path and query of the callback AccountView sent the browser to.
-    pub fn local(&self, location: &str) -> String {
-        let prefix = self.app.url("");
-        location.strip_prefix(&prefix).expect("our callback").to_string()
-    }
-}
-
-/// A job worker that runs the AccountView job kinds, as `koppel serve` runs one beside the web server.
-pub struct JobWorker(koppel_jobs::testing::BackgroundWorker);
-
-impl JobWorker {
-    pub fn start(store: &koppel_store::Store, accountview: &AccountView) -> JobWorker {
-        let mut registry = koppel_jobs::Registry::new();
-        registry.register(koppel_accountview::import::ImportJob {
-            accountview: accountview.clone(),
-        });
-        registry.register(koppel_accountview::export::ExportJob {
-            accountview: accountview.clone(),
-        });
-        let queue = koppel_jobs::Queue::new(store.clone(), 3);
-        JobWorker(koppel_jobs::testing::worker(&queue, registry).spawn())
-    }
-
-    pub async fn stop(self) {
-        self.0.stop().await;
-    }
-}
-
-/// Polls a run until it has finished; returns it.
-async fn finished_run(app: &TestApp, token: &str, administration: i64, run: i64) -> Json {
-    let path = format!("/api/v1/administrations/{administration}/runs/{run}");
-    for _ in 0..600 {
-        let answer = app.get(token, &path).await;
-        let status = answer.body["status"].as_str().unwrap_or("").to_string();
-        if !matches!(status.as_str(), "queued" | "running" | "") {
-            return answer.body;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("run {run} did not finish");
-}
 
 fn export_settings() -> Json {
     json!({
@@ -198,48 +68,43 @@ async fn completed_work_order(
 
 #[tokio::test]
 async fn accountview_connect_configure_import_export_and_disconnect_over_rest() {
-    AccountViewApp::on_every_backend(|av| async move {
-        let app = &av.app;
+    let setup = |app: TestAppBuilder| app.with_sandbox().with_worker([JobKind::AccountView]);
+    TestApp::on_every_backend_with(setup, |app| async move {
         let fixture = app.fixture.clone();
-        let main = fixture.main.0;
-        let base = format!("/api/v1/administrations/{main}/accountview");
+        let main = fixture.main;
         let token = app.token(&fixture.admin).await;
-        let worker = JobWorker::start(app.database.store(), &av.accountview);
 
-        let status = app.get(&token, &base).await;
+        let status = app.accountview_status(&token, main).await;
         assert_eq!(status.status, StatusCode::OK);
         assert_eq!(status.body["status"], "not_connected", "{}", status.body);
-        assert_eq!(
-            app.get(&token, &format!("{base}/companies")).await.code(),
-            "not_connected"
-        );
-        let import = app.post(&token, &format!("{base}/import"), &json!({})).await;
+        assert_eq!(app.accountview_companies(&token, main).await.code(), "not_connected");
+        let import = app.accountview_import(&token, main, &json!({})).await;
         assert_eq!(import.status, StatusCode::CONFLICT);
 
         // Sign in: the API gives AccountView's address; the callback completes in the same user's session.
-        let started = app.post(&token, &format!("{base}/sign-in"), &json!({})).await;
+        let started = app.accountview_sign_in(&token, main).await;
         assert_eq!(started.status, StatusCode::CREATED, "{}", started.body);
         let url = started.body["authorize_url"].as_str().expect("url").to_string();
         assert!(
             url.contains("code_challenge_method=S256") && url.contains("state="),
             "{url}"
         );
-        let location = av.sandbox.consent(&url, DEMO_USER, "approve").await;
-        let mut browser = PageClient::new(app);
+        let location = app.sandbox().consent(&url, DEMO_USER, "approve").await;
+        let mut browser = PageClient::new(&app);
         browser.log_in(&fixture.admin).await;
-        let back = browser.get(&av.local(&location)).await;
+        let back = browser.get(&app.local(&location)).await;
         assert_eq!(back.status, StatusCode::SEE_OTHER);
         let page_path = format!("/a/{main}/settings/integrations/accountview");
         assert_eq!(back.location.as_deref(), Some(page_path.as_str()));
         // The same callback again is a replay: refused, nothing changes.
-        let replay = browser.get(&av.local(&location)).await;
+        let replay = browser.get(&app.local(&location)).await;
         assert_eq!(replay.status, StatusCode::SEE_OTHER);
         let shown = browser.get(&page_path).await;
         assert!(shown.body.contains(NL.av_sign_in_invalid), "{}", shown.body);
 
-        let status = app.get(&token, &base).await;
+        let status = app.accountview_status(&token, main).await;
         assert_eq!(status.body["status"], "unsaved", "{}", status.body);
-        let companies = app.get(&token, &format!("{base}/companies")).await;
+        let companies = app.accountview_companies(&token, main).await;
         let codes: Vec<&str> = companies.body["items"]
             .as_array()
             .expect("items")
@@ -250,20 +115,19 @@ async fn accountview_connect_configure_import_export_and_disconnect_over_rest() 
 
         // The check names what is missing before anything was imported; saving with export on is refused.
         let check = app
-            .post(
+            .accountview_check_settings(
                 &token,
-                &format!("{base}/settings/check"),
+                main,
                 &json!({"company_id": VDB_2026_ID, "settings": export_settings()}),
             )
             .await;
         assert_eq!(check.status, StatusCode::OK, "{}", check.body);
         assert_eq!(check.body["ok"], false);
         let refused = app
-            .request(
-                reqwest::Method::PUT,
-                &format!("{base}/settings"),
-                Some(&token),
-                Some(&json!({"company_id": VDB_2026_ID, "settings": export_settings()})),
+            .accountview_save_settings(
+                &token,
+                main,
+                &json!({"company_id": VDB_2026_ID, "settings": export_settings()}),
             )
             .await;
         assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
@@ -280,20 +144,17 @@ async fn accountview_connect_configure_import_export_and_disconnect_over_rest() 
         let mut first = export_settings();
         first["export"]["enabled"] = json!(false);
         let saved = app
-            .request(
-                reqwest::Method::PUT,
-                &format!("{base}/settings"),
-                Some(&token),
-                Some(&json!({"company_id": VDB_2026_ID, "settings": first})),
-            )
+            .accountview_save_settings(&token, main, &json!({"company_id": VDB_2026_ID, "settings": first}))
             .await;
         assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
         assert_eq!(saved.body["saved"], true);
-        let import = app.post(&token, &format!("{base}/import"), &json!({})).await;
+        let import = app.accountview_import(&token, main, &json!({})).await;
         assert_eq!(import.status, StatusCode::ACCEPTED, "{}", import.body);
-        let run = finished_run(app, &token, main, import.body["run_id"].as_i64().unwrap()).await;
+        let run = app
+            .finished_run(&token, main, import.body["run_id"].as_i64().unwrap())
+            .await;
         assert_eq!(run["status"], "succeeded", "{run}");
-        let settings = app.get(&token, &format!("{base}/settings")).await;
+        let settings = app.accountview_settings(&token, main).await;
         assert_eq!(settings.body["company_locked"], true);
         assert!(
             settings.body["codes"]["journals"]
@@ -303,54 +164,53 @@ async fn accountview_connect_configure_import_export_and_disconnect_over_rest() 
                 .any(|j| j["code"] == "VRK")
         );
         let saved = app
-            .request(
-                reqwest::Method::PUT,
-                &format!("{base}/settings"),
-                Some(&token),
-                Some(&json!({"company_id": VDB_2026_ID, "settings": export_settings()})),
+            .accountview_save_settings(
+                &token,
+                main,
+                &json!({"company_id": VDB_2026_ID, "settings": export_settings()}),
             )
             .await;
         assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
         assert_eq!(saved.body["check"]["ok"], true);
         // Locked: another AccountView administration needs a disconnect first.
         let locked = app
-            .request(
-                reqwest::Method::PUT,
-                &format!("{base}/settings"),
-                Some(&token),
-                Some(&json!({"company_id": VDB_2025_ID})),
-            )
+            .accountview_save_settings(&token, main, &json!({"company_id": VDB_2025_ID}))
             .await;
         assert_eq!(locked.status, StatusCode::CONFLICT);
         assert_eq!(locked.code(), "company_locked");
         // Unknown categories are told, one category can be imported alone.
         let unknown = app
-            .post(&token, &format!("{base}/import"), &json!({"categories": ["klanten"]}))
+            .accountview_import(&token, main, &json!({"categories": ["klanten"]}))
             .await;
         assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
         let one = app
-            .post(&token, &format!("{base}/import"), &json!({"categories": ["debtors"]}))
+            .accountview_import(&token, main, &json!({"categories": ["debtors"]}))
             .await;
         assert_eq!(one.status, StatusCode::ACCEPTED, "{}", one.body);
-        finished_run(app, &token, main, one.body["run_id"].as_i64().unwrap()).await;
-        let export = app.post(&token, &format!("{base}/export"), &json!({})).await;
+        app.finished_run(&token, main, one.body["run_id"].as_i64().unwrap())
+            .await;
+        let export = app.accountview_export(&token, main).await;
         assert_eq!(export.status, StatusCode::ACCEPTED, "{}", export.body);
-        let run = finished_run(app, &token, main, export.body["run_id"].as_i64().unwrap()).await;
+        let run = app
+            .finished_run(&token, main, export.body["run_id"].as_i64().unwrap())
+            .await;
         assert_eq!(run["status"], "succeeded", "{run}");
 
-        let errors = app.get(&token, &format!("{base}/log?errors=true")).await;
+        let errors = app.accountview_log(&token, main, &[("errors", "true")]).await;
         assert_eq!(errors.body["items"], json!([]));
 
         // Debtor 10005 is blocked in AccountView: its invoice is refused, with AccountView's own words.
         let store = app.database.store();
         let refused = completed_work_order(store, fixture.main, "10005").await;
-        let export = app.post(&token, &format!("{base}/export"), &json!({})).await;
-        let run = finished_run(app, &token, main, export.body["run_id"].as_i64().unwrap()).await;
+        let export = app.accountview_export(&token, main).await;
+        let run = app
+            .finished_run(&token, main, export.body["run_id"].as_i64().unwrap())
+            .await;
         // 0 of 1 work orders exported: the run failed (issue 18), it did not partially succeed.
         assert_eq!(run["status"], "failed", "{run}");
 
         // The log: both kinds, newest first; the failed item with its reason and AccountView's message.
-        let log = app.get(&token, &format!("{base}/log")).await;
+        let log = app.accountview_log(&token, main, &[]).await;
         let kinds: Vec<&str> = log.body["items"]
             .as_array()
             .unwrap()
@@ -366,7 +226,7 @@ async fn accountview_connect_configure_import_export_and_disconnect_over_rest() 
                 "accountview_import"
             ]
         );
-        let errors = app.get(&token, &format!("{base}/log?errors=true")).await;
+        let errors = app.accountview_log(&token, main, &[("errors", "true")]).await;
         let items = errors.body["items"].as_array().unwrap();
         assert_eq!(items.len(), 1, "{}", errors.body);
         let failed = &items[0]["failed_items"][0];
@@ -386,18 +246,20 @@ async fn accountview_connect_configure_import_export_and_disconnect_over_rest() 
         assert!(page.body.contains("<q lang=\"nl\">"), "AccountView's words are shown");
 
         // Revoked consent: the next import fails once with the exact message and the page says so.
-        av.sandbox
+        app.sandbox()
             .control("/_sandbox/grants/revoke", json!({"user": DEMO_USER}))
             .await;
-        let import = app.post(&token, &format!("{base}/import"), &json!({})).await;
-        let run = finished_run(app, &token, main, import.body["run_id"].as_i64().unwrap()).await;
+        let import = app.accountview_import(&token, main, &json!({})).await;
+        let run = app
+            .finished_run(&token, main, import.body["run_id"].as_i64().unwrap())
+            .await;
         assert_eq!(run["status"], "failed", "{run}");
         assert_eq!(
             run["message"]["nl"],
             "Authenticatie verlopen. Verbind de integratie opnieuw om gegevens te synchroniseren."
         );
         assert_eq!(run["attempts"], 1, "no retry loop: {run}");
-        let status = app.get(&token, &base).await;
+        let status = app.accountview_status(&token, main).await;
         assert_eq!(status.body["status"], "authentication_expired");
         assert_eq!(
             status.body["message"]["en"],
@@ -405,33 +267,36 @@ async fn accountview_connect_configure_import_export_and_disconnect_over_rest() 
         );
         let page = browser.get(&page_path).await;
         assert!(page.body.contains(NL.av_expired), "{}", page.body);
-        let again = app.post(&token, &format!("{base}/import"), &json!({})).await;
+        let again = app.accountview_import(&token, main, &json!({})).await;
         assert_eq!(again.code(), "authentication_expired");
-        let errors = app.get(&token, &format!("{base}/log?errors=true")).await;
+        let errors = app.accountview_log(&token, main, &[("errors", "true")]).await;
         assert_eq!(errors.body["items"].as_array().unwrap().len(), 2);
 
         // Signing in again resumes the saved connection: same AccountView administration, syncing again.
-        let started = app.post(&token, &format!("{base}/sign-in"), &json!({})).await;
-        let location = av
-            .sandbox
+        let started = app.accountview_sign_in(&token, main).await;
+        let location = app
+            .sandbox()
             .consent(started.body["authorize_url"].as_str().unwrap(), DEMO_USER, "approve")
             .await;
-        browser.get(&av.local(&location)).await;
-        let status = app.get(&token, &base).await;
+        browser.get(&app.local(&location)).await;
+        let status = app.accountview_status(&token, main).await;
         assert_eq!(status.body["status"], "connected", "{}", status.body);
         assert_eq!(status.body["company"]["code"], "VDB26");
-        let import = app.post(&token, &format!("{base}/import"), &json!({})).await;
-        let run = finished_run(app, &token, main, import.body["run_id"].as_i64().unwrap()).await;
+        let import = app.accountview_import(&token, main, &json!({})).await;
+        let run = app
+            .finished_run(&token, main, import.body["run_id"].as_i64().unwrap())
+            .await;
         assert_eq!(run["status"], "succeeded", "{run}");
 
         // Disconnect: not connected any more; imported relations stay.
-        let gone = app.delete(&token, &base).await;
+        let gone = app.accountview_disconnect(&token, main).await;
         assert_eq!(gone.status, StatusCode::OK);
         assert_eq!(gone.body["disconnected"], true);
-        assert_eq!(app.get(&token, &base).await.body["status"], "not_connected");
-        let relations = app
-            .get(&token, &format!("/api/v1/administrations/{main}/relations?limit=5"))
-            .await;
+        assert_eq!(
+            app.accountview_status(&token, main).await.body["status"],
+            "not_connected"
+        );
+        let relations = app.records(&token, main, "relations", &[("limit", "5")]).await;
         assert_eq!(
             relations.body["items"].as_array().map(Vec::len),
             Some(5),
@@ -439,20 +304,18 @@ async fn accountview_connect_configure_import_export_and_disconnect_over_rest() 
             relations.body
         );
         drop(browser);
-        worker.stop().await;
-        av
+        app
     })
     .await;
 }
 
 #[tokio::test]
 async fn accountview_pages_sign_in_deny_forged_save_and_disconnect() {
-    AccountViewApp::on_every_backend(|av| async move {
-        let app = &av.app;
+    TestApp::on_every_backend_with(TestAppBuilder::with_sandbox, |app| async move {
         let fixture = app.fixture.clone();
-        let main = fixture.main.0;
+        let main = fixture.main;
         let page_path = format!("/a/{main}/settings/integrations/accountview");
-        let mut browser = PageClient::new(app);
+        let mut browser = PageClient::new(&app);
         browser.log_in(&fixture.admin).await;
 
         // Not connected: an explanation and Log in, which leads to AccountView's login page.
@@ -465,16 +328,16 @@ async fn accountview_pages_sign_in_deny_forged_save_and_disconnect() {
         let sign_in = browser.post(&format!("{page_path}/sign-in"), &[("csrf", &csrf)]).await;
         assert_eq!(sign_in.status, StatusCode::SEE_OTHER);
         let url = sign_in.location.expect("to AccountView");
-        assert!(url.starts_with(&av.sandbox.base), "{url}");
+        assert!(url.starts_with(&app.sandbox().base), "{url}");
 
         // Deny: back on the page with a clear message, nothing connected.
-        let denied = av.sandbox.consent(&url, DEMO_USER, "deny").await;
-        let back = browser.get(&av.local(&denied)).await;
+        let denied = app.sandbox().consent(&url, DEMO_USER, "deny").await;
+        let back = browser.get(&app.local(&denied)).await;
         assert_eq!(back.location.as_deref(), Some(page_path.as_str()));
         let page = browser.get(&page_path).await;
         assert!(page.body.contains(NL.av_sign_in_denied), "{}", page.body);
         assert!(page.body.contains("id=\"av-sign-in\""));
-        assert!(av.accountview.connection(fixture.main).await.unwrap().is_none());
+        assert!(app.accountview().connection(fixture.main).await.unwrap().is_none());
 
         // A forged state: refused, nothing connected.
         let forged = browser.get("/accountview/callback?code=abc&state=made-up").await;
@@ -486,18 +349,18 @@ async fn accountview_pages_sign_in_deny_forged_save_and_disconnect() {
             page
         };
         assert!(page.body.contains(NL.av_sign_in_invalid), "{}", page.body);
-        assert!(av.accountview.connection(fixture.main).await.unwrap().is_none());
+        assert!(app.accountview().connection(fixture.main).await.unwrap().is_none());
 
         // Approve: connected; choose the administration and save (export off needs no codes yet).
         let page = browser.get(&page_path).await;
         let sign_in = browser
             .post(&format!("{page_path}/sign-in"), &[("csrf", &page.csrf())])
             .await;
-        let approved = av
-            .sandbox
+        let approved = app
+            .sandbox()
             .consent(sign_in.location.as_deref().unwrap(), DEMO_USER, "approve")
             .await;
-        browser.get(&av.local(&approved)).await;
+        browser.get(&app.local(&approved)).await;
         let page = browser.get(&page_path).await;
         assert_eq!(page.status, StatusCode::OK);
         assert!(page.body.contains(NL.av_connected), "{}", page.body);
@@ -596,9 +459,9 @@ async fn accountview_pages_sign_in_deny_forged_save_and_disconnect() {
         let page = browser.get(&page_path).await;
         assert!(page.body.contains(EN.av_disconnected), "{}", page.body);
         assert!(page.body.contains("id=\"av-sign-in\""));
-        assert!(av.accountview.connection(fixture.main).await.unwrap().is_none());
+        assert!(app.accountview().connection(fixture.main).await.unwrap().is_none());
         drop(browser);
-        av
+        app
     })
     .await;
 }
@@ -617,17 +480,9 @@ async fn accountview_needs_the_right_the_licence_and_a_configuration() {
         assert_eq!(page.status, StatusCode::OK);
         assert!(page.body.contains(NL.av_not_configured), "{}", page.body);
         let token = app.token(&fixture.admin).await;
-        let status = app
-            .get(&token, &format!("/api/v1/administrations/{main}/accountview"))
-            .await;
+        let status = app.accountview_status(&token, fixture.main).await;
         assert_eq!(status.body["status"], "not_configured");
-        let sign_in = app
-            .post(
-                &token,
-                &format!("/api/v1/administrations/{main}/accountview/sign-in"),
-                &json!({}),
-            )
-            .await;
+        let sign_in = app.accountview_sign_in(&token, fixture.main).await;
         assert_eq!(sign_in.status, StatusCode::SERVICE_UNAVAILABLE);
 
         // A user without manage_integrations sees the gate, and the API refuses before reading the body.
@@ -661,19 +516,20 @@ async fn accountview_needs_the_right_the_licence_and_a_configuration() {
                 .await
                 .expect("enqueue");
         }
-        let log_path = format!("/api/v1/administrations/{main}/accountview/log");
-        let first = app.get(&token, &log_path).await;
+        let first = app.accountview_log(&token, fixture.main, &[]).await;
         let runs = first.body["items"].as_array().expect("items").clone();
         assert_eq!(runs.len(), 20);
         assert!(
             runs.windows(2).all(|w| w[0]["id"].as_i64() > w[1]["id"].as_i64()),
             "newest first"
         );
-        let next = first.body["next_before"].as_i64().expect("a next page");
-        let second = app.get(&token, &format!("{log_path}?before={next}")).await;
+        let next = first.body["next_before"].as_i64().expect("a next page").to_string();
+        let second = app
+            .accountview_log(&token, fixture.main, &[("before", next.as_str())])
+            .await;
         assert_eq!(second.body["items"].as_array().map(Vec::len), Some(5));
         assert_eq!(second.body["next_before"], Json::Null);
-        let errors = app.get(&token, &format!("{log_path}?errors=true")).await;
+        let errors = app.accountview_log(&token, fixture.main, &[("errors", "true")]).await;
         assert_eq!(errors.body["items"], json!([]));
 
         // Without the licence: the gate names it.
@@ -693,9 +549,7 @@ async fn accountview_needs_the_right_the_licence_and_a_configuration() {
             .await;
         assert_eq!(gate.status, StatusCode::FORBIDDEN);
         assert!(gate.body.contains("Licentiebeheer"), "{}", gate.body);
-        let status = app
-            .get(&token, &format!("/api/v1/administrations/{main}/accountview"))
-            .await;
+        let status = app.accountview_status(&token, fixture.main).await;
         assert_eq!(status.status, StatusCode::FORBIDDEN);
         drop(browser);
         drop(user);

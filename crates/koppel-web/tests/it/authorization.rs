@@ -2,10 +2,10 @@
 //! without a token, users of another administration, ids from another administration, and writes
 //! by a read-only user, and still serves the caller who may.
 
-use crate::app::TestApp;
 use crate::samples;
 use koppel_domain::rights::{Right, Rights};
 use koppel_store::platform::{Actor, NewUser};
+use koppel_test_support::TestApp;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 

@@ -4,9 +4,9 @@
 //! skipped, unless `KOPPEL_REQUIRE_BROWSER=1` (CI sets it), where a missing browser is a failure.
 //! A failing scenario leaves a screenshot and the page source in `test-artifacts/` at the workspace root.
 
-use crate::app::TestApp;
 use fantoccini::{Client, ClientBuilder, Locator};
-use koppel_test_support::TestUser;
+use koppel_test_support::app::{JobKind, TestAppBuilder};
+use koppel_test_support::{TestApp, TestUser};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -198,7 +198,17 @@ where
     F: Fn(TestApp, Browser) -> Fut,
     Fut: std::future::Future<Output = (TestApp, Browser, Outcome)>,
 {
-    TestApp::on_every_backend(|app| {
+    scenario_with(name, |app| app, steps).await;
+}
+
+/// [`scenario`] with an app `setup` makes (with a worker, with the AccountView sandbox).
+async fn scenario_with<S, F, Fut>(name: &'static str, setup: S, steps: F)
+where
+    S: Fn(TestAppBuilder) -> TestAppBuilder,
+    F: Fn(TestApp, Browser) -> Fut,
+    Fut: std::future::Future<Output = (TestApp, Browser, Outcome)>,
+{
+    TestApp::on_every_backend_with(setup, |app| {
         let steps = &steps;
         async move {
             let Some(browser) = Browser::start().await else {
@@ -391,27 +401,12 @@ async fn a_user_without_the_right_is_told_why() {
     .await;
 }
 
-/// A job worker polling often, as `koppel serve` runs one beside the web server.
-struct BackgroundWorker(koppel_jobs::testing::BackgroundWorker);
-
-impl BackgroundWorker {
-    fn start(store: &koppel_store::Store) -> BackgroundWorker {
-        let mut registry = koppel_jobs::Registry::new();
-        registry.register(koppel_settingsync::job::SettingsSyncJob);
-        let queue = koppel_jobs::Queue::new(store.clone(), 3);
-        BackgroundWorker(koppel_jobs::testing::worker(&queue, registry).spawn())
-    }
-
-    async fn stop(self) {
-        self.0.stop().await;
-    }
-}
-
 #[tokio::test]
 async fn sync_settings_to_two_of_three_subs() {
-    scenario("settings-sync", |app, browser| async move {
+    // With a worker polling often, as `koppel serve` runs one beside the web server.
+    let setup = |app: TestAppBuilder| app.with_worker([JobKind::SettingsSync]);
+    scenario_with("settings-sync", setup, |app, browser| async move {
         let store = app.database.store().clone();
-        let worker = BackgroundWorker::start(&store);
         let outcome: Outcome = async {
             let fixture = &app.fixture;
             crate::settingsync::seed_settings(&store, fixture.main).await;
@@ -483,7 +478,6 @@ async fn sync_settings_to_two_of_three_subs() {
             Ok(())
         }
         .await;
-        worker.stop().await;
         (app, browser, outcome)
     })
     .await;
@@ -582,18 +576,12 @@ async fn data_sync_autosync_and_sync_now() {
 /// page with a clear message and no connection.
 #[tokio::test]
 async fn accountview_log_in_choose_configure_and_save_in_a_browser() {
-    use crate::accountview::{AccountViewApp, DEMO_USER, JobWorker, VDB_2026_ID};
-    AccountViewApp::on_every_backend(|av| async move {
-        let Some(browser) = Browser::start().await else {
-            return av;
-        };
-        let store = av.app.database.store().clone();
-        let backend = format!("accountview-{:?}", store.backend()).to_lowercase();
-        let worker = JobWorker::start(&store, &av.accountview);
+    use crate::accountview::{DEMO_USER, VDB_2026_ID};
+    let setup = |app: TestAppBuilder| app.with_sandbox().with_worker([JobKind::AccountView]);
+    scenario_with("accountview", setup, |app, browser| async move {
         let outcome: Outcome = async {
-            let app = &av.app;
             let fixture = &app.fixture;
-            browser.log_in(app, &fixture.admin, &fixture.admin.password).await?;
+            browser.log_in(&app, &fixture.admin, &fixture.admin.password).await?;
             browser.click_and_load("#nav-integrations").await?;
             browser
                 .click_and_load("a[href$='/settings/integrations/accountview']")
@@ -618,7 +606,7 @@ async fn accountview_log_in_choose_configure_and_save_in_a_browser() {
                 if decision == "deny" {
                     check!(flash.contains("geen toegang gegeven"), "deny message: {flash}");
                     check!(
-                        av.accountview.connection(fixture.main).await?.is_none(),
+                        app.accountview().connection(fixture.main).await?.is_none(),
                         "connected after a deny"
                     );
                 } else {
@@ -682,7 +670,11 @@ async fn accountview_log_in_choose_configure_and_save_in_a_browser() {
             browser.click_and_load("#av-save").await?;
             let flash = browser.text("#flash").await?;
             check!(flash.contains("opgeslagen"), "save message: {flash}");
-            let connection = av.accountview.connection(fixture.main).await?.ok_or("not connected")?;
+            let connection = app
+                .accountview()
+                .connection(fixture.main)
+                .await?
+                .ok_or("not connected")?;
             let settings = koppel_accountview::Settings::of(&connection);
             check!(
                 settings.export.enabled && settings.export.sales_journal.as_deref() == Some("VRK"),
@@ -695,15 +687,7 @@ async fn accountview_log_in_choose_configure_and_save_in_a_browser() {
             Ok(())
         }
         .await;
-        worker.stop().await;
-        if let Err(error) = outcome {
-            browser.save_artifacts(&backend).await;
-            let _ = browser.client.clone().close().await;
-            panic!("{backend}: {error}");
-        }
-        let _ = browser.client.clone().close().await;
-        drop(browser);
-        av
+        (app, browser, outcome)
     })
     .await;
 }

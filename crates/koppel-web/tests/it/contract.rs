@@ -6,7 +6,8 @@
 //! takes a few minutes at most per backend. Without schemathesis the test is skipped loudly, unless
 //! `KOPPEL_REQUIRE_TOOLS=1` makes that a failure.
 
-use crate::accountview::AccountViewApp;
+use koppel_test_support::TestApp;
+use koppel_test_support::app::TestAppBuilder;
 use serde_json::json;
 use std::process::Command;
 
@@ -40,24 +41,20 @@ async fn schemathesis_finds_no_disagreement_between_the_document_and_the_server(
     let examples = std::env::var("KOPPEL_CONTRACT_EXAMPLES").unwrap_or_else(|_| "10".to_string());
     // With the AccountView integration configured (against its sandbox), so its endpoints answer
     // as in production rather than "not configured".
-    AccountViewApp::on_every_backend(|with_accountview| {
+    TestApp::on_every_backend_with(TestAppBuilder::with_sandbox, |app| {
         let examples = examples.clone();
         async move {
-            let app = &with_accountview.app;
             let token = app.token(&app.fixture.admin).await;
             // Something to find: a few records, so reads of existing ids succeed too.
-            let a = app.fixture.main.0;
             for code in ["R1", "R2"] {
                 let body = json!({"code": code, "name": format!("Relatie {code}"), "kind": "company"});
-                let created = app
-                    .post(&token, &format!("/api/v1/administrations/{a}/relations"), &body)
-                    .await;
+                let created = app.create_record(&token, app.fixture.main, "relations", &body).await;
                 assert!(created.status.is_success(), "{}", created.body);
             }
             let backend = format!("{:?}", app.database.store().backend());
             // `KOPPEL_CONTRACT_BACKEND=sqlite|postgres` fuzzes one backend only (to look into one).
             if std::env::var("KOPPEL_CONTRACT_BACKEND").is_ok_and(|only| !only.eq_ignore_ascii_case(&backend)) {
-                return with_accountview;
+                return app;
             }
             let report = std::env::temp_dir().join(format!("koppel-schemathesis-{}-{backend}", std::process::id()));
             let mut arguments = vec![
@@ -122,7 +119,7 @@ async fn schemathesis_finds_no_disagreement_between_the_document_and_the_server(
                 "schemathesis found problems on {backend}:\n{stdout}\n{}",
                 String::from_utf8_lossy(&output.stderr)
             );
-            with_accountview
+            app
         }
     })
     .await;

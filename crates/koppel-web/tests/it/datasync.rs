@@ -1,18 +1,18 @@
 //! The Data Sync REST API: Autosync, sync now (joining a running sync), full resync, freshness and
 //! feed tokens, with the licence and right it needs.
 
-use crate::app::TestApp;
 use koppel_domain::licence::{LicenceState, PowerUp};
 use koppel_store::platform::Actor;
-use reqwest::{Method, StatusCode};
+use koppel_test_support::TestApp;
+use reqwest::StatusCode;
 use serde_json::json;
 
 #[tokio::test]
 async fn autosync_sync_now_and_tokens_work_and_a_second_sync_joins_the_first() {
     TestApp::on_every_backend(|app| async move {
         let token = app.token(&app.fixture.admin).await;
-        let base = format!("/api/v1/administrations/{}/datasync", app.fixture.sub1);
-        let status = app.get(&token, &base).await;
+        let sub1 = app.fixture.sub1;
+        let status = app.datasync_status(&token, sub1).await;
         assert_eq!(status.status, StatusCode::OK, "{}", status.body);
         assert_eq!(status.body["autosync"], json!(false));
         assert_eq!(status.body["data_up_to"], json!(null));
@@ -20,48 +20,39 @@ async fn autosync_sync_now_and_tokens_work_and_a_second_sync_joins_the_first() {
             status.body["feed_url"]
                 .as_str()
                 .unwrap()
-                .ends_with(&format!("/odata/v4/koppel-{}/", app.fixture.sub1))
+                .ends_with(&format!("/odata/v4/koppel-{sub1}/"))
         );
         assert!(status.body["power_query"].as_str().unwrap().contains("OData.Feed("));
 
-        let on = app
-            .request(
-                Method::PUT,
-                &format!("{base}/autosync"),
-                Some(&token),
-                Some(&json!({"enabled": true})),
-            )
-            .await;
+        let on = app.set_autosync(&token, sub1, true).await;
         assert_eq!(on.status, StatusCode::OK, "{}", on.body);
         assert_eq!(on.body["autosync"], json!(true));
         assert_eq!(on.body["autosync_changed_by"], json!(app.fixture.admin.id.0));
 
-        let first = app.post(&token, &format!("{base}/sync"), &json!({})).await;
+        let first = app.sync_now(&token, sub1, false).await;
         assert_eq!(first.status, StatusCode::ACCEPTED, "{}", first.body);
         assert_eq!(first.body["kind"], json!("data_sync"));
         assert_eq!(first.body["trigger"], json!("manual"));
-        let second = app.post(&token, &format!("{base}/full-resync"), &json!({})).await;
+        let second = app.sync_now(&token, sub1, true).await;
         assert_eq!(second.status, StatusCode::OK, "{}", second.body);
         assert_eq!(second.body["joined"], json!(true));
         assert_eq!(second.body["already"], json!("queued"));
         assert_eq!(second.body["id"], first.body["id"]);
 
-        let created = app
-            .post(&token, &format!("{base}/tokens"), &json!({"name": "Power BI Desktop"}))
-            .await;
+        let created = app.create_feed_token(&token, sub1, "Power BI Desktop").await;
         assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
         assert!(created.body["token"].as_str().unwrap().starts_with("kpf_"));
-        let listed = app.get(&token, &format!("{base}/tokens")).await;
+        let listed = app.feed_tokens(&token, sub1).await;
         assert_eq!(listed.body["items"][0]["name"], json!("Power BI Desktop"));
         assert!(
             listed.body["items"][0].get("token").is_none(),
             "the secret is shown once"
         );
         let id = created.body["id"].as_i64().unwrap();
-        let revoked = app.delete(&token, &format!("{base}/tokens/{id}")).await;
+        let revoked = app.revoke_feed_token(&token, sub1, id).await;
         assert_eq!(revoked.status, StatusCode::NO_CONTENT);
         assert_eq!(
-            app.delete(&token, &format!("{base}/tokens/{id}")).await.status,
+            app.revoke_feed_token(&token, sub1, id).await.status,
             StatusCode::NOT_FOUND
         );
         app
@@ -73,8 +64,7 @@ async fn autosync_sync_now_and_tokens_work_and_a_second_sync_joins_the_first() {
 async fn data_sync_needs_the_right_and_the_licence() {
     TestApp::on_every_backend(|app| async move {
         let user = app.token(&app.fixture.user).await;
-        let base = format!("/api/v1/administrations/{}/datasync", app.fixture.sub1);
-        let answer = app.get(&user, &base).await;
+        let answer = app.datasync_status(&user, app.fixture.sub1).await;
         assert_eq!(answer.status, StatusCode::FORBIDDEN);
         assert!(
             answer.body["error"]["message"]
@@ -94,7 +84,7 @@ async fn data_sync_needs_the_right_and_the_licence() {
             )
             .await
             .unwrap();
-        let answer = app.post(&admin, &format!("{base}/sync"), &json!({})).await;
+        let answer = app.sync_now(&admin, app.fixture.sub1, false).await;
         assert_eq!(answer.status, StatusCode::FORBIDDEN);
         assert_eq!(answer.code(), "licence_inactive");
         app

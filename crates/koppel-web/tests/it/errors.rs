@@ -1,6 +1,6 @@
 //! Bad input gets a clear 4xx in the one error envelope; nothing answers with a bare 500.
 
-use crate::app::TestApp;
+use koppel_test_support::TestApp;
 use reqwest::StatusCode;
 use reqwest::header::CONTENT_TYPE;
 use serde_json::json;

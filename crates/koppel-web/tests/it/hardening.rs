@@ -1,8 +1,8 @@
 //! Issue 18, the API edge: money that cannot overflow, no control characters in text, an
 //! environment that keeps a manager, and the pages' security headers, 403 titles and cookies.
 
-use crate::app::TestApp;
 use crate::pages::PageClient;
+use koppel_test_support::TestApp;
 use koppel_web::WebConfig;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, SET_COOKIE};
@@ -53,7 +53,7 @@ async fn completed_order(app: &TestApp, token: &str, number: &str, lines: &[(&st
     path
 }
 
-fn first_field(answer: &crate::app::Answer) -> (String, String) {
+fn first_field(answer: &koppel_test_support::Answer) -> (String, String) {
     let field = &answer.body["error"]["fields"][0];
     (
         field["field"].as_str().unwrap_or_default().to_string(),

@@ -2,8 +2,8 @@
 //! holds across restarts; it backs off (429 with Retry-After) instead of locking out, and failures
 //! from one client address do not keep the real user out on another.
 
-use crate::app::TestApp;
 use koppel_store::{ConnectOptions, Store, SystemClock};
+use koppel_test_support::TestApp;
 use koppel_test_support::{TestDatabase, fixed_start};
 use koppel_web::auth::LoginLimiter;
 use reqwest::{Method, StatusCode};

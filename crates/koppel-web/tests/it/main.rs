@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used)] // a test that cannot read what it set up should stop there
 
 mod accountview;
-mod app;
 mod authorization;
 mod browser;
 mod contract;

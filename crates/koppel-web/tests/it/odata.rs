@@ -1,7 +1,6 @@
 //! The OData feed as Power BI's Power Query uses it: exact headers and URL shapes, paging with a
 //! pinned snapshot while a sync commits, `$metadata` validated against the CSDL schema, errors.
 
-use crate::app::TestApp;
 use koppel_datasync::engine::DataSyncRequest;
 use koppel_domain::AdministrationId;
 use koppel_domain::licence::{LicenceState, PowerUp};
@@ -9,6 +8,7 @@ use koppel_domain::record::parse_create;
 use koppel_domain::resources::{MATERIALS, RELATIONS};
 use koppel_store::Store;
 use koppel_store::platform::Actor;
+use koppel_test_support::TestApp;
 use reqwest::StatusCode;
 use serde_json::{Value as Json, json};
 

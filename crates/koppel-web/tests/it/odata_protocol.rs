@@ -2,11 +2,11 @@
 //! (`$format`, `Accept`, `IEEE754Compatible`), ETags with `Vary` and 304s, 405s, key and property
 //! paths, compression, and database errors that never become a valid short page.
 
-use crate::app::TestApp;
 use crate::odata::{POWER_QUERY_ACCEPT, feed, feed_url, power_query, relation};
 use koppel_datasync::engine::DataSyncRequest;
 use koppel_domain::record::parse_create;
 use koppel_domain::resources::MATERIALS;
+use koppel_test_support::TestApp;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::{Value as Json, json};

@@ -1,7 +1,7 @@
 //! The OpenAPI document: served, complete, and snapshotted so any change to the API surface shows
 //! up in review (`cargo insta review` or INSTA_UPDATE=always to accept an intended change).
 
-use crate::app::TestApp;
+use koppel_test_support::TestApp;
 use reqwest::StatusCode;
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! The back office over plain HTTP: every page in both languages, the catalogue, gates, CSRF,
 //! login throttling and flash messages. (The browser tests drive the same pages in Chromium.)
 
-use crate::app::TestApp;
+use koppel_test_support::TestApp;
 use koppel_test_support::TestUser;
 use koppel_web::pages::i18n::{EN, KEYS, Lang, NL};
 use reqwest::StatusCode;

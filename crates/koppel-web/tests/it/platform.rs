@@ -1,6 +1,6 @@
 //! Logging in, tokens, administrations, licences, users and rights, and the audit log, over HTTP.
 
-use crate::app::TestApp;
+use koppel_test_support::TestApp;
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, SET_COOKIE};
 use serde_json::json;

@@ -3,9 +3,9 @@
 //! sets the origin browser writes must come from; otherwise the first hop of `Forwarded` or
 //! `X-Forwarded-*` counts, and only from a trusted proxy.
 
-use crate::app::TestApp;
 use crate::odata::{Feed, feed, feed_url, power_query, relation};
 use koppel_datasync::engine::DataSyncRequest;
+use koppel_test_support::TestApp;
 use koppel_test_support::TestDatabase;
 use koppel_web::WebConfig;
 use koppel_web::external::{PublicUrl, TrustedProxies};

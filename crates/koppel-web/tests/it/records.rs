@@ -1,7 +1,7 @@
 //! Daily data and settings over HTTP: create, read, update, delete, list with cursors and filters,
 //! work-order transitions, and invoicing.
 
-use crate::app::TestApp;
+use koppel_test_support::TestApp;
 use reqwest::StatusCode;
 use serde_json::{Value as Json, json};
 

@@ -1,13 +1,13 @@
 //! The run history over HTTP: lists with filters and cursors, one run with its items, live progress
 //! as Server-Sent Events, cancelling and retrying, and who may do which.
 
-use crate::app::TestApp;
 use koppel_domain::AdministrationId;
 use koppel_domain::rights::{Right, Rights};
 use koppel_jobs::runs::{ItemStatus, NewRunItem, RunMessage};
 use koppel_jobs::storage::jobs::{ClaimRequest, Finish, Lease, NewJob};
 use koppel_store::Store;
 use koppel_store::platform::{Actor, NewUser};
+use koppel_test_support::TestApp;
 use koppel_test_support::TestDatabase;
 use koppel_web::WebConfig;
 use reqwest::StatusCode;
@@ -75,7 +75,7 @@ async fn runs_are_listed_newest_first_with_filters_and_cursors() {
         let queued = enqueue(&store, sub1, "data_sync").await;
         enqueue(&store, app.fixture.sub2, "probe").await;
 
-        let all = app.get(&token, &runs_path(sub1)).await;
+        let all = app.runs(&token, sub1, &[]).await;
         assert_eq!(all.status, StatusCode::OK);
         let ids: Vec<i64> = all.body["items"]
             .as_array()
@@ -95,7 +95,7 @@ async fn runs_are_listed_newest_first_with_filters_and_cursors() {
             "internal detail must not reach users"
         );
 
-        let ids_of = |answer: &crate::app::Answer| -> Vec<i64> {
+        let ids_of = |answer: &koppel_test_support::Answer| -> Vec<i64> {
             answer.body["items"]
                 .as_array()
                 .unwrap()
@@ -104,36 +104,36 @@ async fn runs_are_listed_newest_first_with_filters_and_cursors() {
                 .collect()
         };
         assert_eq!(
-            ids_of(&app.get(&token, &format!("{}?status=failed", runs_path(sub1))).await),
+            ids_of(&app.runs(&token, sub1, &[("status", "failed")]).await),
             vec![failed]
         );
         assert_eq!(
-            ids_of(&app.get(&token, &format!("{}?trigger=manual", runs_path(sub1))).await),
+            ids_of(&app.runs(&token, sub1, &[("trigger", "manual")]).await),
             vec![manual]
         );
         assert_eq!(
-            ids_of(&app.get(&token, &format!("{}?kind=data_sync", runs_path(sub1))).await),
+            ids_of(&app.runs(&token, sub1, &[("kind", "data_sync")]).await),
             vec![queued]
         );
 
-        let page = app.get(&token, &format!("{}?limit=2", runs_path(sub1))).await;
+        let page = app.runs(&token, sub1, &[("limit", "2")]).await;
         assert_eq!(ids_of(&page), vec![queued, manual]);
         let cursor = page.body["next_cursor"].as_str().unwrap().to_string();
         let rest = app
-            .get(&token, &format!("{}?limit=2&cursor={cursor}", runs_path(sub1)))
+            .runs(&token, sub1, &[("limit", "2"), ("cursor", cursor.as_str())])
             .await;
         assert_eq!(ids_of(&rest), vec![failed]);
         assert_eq!(rest.body["next_cursor"], Json::Null);
 
         for bad in [
-            "?status=exploded",
-            "?trigger=cron",
-            "?limit=0",
-            "?cursor=zzz",
-            "?colour=red",
+            ("status", "exploded"),
+            ("trigger", "cron"),
+            ("limit", "0"),
+            ("cursor", "zzz"),
+            ("colour", "red"),
         ] {
-            let answer = app.get(&token, &format!("{}{bad}", runs_path(sub1))).await;
-            assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+            let answer = app.runs(&token, sub1, &[bad]).await;
+            assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad:?}");
         }
         app
     })
@@ -167,8 +167,7 @@ async fn one_run_comes_with_its_items_in_pages() {
             .await
             .unwrap();
         }
-        let path = format!("{}/{run}", runs_path(sub1));
-        let first = app.get(&token, &format!("{path}?items_limit=2")).await;
+        let first = app.run_items(&token, sub1, run, &[("items_limit", "2")]).await;
         assert_eq!(first.status, StatusCode::OK, "{}", first.body);
         assert_eq!(first.body["id"], run);
         assert_eq!(first.body["status"], "queued");
@@ -176,7 +175,12 @@ async fn one_run_comes_with_its_items_in_pages() {
         assert_eq!(first.body["items"][1]["message"]["en"], "Unknown customer.");
         let cursor = first.body["next_items_cursor"].as_str().unwrap().to_string();
         let rest = app
-            .get(&token, &format!("{path}?items_limit=2&items_cursor={cursor}"))
+            .run_items(
+                &token,
+                sub1,
+                run,
+                &[("items_limit", "2"), ("items_cursor", cursor.as_str())],
+            )
             .await;
         assert_eq!(rest.body["items"].as_array().unwrap().len(), 1);
         assert_eq!(rest.body["items"][0]["status"], "skipped");
@@ -202,13 +206,7 @@ async fn another_administrations_run_is_not_found() {
             let answer = app.get(&user, &path).await;
             assert_eq!(answer.status, StatusCode::NOT_FOUND, "{path}");
         }
-        let answer = app
-            .post(
-                &user,
-                &format!("{}/{theirs}/cancel", runs_path(app.fixture.sub1)),
-                &json!({}),
-            )
-            .await;
+        let answer = app.cancel_run(&user, app.fixture.sub1, theirs).await;
         assert_eq!(answer.status, StatusCode::NOT_FOUND);
         assert_eq!(
             koppel_jobs::runs::run(&store, app.fixture.sub2, koppel_jobs::RunId(theirs))
@@ -232,22 +230,16 @@ async fn cancelling_needs_the_features_right_and_answers_by_state() {
 
         // A queued diagnostic run: write_data is enough, and it is cancelled at once.
         let queued = enqueue(&store, sub1, "probe").await;
-        let answer = app
-            .post(&user, &format!("{}/{queued}/cancel", runs_path(sub1)), &json!({}))
-            .await;
+        let answer = app.cancel_run(&user, sub1, queued).await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
         assert_eq!(answer.body["status"], "cancelled");
         assert_eq!(answer.body["cancelled_by"], json!(app.fixture.user.id));
-        let again = app
-            .post(&user, &format!("{}/{queued}/cancel", runs_path(sub1)), &json!({}))
-            .await;
+        let again = app.cancel_run(&user, sub1, queued).await;
         assert_eq!((again.status, again.code()), (StatusCode::CONFLICT, "run_finished"));
 
         // A Data Sync run needs manage_datasync, which the user lacks.
         let sync = enqueue(&store, sub1, "data_sync").await;
-        let refused = app
-            .post(&user, &format!("{}/{sync}/cancel", runs_path(sub1)), &json!({}))
-            .await;
+        let refused = app.cancel_run(&user, sub1, sync).await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN);
         assert!(
             refused.body["error"]["message"]
@@ -258,9 +250,7 @@ async fn cancelling_needs_the_features_right_and_answers_by_state() {
 
         // Running: the worker is asked to stop (202), the run says so until it has.
         claim(&store, "data_sync").await;
-        let requested = app
-            .post(&admin, &format!("{}/{sync}/cancel", runs_path(sub1)), &json!({}))
-            .await;
+        let requested = app.cancel_run(&admin, sub1, sync).await;
         assert_eq!(requested.status, StatusCode::ACCEPTED, "{}", requested.body);
         assert_eq!(
             (
@@ -292,19 +282,8 @@ async fn cancelling_needs_the_features_right_and_answers_by_state() {
             .unwrap();
         let (_, reader_token) = store.create_api_token(reader.id, "kijker").await.unwrap();
         let probe = enqueue(&store, sub1, "probe").await;
-        assert_eq!(
-            app.get(&reader_token, &format!("{}/{probe}", runs_path(sub1)))
-                .await
-                .status,
-            StatusCode::OK
-        );
-        let answer = app
-            .post(
-                &reader_token,
-                &format!("{}/{probe}/cancel", runs_path(sub1)),
-                &json!({}),
-            )
-            .await;
+        assert_eq!(app.run(&reader_token, sub1, probe).await.status, StatusCode::OK);
+        let answer = app.cancel_run(&reader_token, sub1, probe).await;
         assert_eq!(answer.status, StatusCode::FORBIDDEN);
         app
     })
@@ -328,9 +307,7 @@ async fn a_failed_run_is_retried_as_a_new_run() {
                 .unwrap()
         );
 
-        let answer = app
-            .post(&token, &format!("{}/{failed}/retry", runs_path(sub1)), &json!({}))
-            .await;
+        let answer = app.retry_run(&token, sub1, failed).await;
         assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
         assert_eq!(
             (answer.body["trigger"].as_str(), answer.body["retry_of"].as_i64()),
@@ -341,9 +318,7 @@ async fn a_failed_run_is_retried_as_a_new_run() {
         assert_eq!(app.get(&token, &location).await.body["status"], "queued");
 
         let new_run = answer.body["id"].as_i64().unwrap();
-        let refused = app
-            .post(&token, &format!("{}/{new_run}/retry", runs_path(sub1)), &json!({}))
-            .await;
+        let refused = app.retry_run(&token, sub1, new_run).await;
         assert_eq!(
             (refused.status, refused.code()),
             (StatusCode::CONFLICT, "run_not_retryable")
@@ -410,13 +385,7 @@ async fn a_run_can_be_followed_live_until_it_ends() {
         let sub1 = app.fixture.sub1;
         let token = app.token(&app.fixture.user).await;
         let run = enqueue(&store, sub1, "probe").await;
-        let response = app
-            .client
-            .get(app.url(&format!("{}/{run}/events", runs_path(sub1))))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
+        let response = app.run_events(&token, sub1, run).await;
         assert_eq!(response.status(), StatusCode::OK);
         assert!(
             response.headers()["content-type"]
@@ -469,13 +438,7 @@ async fn a_run_can_be_followed_live_until_it_ends() {
         assert!(events.next().await.is_none(), "the stream closes after the end event");
 
         // A finished run answers with its final state and closes at once.
-        let response = app
-            .client
-            .get(app.url(&format!("{}/{run}/events", runs_path(sub1))))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
+        let response = app.run_events(&token, sub1, run).await;
         let mut events = EventReader {
             response,
             buffer: String::new(),

@@ -1,10 +1,11 @@
 //! Settings sync over the REST API: targets, preview, confirm (and its refusals), the run.
 
-use crate::app::TestApp;
 use koppel_domain::AdministrationId;
 use koppel_domain::record::parse_create;
 use koppel_domain::resources;
 use koppel_store::Store;
+use koppel_test_support::TestApp;
+use koppel_test_support::app::JobKind;
 use reqwest::StatusCode;
 use serde_json::{Value as Json, json};
 
@@ -49,17 +50,6 @@ pub async fn seed_settings(store: &Store, main: AdministrationId) {
     .await;
 }
 
-/// Runs every queued job to the end, as a worker of `koppel serve` would.
-pub async fn run_jobs(store: &Store) {
-    let mut registry = koppel_jobs::Registry::new();
-    registry.register(koppel_settingsync::job::SettingsSyncJob);
-    let queue = koppel_jobs::Queue::new(store.clone(), 3);
-    koppel_jobs::testing::worker(&queue, registry)
-        .run_until_idle()
-        .await
-        .unwrap();
-}
-
 #[tokio::test]
 async fn preview_confirm_and_the_run_through_the_api() {
     TestApp::on_every_backend(|app| async move {
@@ -67,16 +57,16 @@ async fn preview_confirm_and_the_run_through_the_api() {
         let store = app.database.store().clone();
         seed_settings(&store, fixture.main).await;
         let admin = app.token(&fixture.admin).await;
-        let base = format!("/api/v1/administrations/{}/settings-sync", fixture.main);
+        let main = fixture.main;
 
-        let targets = app.get(&admin, &format!("{base}/targets")).await;
+        let targets = app.settingsync_targets(&admin, main).await;
         assert_eq!(targets.status, StatusCode::OK, "{}", targets.body);
         assert_eq!(targets.body["items"].as_array().unwrap().len(), 2);
         assert_eq!(targets.body["items"][0]["drifted"], true);
         assert_eq!(targets.body["items"][0]["last_synced_at"], Json::Null);
 
         let body = json!({"targets": [fixture.sub1.0], "categories": ["workflows"]});
-        let preview = app.post(&admin, &format!("{base}/preview"), &body).await;
+        let preview = app.settingsync_preview(&admin, main, &body).await;
         assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
         let items = preview.body["targets"][0]["items"].as_array().unwrap();
         let pulled: Vec<&str> = items
@@ -88,21 +78,21 @@ async fn preview_confirm_and_the_run_through_the_api() {
         let digest = preview.body["targets"][0]["digest"].as_str().unwrap().to_string();
 
         // Confirming needs the digests; a wrong one gets a fresh preview back.
-        let missing = app.post(&admin, &base, &body).await;
+        let missing = app.settingsync_confirm(&admin, main, &body).await;
         assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);
         let mut stale = body.clone();
         stale["digests"] = json!({fixture.sub1.to_string(): "0000"});
-        let outdated = app.post(&admin, &base, &stale).await;
+        let outdated = app.settingsync_confirm(&admin, main, &stale).await;
         assert_eq!(outdated.status, StatusCode::CONFLICT);
         assert_eq!(outdated.code(), "preview_outdated");
         assert_eq!(outdated.body["preview"]["targets"][0]["digest"], digest.as_str());
 
         let mut confirmed = body.clone();
         confirmed["digests"] = json!({fixture.sub1.to_string(): digest});
-        let started = app.post(&admin, &base, &confirmed).await;
+        let started = app.settingsync_confirm(&admin, main, &confirmed).await;
         assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.body);
         let run_path = started.body["run"].as_str().unwrap().to_string();
-        run_jobs(&store).await;
+        app.run_jobs([JobKind::SettingsSync]).await;
         let run = app.get(&admin, &run_path).await;
         assert_eq!(run.body["status"], "succeeded", "{}", run.body);
         assert_eq!(run.body["counts"]["created"], 3);
@@ -117,14 +107,9 @@ async fn preview_confirm_and_the_run_through_the_api() {
             "{item_keys:?}"
         );
         // The history lists it under its kind.
-        let history = app
-            .get(
-                &admin,
-                &format!("/api/v1/administrations/{}/runs?kind=settings_sync", fixture.main),
-            )
-            .await;
+        let history = app.runs(&admin, main, &[("kind", "settings_sync")]).await;
         assert_eq!(history.body["items"].as_array().unwrap().len(), 1);
-        let targets = app.get(&admin, &format!("{base}/targets")).await;
+        let targets = app.settingsync_targets(&admin, main).await;
         assert!(
             targets.body["items"][0]["last_synced_at"].is_string(),
             "{}",
@@ -142,17 +127,14 @@ async fn refusals_say_what_is_wrong() {
         seed_settings(app.database.store(), fixture.main).await;
         let admin = app.token(&fixture.admin).await;
         let user = app.token(&fixture.user).await;
-        let preview = |administration: AdministrationId| {
-            format!("/api/v1/administrations/{administration}/settings-sync/preview")
-        };
         let forms = json!({"targets": [fixture.sub1.0], "categories": ["forms"]});
 
         // The user of sub 1 has no access to the main at all, and no sync right on sub 1.
         assert_eq!(
-            app.post(&user, &preview(fixture.main), &forms).await.status,
+            app.settingsync_preview(&user, fixture.main, &forms).await.status,
             StatusCode::NOT_FOUND
         );
-        let from_sub = app.post(&user, &preview(fixture.sub1), &forms).await;
+        let from_sub = app.settingsync_preview(&user, fixture.sub1, &forms).await;
         assert_eq!(from_sub.status, StatusCode::FORBIDDEN);
         assert!(
             from_sub.body["error"]["message"]
@@ -162,30 +144,26 @@ async fn refusals_say_what_is_wrong() {
         );
         // A sub is no source, even for an administrator.
         let not_main = app
-            .post(
+            .settingsync_preview(
                 &admin,
-                &preview(fixture.sub1),
+                fixture.sub1,
                 &json!({"targets": [fixture.sub2.0], "categories": ["forms"]}),
             )
             .await;
         assert_eq!(not_main.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(not_main.body["error"]["fields"][0]["code"], "not_main");
         let empty = app
-            .post(
-                &admin,
-                &preview(fixture.main),
-                &json!({"targets": [], "categories": ["forms"]}),
-            )
+            .settingsync_preview(&admin, fixture.main, &json!({"targets": [], "categories": ["forms"]}))
             .await;
         assert_eq!(empty.body["error"]["fields"][0]["code"], "no_targets");
         let nothing = app
-            .post(&admin, &preview(fixture.main), &json!({"targets": [fixture.sub1.0]}))
+            .settingsync_preview(&admin, fixture.main, &json!({"targets": [fixture.sub1.0]}))
             .await;
         assert_eq!(nothing.body["error"]["fields"][0]["code"], "no_categories");
         let unknown = app
-            .post(
+            .settingsync_preview(
                 &admin,
-                &preview(fixture.main),
+                fixture.main,
                 &json!({"targets": [fixture.sub1.0], "categories": ["invoices"]}),
             )
             .await;
@@ -197,9 +175,9 @@ async fn refusals_say_what_is_wrong() {
                 .contains("forms, workflows")
         );
         let main_as_target = app
-            .post(
+            .settingsync_preview(
                 &admin,
-                &preview(fixture.main),
+                fixture.main,
                 &json!({"targets": [fixture.main.0], "categories": ["forms"]}),
             )
             .await;
@@ -217,7 +195,7 @@ async fn refusals_say_what_is_wrong() {
             )
             .await
             .unwrap();
-        let closed = app.post(&admin, &preview(fixture.main), &forms).await;
+        let closed = app.settingsync_preview(&admin, fixture.main, &forms).await;
         assert_eq!(closed.status, StatusCode::FORBIDDEN);
         assert_eq!(closed.code(), "licence_inactive");
         app

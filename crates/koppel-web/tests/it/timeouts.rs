@@ -1,7 +1,7 @@
 //! Half-sent requests cannot hold a connection: a head or a body that does not arrive within the
 //! configured read timeouts gets the connection closed.
 
-use crate::app::TestApp;
+use koppel_test_support::TestApp;
 use koppel_test_support::TestDatabase;
 use koppel_web::WebConfig;
 use std::time::Duration;
