@@ -841,26 +841,23 @@ pub(crate) async fn finish(store: &Store, lease: &Lease, finish: &Finish) -> Res
 
 /// How many jobs of each kind are in each state.
 pub async fn job_counts(store: &Store) -> Result<JobCounts> {
-    let rows: Vec<(String, String, i64)> = on_pool!(store.pool(), pool => sqlx::query_as(
-        "SELECT kind, status, COUNT(*) FROM jobs GROUP BY kind, status",
-    )
-    .fetch_all(pool)
-    .await)?;
-    let mut counts = JobCounts::new();
-    for (kind, status, count) in rows {
-        let status = JobStatus::parse(&status).ok_or_else(|| corrupt("job status", &status))?;
-        counts.insert((kind, status), count);
-    }
-    Ok(counts)
+    counts_by_kind_and_status(store, "SELECT kind, status, COUNT(*) FROM jobs GROUP BY kind, status").await
 }
 
 /// How many jobs wait or run now, per kind and state (for the queue-depth metric).
 pub async fn queue_depth(store: &Store) -> Result<JobCounts> {
-    let rows: Vec<(String, String, i64)> = on_pool!(store.pool(), pool => sqlx::query_as(
+    counts_by_kind_and_status(
+        store,
         "SELECT kind, status, COUNT(*) FROM jobs WHERE status IN ('queued', 'running') GROUP BY kind, status",
     )
-    .fetch_all(pool)
-    .await)?;
+    .await
+}
+
+/// Runs a `kind, status, COUNT(*)` query and reads its rows into counts.
+async fn counts_by_kind_and_status(store: &Store, query: &'static str) -> Result<JobCounts> {
+    let rows: Vec<(String, String, i64)> = on_pool!(store.pool(), pool => sqlx::query_as(query)
+        .fetch_all(pool)
+        .await)?;
     let mut counts = JobCounts::new();
     for (kind, status, count) in rows {
         let status = JobStatus::parse(&status).ok_or_else(|| corrupt("job status", &status))?;
