@@ -351,6 +351,11 @@ impl Layout {
     pub fn full_path(&self) -> String {
         format!("{}{}", self.base, self.page_path)
     }
+
+    /// An inline SVG icon for a template: `{{ page.icon("power")|safe }}`.
+    pub fn icon(&self, name: &str) -> &'static str {
+        super::icons::svg(name)
+    }
 }
 
 /// A page about one administration: the visitor, their rights there, and the environment's state.

@@ -526,6 +526,17 @@ catalogue! {
     item_succeeded: "Gelukt", "Succeeded";
     item_failed: "Mislukt", "Failed";
     item_skipped: "Overgeslagen", "Skipped";
+    // ===== AccountView page: one pass, live progress (new keys go here) =====
+    // ===== end AccountView page =====
+
+    // ===== Data Sync, Power BI panel, licences, confirmations, error pages (new keys go here) =====
+    // ===== end Data Sync =====
+
+    // ===== Runs, times, settings sync (new keys go here) =====
+    // ===== end Runs =====
+
+    // ===== App shell, navigation, overview (new keys go here) =====
+    // ===== end App shell =====
 }
 
 #[cfg(test)]

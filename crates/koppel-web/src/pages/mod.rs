@@ -11,6 +11,7 @@ mod context;
 mod datasync;
 mod flash;
 pub mod i18n;
+pub(crate) mod icons;
 mod licences;
 mod login;
 mod path;
