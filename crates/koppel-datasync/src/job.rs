@@ -60,7 +60,7 @@ pub fn counts(outcome: &SyncOutcome) -> Json {
 
 fn licence_message() -> RunMessage {
     RunMessage::new(
-        "De Power BI-licentie is niet actief. Activeer de power-up Power BI in Licentiebeheer en synchroniseer opnieuw.",
+        "De Power BI-licentie is niet actief. Activeer de power-up Power BI in de Licentie Manager en synchroniseer opnieuw.",
         "The Power BI licence is not active. Activate the Power BI power-up in the Licence Manager and sync again.",
     )
 }

@@ -176,22 +176,14 @@ pub fn safe_local_path(path: &str) -> String {
     }
 }
 
-/// The language of an anonymous visitor: the remembered choice, else the browser's preference
-/// when it is English, else Dutch.
+/// The language of an anonymous visitor: the remembered choice, else Dutch. Koppel is a Dutch
+/// product and says so from its first page; the login page offers English beside it, and the
+/// choice is remembered (the browser's own language preference is deliberately not followed, so
+/// that every office sees the same words as its help pages).
 pub fn anonymous_language(headers: &HeaderMap) -> Lang {
-    if let Some(code) = cookie(headers, LANGUAGE_COOKIE) {
-        return Lang::parse(code);
-    }
-    let preferred = headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .trim_start()
-        .to_ascii_lowercase();
-    if preferred.starts_with("en") {
-        Lang::En
-    } else {
-        Lang::Nl
+    match cookie(headers, LANGUAGE_COOKIE) {
+        Some(code) => Lang::parse(code),
+        None => Lang::Nl,
     }
 }
 
@@ -356,6 +348,58 @@ impl Layout {
     pub fn icon(&self, name: &str) -> &'static str {
         super::icons::svg(name)
     }
+
+    /// Koppel's logo mark, beside its name in the top bar.
+    pub fn logo(&self) -> &'static str {
+        super::icons::LOGO
+    }
+
+    /// Where this page sits: Settings, the section (with its group), then the page itself when it
+    /// is deeper than the section. The last crumb is the current page and has no link.
+    pub fn crumbs(&self) -> Vec<Crumb> {
+        let m = self.m;
+        let link = |label: &str, path: &str| Crumb {
+            label: label.to_string(),
+            href: Some(format!("{}{path}", self.base)),
+        };
+        let mut crumbs = vec![link(m.nav_settings, "/settings")];
+        let section: Option<(&str, &str)> = match self.nav {
+            Nav::Overview => None,
+            Nav::Integrations => {
+                crumbs.push(Crumb {
+                    label: m.nav_general.to_string(),
+                    href: None,
+                });
+                Some((m.nav_integrations, "/settings/integrations"))
+            }
+            Nav::Datasync => Some((m.nav_datasync, "/settings/datasync")),
+            Nav::Administrations => Some((m.nav_administrations, "/settings/administrations")),
+            Nav::Users => Some((m.nav_users, "/settings/users")),
+            Nav::Licences => Some((m.nav_licences, "/settings/licences")),
+            Nav::Runs => Some((m.nav_runs, "/runs")),
+        };
+        if let Some((label, path)) = section {
+            crumbs.push(link(label, path));
+        }
+        let on_section = crumbs.last().is_some_and(|last| last.label == self.title);
+        if !on_section {
+            crumbs.push(Crumb {
+                label: self.title.clone(),
+                href: None,
+            });
+        }
+        if let Some(last) = crumbs.last_mut() {
+            last.href = None;
+        }
+        crumbs
+    }
+}
+
+/// One step of the breadcrumb trail.
+pub struct Crumb {
+    pub label: String,
+    /// `None` for a group without a page of its own and for the current page.
+    pub href: Option<String>,
 }
 
 /// A page about one administration: the visitor, their rights there, and the environment's state.

@@ -169,24 +169,23 @@ catalogue! {
     // Navigation.
     nav_settings: "Instellingen", "Settings";
     nav_general: "Algemeen", "General";
-    nav_integrations: "Softwarekoppelingen", "Software integrations";
+    nav_integrations: "Software-integraties", "Software integrations";
     nav_datasync: "Data Sync", "Data Sync";
     nav_administrations: "Administraties", "Administrations";
     nav_users: "Gebruikers en rechten", "Users and rights";
-    nav_licences: "Licentiebeheer", "Licence Manager";
+    nav_licences: "Licentie Manager", "Licence Manager";
     nav_runs: "Geschiedenis", "History";
     settings_intro: "Beheer hier de koppelingen, Data Sync, administraties, gebruikers en licenties van {}.",
         "Manage the integrations, Data Sync, administrations, users and licences of {} here.";
-    available: "Beschikbaar", "Available";
     // Gates.
     gate_title: "Deze pagina is niet beschikbaar", "This page is not available";
     gate_right: "Je hebt het recht ‘{}’ nodig in administratie {}. Vraag een beheerder om het je te geven.",
         "You need the right ‘{}’ in administration {}. Ask an administrator to grant it.";
     gate_right_main: "Je hebt het recht ‘{}’ nodig in de hoofdadministratie. Vraag een beheerder om het je te geven.",
         "You need the right ‘{}’ in the main administration. Ask an administrator to grant it.";
-    gate_licence: "De power-up ‘{}’ is niet actief. Activeer hem in Licentiebeheer.",
+    gate_licence: "De power-up ‘{}’ is niet actief. Activeer hem in de Licentie Manager.",
         "The power-up ‘{}’ is not active. Activate it in the Licence Manager.";
-    gate_licence_expired: "De proefperiode van de power-up ‘{}’ is op {} afgelopen. Activeer hem in Licentiebeheer.",
+    gate_licence_expired: "De proefperiode van de power-up ‘{}’ is op {} afgelopen. Activeer hem in de Licentie Manager.",
         "The trial of the power-up ‘{}’ ended on {}. Activate it in the Licence Manager.";
     gate_main_only: "Deze pagina is er alleen in de hoofdadministratie {}.",
         "This page exists only in the main administration {}.";
@@ -212,7 +211,7 @@ catalogue! {
     right_manage_administrations: "Administraties, gebruikers en licenties beheren", "Manage administrations, users and licences";
     right_sync_settings: "Instellingen synchroniseren", "Sync settings";
     right_manage_datasync: "Data Sync beheren", "Manage Data Sync";
-    right_manage_integrations: "Softwarekoppelingen beheren", "Manage software integrations";
+    right_manage_integrations: "Software-integraties beheren", "Manage software integrations";
     // Power-ups.
     power_up_power_bi: "Power BI (Data Sync)", "Power BI (Data Sync)";
     power_up_sub_administrations: "Subadministraties", "Sub-administrations";
@@ -332,7 +331,7 @@ catalogue! {
     create_submit: "Administratie aanmaken", "Create administration";
     create_full: "Alle {} subadministraties van je licentie zijn in gebruik. Verwijder er een of vergroot de capaciteit.",
         "All {} sub-administrations of your licence are in use. Delete one or increase the capacity.";
-    create_no_licence: "Subadministraties aanmaken kan pas als de power-up Subadministraties actief is (Licentiebeheer).",
+    create_no_licence: "Subadministraties aanmaken kan pas als de power-up Subadministraties actief is (Licentie Manager).",
         "You can create sub-administrations once the Sub-administrations power-up is active (Licence Manager).";
     created_administration: "Administratie {} is aangemaakt.", "Administration {} has been created.";
     name_required: "Vul een naam in (hoogstens 100 tekens).", "Fill in a name (at most 100 characters).";
@@ -536,6 +535,18 @@ catalogue! {
     // ===== end Runs =====
 
     // ===== App shell, navigation, overview (new keys go here) =====
+    shell_menu: "Menu", "Menu";
+    shell_main: "hoofdadministratie", "main administration";
+    shell_breadcrumbs: "Kruimelpad", "Breadcrumb";
+    overview_blocked: "Niet beschikbaar voor jou", "Not available to you";
+    overview_integrations_text: "Koppel je boekhoudsoftware: AccountView.", "Connect your accounting software: AccountView.";
+    overview_datasync_text: "Houd de gegevens voor Power BI actueel met Autosync of synchroniseer handmatig.",
+        "Keep Power BI's data current with Autosync or sync by hand.";
+    overview_administrations_text: "De hoofdadministratie en subadministraties; instellingen synchroniseren naar subadministraties.",
+        "The main administration and sub-administrations; sync settings to sub-administrations.";
+    overview_users_text: "Wie toegang heeft tot welke administratie, met welke rechten.", "Who has access to which administration, with which rights.";
+    overview_licences_text: "Power-ups activeren en deactiveren.", "Activate and deactivate power-ups.";
+    overview_runs_text: "Alle synchronisaties, imports en exports, met hun resultaat.", "Every sync, import and export, with its result.";
     // ===== end App shell =====
 }
 

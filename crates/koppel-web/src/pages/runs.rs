@@ -19,7 +19,7 @@ use std::collections::HashMap;
 const PATH: &str = "/runs";
 const PAGE_SIZE: u32 = 25;
 
-fn gates(context: &Context) -> Vec<String> {
+pub fn gates(context: &Context) -> Vec<String> {
     context.need_right(Right::ReadData).into_iter().collect()
 }
 

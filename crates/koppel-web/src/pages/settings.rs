@@ -55,6 +55,9 @@ pub struct Section {
     pub id: &'static str,
     pub href: String,
     pub title: &'static str,
+    /// What the section is for.
+    pub text: &'static str,
+    /// Why the visitor cannot use it here; empty when they can.
     pub blocked: Vec<String>,
 }
 
@@ -74,42 +77,55 @@ pub async fn overview(
     let context = Context::enter(&state, visitor, path.administration).await?;
     let m = context.m();
     let base = context.base();
+    let manage_on_main = || {
+        context
+            .need_right_on_main(Right::ManageAdministrations)
+            .into_iter()
+            .collect::<Vec<_>>()
+    };
     let sections = vec![
         Section {
             id: "integrations",
             href: format!("{base}/settings/integrations"),
             title: m.nav_integrations,
-            blocked: Vec::new(),
+            text: m.overview_integrations_text,
+            // The only integration is AccountView: what blocks it blocks the section's use.
+            blocked: accountview_gates(&context),
         },
         Section {
             id: "datasync",
             href: format!("{base}/settings/datasync"),
             title: m.nav_datasync,
+            text: m.overview_datasync_text,
             blocked: datasync_gates(&context),
         },
         Section {
             id: "administrations",
             href: format!("{base}/settings/administrations"),
             title: m.nav_administrations,
+            text: m.overview_administrations_text,
             blocked: super::administrations::gates(&context),
         },
         Section {
             id: "users",
             href: format!("{base}/settings/users"),
             title: m.nav_users,
-            blocked: context
-                .need_right_on_main(Right::ManageAdministrations)
-                .into_iter()
-                .collect(),
+            text: m.overview_users_text,
+            blocked: manage_on_main(),
         },
         Section {
             id: "licences",
             href: format!("{base}/settings/licences"),
             title: m.nav_licences,
-            blocked: context
-                .need_right_on_main(Right::ManageAdministrations)
-                .into_iter()
-                .collect(),
+            text: m.overview_licences_text,
+            blocked: manage_on_main(),
+        },
+        Section {
+            id: "runs",
+            href: format!("{base}/runs"),
+            title: m.nav_runs,
+            text: m.overview_runs_text,
+            blocked: super::runs::gates(&context),
         },
     ];
     let page = OverviewPage {

@@ -548,7 +548,7 @@ async fn accountview_needs_the_right_the_licence_and_a_configuration() {
             .get(&format!("/a/{main}/settings/integrations/accountview"))
             .await;
         assert_eq!(gate.status, StatusCode::FORBIDDEN);
-        assert!(gate.body.contains("Licentiebeheer"), "{}", gate.body);
+        assert!(gate.body.contains("Licentie Manager"), "{}", gate.body);
         let status = app.accountview_status(&token, fixture.main).await;
         assert_eq!(status.status, StatusCode::FORBIDDEN);
         drop(browser);

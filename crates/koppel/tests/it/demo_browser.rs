@@ -140,6 +140,20 @@ impl Browser {
             .execute("document.documentElement.dataset.leaving = 'yes';", Vec::new())
             .await?;
         self.client.find(Locator::Css(css)).await?.click().await?;
+        self.wait_for_load(css).await
+    }
+
+    /// Chooses an option of a dropdown that submits its form on change (the top bar's
+    /// administration choice) and waits for the page that loads.
+    async fn select_and_load(&self, css: &str, value: &str) -> Outcome {
+        self.client
+            .execute("document.documentElement.dataset.leaving = 'yes';", Vec::new())
+            .await?;
+        self.select(css, value).await?;
+        self.wait_for_load(css).await
+    }
+
+    async fn wait_for_load(&self, css: &str) -> Outcome {
         for _ in 0..400 {
             let loaded = self
                 .client
@@ -153,7 +167,7 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        Err(format!("clicking {css} did not load a new page within 10 s").into())
+        Err(format!("{css} did not load a new page within 10 s").into())
     }
 
     async fn select(&self, css: &str, value: &str) -> Outcome {
@@ -191,8 +205,7 @@ async fn follow_help_page_002(browser: &Browser, server: &DemoServer) -> Outcome
         "landed on {}",
         browser.path().await?
     );
-    browser.select("#switch-to", &utrecht.to_string()).await?;
-    browser.click_and_load("#switch-submit").await?;
+    browser.select_and_load("#switch-to", &utrecht.to_string()).await?;
 
     // "Ga naar Instellingen → Algemeen → Software-integraties. Open AccountView."
     browser.click_and_load("#nav-integrations").await?;

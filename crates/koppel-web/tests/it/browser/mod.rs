@@ -140,6 +140,11 @@ impl Browser {
             .execute("document.documentElement.dataset.leaving = 'yes';", Vec::new())
             .await?;
         self.click(css).await?;
+        self.wait_for_load(css).await
+    }
+
+    /// Waits until the document marked as being left is replaced by a loaded one.
+    async fn wait_for_load(&self, what: &str) -> Outcome {
         for _ in 0..200 {
             let loaded = self
                 .client
@@ -153,7 +158,33 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        Err(format!("clicking {css} did not load a new page within 5 s").into())
+        Err(format!("{what} did not load a new page within 5 s").into())
+    }
+
+    /// Chooses an option of a dropdown that submits its form on change (the administration and
+    /// language choices of the top bar) and waits for the page that loads.
+    pub(crate) async fn select_and_load(&self, css: &str, value: &str) -> Outcome {
+        self.client
+            .execute("document.documentElement.dataset.leaving = 'yes';", Vec::new())
+            .await?;
+        self.client
+            .find(Locator::Css(css))
+            .await?
+            .select_by_value(value)
+            .await?;
+        self.wait_for_load(css).await
+    }
+
+    /// Opens the user menu of the top bar (language and log-out live there).
+    pub(crate) async fn open_user_menu(&self) -> Outcome {
+        let open = self
+            .client
+            .execute("return document.getElementById('user-menu').open;", Vec::new())
+            .await?;
+        if open != serde_json::Value::Bool(true) {
+            self.click("#user-menu-button").await?;
+        }
+        Ok(())
     }
 
     pub(crate) async fn fill(&self, css: &str, value: &str) -> Result<(), fantoccini::error::CmdError> {
@@ -228,7 +259,6 @@ where
     })
     .await;
 }
-
 
 // The scenarios, one file per part of the back office; each help page has its own walk.
 mod help_000_autosync;

@@ -19,27 +19,28 @@ async fn log_in_switch_administration_and_change_language() {
                 browser.path().await?
             );
             check!(
-                browser.text("#current-administration").await? == "Hoofdkantoor",
+                browser
+                    .text("#switch-to option:checked")
+                    .await?
+                    .starts_with("Hoofdkantoor"),
                 "top bar"
             );
-            // Switching keeps the page and the session.
+            // Switching (choosing in the dropdown, no separate button) keeps the page and the session.
             browser.click_and_load("#nav-users").await?;
-            let switch = browser.client.find(Locator::Css("#switch-to")).await?;
-            switch.select_by_value(&fixture.sub1.to_string()).await?;
-            browser.click_and_load("#switch-submit").await?;
+            browser.select_and_load("#switch-to", &fixture.sub1.to_string()).await?;
             let path = browser.path().await?;
             check!(
                 path == format!("/a/{}/settings/users", fixture.sub1),
                 "after switching: {path}"
             );
             check!(
-                browser.text("#current-administration").await? == "Vestiging Utrecht",
+                browser.text("#switch-to option:checked").await? == "Vestiging Utrecht",
                 "top bar after switching"
             );
-            // English, remembered across logging out and in again.
-            let language = browser.client.find(Locator::Css("#language-choice")).await?;
-            language.select_by_value("en").await?;
-            browser.click_and_load("#language-submit").await?;
+            // English from the user menu, remembered across logging out and in again.
+            browser.open_user_menu().await?;
+            browser.select_and_load("#language-choice", "en").await?;
+            browser.open_user_menu().await?;
             check!(
                 browser.text("#logout").await? == "Log out",
                 "English after switching language"
@@ -159,7 +160,10 @@ async fn a_user_without_the_right_is_told_why() {
                 .click_and_load("a[href$='/settings/integrations/accountview']")
                 .await?;
             let gate = browser.text("#gate").await?;
-            check!(gate.contains("Softwarekoppelingen beheren"), "AccountView gate: {gate}");
+            check!(
+                gate.contains("Software-integraties beheren"),
+                "AccountView gate: {gate}"
+            );
             // Another administration's pages do not exist for this user.
             browser
                 .client
