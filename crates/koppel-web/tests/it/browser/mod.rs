@@ -97,6 +97,11 @@ impl Browser {
                 ],
             }),
         );
+        // The console's errors (a script error, a refused inline script) are read by the UI audit.
+        capabilities.insert(
+            "goog:loggingPrefs".to_string(),
+            serde_json::json!({"browser": "SEVERE"}),
+        );
         // chromedriver needs a moment to listen; its readiness is polled, not slept on.
         let url = format!("http://127.0.0.1:{port}");
         let mut last_error = None;
@@ -144,7 +149,7 @@ impl Browser {
     }
 
     /// Waits until the document marked as being left is replaced by a loaded one.
-    async fn wait_for_load(&self, what: &str) -> Outcome {
+    pub(crate) async fn wait_for_load(&self, what: &str) -> Outcome {
         for _ in 0..200 {
             let loaded = self
                 .client
