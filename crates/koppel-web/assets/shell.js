@@ -1,6 +1,5 @@
 // The app shell's small behaviours; every page works without them.
 // - marks the document as scripted (the stylesheet then hides the buttons the script replaces);
-// - a dropdown marked data-autosubmit submits its form on change (administration, language);
 // - menus (<details class="menu">) close on Escape (focus back on their button), on a click
 //   outside and when another menu opens;
 // - on narrow screens the side menu opens from the top bar's menu button.
@@ -13,14 +12,6 @@
   }
 
   function ready() {
-    document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
-      select.addEventListener("change", function () {
-        var form = select.form;
-        if (!form) return;
-        if (form.requestSubmit) form.requestSubmit(); else form.submit();
-      });
-    });
-
     document.querySelectorAll("details.menu").forEach(function (menu) {
       menu.addEventListener("toggle", function () {
         if (!menu.open) return;

@@ -349,6 +349,11 @@ impl Layout {
         super::icons::svg(name)
     }
 
+    /// The address that shows this page in another administration (`/switch` keeps the section).
+    pub fn switch_href(&self, administration: &AdministrationId) -> String {
+        format!("/switch?to={administration}&page={}", encode_component(&self.page_path))
+    }
+
     /// Koppel's logo mark, beside its name in the top bar.
     pub fn logo(&self) -> &'static str {
         super::icons::LOGO

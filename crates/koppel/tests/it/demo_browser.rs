@@ -143,16 +143,6 @@ impl Browser {
         self.wait_for_load(css).await
     }
 
-    /// Chooses an option of a dropdown that submits its form on change (the top bar's
-    /// administration choice) and waits for the page that loads.
-    async fn select_and_load(&self, css: &str, value: &str) -> Outcome {
-        self.client
-            .execute("document.documentElement.dataset.leaving = 'yes';", Vec::new())
-            .await?;
-        self.select(css, value).await?;
-        self.wait_for_load(css).await
-    }
-
     async fn wait_for_load(&self, css: &str) -> Outcome {
         for _ in 0..400 {
             let loaded = self
@@ -205,7 +195,13 @@ async fn follow_help_page_002(browser: &Browser, server: &DemoServer) -> Outcome
         "landed on {}",
         browser.path().await?
     );
-    browser.select_and_load("#switch-to", &utrecht.to_string()).await?;
+    browser
+        .client
+        .find(Locator::Css("#admin-menu-button"))
+        .await?
+        .click()
+        .await?;
+    browser.click_and_load(&format!("#switch-to-{utrecht}")).await?;
 
     // "Ga naar Instellingen → Algemeen → Software-integraties. Open AccountView."
     browser.click_and_load("#nav-integrations").await?;

@@ -166,18 +166,10 @@ impl Browser {
         Err(format!("{what} did not load a new page within 5 s").into())
     }
 
-    /// Chooses an option of a dropdown that submits its form on change (the administration and
-    /// language choices of the top bar) and waits for the page that loads.
-    pub(crate) async fn select_and_load(&self, css: &str, value: &str) -> Outcome {
-        self.client
-            .execute("document.documentElement.dataset.leaving = 'yes';", Vec::new())
-            .await?;
-        self.client
-            .find(Locator::Css(css))
-            .await?
-            .select_by_value(value)
-            .await?;
-        self.wait_for_load(css).await
+    /// Switches administration from the top bar's dropdown (a menu of links).
+    pub(crate) async fn switch_to(&self, administration: impl std::fmt::Display) -> Outcome {
+        self.click("#admin-menu-button").await?;
+        self.click_and_load(&format!("#switch-to-{administration}")).await
     }
 
     /// Opens the user menu of the top bar (language and log-out live there).

@@ -19,27 +19,24 @@ async fn log_in_switch_administration_and_change_language() {
                 browser.path().await?
             );
             check!(
-                browser
-                    .text("#switch-to option:checked")
-                    .await?
-                    .starts_with("Hoofdkantoor"),
+                browser.text("#current-administration").await? == "Hoofdkantoor",
                 "top bar"
             );
-            // Switching (choosing in the dropdown, no separate button) keeps the page and the session.
+            // Switching (a link in the administration dropdown, no separate button) keeps the page and the session.
             browser.click_and_load("#nav-users").await?;
-            browser.select_and_load("#switch-to", &fixture.sub1.to_string()).await?;
+            browser.switch_to(fixture.sub1).await?;
             let path = browser.path().await?;
             check!(
                 path == format!("/a/{}/settings/users", fixture.sub1),
                 "after switching: {path}"
             );
             check!(
-                browser.text("#switch-to option:checked").await? == "Vestiging Utrecht",
+                browser.text("#current-administration").await? == "Vestiging Utrecht",
                 "top bar after switching"
             );
             // English from the user menu, remembered across logging out and in again.
             browser.open_user_menu().await?;
-            browser.select_and_load("#language-choice", "en").await?;
+            browser.click_and_load("#language-en").await?;
             browser.open_user_menu().await?;
             check!(
                 browser.text("#logout").await? == "Log out",
@@ -139,7 +136,7 @@ async fn a_user_without_the_right_is_told_why() {
             );
             // One administration: no switcher.
             check!(
-                browser.client.find_all(Locator::Css("#switch-to")).await?.is_empty(),
+                browser.client.find_all(Locator::Css("#admin-menu")).await?.is_empty(),
                 "a switcher with one administration"
             );
             browser.click_and_load("#nav-administrations").await?;

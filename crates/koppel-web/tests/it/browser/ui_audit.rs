@@ -285,3 +285,102 @@ async fn every_page_fits_a_phone_and_a_laptop_without_overflow_console_errors_or
     })
     .await;
 }
+
+/// Whether a `<details>` menu is open.
+async fn menu_open(browser: &Browser, id: &str) -> Result<bool, fantoccini::error::CmdError> {
+    let open = browser
+        .client
+        .execute(&format!("return document.getElementById('{id}').open;"), Vec::new())
+        .await?;
+    Ok(open == serde_json::Value::Bool(true))
+}
+
+/// The id of the focused element.
+async fn focused(browser: &Browser) -> Result<String, fantoccini::error::CmdError> {
+    let id = browser
+        .client
+        .execute(
+            "return document.activeElement ? document.activeElement.id : '';",
+            Vec::new(),
+        )
+        .await?;
+    Ok(id.as_str().unwrap_or_default().to_string())
+}
+
+#[tokio::test]
+async fn the_top_bar_menus_work_by_keyboard_and_escape_closes_them() {
+    use fantoccini::key::Key;
+    scenario("keyboard-menus", |app, browser| async move {
+        let outcome: Outcome = async {
+            let fixture = &app.fixture;
+            browser.log_in(&app, &fixture.admin, &fixture.admin.password).await?;
+            // The administration dropdown: Enter opens it, Escape closes it and gives focus back.
+            let summary = browser.client.find(Locator::Css("#admin-menu-button")).await?;
+            browser
+                .client
+                .execute("document.getElementById('admin-menu-button').focus();", Vec::new())
+                .await?;
+            summary.send_keys(&Key::Enter.to_string()).await?;
+            check!(
+                menu_open(&browser, "admin-menu").await?,
+                "Enter opens the administration menu"
+            );
+            // Tab reaches the administrations in it; Escape from there closes the menu.
+            browser
+                .client
+                .active_element()
+                .await?
+                .send_keys(&Key::Tab.to_string())
+                .await?;
+            let on = focused(&browser).await?;
+            check!(on.starts_with("switch-to-"), "Tab moves into the menu, focus on {on:?}");
+            browser
+                .client
+                .active_element()
+                .await?
+                .send_keys(&Key::Escape.to_string())
+                .await?;
+            check!(
+                !menu_open(&browser, "admin-menu").await?,
+                "Escape closes the administration menu"
+            );
+            check!(
+                focused(&browser).await? == "admin-menu-button",
+                "focus returns to the menu's button"
+            );
+            // Opening the user menu closes any other; Escape closes it too.
+            summary.send_keys(&Key::Enter.to_string()).await?;
+            let user = browser.client.find(Locator::Css("#user-menu-button")).await?;
+            user.click().await?;
+            check!(menu_open(&browser, "user-menu").await?, "the user menu opens");
+            check!(!menu_open(&browser, "admin-menu").await?, "one menu open at a time");
+            browser
+                .client
+                .active_element()
+                .await?
+                .send_keys(&Key::Escape.to_string())
+                .await?;
+            check!(!menu_open(&browser, "user-menu").await?, "Escape closes the user menu");
+            // From the administration menu, Enter on an administration switches to it.
+            summary.send_keys(&Key::Enter.to_string()).await?;
+            browser
+                .client
+                .execute("document.documentElement.dataset.leaving = 'yes';", Vec::new())
+                .await?;
+            let sub = browser
+                .client
+                .find(Locator::Css(&format!("#switch-to-{}", fixture.sub1)))
+                .await?;
+            sub.send_keys(&Key::Enter.to_string()).await?;
+            browser.wait_for_load("switching by keyboard").await?;
+            check!(
+                browser.text("#current-administration").await? == "Vestiging Utrecht",
+                "switched by keyboard"
+            );
+            Ok(())
+        }
+        .await;
+        (app, browser, outcome)
+    })
+    .await;
+}
