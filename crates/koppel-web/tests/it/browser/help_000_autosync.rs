@@ -237,6 +237,14 @@ async fn help_000_switch_autosync_on_in_dutch_then_in_english() {
     .await;
 }
 
+/// Saves what the browser shows as `test-artifacts/<name>.png`, for people to look at.
+async fn screenshot(browser: &Browser, name: &str) -> Outcome {
+    let folder = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../test-artifacts");
+    std::fs::create_dir_all(&folder)?;
+    std::fs::write(folder.join(format!("{name}.png")), browser.client.screenshot().await?)?;
+    Ok(())
+}
+
 /// The elements inside the page's content that reach past the window's right edge, and whether the
 /// content scrolls sideways itself.
 async fn overflow_in_content(browser: &Browser) -> Result<Vec<String>, fantoccini::error::CmdError> {
@@ -272,7 +280,9 @@ async fn revoking_a_token_and_a_full_resync_confirm_first_and_fit_a_phone() {
             let fixture = &app.fixture;
             browser.log_in(&app, &fixture.admin, &fixture.admin.password).await?;
             let page = format!("/a/{}/settings/datasync", fixture.main);
+            browser.client.set_window_size(1366, 900).await?;
             browser.client.goto(&app.url(&page)).await?;
+            screenshot(&browser, "datasync-1366").await?;
 
             // A new token is shown once, in a field with a copy button.
             browser.fill("#token-name", "Power BI Desktop").await?;
@@ -285,6 +295,12 @@ async fn revoking_a_token_and_a_full_resync_confirm_first_and_fit_a_phone() {
                 .await?
                 .unwrap_or_default();
             check!(secret.starts_with("kpf_"), "the new token: {secret}");
+            screenshot(&browser, "datasync-new-token-1366").await?;
+            browser
+                .client
+                .execute("document.getElementById('m-import-block').scrollIntoView();", Vec::new())
+                .await?;
+            screenshot(&browser, "datasync-power-query-1366").await?;
             browser.click("button[data-copy='new-token-value']").await?;
             let mut said = String::new();
             for _ in 0..40 {
@@ -320,6 +336,7 @@ async fn revoking_a_token_and_a_full_resync_confirm_first_and_fit_a_phone() {
             browser.client.set_window_size(375, 800).await?;
             let overflow = overflow_in_content(&browser).await?;
             check!(overflow.is_empty(), "the revoke confirmation at 375 px: {overflow:?}");
+            screenshot(&browser, "datasync-revoke-confirm-375").await?;
             browser.click_and_load("#confirm-cancel").await?;
             check!(browser.path().await? == page, "Annuleren returns to Data Sync");
             check!(
@@ -330,6 +347,12 @@ async fn revoking_a_token_and_a_full_resync_confirm_first_and_fit_a_phone() {
             );
             let overflow = overflow_in_content(&browser).await?;
             check!(overflow.is_empty(), "Data Sync at 375 px: {overflow:?}");
+            screenshot(&browser, "datasync-375").await?;
+            browser
+                .client
+                .execute("document.getElementById('ds-connection').scrollIntoView();", Vec::new())
+                .await?;
+            screenshot(&browser, "datasync-power-bi-375").await?;
             browser.click_and_load(&format!("#revoke-{token}")).await?;
             let danger = browser.client.find(Locator::Css("#confirm-submit")).await?;
             check!(
@@ -356,11 +379,17 @@ async fn revoking_a_token_and_a_full_resync_confirm_first_and_fit_a_phone() {
             check!(browser.text("h1").await? == "Licentie Manager", "the licences page's title");
             let overflow = overflow_in_content(&browser).await?;
             check!(overflow.is_empty(), "Licentie Manager at 375 px: {overflow:?}");
+            screenshot(&browser, "licences-375").await?;
             browser.click_and_load("#deactivate-power_bi").await?;
             let warning = browser.text("#confirm-text").await?;
             check!(warning.contains("Power BI kan dan niet meer verversen"), "licence: {warning}");
             let overflow = overflow_in_content(&browser).await?;
             check!(overflow.is_empty(), "the licence confirmation at 375 px: {overflow:?}");
+            screenshot(&browser, "licence-deactivate-confirm-375").await?;
+            // An unknown address in the browser: a page in Dutch with a way back.
+            browser.client.goto(&app.url("/bestaat-niet")).await?;
+            check!(browser.text("h1").await? == "Niet gevonden", "the not-found page");
+            screenshot(&browser, "not-found-375").await?;
             Ok(())
         }
         .await;
