@@ -114,7 +114,12 @@ impl ErrorPage {
     pub fn render(self, lang: Lang) -> Response {
         let m = lang.messages();
         let (status, title, text, back) = match self {
-            ErrorPage::NotFound => (StatusCode::NOT_FOUND, m.not_found_title, m.not_found_text, m.back_to_settings),
+            ErrorPage::NotFound => (
+                StatusCode::NOT_FOUND,
+                m.not_found_title,
+                m.not_found_text,
+                m.back_to_settings,
+            ),
             ErrorPage::UnknownAddress => (
                 StatusCode::NOT_FOUND,
                 m.not_found_title,

@@ -100,7 +100,12 @@ pub async fn not_found(State(state): State<AppState>, uri: Uri, headers: HeaderM
 
 /// The answer for a method a page address does not take: a GET (a bookmark of a form's address, a
 /// reload after sending a form) leads to the page above it; anything else is a 405 page.
-pub async fn method_not_allowed(State(state): State<AppState>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+pub async fn method_not_allowed(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     if method == Method::GET || method == Method::HEAD {
         return redirect(&page_above(uri.path()));
     }
@@ -125,7 +130,10 @@ mod tests {
     #[test]
     fn a_form_address_leads_to_the_page_above_it() {
         assert_eq!(page_above("/a/3/settings/datasync/tokens"), "/a/3/settings/datasync");
-        assert_eq!(page_above("/a/3/settings/datasync/tokens/9/revoke"), "/a/3/settings/datasync");
+        assert_eq!(
+            page_above("/a/3/settings/datasync/tokens/9/revoke"),
+            "/a/3/settings/datasync"
+        );
         assert_eq!(page_above("/a/3/settings/licences/power_bi"), "/a/3/settings/licences");
         assert_eq!(
             page_above("/a/3/settings/integrations/accountview/sign-in"),

@@ -109,16 +109,18 @@ async fn the_data_sync_page_saves_autosync_starts_syncs_and_manages_tokens() {
         assert!(page.body.contains("OData.Feed("));
         // The help page's words: Autosync is a switch, Opslaan saves it, the history and the hint.
         assert!(
-            page.body.contains(r#"<input type="checkbox" role="switch" class="switch" id="autosync" name="autosync""#),
+            page.body
+                .contains(r#"<input type="checkbox" role="switch" class="switch" id="autosync" name="autosync""#),
             "{}",
             page.body
         );
         assert!(page.body.contains(r#"<span class="when-off">Uit</span>"#));
         assert!(page.body.contains(r#"id="autosync-save">Opslaan</button>"#));
         assert!(page.body.contains(">Synchronisatiegeschiedenis</h2>"));
-        assert!(page.body.contains(
-            "Je kunt nog steeds handmatig synchroniseren wanneer je direct actuele gegevens nodig hebt."
-        ));
+        assert!(
+            page.body
+                .contains("Je kunt nog steeds handmatig synchroniseren wanneer je direct actuele gegevens nodig hebt.")
+        );
         assert!(page.body.contains(r#"class="primary" id="sync-now""#));
 
         let saved = client
@@ -152,15 +154,34 @@ async fn the_data_sync_page_saves_autosync_starts_syncs_and_manages_tokens() {
         assert!(page.body.contains("id=\"sync-history\""));
 
         // A full resync is a link to a confirmation that says what it costs; its button posts.
-        assert!(page.body.contains(&format!(r#"id="full-resync" href="{path}/full-resync""#)));
+        assert!(
+            page.body
+                .contains(&format!(r#"id="full-resync" href="{path}/full-resync""#))
+        );
         let confirm = client.get(&format!("{path}/full-resync")).await;
         assert_eq!(confirm.status, StatusCode::OK, "{}", confirm.body);
-        assert!(confirm.body.contains("<h1>Alles opnieuw synchroniseren?</h1>"), "{}", confirm.body);
+        assert!(
+            confirm.body.contains("<h1>Alles opnieuw synchroniseren?</h1>"),
+            "{}",
+            confirm.body
+        );
         assert!(confirm.body.contains(NL.ds_full_resync_cost));
-        assert!(confirm.body.contains(&format!(r#"<form method="post" action="{path}/sync""#)));
+        assert!(
+            confirm
+                .body
+                .contains(&format!(r#"<form method="post" action="{path}/sync""#))
+        );
         assert!(confirm.body.contains(r#"<input type="hidden" name="full" value="1">"#));
-        assert!(confirm.body.contains(r#"class="danger" id="confirm-submit">Ja, alles opnieuw synchroniseren</button>"#));
-        assert!(confirm.body.contains(&format!(r#"href="{path}" id="confirm-cancel">Annuleren</a>"#)));
+        assert!(
+            confirm
+                .body
+                .contains(r#"class="danger" id="confirm-submit">Ja, alles opnieuw synchroniseren</button>"#)
+        );
+        assert!(
+            confirm
+                .body
+                .contains(&format!(r#"href="{path}" id="confirm-cancel">Annuleren</a>"#))
+        );
         let full = client
             .post(&format!("{path}/sync"), &[("csrf", &confirm.csrf()), ("full", "1")])
             .await;
@@ -181,13 +202,33 @@ async fn the_data_sync_page_saves_autosync_starts_syncs_and_manages_tokens() {
         // Revoking confirms first: a page that says what stops, a danger button and a way back.
         let confirm = client.get(&format!("{path}/tokens/{token}/revoke")).await;
         assert_eq!(confirm.status, StatusCode::OK, "{}", confirm.body);
-        assert!(confirm.body.contains("Feedtoken Power BI Desktop intrekken"), "{}", confirm.body);
-        assert!(confirm.body.contains("Power BI kan dan niet meer verversen met dit token"));
-        assert!(confirm.body.contains(&format!(r#"<form method="post" action="{path}/tokens/{token}/revoke""#)));
-        assert!(confirm.body.contains(r#"class="danger" id="confirm-submit">Ja, token intrekken</button>"#));
-        assert!(confirm.body.contains(&format!(r##"href="{path}#ds-tokens" id="confirm-cancel">Annuleren</a>"##)));
         assert!(
-            koppel_datasync::tokens::list(app.database.store(), fixture.sub1).await.unwrap()[0]
+            confirm.body.contains("Feedtoken Power BI Desktop intrekken"),
+            "{}",
+            confirm.body
+        );
+        assert!(
+            confirm
+                .body
+                .contains("Power BI kan dan niet meer verversen met dit token")
+        );
+        assert!(
+            confirm
+                .body
+                .contains(&format!(r#"<form method="post" action="{path}/tokens/{token}/revoke""#))
+        );
+        assert!(
+            confirm
+                .body
+                .contains(r#"class="danger" id="confirm-submit">Ja, token intrekken</button>"#)
+        );
+        assert!(confirm.body.contains(&format!(
+            r##"href="{path}#ds-tokens" id="confirm-cancel">Annuleren</a>"##
+        )));
+        assert!(
+            koppel_datasync::tokens::list(app.database.store(), fixture.sub1)
+                .await
+                .unwrap()[0]
                 .revoked_at
                 .is_none(),
             "opening the confirmation revokes nothing"
@@ -241,12 +282,25 @@ async fn the_readme_shows_the_same_power_query_m_as_the_page() {
             .iter()
             .map(|id| code_block(&page.body, id).replace(&feed_url, "https://<host>/odata/v4/koppel-<id>/"))
             .collect();
-        assert!(on_page[0].contains("OData.Feed(\"https://<host>/odata/v4/koppel-<id>/\""), "{}", on_page[0]);
-        assert!(!on_page[0].contains("RangeStart"), "the plain import needs no parameters");
+        assert!(
+            on_page[0].contains("OData.Feed(\"https://<host>/odata/v4/koppel-<id>/\""),
+            "{}",
+            on_page[0]
+        );
+        assert!(
+            !on_page[0].contains("RangeStart"),
+            "the plain import needs no parameters"
+        );
         assert!(on_page[1].contains("DateTimeZone.From(RangeStart)"), "{}", on_page[1]);
         // The incremental variant says that RangeStart and RangeEnd must be created first.
-        assert!(page.body.contains("RangeStart en RangeEnd zijn parameters die je eerst zelf maakt in Power BI Desktop"));
-        assert!(page.body.contains("Parameters beheren (Manage Parameters)") && page.body.contains("Datum/tijd (Date/Time)"));
+        assert!(
+            page.body
+                .contains("RangeStart en RangeEnd zijn parameters die je eerst zelf maakt in Power BI Desktop")
+        );
+        assert!(
+            page.body.contains("Parameters beheren (Manage Parameters)")
+                && page.body.contains("Datum/tijd (Date/Time)")
+        );
 
         let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
         let in_readme: Vec<String> = readme

@@ -223,7 +223,12 @@ async fn path_ids_that_are_not_positive_whole_numbers_are_refused_naming_the_seg
 const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8";
 
 /// A browser's GET (or another method) with cookies; redirects are not followed.
-async fn browser(app: &TestApp, method: reqwest::Method, path: &str, cookies: &str) -> (StatusCode, reqwest::header::HeaderMap, String) {
+async fn browser(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    cookies: &str,
+) -> (StatusCode, reqwest::header::HeaderMap, String) {
     let response = app
         .client
         .request(method, app.url(path))
@@ -255,11 +260,17 @@ async fn browsers_get_error_pages_in_their_language_and_the_api_and_feed_keep_js
         assert!(body.contains(r#"<html lang="nl">"#), "{body}");
         assert!(body.contains(&format!("<h1>{}</h1>", NL.not_found_title)));
         assert!(body.contains(NL.error_page_not_found_text));
-        assert!(body.contains(&format!(r#"<a class="button" id="message-link" href="/">{}</a>"#, NL.error_back_home)));
+        assert!(body.contains(&format!(
+            r#"<a class="button" id="message-link" href="/">{}</a>"#,
+            NL.error_back_home
+        )));
         // The language chosen on the login page (its cookie).
         let (status, _, body) = browser(&app, reqwest::Method::GET, "/nowhere", "koppel_lang=en").await;
         assert_eq!(status, StatusCode::NOT_FOUND);
-        assert!(body.contains(r#"<html lang="en">"#) && body.contains(EN.error_page_not_found_text), "{body}");
+        assert!(
+            body.contains(r#"<html lang="en">"#) && body.contains(EN.error_page_not_found_text),
+            "{body}"
+        );
 
         // A logged-in visitor gets their own language, also for a page that fails on the store.
         let mut client = crate::pages::PageClient::new(&app);
@@ -270,19 +281,45 @@ async fn browsers_get_error_pages_in_their_language_and_the_api_and_feed_keep_js
             .await
             .unwrap();
         let session = client.cookie_header();
-        let (status, _, body) = browser(&app, reqwest::Method::GET, &format!("/a/{}/settings/nothing", fixture.main), &session).await;
+        let (status, _, body) = browser(
+            &app,
+            reqwest::Method::GET,
+            &format!("/a/{}/settings/nothing", fixture.main),
+            &session,
+        )
+        .await;
         assert_eq!(status, StatusCode::NOT_FOUND);
-        assert!(body.contains(r#"<html lang="en">"#) && body.contains(EN.error_page_not_found_text), "{body}");
-        let (status, _, body) = browser(&app, reqwest::Method::GET, &format!("/a/{}/runs/999999", fixture.main), &session).await;
+        assert!(
+            body.contains(r#"<html lang="en">"#) && body.contains(EN.error_page_not_found_text),
+            "{body}"
+        );
+        let (status, _, body) = browser(
+            &app,
+            reqwest::Method::GET,
+            &format!("/a/{}/runs/999999", fixture.main),
+            &session,
+        )
+        .await;
         assert_eq!(status, StatusCode::NOT_FOUND);
-        assert!(body.contains(r#"<html lang="en">"#) && body.contains(EN.not_found_title), "{body}");
+        assert!(
+            body.contains(r#"<html lang="en">"#) && body.contains(EN.not_found_title),
+            "{body}"
+        );
 
         // A method a page does not take (other than GET) is a page too.
-        let (status, headers, body) =
-            browser(&app, reqwest::Method::PUT, &format!("/a/{}/settings/datasync", fixture.main), &session).await;
+        let (status, headers, body) = browser(
+            &app,
+            reqwest::Method::PUT,
+            &format!("/a/{}/settings/datasync", fixture.main),
+            &session,
+        )
+        .await;
         assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
         assert!(is_html(&headers));
-        assert!(body.contains(EN.method_not_allowed_title) && body.contains(EN.error_back_home), "{body}");
+        assert!(
+            body.contains(EN.method_not_allowed_title) && body.contains(EN.error_back_home),
+            "{body}"
+        );
         let (status, _, body) = browser(&app, reqwest::Method::DELETE, "/logout", "").await;
         assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
         assert!(body.contains(NL.method_not_allowed_title), "{body}");
@@ -291,7 +328,10 @@ async fn browsers_get_error_pages_in_their_language_and_the_api_and_feed_keep_js
         for path in ["/api/v1/nothing-here", "/api", "/odata/nothing", "/odata"] {
             let (status, headers, body) = browser(&app, reqwest::Method::GET, path, &session).await;
             assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
-            assert!(headers[CONTENT_TYPE].to_str().unwrap().starts_with("application/json"), "{path}");
+            assert!(
+                headers[CONTENT_TYPE].to_str().unwrap().starts_with("application/json"),
+                "{path}"
+            );
             assert_eq!(
                 serde_json::from_str::<serde_json::Value>(&body).unwrap(),
                 json!({"error": {"code": "not_found", "message": "no such endpoint; see /api/v1/openapi.json"}}),
@@ -304,8 +344,13 @@ async fn browsers_get_error_pages_in_their_language_and_the_api_and_feed_keep_js
             serde_json::from_str::<serde_json::Value>(&body).unwrap()["error"]["code"],
             "method_not_allowed"
         );
-        let (status, headers, body) =
-            browser(&app, reqwest::Method::POST, &format!("/odata/v4/koppel-{}/", fixture.main), "").await;
+        let (status, headers, body) = browser(
+            &app,
+            reqwest::Method::POST,
+            &format!("/odata/v4/koppel-{}/", fixture.main),
+            "",
+        )
+        .await;
         assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
         assert!(headers.contains_key("odata-version"), "{headers:?}");
         assert_eq!(
@@ -321,7 +366,10 @@ async fn browsers_get_error_pages_in_their_language_and_the_api_and_feed_keep_js
             .await
             .unwrap();
         assert_eq!(answer.status(), StatusCode::NOT_FOUND);
-        assert_eq!(answer.json::<serde_json::Value>().await.unwrap()["error"]["code"], "not_found");
+        assert_eq!(
+            answer.json::<serde_json::Value>().await.unwrap()["error"]["code"],
+            "not_found"
+        );
         drop(client);
         app
     })
@@ -345,7 +393,10 @@ async fn a_get_of_a_form_address_leads_to_its_page() {
             (format!("{datasync}/tokens"), datasync.clone()),
             (format!("{datasync}/sync"), datasync.clone()),
             (format!("{datasync}/autosync"), datasync.clone()),
-            (format!("/a/{main}/settings/licences/power_bi"), format!("/a/{main}/settings/licences")),
+            (
+                format!("/a/{main}/settings/licences/power_bi"),
+                format!("/a/{main}/settings/licences"),
+            ),
             (format!("{accountview}/import"), accountview.clone()),
             (format!("{accountview}/export"), accountview.clone()),
             (format!("{accountview}/settings"), accountview.clone()),
@@ -357,7 +408,11 @@ async fn a_get_of_a_form_address_leads_to_its_page() {
             for method in [reqwest::Method::GET, reqwest::Method::HEAD] {
                 let (status, headers, _) = browser(&app, method.clone(), &form_address, &session).await;
                 assert_eq!(status, StatusCode::SEE_OTHER, "{method} {form_address}");
-                assert_eq!(headers[reqwest::header::LOCATION], page.as_str(), "{method} {form_address}");
+                assert_eq!(
+                    headers[reqwest::header::LOCATION],
+                    page.as_str(),
+                    "{method} {form_address}"
+                );
             }
             let (status, _, _) = browser(&app, reqwest::Method::GET, &page, &session).await;
             assert!(

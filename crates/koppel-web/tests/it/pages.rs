@@ -427,7 +427,9 @@ async fn deactivating_a_licence_confirms_first_saying_what_stops() {
         assert_eq!(list.status, StatusCode::OK);
         assert!(list.body.contains("<h1>Licentie Manager</h1>"), "{}", list.body);
         // Deactivating is a link to the confirmation, not a form that acts at once.
-        assert!(list.body.contains(&format!(r#"id="deactivate-power_bi" href="{path}/power_bi/deactivate""#)));
+        assert!(list.body.contains(&format!(
+            r#"id="deactivate-power_bi" href="{path}/power_bi/deactivate""#
+        )));
         assert!(!list.body.contains(r#"name="state" value="inactive""#));
         for (code, stops) in [
             ("power_bi", NL.licence_deactivate_power_bi),
@@ -437,14 +439,34 @@ async fn deactivating_a_licence_confirms_first_saying_what_stops() {
             assert_eq!(confirm.status, StatusCode::OK, "{code}");
             assert!(confirm.body.contains(stops), "{code}: {}", confirm.body);
             assert!(confirm.body.contains(NL.licence_deactivate_no_data), "{code}");
-            assert!(confirm.body.contains(&format!(r#"<form method="post" action="{path}/{code}""#)));
-            assert!(confirm.body.contains(r#"<input type="hidden" name="state" value="inactive">"#));
-            assert!(confirm.body.contains(r#"class="danger" id="confirm-submit">Ja, deactiveren</button>"#));
-            assert!(confirm.body.contains(&format!(r#"href="{path}" id="confirm-cancel">Annuleren</a>"#)));
+            assert!(
+                confirm
+                    .body
+                    .contains(&format!(r#"<form method="post" action="{path}/{code}""#))
+            );
+            assert!(
+                confirm
+                    .body
+                    .contains(r#"<input type="hidden" name="state" value="inactive">"#)
+            );
+            assert!(
+                confirm
+                    .body
+                    .contains(r#"class="danger" id="confirm-submit">Ja, deactiveren</button>"#)
+            );
+            assert!(
+                confirm
+                    .body
+                    .contains(&format!(r#"href="{path}" id="confirm-cancel">Annuleren</a>"#))
+            );
         }
         let confirm = client.get(&format!("{path}/power_bi/deactivate")).await;
         assert!(confirm.body.contains("Power BI kan dan niet meer verversen"));
-        assert!(confirm.body.contains("<h1>Power BI (Data Sync) deactiveren</h1>"), "{}", confirm.body);
+        assert!(
+            confirm.body.contains("<h1>Power BI (Data Sync) deactiveren</h1>"),
+            "{}",
+            confirm.body
+        );
         let store = app.database.store();
         assert_eq!(
             power_bi_state(store, fixture.environment).await,
@@ -460,10 +482,7 @@ async fn deactivating_a_licence_confirms_first_saying_what_stops() {
             )
             .await;
         assert_eq!(done.status, StatusCode::SEE_OTHER);
-        assert_eq!(
-            power_bi_state(store, fixture.environment).await,
-            LicenceState::Inactive
-        );
+        assert_eq!(power_bi_state(store, fixture.environment).await, LicenceState::Inactive);
         let list = client.get(&path).await;
         assert!(list.body.contains("Er zijn geen gegevens verwijderd"), "{}", list.body);
         drop(client);

@@ -101,7 +101,10 @@ const ENGLISH: Words = Words {
 async fn focused(browser: &Browser) -> Result<String, fantoccini::error::CmdError> {
     let id = browser
         .client
-        .execute("return document.activeElement ? document.activeElement.id : '';", Vec::new())
+        .execute(
+            "return document.activeElement ? document.activeElement.id : '';",
+            Vec::new(),
+        )
         .await?;
     Ok(id.as_str().unwrap_or_default().to_string())
 }
@@ -298,7 +301,10 @@ async fn revoking_a_token_and_a_full_resync_confirm_first_and_fit_a_phone() {
             screenshot(&browser, "datasync-new-token-1366").await?;
             browser
                 .client
-                .execute("document.getElementById('m-import-block').scrollIntoView();", Vec::new())
+                .execute(
+                    "document.getElementById('m-import-block').scrollIntoView();",
+                    Vec::new(),
+                )
                 .await?;
             screenshot(&browser, "datasync-power-query-1366").await?;
             browser.click("button[data-copy='new-token-value']").await?;
@@ -324,10 +330,15 @@ async fn revoking_a_token_and_a_full_resync_confirm_first_and_fit_a_phone() {
             );
 
             // Revoke: the confirmation says what stops; Annuleren goes back, the danger button revokes.
-            let token = koppel_datasync::tokens::list(app.database.store(), fixture.main).await?[0].id.0;
+            let token = koppel_datasync::tokens::list(app.database.store(), fixture.main).await?[0]
+                .id
+                .0;
             browser.click_and_load(&format!("#revoke-{token}")).await?;
             let title = browser.text("h1").await?;
-            check!(title == "Feedtoken Power BI Desktop intrekken", "the confirmation: {title}");
+            check!(
+                title == "Feedtoken Power BI Desktop intrekken",
+                "the confirmation: {title}"
+            );
             let warning = browser.text("#confirm-text").await?;
             check!(
                 warning.contains("Power BI kan dan niet meer verversen met dit token"),
@@ -372,17 +383,29 @@ async fn revoking_a_token_and_a_full_resync_confirm_first_and_fit_a_phone() {
             let overflow = overflow_in_content(&browser).await?;
             check!(overflow.is_empty(), "the resync confirmation at 375 px: {overflow:?}");
             browser.click_and_load("#confirm-submit").await?;
-            check!(browser.path().await?.contains("/runs/"), "the full resync leads to its run");
+            check!(
+                browser.path().await?.contains("/runs/"),
+                "the full resync leads to its run"
+            );
 
             // The Licentie Manager on a phone too.
-            browser.client.goto(&app.url(&format!("/a/{}/settings/licences", fixture.main))).await?;
-            check!(browser.text("h1").await? == "Licentie Manager", "the licences page's title");
+            browser
+                .client
+                .goto(&app.url(&format!("/a/{}/settings/licences", fixture.main)))
+                .await?;
+            check!(
+                browser.text("h1").await? == "Licentie Manager",
+                "the licences page's title"
+            );
             let overflow = overflow_in_content(&browser).await?;
             check!(overflow.is_empty(), "Licentie Manager at 375 px: {overflow:?}");
             screenshot(&browser, "licences-375").await?;
             browser.click_and_load("#deactivate-power_bi").await?;
             let warning = browser.text("#confirm-text").await?;
-            check!(warning.contains("Power BI kan dan niet meer verversen"), "licence: {warning}");
+            check!(
+                warning.contains("Power BI kan dan niet meer verversen"),
+                "licence: {warning}"
+            );
             let overflow = overflow_in_content(&browser).await?;
             check!(overflow.is_empty(), "the licence confirmation at 375 px: {overflow:?}");
             screenshot(&browser, "licence-deactivate-confirm-375").await?;
