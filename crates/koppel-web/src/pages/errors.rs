@@ -115,10 +115,17 @@ pub async fn method_not_allowed(
 /// Renders an error page again in the visitor's language when the page that failed could not know
 /// it (a store failure before the visitor was read, a failure on our side).
 pub async fn localize_error_pages(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let headers = request.headers().clone();
+    // Only the cookies say who is visiting; they are kept aside, as the request goes on.
+    let cookies = request.headers().get(header::COOKIE).cloned();
     let response = next.run(request).await;
     match response.extensions().get::<ErrorPage>().copied() {
-        Some(page) => page.render(visitor_language(&state, &headers).await),
+        Some(page) => {
+            let mut headers = HeaderMap::new();
+            if let Some(cookies) = cookies {
+                headers.insert(header::COOKIE, cookies);
+            }
+            page.render(visitor_language(&state, &headers).await)
+        }
         None => response,
     }
 }
