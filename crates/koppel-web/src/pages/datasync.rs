@@ -3,6 +3,8 @@
 //!
 //! Forms follow POST-redirect-GET with a CSRF token, except creating a feed token: its secret is
 //! shown once, on the answer to the POST itself, and never stored where a redirect could fetch it.
+//! A full resync and revoking a token are reached through a confirmation page (GET) that says
+//! what they cost or stop; its danger button posts the form.
 
 use super::confirm::Confirmation;
 use super::context::{Layout, Nav, form};
