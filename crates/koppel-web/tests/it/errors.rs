@@ -443,3 +443,38 @@ async fn the_favicon_is_served_as_an_icon_and_as_svg() {
     })
     .await;
 }
+
+/// A failure on our side is a page in the visitor's language too (here the database is gone, so the
+/// language is the one chosen on the login page), with nothing of the cause in it.
+#[tokio::test]
+async fn a_failure_on_our_side_is_a_page_in_the_chosen_language() {
+    use koppel_web::pages::i18n::{EN, NL};
+    TestApp::on_every_backend(|app| async move {
+        let fixture = app.fixture.clone();
+        let mut client = crate::pages::PageClient::new(&app);
+        client.log_in(&fixture.admin).await;
+        let session = client.cookie_header();
+        app.database.store().close().await;
+        let path = format!("/a/{}/settings/datasync", fixture.main);
+        let (status, headers, body) =
+            browser(&app, reqwest::Method::GET, &path, &format!("{session}; koppel_lang=en")).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(is_html(&headers));
+        assert!(body.contains(r#"<html lang="en">"#), "{body}");
+        assert!(
+            body.contains(EN.server_error_title) && body.contains(EN.server_error_text),
+            "{body}"
+        );
+        assert!(body.contains(EN.error_back_home));
+        assert!(!body.contains(NL.server_error_text), "only the visitor's language");
+        let (status, _, body) = browser(&app, reqwest::Method::GET, &path, &session).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(
+            body.contains(r#"<html lang="nl">"#) && body.contains(NL.server_error_text),
+            "{body}"
+        );
+        drop(client);
+        app
+    })
+    .await;
+}
