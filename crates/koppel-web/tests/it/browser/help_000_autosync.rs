@@ -240,8 +240,16 @@ async fn help_000_switch_autosync_on_in_dutch_then_in_english() {
     .await;
 }
 
-/// Saves what the browser shows as `test-artifacts/<name>.png`, for people to look at.
-async fn screenshot(browser: &Browser, name: &str) -> Outcome {
+/// Saves what the browser shows, scrolled to `css`, as `test-artifacts/<name>.png`, for people to
+/// look at.
+async fn screenshot(browser: &Browser, name: &str, css: &str) -> Outcome {
+    browser
+        .client
+        .execute(
+            "const element = document.querySelector(arguments[0]); if (element) { element.scrollIntoView(); }",
+            vec![serde_json::Value::String(css.to_string())],
+        )
+        .await?;
     let folder = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../test-artifacts");
     std::fs::create_dir_all(&folder)?;
     std::fs::write(folder.join(format!("{name}.png")), browser.client.screenshot().await?)?;
@@ -285,7 +293,7 @@ async fn revoking_a_token_and_a_full_resync_confirm_first_and_fit_a_phone() {
             let page = format!("/a/{}/settings/datasync", fixture.main);
             browser.client.set_window_size(1366, 900).await?;
             browser.client.goto(&app.url(&page)).await?;
-            screenshot(&browser, "datasync-1366").await?;
+            screenshot(&browser, "datasync-1366", "h1").await?;
 
             // A new token is shown once, in a field with a copy button.
             browser.fill("#token-name", "Power BI Desktop").await?;
@@ -298,15 +306,8 @@ async fn revoking_a_token_and_a_full_resync_confirm_first_and_fit_a_phone() {
                 .await?
                 .unwrap_or_default();
             check!(secret.starts_with("kpf_"), "the new token: {secret}");
-            screenshot(&browser, "datasync-new-token-1366").await?;
-            browser
-                .client
-                .execute(
-                    "document.getElementById('m-import-block').scrollIntoView();",
-                    Vec::new(),
-                )
-                .await?;
-            screenshot(&browser, "datasync-power-query-1366").await?;
+            screenshot(&browser, "datasync-new-token-1366", "#new-token").await?;
+            screenshot(&browser, "datasync-power-query-1366", "#m-import-block").await?;
             browser.click("button[data-copy='new-token-value']").await?;
             let mut said = String::new();
             for _ in 0..40 {
@@ -347,7 +348,7 @@ async fn revoking_a_token_and_a_full_resync_confirm_first_and_fit_a_phone() {
             browser.client.set_window_size(375, 800).await?;
             let overflow = overflow_in_content(&browser).await?;
             check!(overflow.is_empty(), "the revoke confirmation at 375 px: {overflow:?}");
-            screenshot(&browser, "datasync-revoke-confirm-375").await?;
+            screenshot(&browser, "datasync-revoke-confirm-375", "h1").await?;
             browser.click_and_load("#confirm-cancel").await?;
             check!(browser.path().await? == page, "Annuleren returns to Data Sync");
             check!(
@@ -358,12 +359,8 @@ async fn revoking_a_token_and_a_full_resync_confirm_first_and_fit_a_phone() {
             );
             let overflow = overflow_in_content(&browser).await?;
             check!(overflow.is_empty(), "Data Sync at 375 px: {overflow:?}");
-            screenshot(&browser, "datasync-375").await?;
-            browser
-                .client
-                .execute("document.getElementById('ds-connection').scrollIntoView();", Vec::new())
-                .await?;
-            screenshot(&browser, "datasync-power-bi-375").await?;
+            screenshot(&browser, "datasync-375", "h1").await?;
+            screenshot(&browser, "datasync-power-bi-375", "#ds-connection").await?;
             browser.click_and_load(&format!("#revoke-{token}")).await?;
             let danger = browser.client.find(Locator::Css("#confirm-submit")).await?;
             check!(
@@ -399,7 +396,7 @@ async fn revoking_a_token_and_a_full_resync_confirm_first_and_fit_a_phone() {
             );
             let overflow = overflow_in_content(&browser).await?;
             check!(overflow.is_empty(), "Licentie Manager at 375 px: {overflow:?}");
-            screenshot(&browser, "licences-375").await?;
+            screenshot(&browser, "licences-375", "h1").await?;
             browser.click_and_load("#deactivate-power_bi").await?;
             let warning = browser.text("#confirm-text").await?;
             check!(
@@ -408,11 +405,11 @@ async fn revoking_a_token_and_a_full_resync_confirm_first_and_fit_a_phone() {
             );
             let overflow = overflow_in_content(&browser).await?;
             check!(overflow.is_empty(), "the licence confirmation at 375 px: {overflow:?}");
-            screenshot(&browser, "licence-deactivate-confirm-375").await?;
+            screenshot(&browser, "licence-deactivate-confirm-375", "h1").await?;
             // An unknown address in the browser: a page in Dutch with a way back.
             browser.client.goto(&app.url("/bestaat-niet")).await?;
             check!(browser.text("h1").await? == "Niet gevonden", "the not-found page");
-            screenshot(&browser, "not-found-375").await?;
+            screenshot(&browser, "not-found-375", "h1").await?;
             Ok(())
         }
         .await;
