@@ -76,12 +76,37 @@ pub fn parse_feed_name(name: &str) -> Option<AdministrationId> {
     (id > 0 && name == feed_name(AdministrationId(id))).then_some(AdministrationId(id))
 }
 
-/// The paste-ready Power Query M for a feed URL (see powerbi-feed.md).
+/// The paste-ready Power Query M for a feed URL: the plain import (see powerbi-feed.md). It works
+/// as pasted, without parameters; [`power_query_incremental_m`] is the variant for incremental refresh.
 pub fn power_query_m(feed_url: &str) -> String {
+    power_query_import_m(feed_url)
+}
+
+/// The Power Query M that imports the WorkOrders table of a feed as it is.
+pub fn power_query_import_m(feed_url: &str) -> String {
     format!(
-        "let\n    Source = OData.Feed(\"{feed_url}\", null, [Implementation=\"2.0\", ODataVersion=4, OmitValues=ODataOmitValues.Nulls]),\n    \
-         WorkOrders = Source{{[Name=\"WorkOrders\", Signature=\"table\"]}}[Data],\n    \
-         Filtered = Table.SelectRows(WorkOrders, each [ModifiedAt] >= DateTimeZone.From(RangeStart) and [ModifiedAt] < DateTimeZone.From(RangeEnd))\n\
-         in\n    Filtered"
+        "let\n    Source = {},\n    WorkOrders = {}\nin\n    WorkOrders",
+        odata_feed_call(feed_url),
+        WORK_ORDERS_STEP
+    )
+}
+
+/// The Power Query M for incremental refresh: the WorkOrders table filtered on `ModifiedAt` (every
+/// entity set has it, UTC, indexed) between `RangeStart` and `RangeEnd`, a filter that folds into the
+/// feed's URL. `RangeStart` and `RangeEnd` are Date/Time parameters the report builder creates in
+/// Power BI Desktop first (Manage Parameters); without them this M does not evaluate.
+pub fn power_query_incremental_m(feed_url: &str) -> String {
+    format!(
+        "let\n    Source = {},\n    WorkOrders = {},\n    Filtered = Table.SelectRows(WorkOrders, each [ModifiedAt] >= DateTimeZone.From(RangeStart) and [ModifiedAt] < DateTimeZone.From(RangeEnd))\nin\n    Filtered",
+        odata_feed_call(feed_url),
+        WORK_ORDERS_STEP
+    )
+}
+
+const WORK_ORDERS_STEP: &str = "Source{[Name=\"WorkOrders\", Signature=\"table\"]}[Data]";
+
+fn odata_feed_call(feed_url: &str) -> String {
+    format!(
+        "OData.Feed(\"{feed_url}\", null, [Implementation=\"2.0\", ODataVersion=4, OmitValues=ODataOmitValues.Nulls])"
     )
 }

@@ -149,6 +149,12 @@ pub fn router(state: AppState) -> Router {
         .merge(odata::router())
         .merge(api::router())
         .merge(pages::router())
+        // An address nothing is served at: JSON for the API and the feed, a page for a browser.
+        .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            pages::localize_error_pages,
+        ))
         .layer(axum::middleware::from_fn(track_requests))
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .layer(compression())

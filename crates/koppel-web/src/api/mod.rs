@@ -146,13 +146,8 @@ pub fn router() -> Router<AppState> {
     }
     router
         .route("/api/v1/openapi.json", axum::routing::get(openapi_json))
-        .fallback(|| async {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                "no such endpoint; see /api/v1/openapi.json",
-            )
-        })
+        // An unknown address under /api answers the envelope's "not_found" from the app's one
+        // fallback (`pages::not_found`), which also serves browsers their not-found page.
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,

@@ -93,6 +93,58 @@ impl MessagePage {
     }
 }
 
+/// An error page whose language is the visitor's: a page that fails before it knows who is
+/// visiting (a store failure, a failure on our side) is rendered again in that language by
+/// [`super::errors::localize_error_pages`], which finds this marker on the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorPage {
+    /// 404 of a page or administration that does not exist or is not the visitor's.
+    NotFound,
+    /// 404 of an address that is no page at all.
+    UnknownAddress,
+    /// 405: a method the address does not take (other than a GET, which leads to the page).
+    MethodNotAllowed,
+    /// 500: something failed on our side.
+    Internal,
+}
+
+impl ErrorPage {
+    /// The page in a language, with a way back to the start page, marked for
+    /// [`super::errors::localize_error_pages`].
+    pub fn render(self, lang: Lang) -> Response {
+        let m = lang.messages();
+        let (status, title, text, back) = match self {
+            ErrorPage::NotFound => (
+                StatusCode::NOT_FOUND,
+                m.not_found_title,
+                m.not_found_text,
+                m.back_to_settings,
+            ),
+            ErrorPage::UnknownAddress => (
+                StatusCode::NOT_FOUND,
+                m.not_found_title,
+                m.error_page_not_found_text,
+                m.error_back_home,
+            ),
+            ErrorPage::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                m.method_not_allowed_title,
+                m.method_not_allowed_text,
+                m.error_back_home,
+            ),
+            ErrorPage::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                m.server_error_title,
+                m.server_error_text,
+                m.error_back_home,
+            ),
+        };
+        let mut response = MessagePage::render_in(lang, status, title, text, Some(("/".to_string(), back.to_string())));
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         match self {
@@ -101,11 +153,7 @@ impl IntoResponse for PageError {
                 let location = format!("/login?next={}", encode_component(&next));
                 redirect(&location)
             }
-            PageError::NotFound(lang) => {
-                let m = lang.messages();
-                let link = Some(("/".to_string(), m.back_to_settings.to_string()));
-                MessagePage::render_in(lang, StatusCode::NOT_FOUND, m.not_found_title, m.not_found_text, link)
-            }
+            PageError::NotFound(lang) => ErrorPage::NotFound.render(lang),
             PageError::FormExpired(lang) => {
                 let m = lang.messages();
                 let link = Some(("/".to_string(), m.back_to_settings.to_string()));
@@ -122,21 +170,8 @@ impl IntoResponse for PageError {
                     link,
                 )
             }
-            PageError::Internal => {
-                // The language is unknown here, so the page says it in both.
-                let text = format!(
-                    "{} / {}",
-                    Lang::Nl.messages().server_error_text,
-                    Lang::En.messages().server_error_text
-                );
-                MessagePage::render_in(
-                    Lang::Nl,
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    Lang::Nl.messages().server_error_title,
-                    &text,
-                    None,
-                )
-            }
+            // The language is not known here; the answer is rendered again in the visitor's.
+            PageError::Internal => ErrorPage::Internal.render(Lang::Nl),
         }
     }
 }

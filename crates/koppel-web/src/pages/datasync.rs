@@ -3,13 +3,18 @@
 //!
 //! Forms follow POST-redirect-GET with a CSRF token, except creating a feed token: its secret is
 //! shown once, on the answer to the POST itself, and never stored where a redirect could fetch it.
+//! A full resync and revoking a token are reached through a confirmation page (GET) that says
+//! what they cost or stop; its danger button posts the form.
 
+use super::confirm::Confirmation;
 use super::context::{Layout, Nav, form};
 use super::i18n::fill;
 use super::path::{AdministrationPage, FeedTokenPage, PagePath};
 use super::runs::{RunView, view};
 use super::settings::datasync_gates;
-use super::{Context, Flash, FormData, PageError, Visitor, html, redirect_with_flash, redirect_with_flash_about};
+use super::{
+    Context, Flash, FormData, PageError, Visitor, html, redirect, redirect_with_flash, redirect_with_flash_about,
+};
 use crate::AppState;
 use crate::external::ExternalBase;
 use askama::Template;
@@ -57,10 +62,18 @@ struct DatasyncPage {
     older: Option<String>,
     feed_url: String,
     feed_user: String,
-    power_query: String,
+    power_query_import: String,
+    power_query_incremental: String,
     tokens: Vec<TokenView>,
-    new_token: Option<String>,
+    new_token: Option<NewToken>,
     token_error: Option<&'static str>,
+}
+
+/// A token just created: its name and its secret, shown on this one answer only.
+pub struct NewToken {
+    /// "Nieuw feedtoken Power BI Desktop".
+    pub label: String,
+    pub secret: String,
 }
 
 /// `GET /a/{id}/settings/datasync`.
@@ -81,7 +94,7 @@ async fn render(
     context: &Context,
     external: &ExternalBase,
     before: Option<i64>,
-    new_token: Option<String>,
+    new_token: Option<NewToken>,
     token_error: Option<&'static str>,
 ) -> Result<Response, PageError> {
     let m = context.m();
@@ -168,7 +181,8 @@ async fn render(
         running,
         history,
         older,
-        power_query: koppel_datasync::power_query_m(&feed_url),
+        power_query_import: koppel_datasync::power_query_import_m(&feed_url),
+        power_query_incremental: koppel_datasync::power_query_incremental_m(&feed_url),
         feed_url,
         feed_user: koppel_datasync::feed_name(administration),
         tokens,
@@ -248,6 +262,59 @@ pub async fn sync_now(
     })
 }
 
+/// `GET …/settings/datasync/full-resync`: what a full resync costs, before it is started.
+pub async fn confirm_full_resync(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    PagePath(path): PagePath<AdministrationPage>,
+) -> Result<Response, PageError> {
+    let context = Context::enter(&state, visitor, path.administration).await?;
+    let m = context.m();
+    context.require(Nav::Datasync, m.datasync_title, PATH, datasync_gates(&context))?;
+    let base = context.base();
+    Ok(Confirmation {
+        page: context.layout(Nav::Datasync, m.ds_full_resync_title, PATH),
+        paragraphs: vec![m.ds_full_resync_cost.to_string()],
+        action: format!("{base}{PATH}/sync"),
+        hidden: vec![("full", "1".to_string())],
+        confirm: m.ds_full_resync_confirm.to_string(),
+        cancel: format!("{base}{PATH}"),
+    }
+    .render())
+}
+
+/// `GET …/settings/datasync/tokens/{token}/revoke`: what revoking a token stops, before it is revoked.
+pub async fn confirm_revoke_token(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    PagePath(path): PagePath<FeedTokenPage>,
+) -> Result<Response, PageError> {
+    let lang = visitor.lang;
+    let context = Context::enter(&state, visitor, path.administration).await?;
+    let m = context.m();
+    context.require(Nav::Datasync, m.datasync_title, PATH, datasync_gates(&context))?;
+    let token = FeedTokenId(path.token);
+    let base = context.base();
+    let found = koppel_datasync::tokens::list(&state.store, context.administration.id)
+        .await?
+        .into_iter()
+        .find(|t| t.id == token)
+        .ok_or(PageError::NotFound(lang))?;
+    if found.revoked_at.is_some() {
+        // Nothing left to confirm: the list says it is revoked.
+        return Ok(redirect(&format!("{base}{PATH}")));
+    }
+    Ok(Confirmation {
+        page: context.layout(Nav::Datasync, &fill(m.ds_token_revoke_title, &[&found.name]), PATH),
+        paragraphs: vec![m.ds_token_revoke_text.to_string()],
+        action: format!("{base}{PATH}/tokens/{}/revoke", token.0),
+        hidden: Vec::new(),
+        confirm: m.ds_token_revoke_confirm.to_string(),
+        cancel: format!("{base}{PATH}#ds-tokens"),
+    }
+    .render())
+}
+
 /// `POST …/settings/datasync/tokens`: creates a token and shows its secret once.
 pub async fn create_token(
     State(state): State<AppState>,
@@ -269,7 +336,13 @@ pub async fn create_token(
     )
     .await
     {
-        Ok((_, secret)) => render(&state, &context, &external, None, Some(secret), None).await,
+        Ok((token, secret)) => {
+            let new_token = NewToken {
+                label: fill(context.m().ds_token_new_label, &[&token.name]),
+                secret,
+            };
+            render(&state, &context, &external, None, Some(new_token), None).await
+        }
         Err(StoreError::Invalid(_)) => {
             let m = context.m();
             render(&state, &context, &external, None, None, Some(m.ds_token_name_invalid)).await

@@ -432,7 +432,7 @@ catalogue! {
     user_email_taken: "Er bestaat al een gebruiker met e-mailadres {}.", "A user with e-mail address {} already exists.";
     user_invalid: "Controleer de gegevens: {}", "Check the details: {}";
     // Licences.
-    licences_title: "Licentiebeheer", "Licence Manager";
+    licences_title: "Licentie Manager", "Licence Manager";
     licences_intro: "De power-ups van deze omgeving. Er is geen betaalstap: activeren en deactiveren wordt vastgelegd in het auditlog.",
         "The power-ups of this environment. There is no payment step: activating and deactivating is recorded in the audit log.";
     column_power_up: "Power-up", "Power-up";
@@ -529,6 +529,51 @@ catalogue! {
     // ===== end AccountView page =====
 
     // ===== Data Sync, Power BI panel, licences, confirmations, error pages (new keys go here) =====
+    ds_autosync_state_on: "Aan", "On";
+    ds_autosync_state_off: "Uit", "Off";
+    ds_manual_title: "Handmatig synchroniseren", "Sync manually";
+    ds_manual_hint: "Je kunt nog steeds handmatig synchroniseren wanneer je direct actuele gegevens nodig hebt.",
+        "You can still sync manually when you need up-to-date data right away.";
+    ds_full_resync_hint: "Alleen nodig als de gegevens in Power BI niet kloppen. Je ziet eerst wat het kost en bevestigt dan.",
+        "Only needed when the data in Power BI is not right. You first see what it costs, then confirm.";
+    ds_full_resync_title: "Alles opnieuw synchroniseren?", "Full resync?";
+    ds_full_resync_confirm: "Ja, alles opnieuw synchroniseren", "Yes, resync everything";
+    confirm_cancel: "Annuleren", "Cancel";
+    ds_token_revoke_title: "Feedtoken {} intrekken", "Revoke feed token {}";
+    ds_token_revoke_text: "Power BI kan dan niet meer verversen met dit token: elke vernieuwing die het gebruikt, wordt geweigerd met de melding dat het token is ingetrokken. Wil je blijven vernieuwen, maak dan eerst een nieuw token aan en vul dat in Power BI in. Intrekken kan niet ongedaan worden gemaakt; er worden geen gegevens verwijderd.",
+        "Power BI can then no longer refresh with this token: every refresh that uses it is refused with the message that the token was revoked. To keep refreshing, first create a new token and enter it in Power BI. Revoking cannot be undone; no data is deleted.";
+    ds_token_revoke_confirm: "Ja, token intrekken", "Yes, revoke the token";
+    ds_token_password: "Wachtwoord", "Password";
+    ds_token_password_hint: "Het wachtwoord is een feedtoken: maak er hieronder een aan. Het wordt maar één keer getoond.",
+        "The password is a feed token: create one below. It is shown only once.";
+    ds_token_new_label: "Nieuw feedtoken {}", "New feed token {}";
+    copy: "Kopiëren", "Copy";
+    copied: "Gekopieerd", "Copied";
+    copy_failed: "Kopiëren lukte niet: selecteer de tekst en kopieer hem met Ctrl+C.", "Copying failed: select the text and copy it with Ctrl+C.";
+    ds_m_title: "Power Query (M)", "Power Query (M)";
+    ds_m_help: "Plak een van deze query's in Power BI Desktop via Gegevens ophalen → Lege query → Geavanceerde editor. Zet geldkolommen daarna op Vast decimaal getal.",
+        "Paste one of these queries in Power BI Desktop via Get Data → Blank query → Advanced Editor. Then set money columns to Fixed Decimal Number.";
+    ds_m_import_title: "Gewoon importeren", "Plain import";
+    ds_m_import_help: "Importeert de tabel WorkOrders in zijn geheel; werkt zoals hij is.", "Imports the WorkOrders table as a whole; works as it is.";
+    ds_m_incremental_title: "Incrementeel vernieuwen", "Incremental refresh";
+    ds_m_incremental_help: "RangeStart en RangeEnd zijn parameters die je eerst zelf maakt in Power BI Desktop: Start → Parameters beheren (Manage Parameters) → Nieuw, type Datum/tijd (Date/Time), één met de naam RangeStart en één met de naam RangeEnd. Pas daarna werkt deze M; stel dan op de tabel incrementeel vernieuwen in.",
+        "RangeStart and RangeEnd are parameters you must create first in Power BI Desktop: Home → Manage Parameters → New, type Date/Time, one named RangeStart and one named RangeEnd. Only then does this M work; then set up incremental refresh on the table.";
+    licence_deactivate_title: "{} deactiveren", "Deactivate {}";
+    licence_deactivate_power_bi: "Data Sync stopt voor alle administraties en Power BI kan dan niet meer verversen: de feed weigert elke vernieuwing met de melding dat de licentie niet actief is. Autosync en Nu synchroniseren werken niet meer.",
+        "Data Sync stops for every administration and Power BI can then no longer refresh: the feed refuses every refresh with the message that the licence is not active. Autosync and Sync now stop working.";
+    licence_deactivate_sub_administrations: "Instellingen synchroniseren naar subadministraties stopt, en er kunnen geen subadministraties meer worden aangemaakt. Bestaande subadministraties blijven bestaan en bruikbaar.",
+        "Syncing settings to sub-administrations stops, and no more sub-administrations can be created. Existing sub-administrations stay and remain usable.";
+    licence_deactivate_accountview: "De AccountView-koppeling stopt: er wordt niet meer geïmporteerd uit AccountView en er worden geen werkbonnen meer geëxporteerd. De verbinding en de instellingen blijven bewaard.",
+        "The AccountView integration stops: nothing is imported from AccountView any more and no work orders are exported. The connection and the settings are kept.";
+    licence_deactivate_no_data: "Er worden geen gegevens verwijderd: activeer je de power-up later weer, dan werkt alles zoals voorheen.",
+        "No data is deleted: when you activate the power-up again later, everything works as before.";
+    licence_deactivate_confirm: "Ja, deactiveren", "Yes, deactivate";
+    method_not_allowed_title: "Dit adres opent geen pagina", "This address does not open a page";
+    method_not_allowed_text: "Dit adres werkt alleen vanuit een formulier op een pagina van Koppel.",
+        "This address only works from a form on a page of Koppel.";
+    error_page_not_found_text: "Deze pagina bestaat niet (meer). Controleer het adres, of ga terug naar de startpagina.",
+        "This page does not exist (any more). Check the address, or go back to the start page.";
+    error_back_home: "Naar de startpagina", "Go to the start page";
     // ===== end Data Sync =====
 
     // ===== Runs, times, settings sync (new keys go here) =====

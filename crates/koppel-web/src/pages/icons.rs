@@ -68,8 +68,9 @@ pub fn svg(name: &str) -> &'static str {
     }
 }
 
-/// Koppel's mark: two links of a chain, coupled ("koppelen"), in the brand colours.
-pub const LOGO: &str = r##"<svg class="logo" aria-hidden="true" focusable="false" viewBox="0 0 32 32" width="28" height="28"><rect width="32" height="32" rx="7" fill="#0b5cad"/><rect x="5" y="11" width="14" height="10" rx="5" fill="none" stroke="#fff" stroke-width="2.6"/><rect x="13" y="11" width="14" height="10" rx="5" fill="none" stroke="#9cd0ff" stroke-width="2.6"/></svg>"##;
+/// Koppel's mark: a white "K" on the brand blue, the same drawing as the favicon
+/// (`assets/favicon.svg`, `assets/favicon.ico`).
+pub const LOGO: &str = r##"<svg class="logo" aria-hidden="true" focusable="false" viewBox="0 0 32 32" width="28" height="28"><rect width="32" height="32" rx="7" fill="#0b5cad"/><path d="M11 8v16M22 8l-9 8 9 8" fill="none" stroke="#fff" stroke-width="3.5" stroke-linecap="round" stroke-linejoin="round"/></svg>"##;
 
 /// The names [`svg`] knows.
 #[cfg(test)]

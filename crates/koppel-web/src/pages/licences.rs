@@ -1,6 +1,8 @@
-//! The Licence Manager: the environment's power-ups with their state; activating and deactivating
-//! (there is no payment step; the store records who did it in the audit log).
+//! The Licence Manager ("Licentie Manager"): the environment's power-ups with their state;
+//! activating and deactivating (there is no payment step; the store records who did it in the
+//! audit log). Deactivating goes through a confirmation that says what stops.
 
+use super::confirm::Confirmation;
 use super::context::{Layout, Nav, form, power_up_name};
 use super::i18n::fill;
 use super::path::{AdministrationPage, LicencePage, PagePath};
@@ -87,6 +89,38 @@ pub async fn list(
         rows,
     };
     Ok(html(StatusCode::OK, page.render()))
+}
+
+/// `GET …/settings/licences/{power_up}/deactivate`: what stops when the power-up is deactivated.
+pub async fn confirm_deactivate(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    PagePath(path): PagePath<LicencePage>,
+) -> Result<Response, PageError> {
+    let lang = visitor.lang;
+    let context = Context::enter(&state, visitor, path.administration).await?;
+    let m = context.m();
+    context.require(Nav::Licences, m.licences_title, PATH, gates(&context))?;
+    let power_up = PowerUp::parse(&path.power_up).ok_or(PageError::NotFound(lang))?;
+    let base = context.base();
+    let stops = match power_up {
+        PowerUp::PowerBi => m.licence_deactivate_power_bi,
+        PowerUp::SubAdministrations => m.licence_deactivate_sub_administrations,
+        PowerUp::Accountview => m.licence_deactivate_accountview,
+    };
+    Ok(Confirmation {
+        page: context.layout(
+            Nav::Licences,
+            &fill(m.licence_deactivate_title, &[power_up_name(m, power_up)]),
+            PATH,
+        ),
+        paragraphs: vec![stops.to_string(), m.licence_deactivate_no_data.to_string()],
+        action: format!("{base}{PATH}/{}", power_up.as_str()),
+        hidden: vec![("state", "inactive".to_string())],
+        confirm: m.licence_deactivate_confirm.to_string(),
+        cancel: format!("{base}{PATH}"),
+    }
+    .render())
 }
 
 /// `POST …/settings/licences/{power_up}` with `state=active|inactive`.

@@ -7,8 +7,10 @@
 
 mod accountview;
 mod administrations;
+mod confirm;
 mod context;
 mod datasync;
+mod errors;
 mod flash;
 pub mod i18n;
 pub(crate) mod icons;
@@ -26,6 +28,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 pub(crate) use context::{Context, FormData, PageError, Visitor, redirect};
+pub(crate) use errors::{localize_error_pages, not_found};
 pub(crate) use flash::{Flash, redirect_with_flash, redirect_with_flash_about};
 
 /// The back office's routes.
@@ -76,8 +79,12 @@ pub fn router() -> Router<AppState> {
             post(datasync::create_token),
         )
         .route(
+            "/a/{administration}/settings/datasync/full-resync",
+            get(datasync::confirm_full_resync),
+        )
+        .route(
             "/a/{administration}/settings/datasync/tokens/{token}/revoke",
-            post(datasync::revoke_token),
+            get(datasync::confirm_revoke_token).post(datasync::revoke_token),
         )
         .route(
             "/a/{administration}/settings/administrations",
@@ -108,12 +115,21 @@ pub fn router() -> Router<AppState> {
             "/a/{administration}/settings/licences/{power_up}",
             post(licences::change),
         )
+        .route(
+            "/a/{administration}/settings/licences/{power_up}/deactivate",
+            get(licences::confirm_deactivate),
+        )
         .route("/a/{administration}/runs", get(runs::list))
         .route("/a/{administration}/runs/{run}", get(runs::detail))
         .route("/assets/koppel.css", get(stylesheet))
         .route("/assets/run-progress.js", get(run_progress_script))
         .route("/assets/checkboxes.js", get(checkboxes_script))
         .route("/assets/shell.js", get(shell_script))
+        .route("/assets/copy.js", get(copy_script))
+        .route("/assets/favicon.svg", get(favicon))
+        .route("/favicon.ico", get(favicon_ico))
+        // Set after every route above, which it applies to (the API and the feed have their own).
+        .method_not_allowed_fallback(errors::method_not_allowed)
         .layer(axum::middleware::from_fn(clear_shown_flash))
         .layer(axum::middleware::from_fn(security_headers))
 }
@@ -177,6 +193,27 @@ async fn checkboxes_script() -> Response {
 
 async fn shell_script() -> Response {
     asset("text/javascript; charset=utf-8", include_str!("../../assets/shell.js"))
+}
+
+async fn copy_script() -> Response {
+    asset("text/javascript; charset=utf-8", include_str!("../../assets/copy.js"))
+}
+
+/// The favicon: Koppel's "K" as SVG (the layout's `<link rel="icon">`), and the same drawing as a
+/// 32×32 icon at `/favicon.ico`, which browsers ask for on their own.
+async fn favicon() -> Response {
+    asset("image/svg+xml", include_str!("../../assets/favicon.svg"))
+}
+
+async fn favicon_ico() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("image/x-icon")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400")),
+        ],
+        &include_bytes!("../../assets/favicon.ico")[..],
+    )
+        .into_response()
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {

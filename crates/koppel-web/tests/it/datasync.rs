@@ -4,6 +4,7 @@
 use koppel_domain::licence::{LicenceState, PowerUp};
 use koppel_store::platform::Actor;
 use koppel_test_support::TestApp;
+use koppel_web::pages::i18n::NL;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -106,6 +107,21 @@ async fn the_data_sync_page_saves_autosync_starts_syncs_and_manages_tokens() {
         assert!(page.body.contains("Autosync") && page.body.contains("Nu synchroniseren"));
         assert!(page.body.contains(&format!("/odata/v4/koppel-{}/", fixture.sub1)));
         assert!(page.body.contains("OData.Feed("));
+        // The help page's words: Autosync is a switch, Opslaan saves it, the history and the hint.
+        assert!(
+            page.body
+                .contains(r#"<input type="checkbox" role="switch" class="switch" id="autosync" name="autosync""#),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains(r#"<span class="when-off">Uit</span>"#));
+        assert!(page.body.contains(r#"id="autosync-save">Opslaan</button>"#));
+        assert!(page.body.contains(">Synchronisatiegeschiedenis</h2>"));
+        assert!(
+            page.body
+                .contains("Je kunt nog steeds handmatig synchroniseren wanneer je direct actuele gegevens nodig hebt.")
+        );
+        assert!(page.body.contains(r#"class="primary" id="sync-now""#));
 
         let saved = client
             .post(
@@ -116,7 +132,7 @@ async fn the_data_sync_page_saves_autosync_starts_syncs_and_manages_tokens() {
         assert_eq!(saved.status, StatusCode::SEE_OTHER);
         let page = client.get(&path).await;
         assert!(page.body.contains("Autosync staat aan"), "{}", page.body);
-        assert!(page.body.contains("checked"));
+        assert!(page.body.contains(r#"aria-describedby="autosync-help" checked>"#));
         assert!(
             koppel_datasync::state::read(app.database.store(), fixture.sub1)
                 .await
@@ -137,6 +153,40 @@ async fn the_data_sync_page_saves_autosync_starts_syncs_and_manages_tokens() {
         assert!(page.body.contains("Er loopt een synchronisatie"), "{}", page.body);
         assert!(page.body.contains("id=\"sync-history\""));
 
+        // A full resync is a link to a confirmation that says what it costs; its button posts.
+        assert!(
+            page.body
+                .contains(&format!(r#"id="full-resync" href="{path}/full-resync""#))
+        );
+        let confirm = client.get(&format!("{path}/full-resync")).await;
+        assert_eq!(confirm.status, StatusCode::OK, "{}", confirm.body);
+        assert!(
+            confirm.body.contains("<h1>Alles opnieuw synchroniseren?</h1>"),
+            "{}",
+            confirm.body
+        );
+        assert!(confirm.body.contains(NL.ds_full_resync_cost));
+        assert!(
+            confirm
+                .body
+                .contains(&format!(r#"<form method="post" action="{path}/sync""#))
+        );
+        assert!(confirm.body.contains(r#"<input type="hidden" name="full" value="1">"#));
+        assert!(
+            confirm
+                .body
+                .contains(r#"class="danger" id="confirm-submit">Ja, alles opnieuw synchroniseren</button>"#)
+        );
+        assert!(
+            confirm
+                .body
+                .contains(&format!(r#"href="{path}" id="confirm-cancel">Annuleren</a>"#))
+        );
+        let full = client
+            .post(&format!("{path}/sync"), &[("csrf", &confirm.csrf()), ("full", "1")])
+            .await;
+        assert_eq!(full.location, Some(location.clone()), "joins the running sync");
+
         let created = client
             .post(
                 &format!("{path}/tokens"),
@@ -149,13 +199,116 @@ async fn the_data_sync_page_saves_autosync_starts_syncs_and_manages_tokens() {
             .await
             .unwrap()[0]
             .id;
+        // Revoking confirms first: a page that says what stops, a danger button and a way back.
+        let confirm = client.get(&format!("{path}/tokens/{token}/revoke")).await;
+        assert_eq!(confirm.status, StatusCode::OK, "{}", confirm.body);
+        assert!(
+            confirm.body.contains("Feedtoken Power BI Desktop intrekken"),
+            "{}",
+            confirm.body
+        );
+        assert!(
+            confirm
+                .body
+                .contains("Power BI kan dan niet meer verversen met dit token")
+        );
+        assert!(
+            confirm
+                .body
+                .contains(&format!(r#"<form method="post" action="{path}/tokens/{token}/revoke""#))
+        );
+        assert!(
+            confirm
+                .body
+                .contains(r#"class="danger" id="confirm-submit">Ja, token intrekken</button>"#)
+        );
+        assert!(confirm.body.contains(&format!(
+            r##"href="{path}#ds-tokens" id="confirm-cancel">Annuleren</a>"##
+        )));
+        assert!(
+            koppel_datasync::tokens::list(app.database.store(), fixture.sub1)
+                .await
+                .unwrap()[0]
+                .revoked_at
+                .is_none(),
+            "opening the confirmation revokes nothing"
+        );
         let revoked = client
-            .post(&format!("{path}/tokens/{token}/revoke"), &[("csrf", &page.csrf())])
+            .post(&format!("{path}/tokens/{token}/revoke"), &[("csrf", &confirm.csrf())])
             .await;
         assert_eq!(revoked.status, StatusCode::SEE_OTHER);
         let page = client.get(&path).await;
         assert!(page.body.contains("is ingetrokken"), "{}", page.body);
         assert!(!page.body.contains("kpf_"), "the secret is never shown again");
+        // A revoked token has nothing left to confirm.
+        let again = client.get(&format!("{path}/tokens/{token}/revoke")).await;
+        assert_eq!(again.status, StatusCode::SEE_OTHER);
+        assert_eq!(again.location.as_deref(), Some(path.as_str()));
+        drop(client);
+        app
+    })
+    .await;
+}
+
+/// What the page's `<code id="…">` holds, as text.
+fn code_block(body: &str, id: &str) -> String {
+    let open = format!("<code id=\"{id}\">");
+    let start = body.find(&open).unwrap_or_else(|| panic!("no {open} on the page")) + open.len();
+    let end = start + body[start..].find("</code>").unwrap();
+    body[start..end]
+        .replace("&#34;", "\"")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&#60;", "<")
+        .replace("&gt;", ">")
+        .replace("&#62;", ">")
+        .replace("&#38;", "&")
+        .replace("&amp;", "&")
+}
+
+/// The README's Power Query M is the page's, word for word (with the page's feed URL in the
+/// README's placeholder), so the two cannot drift apart.
+#[tokio::test]
+async fn the_readme_shows_the_same_power_query_m_as_the_page() {
+    TestApp::on_every_backend(|app| async move {
+        let fixture = app.fixture.clone();
+        let mut client = crate::pages::PageClient::new(&app);
+        client.log_in(&fixture.admin).await;
+        let page = client.get(&format!("/a/{}/settings/datasync", fixture.sub1)).await;
+        assert_eq!(page.status, StatusCode::OK);
+        let feed_url = app.url(&format!("/odata/v4/koppel-{}/", fixture.sub1));
+        let on_page: Vec<String> = ["m-import", "m-incremental"]
+            .iter()
+            .map(|id| code_block(&page.body, id).replace(&feed_url, "https://<host>/odata/v4/koppel-<id>/"))
+            .collect();
+        assert!(
+            on_page[0].contains("OData.Feed(\"https://<host>/odata/v4/koppel-<id>/\""),
+            "{}",
+            on_page[0]
+        );
+        assert!(
+            !on_page[0].contains("RangeStart"),
+            "the plain import needs no parameters"
+        );
+        assert!(on_page[1].contains("DateTimeZone.From(RangeStart)"), "{}", on_page[1]);
+        // The incremental variant says that RangeStart and RangeEnd must be created first.
+        assert!(
+            page.body
+                .contains("RangeStart en RangeEnd zijn parameters die je eerst zelf maakt in Power BI Desktop")
+        );
+        assert!(
+            page.body.contains("Parameters beheren (Manage Parameters)")
+                && page.body.contains("Datum/tijd (Date/Time)")
+        );
+
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+        let in_readme: Vec<String> = readme
+            .split("```powerquery\n")
+            .skip(1)
+            .map(|block| block.split("\n```").next().unwrap().to_string())
+            .collect();
+        assert_eq!(in_readme, on_page, "README.md and the Data Sync page show different M");
         drop(client);
         app
     })

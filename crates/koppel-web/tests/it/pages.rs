@@ -181,6 +181,8 @@ async fn every_page_renders_in_both_languages() {
             format!("/a/{main}/settings/users"),
             format!("/a/{main}/settings/users/{}", fixture.user.id),
             format!("/a/{main}/settings/licences"),
+            format!("/a/{main}/settings/licences/power_bi/deactivate"),
+            format!("/a/{main}/settings/datasync/full-resync"),
             format!("/a/{main}/runs"),
             format!("/a/{}/settings/administrations", fixture.sub1),
         ];
@@ -410,4 +412,95 @@ async fn licences_are_switched_and_audited() {
         app
     })
     .await;
+}
+
+/// Deactivating a power-up confirms first, saying what stops and that no data is deleted.
+#[tokio::test]
+async fn deactivating_a_licence_confirms_first_saying_what_stops() {
+    use koppel_domain::licence::LicenceState;
+    TestApp::on_every_backend(|app| async move {
+        let fixture = app.fixture.clone();
+        let mut client = PageClient::new(&app);
+        client.log_in(&fixture.admin).await;
+        let path = format!("/a/{}/settings/licences", fixture.main);
+        let list = client.get(&path).await;
+        assert_eq!(list.status, StatusCode::OK);
+        assert!(list.body.contains("<h1>Licentie Manager</h1>"), "{}", list.body);
+        // Deactivating is a link to the confirmation, not a form that acts at once.
+        assert!(list.body.contains(&format!(
+            r#"id="deactivate-power_bi" href="{path}/power_bi/deactivate""#
+        )));
+        assert!(!list.body.contains(r#"name="state" value="inactive""#));
+        for (code, stops) in [
+            ("power_bi", NL.licence_deactivate_power_bi),
+            ("sub_administrations", NL.licence_deactivate_sub_administrations),
+        ] {
+            let confirm = client.get(&format!("{path}/{code}/deactivate")).await;
+            assert_eq!(confirm.status, StatusCode::OK, "{code}");
+            assert!(confirm.body.contains(stops), "{code}: {}", confirm.body);
+            assert!(confirm.body.contains(NL.licence_deactivate_no_data), "{code}");
+            assert!(
+                confirm
+                    .body
+                    .contains(&format!(r#"<form method="post" action="{path}/{code}""#))
+            );
+            assert!(
+                confirm
+                    .body
+                    .contains(r#"<input type="hidden" name="state" value="inactive">"#)
+            );
+            assert!(
+                confirm
+                    .body
+                    .contains(r#"class="danger" id="confirm-submit">Ja, deactiveren</button>"#)
+            );
+            assert!(
+                confirm
+                    .body
+                    .contains(&format!(r#"href="{path}" id="confirm-cancel">Annuleren</a>"#))
+            );
+        }
+        let confirm = client.get(&format!("{path}/power_bi/deactivate")).await;
+        assert!(confirm.body.contains("Power BI kan dan niet meer verversen"));
+        assert!(
+            confirm.body.contains("<h1>Power BI (Data Sync) deactiveren</h1>"),
+            "{}",
+            confirm.body
+        );
+        let store = app.database.store();
+        assert_eq!(
+            power_bi_state(store, fixture.environment).await,
+            LicenceState::Active,
+            "opening the confirmation changes nothing"
+        );
+        let unknown = client.get(&format!("{path}/nonsense/deactivate")).await;
+        assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+        let done = client
+            .post(
+                &format!("{path}/power_bi"),
+                &[("csrf", &confirm.csrf()), ("state", "inactive")],
+            )
+            .await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER);
+        assert_eq!(power_bi_state(store, fixture.environment).await, LicenceState::Inactive);
+        let list = client.get(&path).await;
+        assert!(list.body.contains("Er zijn geen gegevens verwijderd"), "{}", list.body);
+        drop(client);
+        app
+    })
+    .await;
+}
+
+async fn power_bi_state(
+    store: &koppel_store::Store,
+    environment: koppel_domain::EnvironmentId,
+) -> koppel_domain::licence::LicenceState {
+    store
+        .licences(environment)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|l| l.power_up == koppel_domain::licence::PowerUp::PowerBi)
+        .unwrap()
+        .state
 }

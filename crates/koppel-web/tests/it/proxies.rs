@@ -173,7 +173,7 @@ async fn public_url_wins_in_the_feed_the_page_the_m_text_and_the_allowed_origin(
         let path = format!("/a/{}/settings/datasync", fixture.sub1);
         let page = client.get(&path).await;
         assert_eq!(page.status, StatusCode::OK);
-        assert!(page.body.contains(&format!(">{root}<")), "the feed URL");
+        assert!(page.body.contains(&format!("value=\"{root}\"")), "the feed URL");
         assert!(
             page.body.contains(&format!("OData.Feed(&#34;{root}&#34;"))
                 || page.body.contains(&format!("OData.Feed(&quot;{root}&quot;")),
