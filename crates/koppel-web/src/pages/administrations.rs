@@ -71,7 +71,7 @@ async fn render_list(
     let rows = administrations
         .into_iter()
         .map(|administration| Row {
-            created: context.lang().date(administration.created_at.date_naive()),
+            created: context.lang().date(super::i18n::local_date(administration.created_at)),
             menu_label: fill(m.actions_menu, &[&administration.name]),
             administration,
         })

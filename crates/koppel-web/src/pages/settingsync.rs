@@ -138,12 +138,15 @@ async fn render_select(
     let lang = context.lang();
     let source = context.administration.id;
     let statuses = targets(&state.store, source).await.map_err(sync_store_error)?;
+    let now = state.store.now();
     let target_rows = statuses
         .into_iter()
         .map(|status| TargetRow {
             last: status
                 .last_synced_at
-                .map_or(m.sync_never.to_string(), |at| fill(m.sync_last, &[&lang.date_time(at)])),
+                .map_or(m.sync_never.to_string(), |at| {
+                fill(m.sync_last, &[&lang.date_time_relative(at, now)])
+            }),
             checked: chosen.is_some_and(|c| c.targets.contains(&status.target)),
             status,
         })
