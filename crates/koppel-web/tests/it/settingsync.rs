@@ -202,3 +202,56 @@ async fn refusals_say_what_is_wrong() {
     })
     .await;
 }
+
+/// Syncs `categories` of the main to `target` through the API and runs the job.
+async fn sync(app: &TestApp, admin: &str, main: AdministrationId, target: AdministrationId, categories: &[&str]) {
+    let body = json!({"targets": [target.0], "categories": categories});
+    let preview = app.settingsync_preview(admin, main, &body).await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
+    let mut confirmed = body.clone();
+    confirmed["digests"] = json!({target.to_string(): preview.body["targets"][0]["digest"]});
+    let started = app.settingsync_confirm(admin, main, &confirmed).await;
+    assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.body);
+    app.run_jobs([JobKind::SettingsSync]).await;
+}
+
+#[tokio::test]
+async fn a_synced_sub_is_no_longer_shown_as_differing() {
+    TestApp::on_every_backend(|app| async move {
+        let fixture = app.fixture.clone();
+        seed_settings(app.database.store(), fixture.main).await;
+        let admin = app.token(&fixture.admin).await;
+        let everything: Vec<&str> = koppel_settingsync::SettingsCategory::ALL.iter().map(|c| c.slug()).collect();
+        let drifted = |targets: &Json, id: AdministrationId| {
+            targets["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["target"] == json!(id.0))
+                .map(|i| i["drifted"].clone())
+        };
+        let before = app.settingsync_targets(&admin, fixture.main).await;
+        assert_eq!(drifted(&before.body, fixture.sub1), Some(json!(true)), "{}", before.body);
+        assert_eq!(drifted(&before.body, fixture.sub2), Some(json!(true)), "{}", before.body);
+        // Sub 1 receives everything, sub 2 only the forms (the main also has workflows, work
+        // types and hour types that sub 2 does not get).
+        sync(&app, &admin, fixture.main, fixture.sub1, &everything).await;
+        sync(&app, &admin, fixture.main, fixture.sub2, &["forms"]).await;
+        let after = app.settingsync_targets(&admin, fixture.main).await;
+        assert_eq!(drifted(&after.body, fixture.sub1), Some(json!(false)), "{}", after.body);
+        assert_eq!(drifted(&after.body, fixture.sub2), Some(json!(false)), "{}", after.body);
+        // A new form in the main: both differ again.
+        create(
+            app.database.store(),
+            fixture.main,
+            "forms",
+            json!({"code": "F-ZP", "name": "Zonnepanelen", "fields": []}),
+        )
+        .await;
+        let changed = app.settingsync_targets(&admin, fixture.main).await;
+        assert_eq!(drifted(&changed.body, fixture.sub1), Some(json!(true)), "{}", changed.body);
+        assert_eq!(drifted(&changed.body, fixture.sub2), Some(json!(true)), "{}", changed.body);
+        app
+    })
+    .await;
+}
