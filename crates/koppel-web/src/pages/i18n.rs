@@ -588,6 +588,54 @@ catalogue! {
     // ===== Runs, times, settings sync (new keys go here) =====
     time_today: "vandaag {}", "today {}";
     time_yesterday: "gisteren {}", "yesterday {}";
+    // Run pages: counts per kind of data.
+    count_entity: "Gegevens", "Data";
+    count_total: "Totaal", "Total";
+    count_new: "nieuw", "new";
+    count_changed: "gewijzigd", "changed";
+    count_deleted: "verwijderd", "deleted";
+    count_unchanged: "ongewijzigd", "unchanged";
+    count_skipped: "overgeslagen", "skipped";
+    count_fetched: "opgehaald", "fetched";
+    count_pages: "pagina's", "pages";
+    count_sync_no: "Synchronisatienummer", "Sync number";
+    count_full: "Alles opnieuw gesynchroniseerd", "Full resync";
+    count_rows_written: "Rijen geschreven", "Rows written";
+    count_targets_succeeded: "Subadministraties bijgewerkt", "Sub-administrations updated";
+    count_targets_failed: "Subadministraties mislukt", "Sub-administrations failed";
+    count_exported: "Geëxporteerd", "Exported";
+    count_confirmed: "Stond al in AccountView", "Already in AccountView";
+    count_failed: "Mislukt", "Failed";
+    count_pending: "Nog open", "Still open";
+    count_posts: "Verzonden naar AccountView", "Sent to AccountView";
+    count_read_backs: "Teruggelezen uit AccountView", "Read back from AccountView";
+    count_runs_pruned: "Opgeruimde taken", "Runs removed";
+    count_run_items_pruned: "Opgeruimde onderdelen", "Items removed";
+    count_jobs_pruned: "Opgeruimde opdrachten", "Jobs removed";
+    item_work_order: "Werkbon (intern nummer {})", "Work order (internal number {})";
+    entity_customers: "Klanten", "Customers";
+    entity_addresses: "Adressen", "Addresses";
+    entity_contact_persons: "Contactpersonen", "Contact persons";
+    entity_objects: "Objecten", "Objects";
+    entity_projects: "Projecten", "Projects";
+    entity_employees: "Medewerkers", "Employees";
+    entity_materials: "Materialen", "Materials";
+    entity_hour_types: "Uursoorten", "Hour types";
+    entity_work_orders: "Werkbonnen", "Work orders";
+    entity_work_order_hours: "Uren op werkbonnen", "Work order hours";
+    entity_work_order_materials: "Materialen op werkbonnen", "Work order materials";
+    entity_invoices: "Facturen", "Invoices";
+    entity_invoice_lines: "Factuurregels", "Invoice lines";
+    entity_payments: "Betalingen", "Payments";
+    entity_quotes: "Offertes", "Quotes";
+    entity_vat_codes: "Btw-codes", "VAT codes";
+    entity_ledger_accounts: "Grootboekrekeningen", "Ledger accounts";
+    entity_journals: "Dagboeken", "Journals";
+    entity_cost_centres: "Kostenplaatsen", "Cost centres";
+    entity_article_groups: "Artikelgroepen", "Article groups";
+    entity_debtors: "Debiteuren", "Debtors";
+    entity_articles: "Artikelen", "Articles";
+    entity_payment_status: "Betaalstatus", "Payment status";
     // ===== end Runs =====
 
     // ===== App shell, navigation, overview (new keys go here) =====
