@@ -47,24 +47,32 @@ fn action_message(item: &crate::ItemPlan) -> RunMessage {
         Action::Remove => ("Verwijderd", "Removed"),
         Action::Unchanged => ("Ongewijzigd", "Unchanged"),
     };
-    let changed: Vec<&str> = item.changes.iter().map(|c| c.field).collect();
-    let fields = if changed.is_empty() {
-        String::new()
-    } else {
-        format!(" ({})", changed.join(", "))
+    let fields = |dutch: bool| {
+        let changed: Vec<String> = item
+            .changes
+            .iter()
+            .map(|c| crate::field_name(c.field, dutch).to_lowercase())
+            .collect();
+        if changed.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", changed.join(", "))
+        }
     };
     RunMessage::new(
         format!(
-            "{nl}: {} {} “{}”{fields}",
+            "{nl}: {} {} “{}”{}",
             item.category.name_nl().to_lowercase(),
             item.code,
-            item.name
+            item.name,
+            fields(true)
         ),
         format!(
-            "{en}: {} {} “{}”{fields}",
+            "{en}: {} {} “{}”{}",
             item.category.name_en().to_lowercase(),
             item.code,
-            item.name
+            item.name,
+            fields(false)
         ),
     )
 }

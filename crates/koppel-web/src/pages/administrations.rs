@@ -64,7 +64,7 @@ async fn render_list(
     let create_blocked = if context.need_licence(PowerUp::SubAdministrations).is_some() {
         Some(m.create_no_licence.to_string())
     } else if subs as i64 >= capacity {
-        Some(fill(m.create_full, &[&capacity.to_string()]))
+        Some(fill(m.create_full, &[&context.lang().number(capacity)]))
     } else {
         None
     };
@@ -79,7 +79,10 @@ async fn render_list(
     let page = ListPage {
         page: context.layout(Nav::Administrations, m.administrations_title, PATH),
         rows,
-        capacity_text: fill(m.capacity_used, &[&subs.to_string(), &capacity.to_string()]),
+        capacity_text: fill(
+            m.capacity_used,
+            &[&context.lang().number(subs as i64), &context.lang().number(capacity)],
+        ),
         create_blocked,
         name: name.to_string(),
         error,
@@ -135,7 +138,7 @@ pub async fn create(
         Err(StoreError::Invalid(_)) => m.name_required.to_string(),
         Err(StoreError::Conflict { .. }) => fill(m.name_taken, &[&name]),
         Err(StoreError::Licence(LicenceError::CapacityReached { capacity })) => {
-            fill(m.create_full, &[&capacity.to_string()])
+            fill(m.create_full, &[&context.lang().number(capacity)])
         }
         Err(StoreError::Licence(_)) => m.create_no_licence.to_string(),
         Err(other) => return Err(other.into()),

@@ -402,13 +402,13 @@ catalogue! {
     deleted_administration: "Administratie {} is verwijderd.", "Administration {} has been deleted.";
     main_not_deletable: "De hoofdadministratie kan niet worden verwijderd.", "The main administration cannot be deleted.";
     // Settings sync.
-    action_sync: "Synchroniseren naar subadministraties", "Sync to sub-administrations";
-    sync_title: "Synchroniseren naar subadministraties", "Sync to sub-administrations";
-    sync_intro: "Kopieer instellingen van {} naar gekozen subadministraties. Dagelijkse gegevens (relaties, werkbonnen, facturen, offertes) worden nooit gelezen, gekopieerd of gewijzigd.",
-        "Copy settings from {} to chosen sub-administrations. Daily data (relations, work orders, invoices, quotes) is never read, copied or changed.";
-    sync_step_targets: "1. Subadministraties", "1. Sub-administrations";
-    sync_step_what: "2. Wat synchroniseren", "2. What to sync";
-    sync_step_preview: "3. Voorbeeld", "3. Preview";
+    action_sync: "Sync naar subadministraties", "Sync to sub-administrations";
+    sync_title: "Sync naar subadministraties", "Sync to sub-administrations";
+    sync_intro: "Gebruik sync om instellingen van {} zoals formulieren, workflows en sjablonen naar subadministraties te kopiëren. Sync kopieert je dagelijkse gegevens niet: klanten, werkbonnen en facturen blijven gescheiden.",
+        "Use sync to copy settings of {} such as forms, workflows and templates to sub-administrations. Sync does not copy your daily data: customers, work orders and invoices stay separate.";
+    sync_step_targets: "1. Kies de doeladministraties", "1. Choose the target administrations";
+    sync_step_what: "2. Kies wat je wilt synchroniseren", "2. Choose what to sync";
+    sync_step_preview: "3. Start de synchronisatie", "3. Start the sync";
     sync_all: "Alles", "All";
     sync_none: "Geen", "None";
     sync_last: "Laatst gesynchroniseerd: {}", "Last synced: {}";
@@ -588,6 +588,12 @@ catalogue! {
     // ===== Runs, times, settings sync (new keys go here) =====
     time_today: "vandaag {}", "today {}";
     time_yesterday: "gisteren {}", "yesterday {}";
+    // Settings sync wizard: the help page's steps.
+    sync_step_targets_help: "Selecteer de subadministraties die de update moeten ontvangen.", "Select the sub-administrations that should receive the update.";
+    sync_step_what_help: "Selecteer de instellingen die je wilt kopiëren.", "Select the settings you want to copy.";
+    sync_step_confirm_help: "Bevestig de actie en wacht tot deze is voltooid.", "Confirm the action and wait until it has finished.";
+    sync_changed: "gewijzigd", "changed";
+    sync_empty: "(leeg)", "(empty)";
     // Run pages: counts per kind of data.
     count_entity: "Gegevens", "Data";
     count_total: "Totaal", "Total";

@@ -113,6 +113,7 @@ pub fn router() -> Router<AppState> {
         .route("/assets/koppel.css", get(stylesheet))
         .route("/assets/run-progress.js", get(run_progress_script))
         .route("/assets/checkboxes.js", get(checkboxes_script))
+        .route("/assets/menu.js", get(menu_script))
         .layer(axum::middleware::from_fn(clear_shown_flash))
         .layer(axum::middleware::from_fn(security_headers))
 }
@@ -172,6 +173,10 @@ async fn checkboxes_script() -> Response {
         "text/javascript; charset=utf-8",
         include_str!("../../assets/checkboxes.js"),
     )
+}
+
+async fn menu_script() -> Response {
+    asset("text/javascript; charset=utf-8", include_str!("../../assets/menu.js"))
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
