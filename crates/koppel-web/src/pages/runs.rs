@@ -71,6 +71,7 @@ pub struct RunView {
     pub id: i64,
     /// What ran, how and when: "Data Sync · handmatig · 4 dec 14:16".
     pub title: String,
+    pub kind: String,
     pub trigger: &'static str,
     pub status: &'static str,
     pub status_code: &'static str,
@@ -457,6 +458,7 @@ pub fn view_at(lang: Lang, run: &Run, now: DateTime<Utc>) -> RunView {
     RunView {
         id: run.id.0,
         title: title(lang, run, now),
+        kind: kind_name(m, &run.kind),
         trigger: trigger_name(m, run.trigger),
         status: if run.recovering {
             m.status_recovering

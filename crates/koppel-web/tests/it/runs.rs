@@ -461,6 +461,14 @@ async fn page_in(client: &mut crate::pages::PageClient<'_>, lang: &str, path: &s
     page.body
 }
 
+/// The page's own title: `<title>` without the administration's name and Koppel's after it.
+fn title_of(html: &str) -> String {
+    let start = html.find("<title>").expect("a title") + "<title>".len();
+    let title = &html[start..start + html[start..].find("</title>").expect("a title's end")];
+    let title = title.strip_suffix(" · Koppel").unwrap_or(title);
+    title.rsplit_once(" · ").map_or(title, |(own, _)| own).to_string()
+}
+
 /// The text of the element with `id` (its first `</table>` or `</dl>` bounds it), tags removed.
 fn text_of(html: &str, id: &str, end: &str) -> String {
     let start = html.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("#{id} in {html}"));
@@ -521,7 +529,7 @@ async fn run_pages_are_titled_by_what_ran_and_show_counts_per_kind_of_data() {
         let path = format!("/a/{}/runs/{run}", fixture.sub1);
 
         let dutch = page_in(&mut client, "nl", &path).await;
-        let title = text_of(&dutch, "run-title", "</p>");
+        let title = title_of(&dutch);
         assert!(title.starts_with("Data Sync · handmatig · "), "{title}");
         assert!(!title.contains("Taak") && !title.contains("UTC"), "{title}");
         let table = text_of(&dutch, "run-counts", "</table>");
@@ -543,7 +551,7 @@ async fn run_pages_are_titled_by_what_ran_and_show_counts_per_kind_of_data() {
         assert!(history.contains(&title), "{title} in the history");
 
         let english = page_in(&mut client, "en", &path).await;
-        let title = text_of(&english, "run-title", "</p>");
+        let title = title_of(&english);
         assert!(title.starts_with("Data Sync · manual · "), "{title}");
         let table = text_of(&english, "run-counts", "</table>");
         assert_eq!(
@@ -589,7 +597,7 @@ async fn a_settings_sync_run_names_its_targets_and_items_without_raw_keys() {
         let mut client = crate::pages::PageClient::new(&app);
         client.log_in(&fixture.admin).await;
         let dutch = page_in(&mut client, "nl", &format!("/a/{}/runs/{run}", fixture.main)).await;
-        let title = text_of(&dutch, "run-title", "</p>");
+        let title = title_of(&dutch);
         assert!(title.starts_with("Instellingen synchroniseren · automatisch · "), "{title}");
         let table = text_of(&dutch, "run-counts", "</table>");
         assert_eq!(table, "Gegevens nieuw gewijzigd verwijderd ongewijzigd Totaal 2 1 0 4");

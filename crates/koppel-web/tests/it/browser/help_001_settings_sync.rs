@@ -55,6 +55,20 @@ async fn press_and_load(browser: &Browser, css: &str, key: Key) -> Outcome {
     Err(format!("pressing a key on {css} did not load a new page within 5 s").into())
 }
 
+/// Saves a screenshot of the page as it is, at 1366 and at 375 px wide, under `test-artifacts/`
+/// for people to look at (the scenario's backend is in the name).
+async fn screenshots(browser: &Browser, name: &str) -> Outcome {
+    let folder = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../test-artifacts");
+    std::fs::create_dir_all(&folder)?;
+    for (width, height) in [(1366, 900), (375, 800)] {
+        browser.client.set_window_size(width, height).await?;
+        let png = browser.client.screenshot().await?;
+        std::fs::write(folder.join(format!("{name}-{width}.png")), png)?;
+    }
+    browser.client.set_window_size(1280, 900).await?;
+    Ok(())
+}
+
 async fn script_bool(browser: &Browser, script: &str) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
     Ok(browser.client.execute(script, Vec::new()).await? == serde_json::Value::Bool(true))
 }
@@ -184,7 +198,7 @@ async fn sync_by_keyboard(browser: &Browser, words: &Words, targets: &[Administr
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     check!(status == words.succeeded, "run status: {status}");
-    let title = browser.text("#run-title").await?;
+    let title = browser.client.title().await?;
     check!(title.starts_with(words.run_title), "run title: {title}");
     check!(!title.contains("UTC"), "run title: {title}");
     Ok(())
@@ -237,11 +251,15 @@ async fn help_001_settings_sync_in_dutch_then_in_english() {
                 let state = target_state(&browser, sub).await?;
                 check!(state.contains(DUTCH.drifted), "before the sync, sub {sub}: {state}");
             }
+            let backend = format!("{:?}", store.backend()).to_lowercase();
+            screenshots(&browser, &format!("help-001-wizard-{backend}")).await?;
             // Escape closes the action menu, from the menu button and from an item in it.
             browser.click_and_load("#nav-administrations").await?;
             let summary = format!("#menu-{main} > summary");
             press(&browser, &summary, Key::Enter).await?;
             check!(menu_open(&browser, main).await?, "Enter opens the action menu");
+            screenshots(&browser, &format!("help-001-menu-{backend}")).await?;
+            check!(menu_open(&browser, main).await?, "the menu stays open");
             press_focused(&browser, Key::Escape).await?;
             check!(!menu_open(&browser, main).await?, "Escape on the menu button closes the menu");
             press(&browser, &summary, Key::Enter).await?;
@@ -294,6 +312,7 @@ async fn help_001_settings_sync_in_dutch_then_in_english() {
                     .is_empty(),
                 "the third sub is in the preview"
             );
+            screenshots(&browser, &format!("help-001-preview-{backend}")).await?;
             press_and_load(&browser, "#sync-confirm", Key::Enter).await?;
             let mut status = String::new();
             for _ in 0..150 {
@@ -304,8 +323,9 @@ async fn help_001_settings_sync_in_dutch_then_in_english() {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             check!(status == DUTCH.succeeded, "run status: {status}");
-            let title = browser.text("#run-title").await?;
+            let title = browser.client.title().await?;
             check!(title.starts_with(DUTCH.run_title), "run title: {title}");
+            screenshots(&browser, &format!("help-001-run-{backend}")).await?;
             let items = browser.text("#run-items").await?;
             check!(
                 items.contains("Vestiging Utrecht · Formulieren · F-CV"),
