@@ -141,36 +141,34 @@ impl Job for DataSync {
                 "Synchronisatie"
             };
             let kind_en = if outcome.full { "Full sync" } else { "Sync" };
-            let at = outcome.committed_at.format("%d-%m-%Y %H:%M UTC");
-            let at_en = outcome.committed_at.format("%Y-%m-%d %H:%M UTC");
+            // No moment in the text: the run page shows when it finished in the reader's own time and
+            // format, which a stored sentence cannot.
             let mut message = RunMessage::new(
                 format!(
-                    "{kind_nl} {} klaar: {} nieuw, {} gewijzigd, {} verwijderd. Gegevens bijgewerkt tot {at}.",
+                    "{kind_nl} {} klaar: {} nieuw, {} gewijzigd, {} verwijderd.",
                     outcome.sync_no,
                     outcome.inserted(),
                     outcome.updated(),
                     outcome.deleted()
                 ),
                 format!(
-                    "{kind_en} {} done: {} new, {} changed, {} deleted. Data up to {at_en}.",
+                    "{kind_en} {} done: {} new, {} changed, {} deleted.",
                     outcome.sync_no,
                     outcome.inserted(),
                     outcome.updated(),
                     outcome.deleted()
                 ),
             );
-            if let Some((full_sync, full_at)) = outcome.joined_full {
+            if let Some((full_sync, _)) = outcome.joined_full {
                 // Why no full copy was made, although one was asked for.
                 message.nl = format!(
-                    "Er is om {} al alles opnieuw gesynchroniseerd (synchronisatie {full_sync}); deze synchronisatie bouwt \
-                     daarop voort in plaats van nog een volledige kopie te bewaren. {}",
-                    full_at.format("%d-%m-%Y %H:%M UTC"),
+                    "Er is binnen de bewaartermijn al alles opnieuw gesynchroniseerd (synchronisatie {full_sync}); deze \
+                     synchronisatie bouwt daarop voort in plaats van nog een volledige kopie te bewaren. {}",
                     message.nl
                 );
                 message.en = format!(
-                    "Everything was resynced at {} already (sync {full_sync}); this sync builds on it instead of keeping \
-                     yet another full copy. {}",
-                    full_at.format("%Y-%m-%d %H:%M UTC"),
+                    "Everything was resynced within the retention period already (sync {full_sync}); this sync builds on \
+                     it instead of keeping yet another full copy. {}",
                     message.en
                 );
             }

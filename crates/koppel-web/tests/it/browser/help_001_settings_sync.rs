@@ -62,6 +62,11 @@ async fn screenshots(browser: &Browser, name: &str) -> Outcome {
     std::fs::create_dir_all(&folder)?;
     for (width, height) in [(1366, 900), (375, 800)] {
         browser.client.set_window_size(width, height).await?;
+        // The page's own content, below the shell's top bar and menu on a phone.
+        browser
+            .client
+            .execute("var h = document.querySelector('h1'); if (h) { h.scrollIntoView(); }", Vec::new())
+            .await?;
         let png = browser.client.screenshot().await?;
         std::fs::write(folder.join(format!("{name}-{width}.png")), png)?;
     }
