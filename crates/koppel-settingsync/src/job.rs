@@ -376,7 +376,9 @@ pub struct TargetStatus {
 
 /// The selection a target last received, from the job of that run while the job is kept.
 async fn last_selection(store: &Store, source: AdministrationId, run: i64) -> Option<Selection> {
-    let run = koppel_jobs::runs::run(store, source, koppel_jobs::RunId(run)).await.ok()?;
+    let run = koppel_jobs::runs::run(store, source, koppel_jobs::RunId(run))
+        .await
+        .ok()?;
     let job = koppel_jobs::storage::jobs::job(store, run.job_id).await.ok()?;
     serde_json::from_value::<SettingsSyncPayload>(job.payload)
         .ok()

@@ -554,7 +554,6 @@ catalogue! {
     column_started: "Gestart", "Started";
     column_duration: "Duur", "Duration";
     column_message: "Melding", "Message";
-    run_title: "Taak {}", "Run {}";
     run_progress: "Voortgang", "Progress";
     run_counts: "Aantallen", "Counts";
     run_items: "Onderdelen", "Items";
@@ -667,7 +666,9 @@ mod tests {
     }
 
     fn utc(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).expect("a moment").with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text)
+            .expect("a moment")
+            .with_timezone(&Utc)
     }
 
     #[test]
@@ -697,12 +698,27 @@ mod tests {
     #[test]
     fn today_and_yesterday_follow_the_local_calendar() {
         let now = utc("2026-12-04T13:30:00Z");
-        assert_eq!(Lang::Nl.date_time_relative(utc("2026-12-04T13:16:00Z"), now), "vandaag 14:16");
-        assert_eq!(Lang::En.date_time_relative(utc("2026-12-03T08:02:00Z"), now), "yesterday 09:02");
-        assert_eq!(Lang::Nl.date_time_relative(utc("2026-12-03T08:02:00Z"), now), "gisteren 09:02");
-        assert_eq!(Lang::Nl.date_time_relative(utc("2026-12-02T08:02:00Z"), now), "2 dec 2026 09:02");
+        assert_eq!(
+            Lang::Nl.date_time_relative(utc("2026-12-04T13:16:00Z"), now),
+            "vandaag 14:16"
+        );
+        assert_eq!(
+            Lang::En.date_time_relative(utc("2026-12-03T08:02:00Z"), now),
+            "yesterday 09:02"
+        );
+        assert_eq!(
+            Lang::Nl.date_time_relative(utc("2026-12-03T08:02:00Z"), now),
+            "gisteren 09:02"
+        );
+        assert_eq!(
+            Lang::Nl.date_time_relative(utc("2026-12-02T08:02:00Z"), now),
+            "2 dec 2026 09:02"
+        );
         // 23:30 UTC on 3 December is already 4 December in the Netherlands.
-        assert_eq!(Lang::Nl.date_time_relative(utc("2026-12-03T23:30:00Z"), now), "vandaag 00:30");
+        assert_eq!(
+            Lang::Nl.date_time_relative(utc("2026-12-03T23:30:00Z"), now),
+            "vandaag 00:30"
+        );
         // Just after local midnight, a moment before it was yesterday.
         let after_midnight = utc("2026-12-03T23:10:00Z");
         assert_eq!(
@@ -711,21 +727,45 @@ mod tests {
         );
         // Across the switch to summer time: the day is 23 hours long.
         let sunday = utc("2026-03-29T12:00:00Z");
-        assert_eq!(Lang::Nl.date_time_relative(utc("2026-03-28T23:30:00Z"), sunday), "vandaag 00:30");
-        assert_eq!(Lang::Nl.date_time_relative(utc("2026-03-28T22:30:00Z"), sunday), "gisteren 23:30");
+        assert_eq!(
+            Lang::Nl.date_time_relative(utc("2026-03-28T23:30:00Z"), sunday),
+            "vandaag 00:30"
+        );
+        assert_eq!(
+            Lang::Nl.date_time_relative(utc("2026-03-28T22:30:00Z"), sunday),
+            "gisteren 23:30"
+        );
         // Across the switch back: the day is 25 hours long.
         let october = utc("2026-10-25T22:30:00Z");
-        assert_eq!(Lang::En.date_time_relative(utc("2026-10-24T22:30:00Z"), october), "today 00:30");
-        assert_eq!(Lang::En.date_time_relative(utc("2026-10-24T21:59:00Z"), october), "yesterday 23:59");
+        assert_eq!(
+            Lang::En.date_time_relative(utc("2026-10-24T22:30:00Z"), october),
+            "today 00:30"
+        );
+        assert_eq!(
+            Lang::En.date_time_relative(utc("2026-10-24T21:59:00Z"), october),
+            "yesterday 23:59"
+        );
         // A later moment (a clock ahead) is written in full.
-        assert_eq!(Lang::En.date_time_relative(utc("2026-12-05T08:00:00Z"), now), "5 Dec 2026 09:00");
+        assert_eq!(
+            Lang::En.date_time_relative(utc("2026-12-05T08:00:00Z"), now),
+            "5 Dec 2026 09:00"
+        );
     }
 
     #[test]
     fn short_times_leave_out_the_current_year() {
         let now = utc("2026-12-04T13:30:00Z");
-        assert_eq!(Lang::Nl.date_time_short(utc("2026-12-04T13:16:00Z"), now), "4 dec 14:16");
-        assert_eq!(Lang::En.date_time_short(utc("2026-06-04T13:16:00Z"), now), "4 Jun 15:16");
-        assert_eq!(Lang::Nl.date_time_short(utc("2025-12-04T13:16:00Z"), now), "4 dec 2025 14:16");
+        assert_eq!(
+            Lang::Nl.date_time_short(utc("2026-12-04T13:16:00Z"), now),
+            "4 dec 14:16"
+        );
+        assert_eq!(
+            Lang::En.date_time_short(utc("2026-06-04T13:16:00Z"), now),
+            "4 Jun 15:16"
+        );
+        assert_eq!(
+            Lang::Nl.date_time_short(utc("2025-12-04T13:16:00Z"), now),
+            "4 dec 2025 14:16"
+        );
     }
 }

@@ -11,10 +11,10 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use chrono::{DateTime, Utc};
 use koppel_domain::rights::Right;
 use koppel_jobs::RunId;
 use koppel_jobs::runs::{ItemStatus, Run, RunFilter, RunStatus, Trigger};
-use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
 const PATH: &str = "/runs";
@@ -271,9 +271,7 @@ fn readable(key: &str) -> String {
 fn value_text(lang: Lang, value: &serde_json::Value) -> String {
     let m = lang.messages();
     match value {
-        serde_json::Value::Number(number) => number
-            .as_i64()
-            .map_or_else(|| number.to_string(), |n| lang.number(n)),
+        serde_json::Value::Number(number) => number.as_i64().map_or_else(|| number.to_string(), |n| lang.number(n)),
         serde_json::Value::Bool(true) => m.word_yes.to_string(),
         serde_json::Value::Bool(false) => m.word_no.to_string(),
         serde_json::Value::String(text) => text.clone(),

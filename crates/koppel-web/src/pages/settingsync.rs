@@ -145,9 +145,7 @@ async fn render_select(
     let target_rows = statuses
         .into_iter()
         .map(|status| TargetRow {
-            last: status
-                .last_synced_at
-                .map_or(m.sync_never.to_string(), |at| {
+            last: status.last_synced_at.map_or(m.sync_never.to_string(), |at| {
                 fill(m.sync_last, &[&lang.date_time_relative(at, now)])
             }),
             checked: chosen.is_some_and(|c| c.targets.contains(&status.target)),

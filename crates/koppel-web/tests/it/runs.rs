@@ -471,7 +471,9 @@ fn title_of(html: &str) -> String {
 
 /// The text of the element with `id` (its first `</table>` or `</dl>` bounds it), tags removed.
 fn text_of(html: &str, id: &str, end: &str) -> String {
-    let start = html.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("#{id} in {html}"));
+    let start = html
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("#{id} in {html}"));
     let rest = &html[start..];
     let rest = &rest[rest.find('>').map_or(0, |at| at + 1)..];
     let rest = &rest[..rest.find(end).unwrap_or(rest.len())];
@@ -534,8 +536,7 @@ async fn run_pages_are_titled_by_what_ran_and_show_counts_per_kind_of_data() {
         assert!(!title.contains("Taak") && !title.contains("UTC"), "{title}");
         let table = text_of(&dutch, "run-counts", "</table>");
         assert_eq!(
-            table,
-            "Gegevens nieuw gewijzigd verwijderd Klanten 6.999 3 0 Adressen 6 0 0 Totaal 7.005 3 0",
+            table, "Gegevens nieuw gewijzigd verwijderd Klanten 6.999 3 0 Adressen 6 0 0 Totaal 7.005 3 0",
             "quotes had nothing and are left out"
         );
         let facts = text_of(&dutch, "run-count-facts", "</dl>");
@@ -543,7 +544,15 @@ async fn run_pages_are_titled_by_what_ran_and_show_counts_per_kind_of_data() {
             facts,
             "Synchronisatienummer 1 Alles opnieuw gesynchroniseerd Ja Effect applied 2"
         );
-        for raw in ["Addresses.inserted", "Customers", ">full<", "full true", ">sync<", "effect_applied", "targets_succeeded"] {
+        for raw in [
+            "Addresses.inserted",
+            "Customers",
+            ">full<",
+            "full true",
+            ">sync<",
+            "effect_applied",
+            "targets_succeeded",
+        ] {
             assert!(!dutch.contains(raw), "raw key {raw} in the page");
         }
         // The history lists the run by the same title.
@@ -598,14 +607,20 @@ async fn a_settings_sync_run_names_its_targets_and_items_without_raw_keys() {
         client.log_in(&fixture.admin).await;
         let dutch = page_in(&mut client, "nl", &format!("/a/{}/runs/{run}", fixture.main)).await;
         let title = title_of(&dutch);
-        assert!(title.starts_with("Instellingen synchroniseren · automatisch · "), "{title}");
+        assert!(
+            title.starts_with("Instellingen synchroniseren · automatisch · "),
+            "{title}"
+        );
         let table = text_of(&dutch, "run-counts", "</table>");
         assert_eq!(table, "Gegevens nieuw gewijzigd verwijderd ongewijzigd Totaal 2 1 0 4");
         let facts = text_of(&dutch, "run-count-facts", "</dl>");
         assert_eq!(facts, "Subadministraties bijgewerkt 1 Subadministraties mislukt 0");
         let items = text_of(&dutch, "run-items", "</table>");
         assert!(items.contains("Sjablonen · T-FACTUUR"), "{items}");
-        assert!(!dutch.contains("templates/T-FACTUUR") && !dutch.contains("targets_"), "raw keys in the page");
+        assert!(
+            !dutch.contains("templates/T-FACTUUR") && !dutch.contains("targets_"),
+            "raw keys in the page"
+        );
         app
     })
     .await;

@@ -221,7 +221,10 @@ async fn a_synced_sub_is_no_longer_shown_as_differing() {
         let fixture = app.fixture.clone();
         seed_settings(app.database.store(), fixture.main).await;
         let admin = app.token(&fixture.admin).await;
-        let everything: Vec<&str> = koppel_settingsync::SettingsCategory::ALL.iter().map(|c| c.slug()).collect();
+        let everything: Vec<&str> = koppel_settingsync::SettingsCategory::ALL
+            .iter()
+            .map(|c| c.slug())
+            .collect();
         let drifted = |targets: &Json, id: AdministrationId| {
             targets["items"]
                 .as_array()
@@ -231,8 +234,18 @@ async fn a_synced_sub_is_no_longer_shown_as_differing() {
                 .map(|i| i["drifted"].clone())
         };
         let before = app.settingsync_targets(&admin, fixture.main).await;
-        assert_eq!(drifted(&before.body, fixture.sub1), Some(json!(true)), "{}", before.body);
-        assert_eq!(drifted(&before.body, fixture.sub2), Some(json!(true)), "{}", before.body);
+        assert_eq!(
+            drifted(&before.body, fixture.sub1),
+            Some(json!(true)),
+            "{}",
+            before.body
+        );
+        assert_eq!(
+            drifted(&before.body, fixture.sub2),
+            Some(json!(true)),
+            "{}",
+            before.body
+        );
         // Sub 1 receives everything, sub 2 only the forms (the main also has workflows, work
         // types and hour types that sub 2 does not get).
         sync(&app, &admin, fixture.main, fixture.sub1, &everything).await;
@@ -249,8 +262,18 @@ async fn a_synced_sub_is_no_longer_shown_as_differing() {
         )
         .await;
         let changed = app.settingsync_targets(&admin, fixture.main).await;
-        assert_eq!(drifted(&changed.body, fixture.sub1), Some(json!(true)), "{}", changed.body);
-        assert_eq!(drifted(&changed.body, fixture.sub2), Some(json!(true)), "{}", changed.body);
+        assert_eq!(
+            drifted(&changed.body, fixture.sub1),
+            Some(json!(true)),
+            "{}",
+            changed.body
+        );
+        assert_eq!(
+            drifted(&changed.body, fixture.sub2),
+            Some(json!(true)),
+            "{}",
+            changed.body
+        );
         app
     })
     .await;

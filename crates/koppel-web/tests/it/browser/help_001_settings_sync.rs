@@ -65,7 +65,10 @@ async fn screenshots(browser: &Browser, name: &str) -> Outcome {
         // The page's own content, below the shell's top bar and menu on a phone.
         browser
             .client
-            .execute("var h = document.querySelector('h1'); if (h) { h.scrollIntoView(); }", Vec::new())
+            .execute(
+                "var h = document.querySelector('h1'); if (h) { h.scrollIntoView(); }",
+                Vec::new(),
+            )
             .await?;
         let png = browser.client.screenshot().await?;
         std::fs::write(folder.join(format!("{name}-{width}.png")), png)?;
@@ -79,7 +82,10 @@ async fn script_bool(browser: &Browser, script: &str) -> Result<bool, Box<dyn st
 }
 
 /// Whether the main's action menu is open.
-async fn menu_open(browser: &Browser, main: AdministrationId) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
+async fn menu_open(
+    browser: &Browser,
+    main: AdministrationId,
+) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
     script_bool(browser, &format!("return document.getElementById('menu-{main}').open;")).await
 }
 
@@ -184,7 +190,11 @@ async fn sync_by_keyboard(browser: &Browser, words: &Words, targets: &[Administr
     press(browser, "#category-workflows", Key::Space).await?;
     for target in targets {
         check!(
-            script_bool(browser, &format!("return document.getElementById('target-{target}').checked;")).await?,
+            script_bool(
+                browser,
+                &format!("return document.getElementById('target-{target}').checked;")
+            )
+            .await?,
             "Space ticks sub-administration {target}"
         );
     }
@@ -266,7 +276,10 @@ async fn help_001_settings_sync_in_dutch_then_in_english() {
             screenshots(&browser, &format!("help-001-menu-{backend}")).await?;
             check!(menu_open(&browser, main).await?, "the menu stays open");
             press_focused(&browser, Key::Escape).await?;
-            check!(!menu_open(&browser, main).await?, "Escape on the menu button closes the menu");
+            check!(
+                !menu_open(&browser, main).await?,
+                "Escape on the menu button closes the menu"
+            );
             press(&browser, &summary, Key::Enter).await?;
             press_focused(&browser, Key::Down).await?;
             check!(
@@ -278,7 +291,10 @@ async fn help_001_settings_sync_in_dutch_then_in_english() {
                 "the arrow key moves into the menu"
             );
             press_focused(&browser, Key::Escape).await?;
-            check!(!menu_open(&browser, main).await?, "Escape on a menu item closes the menu");
+            check!(
+                !menu_open(&browser, main).await?,
+                "Escape on a menu item closes the menu"
+            );
             check!(
                 script_bool(&browser, "return document.activeElement.tagName === 'SUMMARY';").await?,
                 "Escape puts the focus back on the menu button"
