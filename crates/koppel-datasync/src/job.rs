@@ -143,20 +143,17 @@ impl Job for DataSync {
             let kind_en = if outcome.full { "Full sync" } else { "Sync" };
             // No moment in the text: the run page shows when it finished in the reader's own time and
             // format, which a stored sentence cannot.
+            let (inserted_nl, inserted_en) = RunMessage::count(outcome.inserted());
+            let (updated_nl, updated_en) = RunMessage::count(outcome.updated());
+            let (deleted_nl, deleted_en) = RunMessage::count(outcome.deleted());
             let mut message = RunMessage::new(
                 format!(
-                    "{kind_nl} {} klaar: {} nieuw, {} gewijzigd, {} verwijderd.",
-                    outcome.sync_no,
-                    outcome.inserted(),
-                    outcome.updated(),
-                    outcome.deleted()
+                    "{kind_nl} {} klaar: {inserted_nl} nieuw, {updated_nl} gewijzigd, {deleted_nl} verwijderd.",
+                    outcome.sync_no
                 ),
                 format!(
-                    "{kind_en} {} done: {} new, {} changed, {} deleted.",
-                    outcome.sync_no,
-                    outcome.inserted(),
-                    outcome.updated(),
-                    outcome.deleted()
+                    "{kind_en} {} done: {inserted_en} new, {updated_en} changed, {deleted_en} deleted.",
+                    outcome.sync_no
                 ),
             );
             if let Some((full_sync, _)) = outcome.joined_full {

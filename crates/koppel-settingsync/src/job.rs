@@ -193,19 +193,14 @@ impl Job for SettingsSyncJob {
                                 .await?;
                         }
                         let message = if plan.has_changes() {
+                            let (created_nl, created_en) = RunMessage::count(plan.count(Action::Create) as u64);
+                            let (updated_nl, updated_en) = RunMessage::count(plan.count(Action::Update) as u64);
+                            let (removed_nl, removed_en) = RunMessage::count(plan.count(Action::Remove) as u64);
                             RunMessage::new(
                                 format!(
-                                    "{name}: {} aangemaakt, {} bijgewerkt, {} verwijderd.",
-                                    plan.count(Action::Create),
-                                    plan.count(Action::Update),
-                                    plan.count(Action::Remove)
+                                    "{name}: {created_nl} aangemaakt, {updated_nl} bijgewerkt, {removed_nl} verwijderd."
                                 ),
-                                format!(
-                                    "{name}: {} created, {} updated, {} removed.",
-                                    plan.count(Action::Create),
-                                    plan.count(Action::Update),
-                                    plan.count(Action::Remove)
-                                ),
+                                format!("{name}: {created_en} created, {updated_en} updated, {removed_en} removed."),
                             )
                         } else {
                             RunMessage::new(
@@ -267,14 +262,17 @@ impl Job for SettingsSyncJob {
                     "No changes: the sub-administrations already matched the main administration.",
                 )
             } else {
+                let (created_nl, created_en) = RunMessage::count(tally.created as u64);
+                let (updated_nl, updated_en) = RunMessage::count(tally.updated as u64);
+                let (removed_nl, removed_en) = RunMessage::count(tally.removed as u64);
                 RunMessage::new(
                     format!(
-                        "{total} subadministraties bijgewerkt: {} aangemaakt, {} bijgewerkt, {} verwijderd.",
-                        tally.created, tally.updated, tally.removed
+                        "{total} subadministraties bijgewerkt: {created_nl} aangemaakt, {updated_nl} bijgewerkt, \
+                         {removed_nl} verwijderd."
                     ),
                     format!(
-                        "{total} sub-administrations updated: {} created, {} updated, {} removed.",
-                        tally.created, tally.updated, tally.removed
+                        "{total} sub-administrations updated: {created_en} created, {updated_en} updated, \
+                         {removed_en} removed."
                     ),
                 )
             };
