@@ -278,3 +278,52 @@ async fn a_synced_sub_is_no_longer_shown_as_differing() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_preview_page_names_categories_items_and_fields_by_their_labels() {
+    TestApp::on_every_backend(|app| async move {
+        let fixture = app.fixture.clone();
+        let store = app.database.store().clone();
+        seed_settings(&store, fixture.main).await;
+        create(
+            &store,
+            fixture.sub1,
+            "templates",
+            json!({"code": "T-FACTUUR", "name": "Factuur oud", "kind": "invoice", "body": "Beste klant,",
+                   "footer": "Oude voet", "options": {}}),
+        )
+        .await;
+        create(
+            &store,
+            fixture.main,
+            "templates",
+            json!({"code": "T-FACTUUR", "name": "Factuur", "kind": "invoice", "body": "Beste klant,",
+                   "footer": "Betaal binnen 14 dagen", "options": {"logo": true}}),
+        )
+        .await;
+        let mut client = crate::pages::PageClient::new(&app);
+        client.log_in(&fixture.admin).await;
+        let path = format!(
+            "/a/{}/settings/administrations/sync/preview?target={}&category=templates",
+            fixture.main, fixture.sub1
+        );
+        let page = client.get(&path).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let body = &page.body;
+        assert!(body.contains("Sjablonen</span> · <strong>Factuur</strong>"), "{body}");
+        assert!(
+            body.contains("Naam</span>: <del>Factuur oud</del> → <ins>Factuur</ins>"),
+            "{body}"
+        );
+        assert!(
+            body.contains("Voettekst</span>: <del>Oude voet</del> → <ins>Betaal binnen 14 dagen</ins>"),
+            "{body}"
+        );
+        assert!(body.contains("Opties</span> gewijzigd"), "structured values only say they change: {body}");
+        for raw in ["templates/T-FACTUUR", "name:", "footer:", "<code>", "T-FACTUUR"] {
+            assert!(!body.contains(raw), "raw {raw} in the preview");
+        }
+        app
+    })
+    .await;
+}
