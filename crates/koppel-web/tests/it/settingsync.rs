@@ -319,7 +319,10 @@ async fn the_preview_page_names_categories_items_and_fields_by_their_labels() {
             body.contains("Voettekst</span>: <del>Oude voet</del> → <ins>Betaal binnen 14 dagen</ins>"),
             "{body}"
         );
-        assert!(body.contains("Opties</span> gewijzigd"), "structured values only say they change: {body}");
+        assert!(
+            body.contains("Opties</span> gewijzigd"),
+            "structured values only say they change: {body}"
+        );
         for raw in ["templates/T-FACTUUR", "name:", "footer:", "<code>", "T-FACTUUR"] {
             assert!(!body.contains(raw), "raw {raw} in the preview");
         }
