@@ -705,3 +705,71 @@ pub async fn detail(
     };
     Ok(html(StatusCode::OK, page.render()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn table_text(table: &CountTable) -> Vec<String> {
+        let mut lines = vec![table.columns.join(" | ")];
+        lines.extend(
+            table
+                .rows
+                .iter()
+                .map(|row| format!("{}: {}", row.label, row.cells.join(" | "))),
+        );
+        lines
+    }
+
+    #[test]
+    fn an_accountview_import_counts_per_category_and_adds_up() {
+        let counts = json!({
+            "debtors": {"fetched": 231, "created": 199, "updated": 0, "unchanged": 32, "skipped": 0, "pages": 3},
+            "vat_codes": {"fetched": 4, "created": 4, "updated": 0, "unchanged": 0, "skipped": 0, "pages": 1},
+        });
+        let (table, single) = count_parts(Lang::Nl, &counts);
+        let table = table.expect("a table");
+        assert_eq!(
+            table_text(&table),
+            [
+                "nieuw | gewijzigd | ongewijzigd | overgeslagen | opgehaald | pagina's",
+                "Btw-codes: 4 | 0 | 0 | 0 | 4 | 1",
+                "Debiteuren: 199 | 0 | 32 | 0 | 231 | 3",
+            ]
+        );
+        assert!(single.is_empty());
+    }
+
+    #[test]
+    fn an_accountview_export_and_unknown_keys_read_as_words() {
+        let counts = json!({"exported": 1200, "confirmed": 1, "failed": 0, "pending": 0, "posts": 1201,
+                            "read_backs": 2, "newFeature_count": 3, "detail": {"x": "y"}});
+        let (table, single) = count_parts(Lang::En, &counts);
+        assert!(table.is_none());
+        let single: Vec<String> = single
+            .iter()
+            .map(|(label, value)| format!("{label}: {value}"))
+            .collect();
+        assert_eq!(
+            single,
+            [
+                "Exported: 1,200",
+                "Already in AccountView: 1",
+                "Failed: 0",
+                "Still open: 0",
+                "Sent to AccountView: 1,201",
+                "Read back from AccountView: 2",
+                "Detail x: y",
+                "New feature count: 3",
+            ]
+        );
+    }
+
+    #[test]
+    fn readable_keys() {
+        assert_eq!(readable("effect_applied"), "Effect applied");
+        assert_eq!(readable("WorkOrderNotes"), "Work order notes");
+        assert_eq!(readable("rows.written"), "Rows written");
+    }
+}
