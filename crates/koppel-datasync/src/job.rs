@@ -141,36 +141,31 @@ impl Job for DataSync {
                 "Synchronisatie"
             };
             let kind_en = if outcome.full { "Full sync" } else { "Sync" };
-            let at = outcome.committed_at.format("%d-%m-%Y %H:%M UTC");
-            let at_en = outcome.committed_at.format("%Y-%m-%d %H:%M UTC");
+            // No moment in the text: the run page shows when it finished in the reader's own time and
+            // format, which a stored sentence cannot.
+            let (inserted_nl, inserted_en) = RunMessage::count(outcome.inserted());
+            let (updated_nl, updated_en) = RunMessage::count(outcome.updated());
+            let (deleted_nl, deleted_en) = RunMessage::count(outcome.deleted());
             let mut message = RunMessage::new(
                 format!(
-                    "{kind_nl} {} klaar: {} nieuw, {} gewijzigd, {} verwijderd. Gegevens bijgewerkt tot {at}.",
-                    outcome.sync_no,
-                    outcome.inserted(),
-                    outcome.updated(),
-                    outcome.deleted()
+                    "{kind_nl} {} klaar: {inserted_nl} nieuw, {updated_nl} gewijzigd, {deleted_nl} verwijderd.",
+                    outcome.sync_no
                 ),
                 format!(
-                    "{kind_en} {} done: {} new, {} changed, {} deleted. Data up to {at_en}.",
-                    outcome.sync_no,
-                    outcome.inserted(),
-                    outcome.updated(),
-                    outcome.deleted()
+                    "{kind_en} {} done: {inserted_en} new, {updated_en} changed, {deleted_en} deleted.",
+                    outcome.sync_no
                 ),
             );
-            if let Some((full_sync, full_at)) = outcome.joined_full {
+            if let Some((full_sync, _)) = outcome.joined_full {
                 // Why no full copy was made, although one was asked for.
                 message.nl = format!(
-                    "Er is om {} al alles opnieuw gesynchroniseerd (synchronisatie {full_sync}); deze synchronisatie bouwt \
-                     daarop voort in plaats van nog een volledige kopie te bewaren. {}",
-                    full_at.format("%d-%m-%Y %H:%M UTC"),
+                    "Er is binnen de bewaartermijn al alles opnieuw gesynchroniseerd (synchronisatie {full_sync}); deze \
+                     synchronisatie bouwt daarop voort in plaats van nog een volledige kopie te bewaren. {}",
                     message.nl
                 );
                 message.en = format!(
-                    "Everything was resynced at {} already (sync {full_sync}); this sync builds on it instead of keeping \
-                     yet another full copy. {}",
-                    full_at.format("%Y-%m-%d %H:%M UTC"),
+                    "Everything was resynced within the retention period already (sync {full_sync}); this sync builds on \
+                     it instead of keeping yet another full copy. {}",
                     message.en
                 );
             }

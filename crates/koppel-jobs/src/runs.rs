@@ -123,6 +123,23 @@ impl RunMessage {
         }
     }
 
+    /// A count as each language writes it in a message: `6.999` in Dutch, `6,999` in English (the
+    /// pages write numbers the same way).
+    pub fn count(value: u64) -> (String, String) {
+        let digits = value.to_string();
+        let grouped = |separator: char| {
+            let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+            for (index, digit) in digits.chars().enumerate() {
+                if index > 0 && (digits.len() - index).is_multiple_of(3) {
+                    out.push(separator);
+                }
+                out.push(digit);
+            }
+            out
+        };
+        (grouped('.'), grouped(','))
+    }
+
     /// The worker that ran the job stopped (crashed or was killed) on the job's last attempt.
     pub fn worker_stopped(attempts: i64) -> RunMessage {
         RunMessage::new(
@@ -666,6 +683,16 @@ pub async fn retry(store: &Store, administration: AdministrationId, run: RunId, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_in_messages_are_grouped_per_language() {
+        assert_eq!(RunMessage::count(6999), ("6.999".to_string(), "6,999".to_string()));
+        assert_eq!(RunMessage::count(999), ("999".to_string(), "999".to_string()));
+        assert_eq!(
+            RunMessage::count(1_234_567),
+            ("1.234.567".to_string(), "1,234,567".to_string())
+        );
+    }
 
     #[test]
     fn a_run_none_of_whose_items_succeeded_has_failed() {

@@ -47,24 +47,32 @@ fn action_message(item: &crate::ItemPlan) -> RunMessage {
         Action::Remove => ("Verwijderd", "Removed"),
         Action::Unchanged => ("Ongewijzigd", "Unchanged"),
     };
-    let changed: Vec<&str> = item.changes.iter().map(|c| c.field).collect();
-    let fields = if changed.is_empty() {
-        String::new()
-    } else {
-        format!(" ({})", changed.join(", "))
+    let fields = |dutch: bool| {
+        let changed: Vec<String> = item
+            .changes
+            .iter()
+            .map(|c| crate::field_name(c.field, dutch).to_lowercase())
+            .collect();
+        if changed.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", changed.join(", "))
+        }
     };
     RunMessage::new(
         format!(
-            "{nl}: {} {} “{}”{fields}",
+            "{nl}: {} {} “{}”{}",
             item.category.name_nl().to_lowercase(),
             item.code,
-            item.name
+            item.name,
+            fields(true)
         ),
         format!(
-            "{en}: {} {} “{}”{fields}",
+            "{en}: {} {} “{}”{}",
             item.category.name_en().to_lowercase(),
             item.code,
-            item.name
+            item.name,
+            fields(false)
         ),
     )
 }
@@ -185,19 +193,14 @@ impl Job for SettingsSyncJob {
                                 .await?;
                         }
                         let message = if plan.has_changes() {
+                            let (created_nl, created_en) = RunMessage::count(plan.count(Action::Create) as u64);
+                            let (updated_nl, updated_en) = RunMessage::count(plan.count(Action::Update) as u64);
+                            let (removed_nl, removed_en) = RunMessage::count(plan.count(Action::Remove) as u64);
                             RunMessage::new(
                                 format!(
-                                    "{name}: {} aangemaakt, {} bijgewerkt, {} verwijderd.",
-                                    plan.count(Action::Create),
-                                    plan.count(Action::Update),
-                                    plan.count(Action::Remove)
+                                    "{name}: {created_nl} aangemaakt, {updated_nl} bijgewerkt, {removed_nl} verwijderd."
                                 ),
-                                format!(
-                                    "{name}: {} created, {} updated, {} removed.",
-                                    plan.count(Action::Create),
-                                    plan.count(Action::Update),
-                                    plan.count(Action::Remove)
-                                ),
+                                format!("{name}: {created_en} created, {updated_en} updated, {removed_en} removed."),
                             )
                         } else {
                             RunMessage::new(
@@ -259,14 +262,17 @@ impl Job for SettingsSyncJob {
                     "No changes: the sub-administrations already matched the main administration.",
                 )
             } else {
+                let (created_nl, created_en) = RunMessage::count(tally.created as u64);
+                let (updated_nl, updated_en) = RunMessage::count(tally.updated as u64);
+                let (removed_nl, removed_en) = RunMessage::count(tally.removed as u64);
                 RunMessage::new(
                     format!(
-                        "{total} subadministraties bijgewerkt: {} aangemaakt, {} bijgewerkt, {} verwijderd.",
-                        tally.created, tally.updated, tally.removed
+                        "{total} subadministraties bijgewerkt: {created_nl} aangemaakt, {updated_nl} bijgewerkt, \
+                         {removed_nl} verwijderd."
                     ),
                     format!(
-                        "{total} sub-administrations updated: {} created, {} updated, {} removed.",
-                        tally.created, tally.updated, tally.removed
+                        "{total} sub-administrations updated: {created_en} created, {updated_en} updated, \
+                         {removed_en} removed."
                     ),
                 )
             };
@@ -360,11 +366,28 @@ pub struct TargetStatus {
     pub name: String,
     /// When it last received settings from this main.
     pub last_synced_at: Option<chrono::DateTime<chrono::Utc>>,
-    /// Whether its settings differ from the main's now (anything a full sync would create or update).
+    /// Whether its settings differ from the main's now in what it last received (what that sync's
+    /// selection would create or update again); a sub that never received settings is compared on
+    /// everything.
     pub drifted: bool,
 }
 
+/// The selection a target last received, from the job of that run while the job is kept.
+async fn last_selection(store: &Store, source: AdministrationId, run: i64) -> Option<Selection> {
+    let run = koppel_jobs::runs::run(store, source, koppel_jobs::RunId(run))
+        .await
+        .ok()?;
+    let job = koppel_jobs::storage::jobs::job(store, run.job_id).await.ok()?;
+    serde_json::from_value::<SettingsSyncPayload>(job.payload)
+        .ok()
+        .map(|payload| payload.selection)
+}
+
 /// Every sub of a main, with when it was last synced and whether it has drifted since.
+///
+/// A sub that received only some settings (the help: "Jij bepaalt wat wordt meegenomen") is in
+/// step when those settings still match the main's; comparing it on every category instead would
+/// call it "differs" right after a successful sync of what the user chose.
 pub async fn targets(store: &Store, source: AdministrationId) -> Result<Vec<TargetStatus>, crate::SettingsSyncError> {
     let main = store.administration(source).await?;
     if !main.is_main {
@@ -379,24 +402,55 @@ pub async fn targets(store: &Store, source: AdministrationId) -> Result<Vec<Targ
     if subs.is_empty() {
         return Ok(Vec::new());
     }
-    let everything = crate::SettingsSyncRequest {
-        source,
-        targets: subs.iter().map(|s| s.id).collect(),
-        selection: Selection {
-            categories: SettingsCategory::ALL.into_iter().collect(),
-            ..Selection::default()
-        },
+    let everything = Selection {
+        categories: SettingsCategory::ALL.into_iter().collect(),
+        ..Selection::default()
     };
-    let plan = crate::preview(store, &everything).await?;
     let last = crate::received::last_synced(store, source).await?;
-    Ok(plan
-        .targets
+    // Subs that last received the same selection are previewed together.
+    let mut groups: Vec<(Selection, Vec<AdministrationId>)> = Vec::new();
+    for sub in &subs {
+        let received = match last.iter().find(|l| l.target == sub.id) {
+            Some(l) => last_selection(store, source, l.run).await,
+            None => None,
+        };
+        let selection = received
+            .filter(|selection| !selection.touched().is_empty())
+            .unwrap_or_else(|| everything.clone());
+        match groups.iter_mut().find(|(s, _)| *s == selection) {
+            Some((_, targets)) => targets.push(sub.id),
+            None => groups.push((selection, vec![sub.id])),
+        }
+    }
+    let mut drifted = BTreeMap::new();
+    for (selection, targets) in groups {
+        let request = crate::SettingsSyncRequest {
+            source,
+            targets,
+            selection,
+        };
+        let plan = match crate::preview(store, &request).await {
+            Ok(plan) => plan,
+            // The item the sub last received is gone from the main: the sub differs.
+            Err(crate::SettingsSyncError::UnknownItem { .. }) => {
+                for target in request.targets {
+                    drifted.insert(target, true);
+                }
+                continue;
+            }
+            Err(error) => return Err(error),
+        };
+        for target in plan.targets {
+            drifted.insert(target.target, target.has_changes());
+        }
+    }
+    Ok(subs
         .into_iter()
-        .map(|t| TargetStatus {
-            last_synced_at: last.iter().find(|l| l.target == t.target).map(|l| l.at),
-            drifted: t.has_changes(),
-            target: t.target,
-            name: t.name,
+        .map(|sub| TargetStatus {
+            last_synced_at: last.iter().find(|l| l.target == sub.id).map(|l| l.at),
+            drifted: drifted.get(&sub.id).copied().unwrap_or(true),
+            target: sub.id,
+            name: sub.name,
         })
         .collect())
 }

@@ -112,6 +112,52 @@ impl SettingsCategory {
     }
 }
 
+/// A settings field as people read it, in Dutch and English (`footer`: Voettekst, Footer). The
+/// preview and the run's results name changed fields by these, never by the field's key; a field
+/// without a label here is written readably from its key.
+pub fn field_label(field: &str) -> (&'static str, &'static str) {
+    match field {
+        "code" => ("Code", "Code"),
+        "name" => ("Naam", "Name"),
+        "fields" => ("Formuliervelden", "Form fields"),
+        "steps" => ("Stappen", "Steps"),
+        "work_type_codes" => ("Werksoorten", "Work types"),
+        "description" => ("Omschrijving", "Description"),
+        "kind" => ("Soort", "Kind"),
+        "header" => ("Koptekst", "Header"),
+        "body" => ("Inhoud", "Body"),
+        "footer" => ("Voettekst", "Footer"),
+        "options" => ("Opties", "Options"),
+        "color" => ("Kleur", "Colour"),
+        "is_final" => ("Eindstatus", "Final status"),
+        "rate" => ("Tarief", "Rate"),
+        "vat_rate" => ("Btw-tarief", "VAT rate"),
+        "billable" => ("Factureerbaar", "Billable"),
+        "label" => ("Label", "Label"),
+        "entity" => ("Hoort bij", "Belongs to"),
+        "field_type" => ("Veldtype", "Field type"),
+        "choices" => ("Keuzes", "Choices"),
+        "enabled" => ("Ingeschakeld", "Enabled"),
+        _ => ("", ""),
+    }
+}
+
+/// [`field_label`] in Dutch (`dutch`) or English, or the key made readable (`work_type_codes` →
+/// "Work type codes") for a field without a label.
+pub fn field_name(field: &str, dutch: bool) -> String {
+    let (nl, en) = field_label(field);
+    let label = if dutch { nl } else { en };
+    if !label.is_empty() {
+        return label.to_string();
+    }
+    let words = field.replace(['_', '-'], " ");
+    let mut characters = words.chars();
+    match characters.next() {
+        Some(first) => first.to_uppercase().chain(characters).collect(),
+        None => String::new(),
+    }
+}
+
 impl std::fmt::Display for SettingsCategory {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.slug())
@@ -193,5 +239,27 @@ impl SettingsSyncError {
             SettingsSyncError::UnknownItem { .. } => "unknown_item",
             SettingsSyncError::Store(_) => "store",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_settings_field_has_a_dutch_and_an_english_label() {
+        for category in SettingsCategory::ALL {
+            for field in category.spec().fields {
+                let (nl, en) = field_label(field.name);
+                assert!(
+                    !nl.is_empty() && !en.is_empty(),
+                    "{category}: field {} has no label",
+                    field.name
+                );
+            }
+        }
+        assert_eq!(field_name("footer", true), "Voettekst");
+        assert_eq!(field_name("footer", false), "Footer");
+        assert_eq!(field_name("new_thing", false), "New thing");
     }
 }

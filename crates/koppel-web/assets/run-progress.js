@@ -5,6 +5,11 @@
   if (!section || section.dataset.finished === "true" || !window.EventSource) { return; }
   var statuses = JSON.parse(section.dataset.statuses || "{}");
   var lang = document.documentElement.lang === "en" ? "en" : "nl";
+  // Numbers as the page writes them: 6.999 in Dutch, 6,999 in English.
+  function number(value) {
+    var digits = String(Math.abs(value)).replace(/\B(?=(\d{3})+(?!\d))/g, lang === "en" ? "," : ".");
+    return (value < 0 ? "-" : "") + digits;
+  }
   var source = new EventSource(section.dataset.events);
   function show(run) {
     var status = document.getElementById("run-status");
@@ -14,7 +19,7 @@
     var done = run.progress.done || 0;
     var percent = run.status === "succeeded" ? 100 : (total > 0 ? Math.min(100, Math.floor(done * 100 / total)) : 0);
     document.getElementById("run-progress").value = percent;
-    document.getElementById("run-progress-text").textContent = total > 0 ? done + " / " + total : String(done);
+    document.getElementById("run-progress-text").textContent = total > 0 ? number(done) + " / " + number(total) : number(done);
     if (run.message) { document.getElementById("run-message").textContent = run.message[lang] || ""; }
     // Runs that work through several administrations report each one's state.
     (run.counts && run.counts.targets || []).forEach(function (target) {

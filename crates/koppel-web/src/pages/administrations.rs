@@ -64,14 +64,14 @@ async fn render_list(
     let create_blocked = if context.need_licence(PowerUp::SubAdministrations).is_some() {
         Some(m.create_no_licence.to_string())
     } else if subs as i64 >= capacity {
-        Some(fill(m.create_full, &[&capacity.to_string()]))
+        Some(fill(m.create_full, &[&context.lang().number(capacity)]))
     } else {
         None
     };
     let rows = administrations
         .into_iter()
         .map(|administration| Row {
-            created: context.lang().date(administration.created_at.date_naive()),
+            created: context.lang().date(super::i18n::local_date(administration.created_at)),
             menu_label: fill(m.actions_menu, &[&administration.name]),
             administration,
         })
@@ -79,7 +79,10 @@ async fn render_list(
     let page = ListPage {
         page: context.layout(Nav::Administrations, m.administrations_title, PATH),
         rows,
-        capacity_text: fill(m.capacity_used, &[&subs.to_string(), &capacity.to_string()]),
+        capacity_text: fill(
+            m.capacity_used,
+            &[&context.lang().number(subs as i64), &context.lang().number(capacity)],
+        ),
         create_blocked,
         name: name.to_string(),
         error,
@@ -135,7 +138,7 @@ pub async fn create(
         Err(StoreError::Invalid(_)) => m.name_required.to_string(),
         Err(StoreError::Conflict { .. }) => fill(m.name_taken, &[&name]),
         Err(StoreError::Licence(LicenceError::CapacityReached { capacity })) => {
-            fill(m.create_full, &[&capacity.to_string()])
+            fill(m.create_full, &[&context.lang().number(capacity)])
         }
         Err(StoreError::Licence(_)) => m.create_no_licence.to_string(),
         Err(other) => return Err(other.into()),

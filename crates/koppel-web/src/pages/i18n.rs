@@ -5,7 +5,18 @@
 //! not compile: a page cannot show a missing key. Texts with a value in them use `{}` placeholders,
 //! filled in order by [`fill`].
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono_tz::{Europe::Amsterdam, Tz};
+
+/// A moment in the Netherlands' time zone, where Koppel's customers work.
+pub fn local_time(moment: DateTime<Utc>) -> DateTime<Tz> {
+    moment.with_timezone(&Amsterdam)
+}
+
+/// The Netherlands' calendar day of a moment.
+pub fn local_date(moment: DateTime<Utc>) -> NaiveDate {
+    local_time(moment).date_naive()
+}
 
 /// The languages of the back office.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -40,20 +51,62 @@ impl Lang {
         }
     }
 
-    /// `22-11-2026` in Dutch, `22 Nov 2026` in English.
-    pub fn date(self, date: NaiveDate) -> String {
+    /// A month's short name: `mrt`, `okt` in Dutch, `Mar`, `Oct` in English.
+    fn month_short(self, month: u32) -> &'static str {
+        const NL_MONTHS: [&str; 12] = [
+            "jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec",
+        ];
+        const EN_MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        let index = (month.clamp(1, 12) - 1) as usize;
         match self {
-            Lang::Nl => date.format("%d-%m-%Y").to_string(),
-            Lang::En => date.format("%-d %b %Y").to_string(),
+            Lang::Nl => NL_MONTHS[index],
+            Lang::En => EN_MONTHS[index],
         }
     }
 
-    /// A moment in the Netherlands' time zone is what office staff expect; the server keeps UTC, so
-    /// the offset is written explicitly rather than guessed.
+    /// `22 nov 2026` in Dutch, `22 Nov 2026` in English.
+    pub fn date(self, date: NaiveDate) -> String {
+        format!("{} {} {}", date.day(), self.month_short(date.month()), date.year())
+    }
+
+    /// `22 nov` in Dutch, `22 Nov` in English: a date in the current year.
+    fn day_month(self, date: NaiveDate) -> String {
+        format!("{} {}", date.day(), self.month_short(date.month()))
+    }
+
+    /// A moment as people in the Netherlands read it, in their own time (summer time included):
+    /// `4 dec 2026 14:16` in Dutch, `4 Dec 2026 14:16` in English. The server keeps UTC.
     pub fn date_time(self, moment: DateTime<Utc>) -> String {
-        match self {
-            Lang::Nl => moment.format("%d-%m-%Y %H:%M UTC").to_string(),
-            Lang::En => moment.format("%-d %b %Y %H:%M UTC").to_string(),
+        let local = local_time(moment);
+        format!("{} {}", self.date(local.date_naive()), local.format("%H:%M"))
+    }
+
+    /// A moment relative to `now` where that reads better: `vandaag 14:16`, `gisteren 09:02`
+    /// (`today 14:16`, `yesterday 09:02`), otherwise as [`Lang::date_time`]. Days are the
+    /// Netherlands' calendar days.
+    pub fn date_time_relative(self, moment: DateTime<Utc>, now: DateTime<Utc>) -> String {
+        let local = local_time(moment);
+        let today = local_time(now).date_naive();
+        let time = local.format("%H:%M").to_string();
+        let m = self.messages();
+        if local.date_naive() == today {
+            fill(m.time_today, &[&time])
+        } else if today.pred_opt() == Some(local.date_naive()) {
+            fill(m.time_yesterday, &[&time])
+        } else {
+            self.date_time(moment)
+        }
+    }
+
+    /// A moment in a title: `4 dec 14:16`, with the year only when it is not `now`'s year.
+    pub fn date_time_short(self, moment: DateTime<Utc>, now: DateTime<Utc>) -> String {
+        let local = local_time(moment);
+        if local.year() == local_time(now).year() {
+            format!("{} {}", self.day_month(local.date_naive()), local.format("%H:%M"))
+        } else {
+            self.date_time(moment)
         }
     }
 
@@ -348,13 +401,13 @@ catalogue! {
     deleted_administration: "Administratie {} is verwijderd.", "Administration {} has been deleted.";
     main_not_deletable: "De hoofdadministratie kan niet worden verwijderd.", "The main administration cannot be deleted.";
     // Settings sync.
-    action_sync: "Synchroniseren naar subadministraties", "Sync to sub-administrations";
-    sync_title: "Synchroniseren naar subadministraties", "Sync to sub-administrations";
-    sync_intro: "Kopieer instellingen van {} naar gekozen subadministraties. Dagelijkse gegevens (relaties, werkbonnen, facturen, offertes) worden nooit gelezen, gekopieerd of gewijzigd.",
-        "Copy settings from {} to chosen sub-administrations. Daily data (relations, work orders, invoices, quotes) is never read, copied or changed.";
-    sync_step_targets: "1. Subadministraties", "1. Sub-administrations";
-    sync_step_what: "2. Wat synchroniseren", "2. What to sync";
-    sync_step_preview: "3. Voorbeeld", "3. Preview";
+    action_sync: "Sync naar subadministraties", "Sync to sub-administrations";
+    sync_title: "Sync naar subadministraties", "Sync to sub-administrations";
+    sync_intro: "Gebruik sync om instellingen van {} zoals formulieren, workflows en sjablonen naar subadministraties te kopiëren. Sync kopieert je dagelijkse gegevens niet: klanten, werkbonnen en facturen blijven gescheiden.",
+        "Use sync to copy settings of {} such as forms, workflows and templates to sub-administrations. Sync does not copy your daily data: customers, work orders and invoices stay separate.";
+    sync_step_targets: "1. Kies de doeladministraties", "1. Choose the target administrations";
+    sync_step_what: "2. Kies wat je wilt synchroniseren", "2. Choose what to sync";
+    sync_step_preview: "3. Start de synchronisatie", "3. Start the sync";
     sync_all: "Alles", "All";
     sync_none: "Geen", "None";
     sync_last: "Laatst gesynchroniseerd: {}", "Last synced: {}";
@@ -500,7 +553,6 @@ catalogue! {
     column_started: "Gestart", "Started";
     column_duration: "Duur", "Duration";
     column_message: "Melding", "Message";
-    run_title: "Taak {}", "Run {}";
     run_progress: "Voortgang", "Progress";
     run_counts: "Aantallen", "Counts";
     run_items: "Onderdelen", "Items";
@@ -577,6 +629,62 @@ catalogue! {
     // ===== end Data Sync =====
 
     // ===== Runs, times, settings sync (new keys go here) =====
+    time_today: "vandaag {}", "today {}";
+    time_yesterday: "gisteren {}", "yesterday {}";
+    // Settings sync wizard: the help page's steps.
+    sync_step_targets_help: "Selecteer de subadministraties die de update moeten ontvangen.", "Select the sub-administrations that should receive the update.";
+    sync_step_what_help: "Selecteer de instellingen die je wilt kopiëren.", "Select the settings you want to copy.";
+    sync_step_confirm_help: "Bevestig de actie en wacht tot deze is voltooid.", "Confirm the action and wait until it has finished.";
+    sync_changed: "gewijzigd", "changed";
+    sync_empty: "(leeg)", "(empty)";
+    // Run pages: counts per kind of data.
+    count_entity: "Gegevens", "Data";
+    count_total: "Totaal", "Total";
+    count_new: "nieuw", "new";
+    count_changed: "gewijzigd", "changed";
+    count_deleted: "verwijderd", "deleted";
+    count_unchanged: "ongewijzigd", "unchanged";
+    count_skipped: "overgeslagen", "skipped";
+    count_fetched: "opgehaald", "fetched";
+    count_pages: "pagina's", "pages";
+    count_sync_no: "Synchronisatienummer", "Sync number";
+    count_full: "Alles opnieuw gesynchroniseerd", "Full resync";
+    count_rows_written: "Rijen geschreven", "Rows written";
+    count_targets_succeeded: "Subadministraties bijgewerkt", "Sub-administrations updated";
+    count_targets_failed: "Subadministraties mislukt", "Sub-administrations failed";
+    count_exported: "Geëxporteerd", "Exported";
+    count_confirmed: "Stond al in AccountView", "Already in AccountView";
+    count_failed: "Mislukt", "Failed";
+    count_pending: "Nog open", "Still open";
+    count_posts: "Verzonden naar AccountView", "Sent to AccountView";
+    count_read_backs: "Teruggelezen uit AccountView", "Read back from AccountView";
+    count_runs_pruned: "Opgeruimde taken", "Runs removed";
+    count_run_items_pruned: "Opgeruimde onderdelen", "Items removed";
+    count_jobs_pruned: "Opgeruimde opdrachten", "Jobs removed";
+    item_work_order: "Werkbon (intern nummer {})", "Work order (internal number {})";
+    entity_customers: "Klanten", "Customers";
+    entity_addresses: "Adressen", "Addresses";
+    entity_contact_persons: "Contactpersonen", "Contact persons";
+    entity_objects: "Objecten", "Objects";
+    entity_projects: "Projecten", "Projects";
+    entity_employees: "Medewerkers", "Employees";
+    entity_materials: "Materialen", "Materials";
+    entity_hour_types: "Uursoorten", "Hour types";
+    entity_work_orders: "Werkbonnen", "Work orders";
+    entity_work_order_hours: "Uren op werkbonnen", "Work order hours";
+    entity_work_order_materials: "Materialen op werkbonnen", "Work order materials";
+    entity_invoices: "Facturen", "Invoices";
+    entity_invoice_lines: "Factuurregels", "Invoice lines";
+    entity_payments: "Betalingen", "Payments";
+    entity_quotes: "Offertes", "Quotes";
+    entity_vat_codes: "Btw-codes", "VAT codes";
+    entity_ledger_accounts: "Grootboekrekeningen", "Ledger accounts";
+    entity_journals: "Dagboeken", "Journals";
+    entity_cost_centres: "Kostenplaatsen", "Cost centres";
+    entity_article_groups: "Artikelgroepen", "Article groups";
+    entity_debtors: "Debiteuren", "Debtors";
+    entity_articles: "Artikelen", "Articles";
+    entity_payment_status: "Betaalstatus", "Payment status";
     // ===== end Runs =====
 
     // ===== App shell, navigation, overview (new keys go here) =====
@@ -602,7 +710,7 @@ mod tests {
     #[test]
     fn dutch_and_english_formats() {
         let date = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
-        assert_eq!(Lang::Nl.date(date), "22-11-2026");
+        assert_eq!(Lang::Nl.date(date), "22 nov 2026");
         assert_eq!(Lang::En.date(date), "22 Nov 2026");
         assert_eq!(Lang::Nl.money(123_456), "€ 1.234,56");
         assert_eq!(Lang::En.money(123_456), "€1,234.56");
@@ -611,5 +719,109 @@ mod tests {
         assert_eq!(Lang::Nl.number(1_234_567), "1.234.567");
         assert_eq!(Lang::En.number(-1_000), "-1,000");
         assert_eq!(fill("{} van {}", &["3", "5"]), "3 van 5");
+    }
+
+    fn utc(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .expect("a moment")
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn times_are_the_netherlands_local_time_in_winter_and_summer() {
+        // Winter: UTC+1.
+        assert_eq!(Lang::Nl.date_time(utc("2026-12-04T13:16:00Z")), "4 dec 2026 14:16");
+        assert_eq!(Lang::En.date_time(utc("2026-12-04T13:16:00Z")), "4 Dec 2026 14:16");
+        // Summer: UTC+2, and the local day may be the next one.
+        assert_eq!(Lang::Nl.date_time(utc("2026-07-01T12:00:00Z")), "1 jul 2026 14:00");
+        assert_eq!(Lang::En.date_time(utc("2026-07-03T22:30:00Z")), "4 Jul 2026 00:30");
+        assert_eq!(Lang::Nl.date_time(utc("2026-03-15T09:05:00Z")), "15 mrt 2026 10:05");
+        assert_eq!(local_date(utc("2026-12-31T23:30:00Z")).to_string(), "2027-01-01");
+        assert!(!Lang::En.date_time(utc("2026-12-04T13:16:00Z")).contains("UTC"));
+    }
+
+    #[test]
+    fn times_on_the_days_summer_time_starts_and_ends() {
+        // 29 March 2026: at 01:00 UTC the clocks go from 02:00 to 03:00.
+        assert_eq!(Lang::Nl.date_time(utc("2026-03-29T00:59:00Z")), "29 mrt 2026 01:59");
+        assert_eq!(Lang::Nl.date_time(utc("2026-03-29T01:00:00Z")), "29 mrt 2026 03:00");
+        // 25 October 2026: at 01:00 UTC the clocks go from 03:00 back to 02:00.
+        assert_eq!(Lang::Nl.date_time(utc("2026-10-25T00:30:00Z")), "25 okt 2026 02:30");
+        assert_eq!(Lang::Nl.date_time(utc("2026-10-25T01:30:00Z")), "25 okt 2026 02:30");
+        assert_eq!(Lang::En.date_time(utc("2026-10-25T02:00:00Z")), "25 Oct 2026 03:00");
+    }
+
+    #[test]
+    fn today_and_yesterday_follow_the_local_calendar() {
+        let now = utc("2026-12-04T13:30:00Z");
+        assert_eq!(
+            Lang::Nl.date_time_relative(utc("2026-12-04T13:16:00Z"), now),
+            "vandaag 14:16"
+        );
+        assert_eq!(
+            Lang::En.date_time_relative(utc("2026-12-03T08:02:00Z"), now),
+            "yesterday 09:02"
+        );
+        assert_eq!(
+            Lang::Nl.date_time_relative(utc("2026-12-03T08:02:00Z"), now),
+            "gisteren 09:02"
+        );
+        assert_eq!(
+            Lang::Nl.date_time_relative(utc("2026-12-02T08:02:00Z"), now),
+            "2 dec 2026 09:02"
+        );
+        // 23:30 UTC on 3 December is already 4 December in the Netherlands.
+        assert_eq!(
+            Lang::Nl.date_time_relative(utc("2026-12-03T23:30:00Z"), now),
+            "vandaag 00:30"
+        );
+        // Just after local midnight, a moment before it was yesterday.
+        let after_midnight = utc("2026-12-03T23:10:00Z");
+        assert_eq!(
+            Lang::Nl.date_time_relative(utc("2026-12-03T22:50:00Z"), after_midnight),
+            "gisteren 23:50"
+        );
+        // Across the switch to summer time: the day is 23 hours long.
+        let sunday = utc("2026-03-29T12:00:00Z");
+        assert_eq!(
+            Lang::Nl.date_time_relative(utc("2026-03-28T23:30:00Z"), sunday),
+            "vandaag 00:30"
+        );
+        assert_eq!(
+            Lang::Nl.date_time_relative(utc("2026-03-28T22:30:00Z"), sunday),
+            "gisteren 23:30"
+        );
+        // Across the switch back: the day is 25 hours long.
+        let october = utc("2026-10-25T22:30:00Z");
+        assert_eq!(
+            Lang::En.date_time_relative(utc("2026-10-24T22:30:00Z"), october),
+            "today 00:30"
+        );
+        assert_eq!(
+            Lang::En.date_time_relative(utc("2026-10-24T21:59:00Z"), october),
+            "yesterday 23:59"
+        );
+        // A later moment (a clock ahead) is written in full.
+        assert_eq!(
+            Lang::En.date_time_relative(utc("2026-12-05T08:00:00Z"), now),
+            "5 Dec 2026 09:00"
+        );
+    }
+
+    #[test]
+    fn short_times_leave_out_the_current_year() {
+        let now = utc("2026-12-04T13:30:00Z");
+        assert_eq!(
+            Lang::Nl.date_time_short(utc("2026-12-04T13:16:00Z"), now),
+            "4 dec 14:16"
+        );
+        assert_eq!(
+            Lang::En.date_time_short(utc("2026-06-04T13:16:00Z"), now),
+            "4 Jun 15:16"
+        );
+        assert_eq!(
+            Lang::Nl.date_time_short(utc("2025-12-04T13:16:00Z"), now),
+            "4 dec 2025 14:16"
+        );
     }
 }

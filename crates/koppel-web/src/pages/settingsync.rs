@@ -14,6 +14,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use koppel_domain::AdministrationId;
 use koppel_domain::licence::PowerUp;
+use koppel_domain::record::FieldKind;
 use koppel_domain::rights::Right;
 use koppel_settingsync::job::{Confirmation, TargetStatus, confirm, targets};
 use koppel_settingsync::{
@@ -112,6 +113,8 @@ pub struct TargetRow {
 pub struct CategoryRow {
     pub slug: &'static str,
     pub name: &'static str,
+    /// How many items the main has, written the visitor's way.
+    pub count: String,
     pub checked: bool,
     pub items: Vec<(String, String, bool)>,
 }
@@ -138,12 +141,13 @@ async fn render_select(
     let lang = context.lang();
     let source = context.administration.id;
     let statuses = targets(&state.store, source).await.map_err(sync_store_error)?;
+    let now = state.store.now();
     let target_rows = statuses
         .into_iter()
         .map(|status| TargetRow {
-            last: status
-                .last_synced_at
-                .map_or(m.sync_never.to_string(), |at| fill(m.sync_last, &[&lang.date_time(at)])),
+            last: status.last_synced_at.map_or(m.sync_never.to_string(), |at| {
+                fill(m.sync_last, &[&lang.date_time_relative(at, now)])
+            }),
             checked: chosen.is_some_and(|c| c.targets.contains(&status.target)),
             status,
         })
@@ -171,6 +175,7 @@ async fn render_select(
             })
             .collect();
         categories.push(CategoryRow {
+            count: lang.number(records.len() as i64),
             slug: category.slug(),
             name: category_name(lang, category),
             checked: chosen.is_some_and(|c| c.selection.categories.contains(&category)),
@@ -216,15 +221,44 @@ fn refusal(m: &'static Messages, error: &SettingsSyncError) -> String {
     }
 }
 
+/// One changed field of an item, by its label: "Voettekst: oud → nieuw".
+pub struct ChangeRow {
+    pub label: String,
+    pub before: String,
+    pub after: String,
+    /// Structured values (form fields, steps, options) are not shown as text, only that they change.
+    pub values: bool,
+}
+
 /// One item of a target's preview, as shown.
 pub struct ItemRow {
     pub category: &'static str,
-    pub code: String,
+    /// The item's name, or its code when it has none.
     pub name: String,
     pub action: &'static str,
     pub action_class: &'static str,
     pub note: String,
-    pub changes: Vec<(String, String, String)>,
+    pub changes: Vec<ChangeRow>,
+}
+
+/// A changed field as the preview shows it: its label, and both values in the visitor's words.
+fn change_row(lang: Lang, category: SettingsCategory, change: &koppel_settingsync::FieldChange) -> ChangeRow {
+    let m = lang.messages();
+    let kind = category.spec().field(change.field).map(|(_, spec)| spec.kind);
+    let shown = |value: &str| -> String {
+        match (kind, value) {
+            (_, "") => m.sync_empty.to_string(),
+            (Some(FieldKind::Bool), "true") => m.word_yes.to_string(),
+            (Some(FieldKind::Bool), "false") => m.word_no.to_string(),
+            _ => value.to_string(),
+        }
+    };
+    ChangeRow {
+        label: koppel_settingsync::field_name(change.field, lang == Lang::Nl),
+        values: !matches!(kind, Some(FieldKind::Json(_))),
+        before: shown(&change.before),
+        after: shown(&change.after),
+    }
 }
 
 /// One target's preview, as shown.
@@ -274,15 +308,18 @@ fn render_preview(
         .iter()
         .map(|target| {
             let counts = [Action::Create, Action::Update, Action::Remove, Action::Unchanged]
-                .map(|a| target.count(a).to_string());
+                .map(|a| lang.number(target.count(a) as i64));
             let rows = target
                 .items
                 .iter()
                 .filter(|item| item.action != Action::Unchanged)
                 .map(|item| ItemRow {
                     category: category_name(lang, item.category),
-                    code: item.code.clone(),
-                    name: item.name.clone(),
+                    name: if item.name.is_empty() {
+                        item.code.clone()
+                    } else {
+                        item.name.clone()
+                    },
                     action: match item.action {
                         Action::Create => m.sync_create,
                         Action::Update => m.sync_update,
@@ -296,15 +333,21 @@ fn render_preview(
                         Action::Unchanged => "unchanged",
                     },
                     note: item.pulled_in_by.as_ref().map_or(String::new(), |(category, code)| {
+                        // The referring item by its name, as the rows name items.
+                        let name = target
+                            .items
+                            .iter()
+                            .find(|other| other.category == *category && other.code == *code)
+                            .map_or(code.as_str(), |other| other.name.as_str());
                         fill(
                             m.sync_pulled_in,
-                            &[&format!("{} {code}", category_name(lang, *category))],
+                            &[&format!("{} · {name}", category_name(lang, *category))],
                         )
                     }),
                     changes: item
                         .changes
                         .iter()
-                        .map(|c| (c.field.to_string(), c.before.clone(), c.after.clone()))
+                        .map(|change| change_row(lang, item.category, change))
                         .collect(),
                 })
                 .collect();
@@ -321,7 +364,7 @@ fn render_preview(
         .collect::<Vec<_>>();
     let pairs = selection_pairs(request);
     let page = PreviewPage {
-        page: context.layout(Nav::Administrations, m.sync_step_preview, PATH),
+        page: context.layout(Nav::Administrations, m.sync_title, PATH),
         notice,
         blocked: targets.iter().any(|t| !t.blockers.is_empty()),
         back: format!("{}{PATH}/sync?{}", context.base(), query_string(&pairs)),

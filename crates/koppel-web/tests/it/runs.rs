@@ -448,3 +448,180 @@ async fn a_run_can_be_followed_live_until_it_ends() {
         app.stop().await;
     }
 }
+
+/// The HTML of a page in `lang`, for a client that is logged in.
+async fn page_in(client: &mut crate::pages::PageClient<'_>, lang: &str, path: &str) -> String {
+    let start = client.get(path).await;
+    let changed = client
+        .post("/language", &[("csrf", &start.csrf()), ("lang", lang), ("back", "/")])
+        .await;
+    assert_eq!(changed.status, StatusCode::SEE_OTHER);
+    let page = client.get(path).await;
+    assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.body);
+    page.body
+}
+
+/// The page's own title: `<title>` without the administration's name and Koppel's after it.
+fn title_of(html: &str) -> String {
+    let start = html.find("<title>").expect("a title") + "<title>".len();
+    let title = &html[start..start + html[start..].find("</title>").expect("a title's end")];
+    let title = title.strip_suffix(" · Koppel").unwrap_or(title);
+    title.rsplit_once(" · ").map_or(title, |(own, _)| own).to_string()
+}
+
+/// The text of the element with `id` (its first `</table>` or `</dl>` bounds it), tags removed.
+fn text_of(html: &str, id: &str, end: &str) -> String {
+    let start = html
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("#{id} in {html}"));
+    let rest = &html[start..];
+    let rest = &rest[rest.find('>').map_or(0, |at| at + 1)..];
+    let rest = &rest[..rest.find(end).unwrap_or(rest.len())];
+    let mut text = String::new();
+    let mut in_tag = false;
+    for character in rest.chars() {
+        match character {
+            '<' => {
+                in_tag = true;
+                text.push(' ');
+            }
+            '>' => in_tag = false,
+            _ if !in_tag => text.push(character),
+            _ => {}
+        }
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[tokio::test]
+async fn run_pages_are_titled_by_what_ran_and_show_counts_per_kind_of_data() {
+    TestApp::on_every_backend(|app| async move {
+        let store = app.database.store().clone();
+        let fixture = app.fixture.clone();
+        let run = koppel_jobs::enqueue_committed(
+            &store,
+            &NewJob::new("data_sync", json!({"full": true}))
+                .administration(fixture.sub1)
+                .manual(fixture.admin.id),
+        )
+        .await
+        .unwrap()
+        .run()
+        .0;
+        // What koppel-datasync writes, plus a key no label was written for.
+        let counts = json!({
+            "sync": 1, "full": true, "inserted": 7005, "updated": 3, "deleted": 0,
+            "Customers.inserted": 6999, "Customers.updated": 3, "Customers.deleted": 0,
+            "Addresses.inserted": 6, "Addresses.updated": 0, "Addresses.deleted": 0,
+            "Quotes.inserted": 0, "Quotes.updated": 0, "Quotes.deleted": 0,
+            "effect_applied": 2,
+        });
+        let done = Finish::Succeeded {
+            partial: false,
+            message: None,
+            counts: Some(counts),
+        };
+        assert!(
+            koppel_jobs::testing::finish(&store, &claim(&store, "data_sync").await, &done)
+                .await
+                .unwrap()
+        );
+        let mut client = crate::pages::PageClient::new(&app);
+        client.log_in(&fixture.admin).await;
+        let path = format!("/a/{}/runs/{run}", fixture.sub1);
+
+        let dutch = page_in(&mut client, "nl", &path).await;
+        let title = title_of(&dutch);
+        assert!(title.starts_with("Data Sync · handmatig · "), "{title}");
+        assert!(!title.contains("Taak") && !title.contains("UTC"), "{title}");
+        let table = text_of(&dutch, "run-counts", "</table>");
+        assert_eq!(
+            table, "Gegevens nieuw gewijzigd verwijderd Klanten 6.999 3 0 Adressen 6 0 0 Totaal 7.005 3 0",
+            "quotes had nothing and are left out"
+        );
+        let facts = text_of(&dutch, "run-count-facts", "</dl>");
+        assert_eq!(
+            facts,
+            "Synchronisatienummer 1 Alles opnieuw gesynchroniseerd Ja Effect applied 2"
+        );
+        for raw in [
+            "Addresses.inserted",
+            "Customers",
+            ">full<",
+            "full true",
+            ">sync<",
+            "effect_applied",
+            "targets_succeeded",
+        ] {
+            assert!(!dutch.contains(raw), "raw key {raw} in the page");
+        }
+        // The history lists the run by the same title.
+        let history = page_in(&mut client, "nl", &format!("/a/{}/runs", fixture.sub1)).await;
+        assert!(history.contains(&title), "{title} in the history");
+
+        let english = page_in(&mut client, "en", &path).await;
+        let title = title_of(&english);
+        assert!(title.starts_with("Data Sync · manual · "), "{title}");
+        let table = text_of(&english, "run-counts", "</table>");
+        assert_eq!(
+            table,
+            "Data new changed deleted Customers 6,999 3 0 Addresses 6 0 0 Total 7,005 3 0"
+        );
+        assert!(english.contains("data-label=\"changed\""), "stacked cards need labels");
+        app
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_settings_sync_run_names_its_targets_and_items_without_raw_keys() {
+    TestApp::on_every_backend(|app| async move {
+        let store = app.database.store().clone();
+        let fixture = app.fixture.clone();
+        let run = enqueue(&store, fixture.main, "settings_sync").await;
+        let counts = json!({
+            "created": 2, "updated": 1, "removed": 0, "unchanged": 4,
+            "targets_succeeded": 1, "targets_failed": 0,
+            "targets": [{"id": fixture.sub1.0, "name": "Vestiging Utrecht", "status": "succeeded"}],
+        });
+        let lease = claim(&store, "settings_sync").await;
+        koppel_jobs::runs::record_item(
+            &store,
+            koppel_jobs::RunId(run),
+            &NewRunItem {
+                key: &format!("{}/templates/T-FACTUUR", fixture.sub1),
+                status: ItemStatus::Succeeded,
+                message: None,
+                detail: None,
+            },
+        )
+        .await
+        .unwrap();
+        let done = Finish::Succeeded {
+            partial: false,
+            message: None,
+            counts: Some(counts),
+        };
+        assert!(koppel_jobs::testing::finish(&store, &lease, &done).await.unwrap());
+        let mut client = crate::pages::PageClient::new(&app);
+        client.log_in(&fixture.admin).await;
+        let dutch = page_in(&mut client, "nl", &format!("/a/{}/runs/{run}", fixture.main)).await;
+        let title = title_of(&dutch);
+        assert!(
+            title.starts_with("Instellingen synchroniseren · automatisch · "),
+            "{title}"
+        );
+        let table = text_of(&dutch, "run-counts", "</table>");
+        assert_eq!(table, "Gegevens nieuw gewijzigd verwijderd ongewijzigd Totaal 2 1 0 4");
+        let facts = text_of(&dutch, "run-count-facts", "</dl>");
+        assert_eq!(facts, "Subadministraties bijgewerkt 1 Subadministraties mislukt 0");
+        let items = text_of(&dutch, "run-items", "</table>");
+        assert!(items.contains("Sjablonen · T-FACTUUR"), "{items}");
+        assert!(
+            !dutch.contains("templates/T-FACTUUR") && !dutch.contains("targets_"),
+            "raw keys in the page"
+        );
+        app
+    })
+    .await;
+}

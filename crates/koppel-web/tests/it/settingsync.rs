@@ -202,3 +202,131 @@ async fn refusals_say_what_is_wrong() {
     })
     .await;
 }
+
+/// Syncs `categories` of the main to `target` through the API and runs the job.
+async fn sync(app: &TestApp, admin: &str, main: AdministrationId, target: AdministrationId, categories: &[&str]) {
+    let body = json!({"targets": [target.0], "categories": categories});
+    let preview = app.settingsync_preview(admin, main, &body).await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
+    let mut confirmed = body.clone();
+    confirmed["digests"] = json!({target.to_string(): preview.body["targets"][0]["digest"]});
+    let started = app.settingsync_confirm(admin, main, &confirmed).await;
+    assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.body);
+    app.run_jobs([JobKind::SettingsSync]).await;
+}
+
+#[tokio::test]
+async fn a_synced_sub_is_no_longer_shown_as_differing() {
+    TestApp::on_every_backend(|app| async move {
+        let fixture = app.fixture.clone();
+        seed_settings(app.database.store(), fixture.main).await;
+        let admin = app.token(&fixture.admin).await;
+        let everything: Vec<&str> = koppel_settingsync::SettingsCategory::ALL
+            .iter()
+            .map(|c| c.slug())
+            .collect();
+        let drifted = |targets: &Json, id: AdministrationId| {
+            targets["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["target"] == json!(id.0))
+                .map(|i| i["drifted"].clone())
+        };
+        let before = app.settingsync_targets(&admin, fixture.main).await;
+        assert_eq!(
+            drifted(&before.body, fixture.sub1),
+            Some(json!(true)),
+            "{}",
+            before.body
+        );
+        assert_eq!(
+            drifted(&before.body, fixture.sub2),
+            Some(json!(true)),
+            "{}",
+            before.body
+        );
+        // Sub 1 receives everything, sub 2 only the forms (the main also has workflows, work
+        // types and hour types that sub 2 does not get).
+        sync(&app, &admin, fixture.main, fixture.sub1, &everything).await;
+        sync(&app, &admin, fixture.main, fixture.sub2, &["forms"]).await;
+        let after = app.settingsync_targets(&admin, fixture.main).await;
+        assert_eq!(drifted(&after.body, fixture.sub1), Some(json!(false)), "{}", after.body);
+        assert_eq!(drifted(&after.body, fixture.sub2), Some(json!(false)), "{}", after.body);
+        // A new form in the main: both differ again.
+        create(
+            app.database.store(),
+            fixture.main,
+            "forms",
+            json!({"code": "F-ZP", "name": "Zonnepanelen", "fields": []}),
+        )
+        .await;
+        let changed = app.settingsync_targets(&admin, fixture.main).await;
+        assert_eq!(
+            drifted(&changed.body, fixture.sub1),
+            Some(json!(true)),
+            "{}",
+            changed.body
+        );
+        assert_eq!(
+            drifted(&changed.body, fixture.sub2),
+            Some(json!(true)),
+            "{}",
+            changed.body
+        );
+        app
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_preview_page_names_categories_items_and_fields_by_their_labels() {
+    TestApp::on_every_backend(|app| async move {
+        let fixture = app.fixture.clone();
+        let store = app.database.store().clone();
+        seed_settings(&store, fixture.main).await;
+        create(
+            &store,
+            fixture.sub1,
+            "templates",
+            json!({"code": "T-FACTUUR", "name": "Factuur oud", "kind": "invoice", "body": "Beste klant,",
+                   "footer": "Oude voet", "options": {}}),
+        )
+        .await;
+        create(
+            &store,
+            fixture.main,
+            "templates",
+            json!({"code": "T-FACTUUR", "name": "Factuur", "kind": "invoice", "body": "Beste klant,",
+                   "footer": "Betaal binnen 14 dagen", "options": {"logo": true}}),
+        )
+        .await;
+        let mut client = crate::pages::PageClient::new(&app);
+        client.log_in(&fixture.admin).await;
+        let path = format!(
+            "/a/{}/settings/administrations/sync/preview?target={}&category=templates",
+            fixture.main, fixture.sub1
+        );
+        let page = client.get(&path).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let body = &page.body;
+        assert!(body.contains("Sjablonen</span> · <strong>Factuur</strong>"), "{body}");
+        assert!(
+            body.contains("Naam</span>: <del>Factuur oud</del> → <ins>Factuur</ins>"),
+            "{body}"
+        );
+        assert!(
+            body.contains("Voettekst</span>: <del>Oude voet</del> → <ins>Betaal binnen 14 dagen</ins>"),
+            "{body}"
+        );
+        assert!(
+            body.contains("Opties</span> gewijzigd"),
+            "structured values only say they change: {body}"
+        );
+        for raw in ["templates/T-FACTUUR", "name:", "footer:", "<code>", "T-FACTUUR"] {
+            assert!(!body.contains(raw), "raw {raw} in the preview");
+        }
+        app
+    })
+    .await;
+}

@@ -208,8 +208,14 @@ async fn sync_settings_to_two_of_three_subs() {
             browser.click_and_load("#sync-preview").await?;
             // Step 3: the preview names what happens per sub.
             let preview = browser.text(&format!("#preview-{}", fixture.sub1)).await?;
-            check!(preview.contains("WF-CV"), "preview of sub 1: {preview}");
-            check!(preview.contains("ONDERHOUD"), "the work type is pulled in: {preview}");
+            check!(
+                preview.contains("Workflows · CV-ketel onderhoud"),
+                "preview of sub 1: {preview}"
+            );
+            check!(
+                preview.contains("Werksoorten · Onderhoud"),
+                "the work type is pulled in: {preview}"
+            );
             check!(
                 browser
                     .client
