@@ -10,7 +10,7 @@ use super::confirm::Confirmation;
 use super::context::{Layout, Nav, form};
 use super::i18n::fill;
 use super::path::{AdministrationPage, FeedTokenPage, PagePath};
-use super::runs::{RunView, view};
+use super::runs::{RunView, view_at};
 use super::settings::datasync_gates;
 use super::{
     Context, Flash, FormData, PageError, Visitor, html, redirect, redirect_with_flash, redirect_with_flash_about,
@@ -140,6 +140,7 @@ async fn render(
         .iter()
         .find(|run| matches!(run.status, RunStatus::Queued | RunStatus::Running))
         .map(|run| run.id.0);
+    let now = state.store.now();
     let history = page
         .runs
         .iter()
@@ -150,7 +151,7 @@ async fn render(
                 _ => String::new(),
             };
             HistoryRow {
-                run: view(lang, run),
+                run: view_at(lang, run, now),
                 rows,
             }
         })
