@@ -113,6 +113,7 @@ pub fn router() -> Router<AppState> {
         .route("/assets/koppel.css", get(stylesheet))
         .route("/assets/run-progress.js", get(run_progress_script))
         .route("/assets/checkboxes.js", get(checkboxes_script))
+        .route("/assets/accountview-progress.js", get(accountview_progress_script))
         .layer(axum::middleware::from_fn(clear_shown_flash))
         .layer(axum::middleware::from_fn(security_headers))
 }
@@ -171,6 +172,13 @@ async fn checkboxes_script() -> Response {
     asset(
         "text/javascript; charset=utf-8",
         include_str!("../../assets/checkboxes.js"),
+    )
+}
+
+async fn accountview_progress_script() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/accountview-progress.js"),
     )
 }
 
