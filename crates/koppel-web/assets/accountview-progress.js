@@ -12,8 +12,9 @@
   var stepsTemplate = section.dataset.steps || "";
   var lineTemplate = section.dataset.line || "";
   function fill(template, values) {
-    var index = 0;
-    return template.replace(/\{\}/g, function () { return String(values[index++]); });
+    return template.replace(/\{([a-z]+)\}/g, function (all, name) {
+      return Object.prototype.hasOwnProperty.call(values, name) ? String(values[name]) : all;
+    });
   }
   function count(value) { return numbers.format(Number(value) || 0); }
   function show(run) {
@@ -22,14 +23,17 @@
     var percent = total > 0 ? Math.min(100, Math.floor(done * 100 / total)) : 0;
     document.getElementById("av-progress-bar").value = percent;
     document.getElementById("av-progress-bar").textContent = percent + "%";
-    document.getElementById("av-progress-steps").textContent = fill(stepsTemplate, [count(done), count(total)]);
+    document.getElementById("av-progress-steps").textContent = fill(stepsTemplate, { done: count(done), total: count(total) });
     var list = document.getElementById("av-progress-lines");
     var counts = run.counts || {};
     var lines = [];
     order.forEach(function (slug) {
       var c = counts[slug];
       if (!c || typeof c !== "object") { return; }
-      lines.push(fill(lineTemplate, [names[slug], count(c.fetched), count(c.created), count(c.updated), count(c.unchanged), count(c.skipped)]));
+      lines.push(fill(lineTemplate, {
+        name: names[slug], read: count(c.fetched), "new": count(c.created), updated: count(c.updated),
+        unchanged: count(c.unchanged), skipped: count(c.skipped)
+      }));
     });
     if (lines.length > 0 || list.children.length > 0) {
       while (list.firstChild) { list.removeChild(list.firstChild); }

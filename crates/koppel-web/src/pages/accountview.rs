@@ -92,9 +92,10 @@ pub struct ActiveRun {
     pub lines: Vec<String>,
     /// The run as JSON, polled by the script.
     pub json_url: String,
-    /// What the script fills in: the steps text and one category line, each with `{}`s.
-    pub steps_template: &'static str,
-    pub line_template: &'static str,
+    /// What the script fills in: the steps text (`{done}`, `{total}`) and one category line
+    /// (`{name}`, `{read}`, `{new}`, `{updated}`, `{unchanged}`, `{skipped}`).
+    pub steps_template: String,
+    pub line_template: String,
     /// Category names by slug in this language, as JSON for the script.
     pub names: String,
 }
@@ -462,8 +463,12 @@ fn active_view(context: &Context, run: &Run) -> ActiveRun {
             "/api/v1/administrations/{}/runs/{}",
             context.administration.id, run.id.0
         ),
-        steps_template,
-        line_template: m.av_progress_category,
+        // The script fills named markers, so no "{}" reaches the page.
+        steps_template: fill(steps_template, &["{done}", "{total}"]),
+        line_template: fill(
+            m.av_progress_category,
+            &["{name}", "{read}", "{new}", "{updated}", "{unchanged}", "{skipped}"],
+        ),
         names: serde_json::Value::Object(names).to_string(),
     }
 }
