@@ -116,9 +116,17 @@ fn summary(counts: &BTreeMap<ImportCategory, CategoryCounts>, dutch: bool) -> St
             if *category == ImportCategory::Payments {
                 // Payments are counted per exported invoice, not per AccountView row.
                 return if dutch {
-                    format!("{name}: {} facturen bijgewerkt, {} ongewijzigd", n(c.updated), n(c.unchanged))
+                    format!(
+                        "{name}: {} facturen bijgewerkt, {} ongewijzigd",
+                        n(c.updated),
+                        n(c.unchanged)
+                    )
                 } else {
-                    format!("{name}: {} invoices updated, {} unchanged", n(c.updated), n(c.unchanged))
+                    format!(
+                        "{name}: {} invoices updated, {} unchanged",
+                        n(c.updated),
+                        n(c.unchanged)
+                    )
                 };
             }
             let (read, new, updated, unchanged, skipped) = if dutch {

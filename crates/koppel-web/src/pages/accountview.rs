@@ -35,8 +35,8 @@ use koppel_accountview::settings::{SaveError, rate_label};
 use koppel_accountview::storage::{CodeEntry, CodeList, Connection};
 use koppel_accountview::{AccountView, AccountViewError, CheckReport, ConnectionState, ImportCategory, SignInError};
 use koppel_domain::work_order::WorkOrderStatus;
-use koppel_jobs::runs::{Run, RunFilter, RunStatus};
 use koppel_domain::{AdministrationId, VatRate};
+use koppel_jobs::runs::{Run, RunFilter, RunStatus};
 use std::collections::HashMap;
 
 pub const PATH: &str = "/settings/integrations/accountview";
@@ -104,6 +104,9 @@ pub struct ActiveRun {
 pub struct LogRow {
     pub run: RunView,
     pub kind: String,
+    /// An import's counts per category (new, updated, unchanged, skipped add up to what was read),
+    /// shown instead of its long message.
+    pub lines: Vec<String>,
     pub failed: Vec<FailedItem>,
 }
 
@@ -450,10 +453,7 @@ fn active_view(context: &Context, run: &Run) -> ActiveRun {
         status_code: run.status.as_str(),
         started: run.status == RunStatus::Running,
         percent,
-        steps: fill(
-            steps_template,
-            &[&lang.number(run.progress_done), &lang.number(total)],
-        ),
+        steps: fill(steps_template, &[&lang.number(run.progress_done), &lang.number(total)]),
         lines: if import {
             category_lines(lang, &run.counts)
         } else {
@@ -494,6 +494,11 @@ async fn log_rows(
         .map(|entry| LogRow {
             run: view(lang, &entry.run),
             kind: kind_name(m, &entry.run.kind),
+            lines: if entry.run.kind == koppel_accountview::import::KIND {
+                category_lines(lang, &entry.run.counts)
+            } else {
+                Vec::new()
+            },
             failed: entry
                 .failed
                 .iter()

@@ -568,7 +568,11 @@ async fn sign_in_on_the_page(app: &TestApp, browser: &mut PageClient<'_>) -> Str
         .await;
     let approved = app
         .sandbox()
-        .consent(sign_in.location.as_deref().expect("to AccountView"), DEMO_USER, "approve")
+        .consent(
+            sign_in.location.as_deref().expect("to AccountView"),
+            DEMO_USER,
+            "approve",
+        )
         .await;
     browser.get(&app.local(&approved)).await;
     page_path
@@ -616,7 +620,10 @@ async fn accountview_first_save_starts_an_import_and_the_page_follows_it_until_t
         let page = browser.get(&page_path).await;
         assert!(page.body.contains(NL.av_saved_importing), "{}", page.body);
         assert!(page.body.contains("id=\"av-progress\""), "{}", page.body);
-        assert!(page.body.contains(&format!("data-json=\"/api/v1/administrations/{main}/runs/{run_id}\"")));
+        assert!(
+            page.body
+                .contains(&format!("data-json=\"/api/v1/administrations/{main}/runs/{run_id}\""))
+        );
         assert!(page.body.contains("src=\"/assets/accountview-progress.js\""));
         assert!(page.body.contains(NL.av_progress_refresh));
         assert!(page.body.contains(NL.av_codes_importing), "{}", page.body);
@@ -632,7 +639,9 @@ async fn accountview_first_save_starts_an_import_and_the_page_follows_it_until_t
         let script = browser.get("/assets/accountview-progress.js").await;
         assert_eq!(script.status, StatusCode::OK);
         assert!(script.body.contains("dataset.json"));
-        let polled = browser.get(&format!("/api/v1/administrations/{main}/runs/{run_id}")).await;
+        let polled = browser
+            .get(&format!("/api/v1/administrations/{main}/runs/{run_id}"))
+            .await;
         assert_eq!(polled.status, StatusCode::OK, "{}", polled.body);
 
         // Once it has run: no progress any more, the export's code lists are filled.

@@ -16,6 +16,8 @@ use serde_json::json;
 /// sandbox (always Dutch, it plays AccountView) shows in between.
 struct Words {
     m: &'static Messages,
+    /// For screenshot names.
+    m_code: &'static str,
     integrations: &'static str,
     not_connected: &'static str,
     open: &'static str,
@@ -37,6 +39,7 @@ struct Words {
 
 const DUTCH: Words = Words {
     m: &NL,
+    m_code: "nl",
     integrations: "Software-integraties",
     not_connected: "Niet verbonden",
     open: "Openen",
@@ -63,6 +66,7 @@ const DUTCH: Words = Words {
 
 const ENGLISH: Words = Words {
     m: &EN,
+    m_code: "en",
     integrations: "Software integrations",
     not_connected: "Not connected",
     open: "Open",
@@ -95,7 +99,10 @@ async fn js(browser: &Browser, script: &str) -> Result<serde_json::Value, fantoc
 /// not scroll sideways because of it.
 async fn fits(browser: &Browser, what: &str) -> Outcome {
     let width = js(browser, "return window.innerWidth;").await?;
-    check!(width.as_i64().is_some_and(|w| w <= 400), "{what}: the window is {width} px wide, not a phone's");
+    check!(
+        width.as_i64().is_some_and(|w| w <= 400),
+        "{what}: the window is {width} px wide, not a phone's"
+    );
     let overflowing = js(
         browser,
         "var width = window.innerWidth; var out = []; \
@@ -115,7 +122,9 @@ async fn fits(browser: &Browser, what: &str) -> Outcome {
 
 /// Waits (at most 60 s) until the page reloads by itself, watching the progress on the way;
 /// returns the bar values and step texts seen.
-async fn follow_until_reloaded(browser: &Browser) -> Result<(Vec<i64>, Vec<String>), Box<dyn std::error::Error + Send + Sync>> {
+async fn follow_until_reloaded(
+    browser: &Browser,
+) -> Result<(Vec<i64>, Vec<String>), Box<dyn std::error::Error + Send + Sync>> {
     js(browser, "document.documentElement.dataset.watched = 'yes';").await?;
     let mut values = Vec::new();
     let mut steps = Vec::new();
@@ -157,31 +166,55 @@ async fn walk(app: &TestApp, browser: &Browser, words: &Words) -> Outcome {
     let page_path = format!("/a/{}/settings/integrations/accountview", fixture.main);
 
     // "Ga naar Instellingen → Algemeen → Software-integraties."
-    browser.client.goto(&app.url(&format!("/a/{}/settings", fixture.main))).await?;
+    browser
+        .client
+        .goto(&app.url(&format!("/a/{}/settings", fixture.main)))
+        .await?;
     browser.click_and_load("#nav-integrations").await?;
     check!(
         browser.path().await? == format!("/a/{}/settings/integrations", fixture.main),
         "on the integrations page"
     );
-    check!(browser.text("h1").await? == words.integrations, "title: {}", browser.text("h1").await?);
+    check!(
+        browser.text("h1").await? == words.integrations,
+        "title: {}",
+        browser.text("h1").await?
+    );
     let intro = browser.text("#content > p").await?;
     check!(!intro.contains("Koppel Koppel"), "intro: {intro}");
-    check!(browser.text("#integration-accountview-title").await? == "AccountView", "the AccountView card");
+    check!(
+        browser.text("#integration-accountview-title").await? == "AccountView",
+        "the AccountView card"
+    );
     let state = browser.text("#integration-accountview-state").await?;
     check!(state == words.not_connected, "card state: {state}");
-    fits_at_375(browser, "the integrations page").await?;
+    fits_at_375(
+        browser,
+        "the integrations page",
+        &format!("{}-integrations", words.m_code),
+    )
+    .await?;
     // "Open AccountView."
-    check!(browser.text("#integration-accountview-open").await? == words.open, "Open link");
+    check!(
+        browser.text("#integration-accountview-open").await? == words.open,
+        "Open link"
+    );
     browser.click_and_load("#integration-accountview-open").await?;
     check!(browser.path().await? == page_path, "on the AccountView page");
     check!(browser.text("h1").await? == "AccountView", "title AccountView");
 
     // "Als de integratie nog niet verbonden is, verschijnt het inlogscherm. Klik Inloggen."
-    check!(browser.text("#av-login h2").await? == m.av_login_title, "the login screen");
+    check!(
+        browser.text("#av-login h2").await? == m.av_login_title,
+        "the login screen"
+    );
     check!(browser.text("#av-sign-in").await? == words.log_in, "the Log in button");
     browser.click_and_load("#av-sign-in").await?;
     // "Meld u aan met uw AccountView inloggegevens. Geef vervolgens toestemming." (AccountView's own pages.)
-    check!(browser.text("h1").await? == "Inloggen bij AccountView", "AccountView's login page");
+    check!(
+        browser.text("h1").await? == "Inloggen bij AccountView",
+        "AccountView's login page"
+    );
     browser.fill("#username", DEMO_USER).await?;
     browser.fill("#password", "sandbox").await?;
     browser.click_and_load("button.primary").await?;
@@ -194,9 +227,18 @@ async fn walk(app: &TestApp, browser: &Browser, words: &Words) -> Outcome {
 
     // "In Algemene instellingen, selecteer de administratie die u wilt synchroniseren." The choice
     // warns beforehand that it is locked on saving.
-    check!(browser.text("#av-general h2").await? == words.general, "General settings");
-    check!(browser.text("label[for='av-company']").await? == words.administration, "administration label");
-    check!(browser.text("#av-company-help").await? == m.av_company_help, "what the administration is");
+    check!(
+        browser.text("#av-general h2").await? == words.general,
+        "General settings"
+    );
+    check!(
+        browser.text("label[for='av-company']").await? == words.administration,
+        "administration label"
+    );
+    check!(
+        browser.text("#av-company-help").await? == m.av_company_help,
+        "what the administration is"
+    );
     let warning = browser.text("#av-company-warning").await?;
     check!(warning == m.av_company_warning, "lock warning: {warning}");
     browser
@@ -206,10 +248,19 @@ async fn walk(app: &TestApp, browser: &Browser, words: &Words) -> Outcome {
         .select_by_value(VDB_2026_ID)
         .await?;
     // "Import- en exportinstellingen configureren."
-    check!(browser.text("#av-import h2").await? == m.av_import_title, "import settings");
-    check!(browser.text("#av-export h2").await? == m.av_export_title, "export settings");
+    check!(
+        browser.text("#av-import h2").await? == m.av_import_title,
+        "import settings"
+    );
+    check!(
+        browser.text("#av-export h2").await? == m.av_export_title,
+        "export settings"
+    );
     // "Voordat u opslaat: controleer eerst deze punten."
-    check!(browser.text("#av-check h2").await? == words.before_saving, "Before you save");
+    check!(
+        browser.text("#av-check h2").await? == words.before_saving,
+        "Before you save"
+    );
     let points = browser.text("#av-check-points").await?;
     let listed: Vec<&str> = points.lines().map(str::trim).collect();
     check!(listed == words.points, "the help page's points: {listed:?}");
@@ -217,10 +268,23 @@ async fn walk(app: &TestApp, browser: &Browser, words: &Words) -> Outcome {
     let licence = browser.text("#av-check-result li[data-key='licence']").await?;
     check!(licence == words.licence_ok, "a checked item reads once: {licence}");
     let result = browser.text("#av-check-result").await?;
-    check!(!result.contains("In orde:") && !result.contains("Fine:"), "no doubled status: {result}");
     check!(
-        js(browser, "return document.querySelectorAll('#av-check-result li.ok svg').length;").await?
-            == json!(browser.client.find_all(Locator::Css("#av-check-result li.ok")).await?.len()),
+        !result.contains("In orde:") && !result.contains("Fine:"),
+        "no doubled status: {result}"
+    );
+    check!(
+        js(
+            browser,
+            "return document.querySelectorAll('#av-check-result li.ok svg').length;"
+        )
+        .await?
+            == json!(
+                browser
+                    .client
+                    .find_all(Locator::Css("#av-check-result li.ok"))
+                    .await?
+                    .len()
+            ),
         "every fine item has its check icon"
     );
 
@@ -235,13 +299,23 @@ async fn walk(app: &TestApp, browser: &Browser, words: &Words) -> Outcome {
         .await?;
     check!(browser.text("#av-save").await? == words.save, "the Save button");
     browser.click_and_load("#av-save").await?;
-    check!(browser.text("#flash").await? == m.av_saved_importing, "saved and importing");
-    check!(browser.text("#av-progress-title").await? == words.importing, "the import is shown running");
+    check!(
+        browser.text("#flash").await? == m.av_saved_importing,
+        "saved and importing"
+    );
+    check!(
+        browser.text("#av-progress-title").await? == words.importing,
+        "the import is shown running"
+    );
+    shot(browser, &format!("{}-importing", words.m_code)).await?;
     check!(
         browser.text("#av-progress-refresh").await? == m.av_progress_refresh,
         "the refresh link for browsers without JavaScript"
     );
-    check!(browser.text("#av-company-locked").await? == m.av_company_locked, "locked now");
+    check!(
+        browser.text("#av-company-locked").await? == m.av_company_locked,
+        "locked now"
+    );
     let (values, steps) = follow_until_reloaded(browser).await?;
     app.sandbox()
         .loopback()
@@ -254,9 +328,15 @@ async fn walk(app: &TestApp, browser: &Browser, words: &Words) -> Outcome {
         values.iter().any(|value| (1..100).contains(value)),
         "the bar moved while importing: {values:?}"
     );
-    let of_eight = if std::ptr::eq(m, &NL) { " van 8 onderdelen geïmporteerd" } else { " of 8 parts imported" };
+    let of_eight = if std::ptr::eq(m, &NL) {
+        " van 8 onderdelen geïmporteerd"
+    } else {
+        " of 8 parts imported"
+    };
     check!(
-        steps.iter().any(|text| text.ends_with(of_eight) && !text.starts_with("0 ")),
+        steps
+            .iter()
+            .any(|text| text.ends_with(of_eight) && !text.starts_with("0 ")),
         "the steps counted up: {steps:?}"
     );
     // Done: the export mapping lists are filled, without coming back later.
@@ -265,7 +345,11 @@ async fn walk(app: &TestApp, browser: &Browser, words: &Words) -> Outcome {
         "no import running any more"
     );
     check!(
-        browser.client.find_all(Locator::Css("#av-codes-missing")).await?.is_empty(),
+        browser
+            .client
+            .find_all(Locator::Css("#av-codes-missing"))
+            .await?
+            .is_empty(),
         "codes are there"
     );
     for (select, value) in [
@@ -288,10 +372,23 @@ async fn walk(app: &TestApp, browser: &Browser, words: &Words) -> Outcome {
     browser.click_and_load("#av-save").await?;
     check!(browser.text("#flash").await? == m.av_saved, "export settings saved");
 
+    // The integrations page tells the state: connected, to which administration.
+    browser.click_and_load("#nav-integrations").await?;
+    let state = browser.text("#integration-accountview-state").await?;
+    let connected = koppel_web::pages::i18n::fill(
+        m.integration_connected_to,
+        &["VDB26 – Installatiebedrijf Van den Berg B.V. 2026"],
+    );
+    check!(state == connected, "card state: {state}");
+    browser.click_and_load("#integration-accountview-open").await?;
+
     // "Het logpaneel aan de rechterkant toont recente synchronisatie-activiteit."
     check!(browser.text("#av-log-title").await? == m.av_log_title, "the log panel");
     let log = browser.text("#av-log-runs").await?;
-    check!(log.contains(words.import_kind) && log.contains(words.succeeded), "log: {log}");
+    check!(
+        log.contains(words.import_kind) && log.contains(words.succeeded),
+        "log: {log}"
+    );
     let geometry = js(
         browser,
         "var log = document.getElementById('av-log').getBoundingClientRect(); \
@@ -301,26 +398,56 @@ async fn walk(app: &TestApp, browser: &Browser, words: &Words) -> Outcome {
                  top_right: off.top - log.top < 40 && log.right - off.right < 40 && off.left > (log.left + log.right) / 2};",
     )
     .await?;
-    check!(geometry["right_of_settings"] == json!(true), "log panel on the right: {geometry}");
+    check!(
+        geometry["right_of_settings"] == json!(true),
+        "log panel on the right: {geometry}"
+    );
     // "Klik op de verbreekknop met het aan/uit-pictogram. U vindt deze rechtsboven in het logpaneel."
-    check!(geometry["top_right"] == json!(true), "disconnect at the top right of the log panel: {geometry}");
+    check!(
+        geometry["top_right"] == json!(true),
+        "disconnect at the top right of the log panel: {geometry}"
+    );
     let off = browser.client.find(Locator::Css(".av-log-head #av-disconnect")).await?;
-    check!(off.attr("aria-label").await?.as_deref() == Some(words.disconnect), "its name");
-    check!(off.attr("title").await?.is_some_and(|t| t.starts_with(words.disconnect)), "its tooltip");
+    check!(
+        off.attr("aria-label").await?.as_deref() == Some(words.disconnect),
+        "its name"
+    );
+    check!(
+        off.attr("title")
+            .await?
+            .is_some_and(|t| t.starts_with(words.disconnect)),
+        "its tooltip"
+    );
     check!(
         browser.client.find_all(Locator::Css("#av-disconnect svg")).await?.len() == 1,
         "an on/off icon, no font glyph"
     );
-    fits_at_375(browser, "the AccountView page").await?;
+    fits_at_375(
+        browser,
+        "the AccountView page",
+        &format!("{}-accountview", words.m_code),
+    )
+    .await?;
 
     browser.click_and_load("#av-disconnect").await?;
     check!(browser.text("h1").await? == words.disconnect_title, "the confirmation");
     let text = browser.text("#av-disconnect-warning").await?;
     check!(text.contains(words.sync_stops), "what happens: {text}");
     let confirm = browser.client.find(Locator::Css("#av-disconnect-confirm")).await?;
-    check!(confirm.attr("class").await?.as_deref() == Some("danger"), "a danger button");
-    check!(browser.text("#av-disconnect-cancel").await? == words.cancel, "a way back");
-    fits_at_375(browser, "the disconnect confirmation").await?;
+    check!(
+        confirm.attr("class").await?.as_deref() == Some("danger"),
+        "a danger button"
+    );
+    check!(
+        browser.text("#av-disconnect-cancel").await? == words.cancel,
+        "a way back"
+    );
+    fits_at_375(
+        browser,
+        "the disconnect confirmation",
+        &format!("{}-disconnect", words.m_code),
+    )
+    .await?;
     browser.click_and_load("#av-disconnect-confirm").await?;
     check!(browser.path().await? == page_path, "back on the page");
     check!(browser.text("#flash").await? == m.av_disconnected, "disconnected");
@@ -336,11 +463,26 @@ async fn walk(app: &TestApp, browser: &Browser, words: &Words) -> Outcome {
     Ok(())
 }
 
-/// The same checks at a phone's width, then back to the desktop.
-async fn fits_at_375(browser: &Browser, what: &str) -> Outcome {
+/// A screenshot for people to look at, `test-artifacts/help-002-<name>-<width>.png`.
+async fn shot(browser: &Browser, name: &str) -> Outcome {
+    let width = js(browser, "return window.innerWidth;").await?;
+    let folder = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../test-artifacts");
+    std::fs::create_dir_all(&folder)?;
+    let png = browser.client.screenshot().await?;
+    std::fs::write(folder.join(format!("help-002-{name}-{width}.png")), png)?;
+    Ok(())
+}
+
+/// The same checks at a phone's width (with a screenshot at both widths), then back to the desktop.
+async fn fits_at_375(browser: &Browser, what: &str, name: &str) -> Outcome {
+    shot(browser, name).await?;
     browser.client.set_window_size(375, 800).await?;
     let outcome = fits(browser, what).await;
-    browser.client.set_window_size(1280, 900).await?;
+    if outcome.is_ok() {
+        js(browser, "document.getElementById('content').scrollIntoView();").await?;
+        shot(browser, name).await?;
+    }
+    browser.client.set_window_size(1366, 900).await?;
     outcome
 }
 
@@ -350,6 +492,7 @@ async fn help_page_002_accountview_instellen_step_by_step_in_dutch_then_in_engli
     scenario_with("help-002-accountview", setup, |app, browser| async move {
         let outcome: Outcome = async {
             let fixture = &app.fixture;
+            browser.client.set_window_size(1366, 900).await?;
             browser.log_in(&app, &fixture.admin, &fixture.admin.password).await?;
             walk(&app, &browser, &DUTCH).await?;
             // Once in English: the user's language.
