@@ -229,6 +229,7 @@ where
     .await;
 }
 
+
 // The scenarios, one file per part of the back office; each help page has its own walk.
 mod help_000_autosync;
 mod help_001_settings_sync;
