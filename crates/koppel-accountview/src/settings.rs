@@ -195,7 +195,8 @@ impl Settings {
 /// One line of the check before saving.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CheckItem {
-    /// Stable: `licence`, `company`, `rights`, `code:<what>`.
+    /// Stable: `licence`, `company`, `rights` or `rights:<what>`, `options`, `code:<what>` (the help page's
+    /// "Voordat u opslaat" points: licence, administration, the user's rights, the options).
     pub key: String,
     pub ok: bool,
     pub message: RunMessage,

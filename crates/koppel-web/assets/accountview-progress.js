@@ -54,10 +54,13 @@
     fetch(section.dataset.json, { credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (response) {
         if (response.status === 404) { return null; }
+        // Without the right to read runs, the "Refresh page" link is the way.
+        if (response.status === 401 || response.status === 403) { return "stop"; }
         if (!response.ok) { throw new Error("HTTP " + response.status); }
         return response.json();
       })
       .then(function (run) {
+        if (run === "stop") { return; }
         if (run === null) { window.location.reload(); return; }
         show(run);
         section.dataset.status = run.status;

@@ -453,7 +453,12 @@ fn active_view(context: &Context, run: &Run) -> ActiveRun {
         status_code: run.status.as_str(),
         started: run.status == RunStatus::Running,
         percent,
-        steps: fill(steps_template, &[&lang.number(run.progress_done), &lang.number(total)]),
+        // A queued run has no total yet: nothing to count.
+        steps: if total > 0 {
+            fill(steps_template, &[&lang.number(run.progress_done), &lang.number(total)])
+        } else {
+            String::new()
+        },
         lines: if import {
             category_lines(lang, &run.counts)
         } else {
