@@ -267,6 +267,8 @@ async fn walk(app: &TestApp, browser: &Browser, words: &Words) -> Outcome {
     browser.click_and_load("#av-check-button").await?;
     let licence = browser.text("#av-check-result li[data-key='licence']").await?;
     check!(licence == words.licence_ok, "a checked item reads once: {licence}");
+    js(browser, "document.getElementById('av-check').scrollIntoView();").await?;
+    shot(browser, &format!("{}-check", words.m_code)).await?;
     let result = browser.text("#av-check-result").await?;
     check!(
         !result.contains("In orde:") && !result.contains("Fine:"),
