@@ -548,7 +548,8 @@ async fn accountview_needs_the_right_the_licence_and_a_configuration() {
             .get(&format!("/a/{main}/settings/integrations/accountview"))
             .await;
         assert_eq!(gate.status, StatusCode::FORBIDDEN);
-        assert!(gate.body.contains("Licentiebeheer"), "{}", gate.body);
+        let expected = koppel_web::pages::i18n::fill(NL.gate_licence, &["AccountView"]);
+        assert!(gate.body.contains(&expected), "{}", gate.body);
         let status = app.accountview_status(&token, fixture.main).await;
         assert_eq!(status.status, StatusCode::FORBIDDEN);
         drop(browser);
