@@ -137,6 +137,14 @@ impl AccountView {
             return Ok(counts);
         }
         let cut_off = settings.cut_off.unwrap_or(connection.connected_at);
+        // The total is counted once; work orders completed meanwhile raise it as they are reached.
+        let mut total =
+            storage::count_export_candidates(&self.store, administration, settings.trigger_status, cut_off).await?;
+        if let Some(context) = context {
+            let _ = context
+                .progress(0, Some(i64::try_from(total).unwrap_or(i64::MAX)), Some(&json!(counts)))
+                .await;
+        }
         let mut after = RecordId(0);
         loop {
             let query = Candidates {
@@ -184,8 +192,13 @@ impl AccountView {
                     koppel_jobs::runs::record_item(&self.store, context.job().run_id, &item).await?;
                     // Progress per work order: one POST to AccountView takes far longer than this
                     // update, and a user watching a long export sees it move.
-                    let done = i64::try_from(counts.exported + counts.confirmed + counts.failed).unwrap_or(i64::MAX);
-                    let _ = context.progress(done, None, Some(&json!(counts))).await;
+                    let handled = counts.exported + counts.confirmed + counts.failed + counts.pending;
+                    total = total.max(handled);
+                    let done = i64::try_from(handled).unwrap_or(i64::MAX);
+                    let of = i64::try_from(total).unwrap_or(i64::MAX);
+                    if let Err(error) = context.progress(done, Some(of), Some(&json!(counts))).await {
+                        tracing::warn!(run.id = context.job().run_id.0, error = %error, "could not record the export's progress");
+                    }
                 }
             }
         }

@@ -91,20 +91,107 @@ impl Job for ImportJob {
     }
 }
 
+/// `1234567` as `1.234.567` (Dutch) or `1,234,567` (English): a run's message is read as it is stored.
+fn number(value: u64, dutch: bool) -> String {
+    let digits = value.to_string();
+    let separator = if dutch { '.' } else { ',' };
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            grouped.push(separator);
+        }
+        grouped.push(digit);
+    }
+    grouped
+}
+
+/// Per category what was read and what became of it; the parts add up to what was read
+/// (new + updated + unchanged + skipped), so "231 read" never stands beside "199 new, 0 updated".
 fn summary(counts: &BTreeMap<ImportCategory, CategoryCounts>, dutch: bool) -> String {
     counts
         .iter()
         .map(|(category, c)| {
             let name = if dutch { category.name_nl() } else { category.name_en() };
-            let (new, changed) = if dutch {
-                ("nieuw", "bijgewerkt")
+            let n = |value: u64| number(value, dutch);
+            if *category == ImportCategory::Payments {
+                // Payments are counted per exported invoice, not per AccountView row.
+                return if dutch {
+                    format!(
+                        "{name}: {} facturen bijgewerkt, {} ongewijzigd",
+                        n(c.updated),
+                        n(c.unchanged)
+                    )
+                } else {
+                    format!(
+                        "{name}: {} invoices updated, {} unchanged",
+                        n(c.updated),
+                        n(c.unchanged)
+                    )
+                };
+            }
+            let (read, new, updated, unchanged, skipped) = if dutch {
+                ("gelezen", "nieuw", "bijgewerkt", "ongewijzigd", "overgeslagen")
             } else {
-                ("new", "updated")
+                ("read", "new", "updated", "unchanged", "skipped")
             };
-            format!("{name} {} ({new} {}, {changed} {})", c.fetched, c.created, c.updated)
+            let mut parts = format!(
+                "{name}: {} {read} ({} {new}, {} {updated}, {} {unchanged}",
+                n(c.fetched),
+                n(c.created),
+                n(c.updated),
+                n(c.unchanged)
+            );
+            if c.skipped > 0 {
+                parts.push_str(&format!(", {} {skipped}", n(c.skipped)));
+            }
+            parts.push(')');
+            parts
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// Reports an import's progress on its run: categories done of all that are imported, and the
+/// counts so far in the run's usual shape (per category), including the category being imported.
+/// Progress is for the eye only: a failed update does not fail the import.
+struct Progress<'a> {
+    context: Option<&'a JobContext>,
+    total: i64,
+}
+
+impl Progress<'_> {
+    async fn report(
+        &self,
+        done: usize,
+        counts: &BTreeMap<ImportCategory, CategoryCounts>,
+        current: Option<(ImportCategory, &CategoryCounts)>,
+    ) {
+        let Some(context) = self.context else { return };
+        let mut shown = counts.clone();
+        if let Some((category, so_far)) = current {
+            shown.insert(category, so_far.clone());
+        }
+        let done = i64::try_from(done).unwrap_or(i64::MAX);
+        if let Err(error) = context.progress(done, Some(self.total), Some(&json!(shown))).await {
+            tracing::warn!(run.id = context.job().run_id.0, error = %error, "could not record the import's progress");
+        }
+    }
+}
+
+/// Where an import stands while one category is being imported: reported after every page.
+struct Step<'a> {
+    progress: &'a Progress<'a>,
+    /// Categories finished before this one.
+    done: usize,
+    counts: &'a BTreeMap<ImportCategory, CategoryCounts>,
+}
+
+impl Step<'_> {
+    async fn report(&self, category: ImportCategory, so_far: &CategoryCounts) {
+        self.progress
+            .report(self.done, self.counts, Some((category, so_far)))
+            .await;
+    }
 }
 
 /// The administrations whose AccountView connection is saved and live: the audience of the
@@ -166,27 +253,40 @@ impl AccountView {
         let connection = self.live_connection(administration).await?;
         let settings = Settings::of(&connection);
         let company = connection.company.expect("a live connection has a company").id;
+        let wanted: Vec<ImportCategory> = ImportCategory::ALL
+            .into_iter()
+            .filter(|category| {
+                if categories.is_empty() {
+                    settings.import.is_on(*category)
+                } else {
+                    categories.contains(category)
+                }
+            })
+            .collect();
+        let progress = Progress {
+            context,
+            total: i64::try_from(wanted.len()).unwrap_or(i64::MAX),
+        };
         let mut counts = BTreeMap::new();
-        for category in ImportCategory::ALL {
-            let wanted = if categories.is_empty() {
-                settings.import.is_on(category)
-            } else {
-                categories.contains(&category)
-            };
-            if !wanted {
-                continue;
-            }
+        progress.report(0, &counts, None).await;
+        for (done, category) in wanted.into_iter().enumerate() {
             if context.is_some_and(JobContext::is_cancelled) {
                 break;
             }
+            let step = Step {
+                progress: &progress,
+                done,
+                counts: &counts,
+            };
             let result = match category {
-                ImportCategory::Payments => self.import_payments(administration, &company).await?,
+                ImportCategory::Payments => self.import_payments(administration, &company, &step).await?,
                 _ => {
-                    self.import_category(administration, &company, category, &settings)
+                    self.import_category(administration, &company, category, &settings, &step)
                         .await?
                 }
             };
             counts.insert(category, result);
+            progress.report(done + 1, &counts, None).await;
         }
         Ok(counts)
     }
@@ -198,6 +298,7 @@ impl AccountView {
         company: &str,
         category: ImportCategory,
         settings: &Settings,
+        step: &Step<'_>,
     ) -> Result<CategoryCounts, AccountViewError> {
         let (table, key) = table_of(category);
         let cursor = storage::cursor(&self.store, administration, category.slug()).await?;
@@ -233,6 +334,7 @@ impl AccountView {
             }
             self.store_page(administration, category, &rows, settings, &vat_rates, &mut counts)
                 .await?;
+            step.report(category, &counts).await;
             if let Some(last) = rows.last() {
                 last_key = Some(text(last, key));
             }
@@ -360,7 +462,19 @@ impl AccountView {
             }
             ImportCategory::Payments => return Ok(()),
         };
-        counts.updated += entries.len() as u64;
+        // New, changed and unchanged codes are told apart, so the counts add up to what was read.
+        let known: HashMap<String, CodeEntry> = storage::codes(&self.store, administration, list)
+            .await?
+            .into_iter()
+            .map(|entry| (entry.code.clone(), entry))
+            .collect();
+        for entry in &entries {
+            match known.get(&entry.code) {
+                None => counts.created += 1,
+                Some(stored) if stored == entry => counts.unchanged += 1,
+                Some(_) => counts.updated += 1,
+            }
+        }
         storage::upsert_codes(&self.store, administration, list, &entries).await?;
         Ok(())
     }
@@ -476,10 +590,12 @@ impl AccountView {
         &self,
         administration: AdministrationId,
         company: &str,
+        step: &Step<'_>,
     ) -> Result<CategoryCounts, AccountViewError> {
         let mut counts = CategoryCounts::default();
         let exported = storage::exported(&self.store, administration).await?;
         for export in exported {
+            step.report(ImportCategory::Payments, &counts).await;
             let query = ReadQuery {
                 business_object: "GJ1",
                 page_size: self.config.page_size,

@@ -195,7 +195,8 @@ impl Settings {
 /// One line of the check before saving.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CheckItem {
-    /// Stable: `licence`, `company`, `rights`, `code:<what>`.
+    /// Stable: `licence`, `company`, `rights` or `rights:<what>`, `options`, `code:<what>` (the help page's
+    /// "Voordat u opslaat" points: licence, administration, the user's rights, the options).
     pub key: String,
     pub ok: bool,
     pub message: RunMessage,
@@ -289,14 +290,14 @@ impl AccountView {
             Ok(()) => report.push(
                 "licence",
                 true,
-                "De AccountView-licentie is actief.",
-                "The AccountView licence is active.",
+                "De integratie is geactiveerd in de Licentie Manager.",
+                "The integration is activated in the Licence Manager.",
             ),
             Err(StoreError::Licence(_)) => report.push(
                 "licence",
                 false,
-                "De AccountView-integratie is niet actief in de Licentie Manager.",
-                "The AccountView integration is not active in the Licence Manager.",
+                "De integratie is niet geactiveerd in de Licentie Manager: activeer de power-up AccountView.",
+                "The integration is not activated in the Licence Manager: activate the AccountView power-up.",
             ),
             Err(other) => return Err(other.into()),
         }
@@ -313,8 +314,14 @@ impl AccountView {
         report.push(
             "company",
             true,
-            format!("Administratie {} – {}.", company.code, company.description),
-            format!("Administration {} – {}.", company.code, company.description),
+            format!(
+                "Geselecteerde administratie: {} – {}. Controleer of dit de juiste is.",
+                company.code, company.description
+            ),
+            format!(
+                "Selected administration: {} – {}. Make sure it is the right one.",
+                company.code, company.description
+            ),
         );
         let rights = match self.business_objects_for(administration, company_id).await {
             Ok(rights) => rights,
@@ -322,8 +329,8 @@ impl AccountView {
                 report.push(
                     "rights",
                     false,
-                    format!("De AccountView-gebruiker heeft geen toegang tot deze administratie: {message}"),
-                    format!("The AccountView user has no access to this administration: {message}"),
+                    format!("Uw AccountView-gebruiker heeft geen toegang tot deze administratie: {message}"),
+                    format!("Your AccountView user has no access to this administration: {message}"),
                 );
                 return Ok(report);
             }
@@ -340,41 +347,47 @@ impl AccountView {
             report.push(
                 "rights:import",
                 true,
-                "De AccountView-gebruiker mag lezen wat er geïmporteerd wordt.",
-                "The AccountView user may read what is imported.",
+                "Uw AccountView-gebruiker heeft voldoende toegangsrechten om te lezen wat er geïmporteerd wordt.",
+                "Your AccountView user has sufficient access rights to read what is imported.",
             );
         } else {
             let list = missing_read.join(", ");
             report.push(
                 "rights:import",
                 false,
-                format!("De AccountView-gebruiker mist leesrechten op: {list}."),
-                format!("The AccountView user lacks read rights on: {list}."),
+                format!("Uw AccountView-gebruiker mist leesrechten op: {list}."),
+                format!("Your AccountView user lacks read rights on: {list}."),
             );
         }
+        report.push(
+            "options",
+            true,
+            options_text(settings, true),
+            options_text(settings, false),
+        );
         if settings.export.enabled {
             let insert = |object: &str| rights.iter().any(|r| r.code == object && r.insert);
             if insert("DJ2") {
                 report.push(
                     "rights:export",
                     true,
-                    "De AccountView-gebruiker mag verkoopfacturen boeken (DJ2).",
-                    "The AccountView user may post sales invoices (DJ2).",
+                    "Uw AccountView-gebruiker mag verkoopfacturen boeken (DJ2).",
+                    "Your AccountView user may post sales invoices (DJ2).",
                 );
             } else {
                 report.push(
                     "rights:export",
                     false,
-                    "De AccountView-gebruiker mag geen verkoopfacturen toevoegen (DJ2): exporteren kan niet.",
-                    "The AccountView user may not insert sales invoices (DJ2): exporting is not possible.",
+                    "Uw AccountView-gebruiker mag geen verkoopfacturen toevoegen (DJ2): exporteren kan niet.",
+                    "Your AccountView user may not insert sales invoices (DJ2): exporting is not possible.",
                 );
             }
             if settings.export.create_missing_debtors && !insert("AR1") {
                 report.push(
                     "rights:debtors",
                     false,
-                    "De AccountView-gebruiker mag geen debiteuren toevoegen (AR1).",
-                    "The AccountView user may not insert debtors (AR1).",
+                    "Uw AccountView-gebruiker mag geen debiteuren toevoegen (AR1).",
+                    "Your AccountView user may not insert debtors (AR1).",
                 );
             }
             self.check_export_codes(administration, &settings.export, &mut report)
@@ -527,6 +540,39 @@ impl AccountView {
             return Err(AccountViewError::AuthenticationExpired);
         }
         Ok(connection)
+    }
+}
+
+/// The import and export options in a sentence, for the user to compare with their process.
+fn options_text(settings: &Settings, dutch: bool) -> String {
+    let names: Vec<&str> = settings
+        .import
+        .categories
+        .iter()
+        .map(|c| if dutch { c.name_nl() } else { c.name_en() })
+        .collect();
+    let import = match (names.is_empty(), dutch) {
+        (true, true) => "er wordt niets geïmporteerd".to_string(),
+        (true, false) => "nothing is imported".to_string(),
+        (false, true) => format!("importeren: {}", names.join(", ")),
+        (false, false) => format!("import: {}", names.join(", ")),
+    };
+    let export = match (settings.export.enabled, dutch) {
+        (true, true) => format!(
+            "werkbonnen met status {} worden als verkoopfactuur geëxporteerd",
+            settings.export.trigger_status.as_str()
+        ),
+        (true, false) => format!(
+            "work orders with status {} are exported as sales invoices",
+            settings.export.trigger_status.as_str()
+        ),
+        (false, true) => "exporteren staat uit".to_string(),
+        (false, false) => "exporting is off".to_string(),
+    };
+    if dutch {
+        format!("Import- en exportopties: {import}; {export}. Controleer of dit overeenkomt met uw proces.")
+    } else {
+        format!("Import and export options: {import}; {export}. Make sure this matches your process.")
     }
 }
 

@@ -122,6 +122,27 @@ pub async fn export_candidates(
     Ok(ids.into_iter().map(RecordId).collect())
 }
 
+/// How many work orders are ready for export and were not exported yet (a run's total, for its
+/// progress bar).
+pub async fn count_export_candidates(
+    store: &Store,
+    administration: AdministrationId,
+    status: WorkOrderStatus,
+    completed_since: DateTime<Utc>,
+) -> Result<u64> {
+    let count: i64 = on_pool!(store.pool(), pool => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM work_orders w WHERE w.administration_id = $1 AND w.status = $2 \
+         AND w.completed_at >= $3 AND NOT EXISTS (SELECT 1 FROM accountview_exports e \
+         WHERE e.administration_id = w.administration_id AND e.work_order_id = w.id AND e.state = 'exported')",
+    )
+    .bind(administration.0)
+    .bind(status.as_str())
+    .bind(completed_since)
+    .fetch_one(pool)
+    .await)?;
+    Ok(u64::try_from(count).unwrap_or(0))
+}
+
 pub async fn export(
     store: &Store,
     administration: AdministrationId,

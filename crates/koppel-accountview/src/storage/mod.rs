@@ -21,6 +21,6 @@ pub use connections::{
     take_oauth_state,
 };
 pub use exports::{
-    Candidates, ExportRecord, ExportState, ExportTarget, export, export_candidates, export_done, export_failed,
-    export_posting, exported, open_export,
+    Candidates, ExportRecord, ExportState, ExportTarget, count_export_candidates, export, export_candidates,
+    export_done, export_failed, export_posting, exported, open_export,
 };

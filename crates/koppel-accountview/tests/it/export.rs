@@ -379,10 +379,20 @@ async fn export_progress_moves_with_every_work_order() {
             let current = koppel_jobs::runs::run(store, administration, run).await.unwrap();
             if current.status.is_finished() {
                 assert_eq!(current.status, RunStatus::Succeeded, "{current:?}");
+                // The bar ends full: every work order done of all that were ready.
+                assert_eq!(
+                    (current.progress_done, current.progress_total),
+                    (ORDERS_HERE, Some(ORDERS_HERE)),
+                    "{current:?}"
+                );
                 break;
             }
             if current.status == RunStatus::Running {
                 seen.insert(current.progress_done);
+                // The total is counted before the first work order, so the bar has something to fill.
+                if current.progress_done > 0 {
+                    assert_eq!(current.progress_total, Some(ORDERS_HERE), "{current:?}");
+                }
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }

@@ -3,6 +3,12 @@
 //! settings with the check before saving, "import now" and "export now", the log panel of recent
 //! imports and exports, and disconnecting after a confirmation.
 //!
+//! One pass: the first successful Save starts an import at once (through `start_import`, as "Import
+//! now" does), and while an import or export runs the page shows it with a progress bar that
+//! `accountview-progress.js` keeps current from the run's JSON (the REST API, which accepts the
+//! session cookie); when the run ends the script reloads the page, so the export mapping fills in.
+//! Without JavaScript a "Refresh page" link does the same.
+//!
 //! Every code the user maps is chosen from what was imported (a `<select>`), never typed. Forms
 //! follow POST-redirect-GET with a CSRF token, except Save and Check when the check finds problems:
 //! then the page is shown again with what was entered and the check's findings.
@@ -10,7 +16,7 @@
 use super::context::{Layout, Nav, form, safe_local_path};
 use super::i18n::{Lang, fill};
 use super::path::{AdministrationPage, PagePath};
-use super::runs::{RunView, kind_name, view};
+use super::runs::{RunView, kind_name, view_at};
 use super::settings::accountview_gates;
 use super::{
     Context, Flash, FormData, PageError, Visitor, html, redirect, redirect_with_flash, redirect_with_flash_about,
@@ -30,6 +36,7 @@ use koppel_accountview::storage::{CodeEntry, CodeList, Connection};
 use koppel_accountview::{AccountView, AccountViewError, CheckReport, ConnectionState, ImportCategory, SignInError};
 use koppel_domain::work_order::WorkOrderStatus;
 use koppel_domain::{AdministrationId, VatRate};
+use koppel_jobs::runs::{Run, RunFilter, RunStatus};
 use std::collections::HashMap;
 
 pub const PATH: &str = "/settings/integrations/accountview";
@@ -72,10 +79,34 @@ pub struct FailedItem {
     pub accountview: String,
 }
 
+/// The import or export that is queued or running, shown with live progress.
+pub struct ActiveRun {
+    pub id: i64,
+    pub title: &'static str,
+    pub status: &'static str,
+    pub status_code: &'static str,
+    pub started: bool,
+    pub percent: i64,
+    pub steps: String,
+    /// Per category so far (imports): "Debiteuren: 120 gelezen (…)".
+    pub lines: Vec<String>,
+    /// The run as JSON, polled by the script.
+    pub json_url: String,
+    /// What the script fills in: the steps text (`{done}`, `{total}`) and one category line
+    /// (`{name}`, `{read}`, `{new}`, `{updated}`, `{unchanged}`, `{skipped}`).
+    pub steps_template: String,
+    pub line_template: String,
+    /// Category names by slug in this language, as JSON for the script.
+    pub names: String,
+}
+
 /// One run in the log panel.
 pub struct LogRow {
     pub run: RunView,
     pub kind: String,
+    /// An import's counts per category (new, updated, unchanged, skipped add up to what was read),
+    /// shown instead of its long message.
+    pub lines: Vec<String>,
     pub failed: Vec<FailedItem>,
 }
 
@@ -93,6 +124,8 @@ pub struct SettingsForm {
     pub cut_off_exact: String,
     pub codes: Vec<CodeSelect>,
     pub codes_missing: bool,
+    /// The codes are missing and an import is on its way.
+    pub codes_importing: bool,
     pub create_missing_debtors: bool,
     pub check: Vec<CheckLine>,
     pub check_ok: Option<bool>,
@@ -112,6 +145,12 @@ struct AccountViewPage {
     log: Vec<LogRow>,
     errors_only: bool,
     older: Option<String>,
+    /// The import or export that is queued or running.
+    active: Option<ActiveRun>,
+    /// A connection exists (connected, unsaved or expired): the log panel offers disconnecting.
+    can_disconnect: bool,
+    /// The page's own address, for "Refresh page".
+    address: String,
 }
 
 #[derive(Template)]
@@ -322,10 +361,121 @@ async fn settings_form(
         cut_off_exact: cut_off.to_rfc3339(),
         codes,
         codes_missing,
+        codes_importing: false,
         create_missing_debtors: export.create_missing_debtors,
         check: check_lines,
         check_ok: check.map(CheckReport::ok),
     }))
+}
+
+/// The newest AccountView import or export of the administration when it is queued or running.
+async fn active_run(state: &AppState, context: &Context) -> Result<Option<ActiveRun>, PageError> {
+    let mut newest: Option<Run> = None;
+    for kind in [koppel_accountview::import::KIND, koppel_accountview::export::KIND] {
+        let filter = RunFilter {
+            kind: Some(kind.to_string()),
+            limit: 1,
+            ..RunFilter::default()
+        };
+        let found = koppel_jobs::runs::list(&state.store, context.administration.id, &filter).await?;
+        if let Some(run) = found.runs.into_iter().next()
+            && !run.status.is_finished()
+            && newest.as_ref().is_none_or(|other| other.id.0 < run.id.0)
+        {
+            newest = Some(run);
+        }
+    }
+    Ok(newest.map(|run| active_view(context, &run)))
+}
+
+/// Category lines of an import's counts (`{"debtors": {"fetched": …}}`), in the import's order.
+pub fn category_lines(lang: Lang, counts: &serde_json::Value) -> Vec<String> {
+    let m = lang.messages();
+    ImportCategory::ALL
+        .into_iter()
+        .filter_map(|category| {
+            let c = counts.get(category.slug())?;
+            let n = |field: &str| lang.number(c[field].as_i64().unwrap_or(0));
+            let name = if lang == Lang::Nl {
+                category.name_nl()
+            } else {
+                category.name_en()
+            };
+            Some(fill(
+                m.av_progress_category,
+                &[
+                    name,
+                    &n("fetched"),
+                    &n("created"),
+                    &n("updated"),
+                    &n("unchanged"),
+                    &n("skipped"),
+                ],
+            ))
+        })
+        .collect()
+}
+
+fn active_view(context: &Context, run: &Run) -> ActiveRun {
+    let m = context.m();
+    let lang = context.lang();
+    let import = run.kind == koppel_accountview::import::KIND;
+    let total = run.progress_total.unwrap_or(0);
+    let percent = if total > 0 {
+        (run.progress_done * 100 / total).clamp(0, 100)
+    } else {
+        0
+    };
+    let steps_template = if import {
+        m.av_progress_import_steps
+    } else {
+        m.av_progress_export_steps
+    };
+    let names: serde_json::Map<String, serde_json::Value> = ImportCategory::ALL
+        .into_iter()
+        .map(|category| {
+            let name = if lang == Lang::Nl {
+                category.name_nl()
+            } else {
+                category.name_en()
+            };
+            (category.slug().to_string(), serde_json::Value::from(name))
+        })
+        .collect();
+    ActiveRun {
+        id: run.id.0,
+        title: if import {
+            m.av_progress_import
+        } else {
+            m.av_progress_export
+        },
+        status: super::runs::status_name(m, run.status),
+        status_code: run.status.as_str(),
+        started: run.status == RunStatus::Running,
+        percent,
+        // A queued run has no total yet: nothing to count.
+        steps: if total > 0 {
+            fill(steps_template, &[&lang.number(run.progress_done), &lang.number(total)])
+        } else {
+            String::new()
+        },
+        lines: if import {
+            category_lines(lang, &run.counts)
+        } else {
+            Vec::new()
+        },
+        json_url: format!(
+            "/api/v1/administrations/{}/runs/{}",
+            context.administration.id, run.id.0
+        ),
+        // The script fills named markers, so no "{}" reaches the page.
+        steps_template: fill(steps_template, &["{done}", "{total}"]),
+        line_template: fill(
+            m.av_progress_category,
+            &["{name}", "{read}", "{new}", "{updated}", "{unchanged}", "{skipped}"],
+        ),
+        names: serde_json::Value::Object(names).to_string(),
+    }
 }
 
 /// What the page shows besides the form: the log panel.
@@ -342,13 +492,19 @@ async fn log_rows(
         before: before.map(koppel_jobs::RunId),
         limit: LOG_PAGE,
     };
+    let now = state.store.now();
     let page = koppel_accountview::log::page(&state.store, context.administration.id, query).await?;
     let rows = page
         .entries
         .iter()
         .map(|entry| LogRow {
-            run: view(lang, &entry.run),
+            run: view_at(lang, &entry.run, now),
             kind: kind_name(m, &entry.run.kind),
+            lines: if entry.run.kind == koppel_accountview::import::KIND {
+                category_lines(lang, &entry.run.counts)
+            } else {
+                Vec::new()
+            },
             failed: entry
                 .failed
                 .iter()
@@ -430,8 +586,22 @@ async fn render(state: &AppState, context: &Context, shown: Shown<'_>) -> Result
     } else {
         (Vec::new(), None)
     };
+    let active = if connection.is_some() {
+        active_run(state, context).await?
+    } else {
+        None
+    };
+    if let Some(form) = shown_form.as_mut()
+        && form.codes_missing
+        && active.is_some()
+    {
+        form.codes_importing = true;
+    }
     let page = AccountViewPage {
         page: context.layout(Nav::Integrations, m.accountview_title, PATH),
+        can_disconnect: connection.is_some(),
+        active,
+        address: page_address(context),
         state: connection_state.code(),
         sandbox_notice: state
             .accountview_sandbox
@@ -669,6 +839,18 @@ pub async fn save(
         };
     }
     match accountview.save(administration, &company, &settings).await {
+        // The first save starts the first import at once, through the same function as "Import
+        // now", so the export's code lists fill in without waiting for the schedule.
+        Ok(_) if !saved.company_locked => {
+            let started = accountview
+                .start_import(administration, Vec::new(), context.visitor.user.id)
+                .await;
+            match started {
+                Ok(_) => Ok(redirect_with_flash(&address, Flash::AccountviewSavedImporting)),
+                Err(AccountViewError::Store(store)) => Err(store.into()),
+                Err(error) => Ok(sync_failure(&address, &error)),
+            }
+        }
         Ok(_) => Ok(redirect_with_flash(&address, Flash::AccountviewSaved)),
         Err(SaveError::CheckFailed(report)) => {
             let shown = Shown {

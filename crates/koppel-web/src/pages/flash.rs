@@ -90,6 +90,7 @@ flashes! {
     AccountviewSignInExpired => av_sign_in_expired, Error;
     AccountviewSignInFailed => av_sign_in_failed, Error;
     AccountviewSaved => av_saved, Ok;
+    AccountviewSavedImporting => av_saved_importing, Ok;
     AccountviewCompanyLocked => av_company_locked, Error;
     AccountviewNotConnected => av_not_connected, Error;
     AccountviewExpired => av_expired, Error;

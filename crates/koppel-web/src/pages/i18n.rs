@@ -276,11 +276,12 @@ catalogue! {
     power_up_accountview_text: "Importeer stamgegevens uit AccountView en exporteer afgeronde werkbonnen als verkoopfacturen.",
         "Import master data from AccountView and export completed work orders as sales invoices.";
     // Software integrations.
-    integrations_title: "Softwarekoppelingen", "Software integrations";
-    integrations_intro: "Koppel Koppel aan de boekhoudsoftware van je bedrijf.", "Connect Koppel to your company's accounting software.";
+    integrations_title: "Software-integraties", "Software integrations";
+    integrations_intro: "Verbind Koppel met de boekhoudsoftware van uw bedrijf. Open een integratie om deze in te stellen.",
+        "Connect Koppel to your company's accounting software. Open an integration to set it up.";
     integration_open: "Openen", "Open";
     accountview_title: "AccountView", "AccountView";
-    accountview_intro: "Met de AccountView-koppeling importeer je debiteuren, artikelen, btw-codes en grootboekrekeningen, en exporteer je afgeronde werkbonnen precies één keer als verkoopfactuur.",
+    accountview_intro: "Met de AccountView-integratie importeert u debiteuren, artikelen, btw-codes en grootboekrekeningen, en exporteert u afgeronde werkbonnen precies één keer als verkoopfactuur.",
         "With the AccountView integration you import debtors, articles, VAT codes and ledger accounts, and export completed work orders exactly once as sales invoices.";
     // Data Sync.
     datasync_title: "Data Sync", "Data Sync";
@@ -292,15 +293,15 @@ catalogue! {
     av_sandbox_notice: "Demo: deze AccountView is de sandbox die met koppel serve --demo meedraait, met voorbeeldadministraties en geen echte boekhouding. Log daar in met {} en wachtwoord {}.",
         "Demo: this AccountView is the sandbox that runs with koppel serve --demo, with sample administrations and no real books. Log in there with {} and password {}.";
     av_login_title: "Verbinden met AccountView", "Connect to AccountView";
-    av_login_help: "Klik op Inloggen: je meldt je aan op de inlogpagina van AccountView en geeft Koppel toestemming. Daarna kom je hier terug en kies je de administratie.",
-        "Click Log in: you sign in on AccountView's login page and give Koppel permission. Then you come back here and choose the administration.";
+    av_login_help: "De integratie is nog niet verbonden. Klik Inloggen: u meldt zich aan op de inlogpagina van AccountView met uw AccountView-inloggegevens en geeft Koppel toestemming om toegang te krijgen tot uw gegevens. Daarna opent Koppel opnieuw deze instellingenpagina.",
+        "The integration is not connected yet. Click Log in: you sign in on AccountView's login page with your AccountView credentials and give Koppel permission to access your data. Koppel then opens this settings page again.";
     av_login_button: "Inloggen", "Log in";
     av_expired: "Authenticatie verlopen. Verbind de integratie opnieuw om gegevens te synchroniseren.",
         "Authentication expired. Reconnect the integration to sync data.";
     av_connected_since: "Verbonden met AccountView sinds {}.", "Connected to AccountView since {}.";
-    av_connected: "Verbonden met AccountView. Kies de administratie en sla de instellingen op.",
-        "Connected to AccountView. Choose the administration and save the settings.";
-    av_sign_in_denied: "Je hebt Koppel in AccountView geen toegang gegeven. Er is niets verbonden.",
+    av_connected: "Verbonden met AccountView. Kies in Algemene instellingen de administratie en klik Opslaan.",
+        "Connected to AccountView. Choose the administration under General settings and click Save.";
+    av_sign_in_denied: "U heeft Koppel in AccountView geen toegang gegeven. Er is niets verbonden.",
         "You did not give Koppel access in AccountView. Nothing was connected.";
     av_sign_in_invalid: "Deze aanmelding kon niet worden gecontroleerd (al gebruikt, onbekend of van een andere gebruiker). Er is niets verbonden; klik opnieuw op Inloggen.",
         "This sign-in could not be verified (already used, unknown or another user's). Nothing was connected; click Log in again.";
@@ -309,9 +310,9 @@ catalogue! {
     av_sign_in_failed: "AccountView meldde een fout bij het aanmelden. Er is niets verbonden. {}",
         "AccountView reported an error during sign-in. Nothing was connected. {}";
     av_general_title: "Algemene instellingen", "General settings";
-    av_company_label: "Administratie in AccountView", "Administration in AccountView";
+    av_company_label: "Administratie", "Administration";
     av_choose: "Kies…", "Choose…";
-    av_company_locked: "De administratie is vastgelegd. Wil je een andere administratie synchroniseren, ontkoppel dan eerst de integratie.",
+    av_company_locked: "De administratie is vastgelegd. Wilt u een andere administratie synchroniseren, ontkoppel dan eerst de integratie.",
         "The administration is fixed. To sync another administration, disconnect the integration first.";
     av_company_missing: "Kies eerst de administratie in AccountView.", "Choose the administration in AccountView first.";
     av_import_title: "Importinstellingen", "Import settings";
@@ -326,7 +327,7 @@ catalogue! {
     av_import_running: "Er loopt al een import; die neemt dit mee.", "An import is already running; it takes this along.";
     av_export_title: "Exportinstellingen", "Export settings";
     av_export_enabled: "Afgeronde werkbonnen exporteren als verkoopfactuur", "Export completed work orders as sales invoices";
-    av_codes_missing: "Importeer eerst de btw-codes, grootboekrekeningen en dagboeken: je kiest ze hieronder uit wat geïmporteerd is.",
+    av_codes_missing: "Importeer eerst de btw-codes, grootboekrekeningen en dagboeken: u kiest ze hieronder uit wat geïmporteerd is.",
         "Import the VAT codes, ledger accounts and journals first: you choose them below from what was imported.";
     av_trigger_status: "Exporteren bij status", "Export at status";
     av_done_status: "Status na een geslaagde export", "Status after a successful export";
@@ -342,12 +343,11 @@ catalogue! {
     av_export_now: "Nu exporteren", "Export now";
     av_export_started: "De export is gestart.", "The export has started.";
     av_export_running: "Er loopt al een export; die neemt dit mee.", "An export is already running; it takes this along.";
-    av_check_title: "Controle vóór opslaan", "Check before saving";
-    av_check_help: "Koppel controleert de licentie, de administratie, de rechten van je AccountView-gebruiker en of elke gekozen code bestaat en niet geblokkeerd is.",
-        "Koppel checks the licence, the administration, your AccountView user's rights and that every chosen code exists and is not blocked.";
+    av_check_title: "Voordat u opslaat", "Before you save";
+    av_check_help: "Controleer eerst deze punten:", "Check these points first:";
     av_check_button: "Controleren", "Check";
     av_check_ok: "In orde", "Fine";
-    av_check_problem: "Probleem", "Problem";
+    av_check_problem: "Niet in orde", "Not fine";
     av_check_failed: "Niet opgeslagen: los eerst de punten van de controle op.", "Not saved: resolve the points of the check first.";
     av_save: "Opslaan", "Save";
     av_saved: "De AccountView-instellingen zijn opgeslagen.", "The AccountView settings have been saved.";
@@ -361,8 +361,8 @@ catalogue! {
     av_log_older: "Oudere activiteit", "Older activity";
     av_disconnect: "Ontkoppelen", "Disconnect";
     av_disconnect_title: "AccountView ontkoppelen", "Disconnect AccountView";
-    av_disconnect_text: "Na het ontkoppelen stopt de synchronisatie met AccountView. Bestaande gegevens in Koppel blijven behouden; al geëxporteerde werkbonnen worden na opnieuw verbinden niet nog eens geëxporteerd.",
-        "After disconnecting, syncing with AccountView stops. Existing data in Koppel stays; work orders already exported are not exported again after reconnecting.";
+    av_disconnect_text: "Wat gebeurt er als u de integratie ontkoppelt? De synchronisatie stopt. Bestaande gegevens in Koppel blijven behouden. Er worden geen nieuwe gegevens gesynchroniseerd totdat u opnieuw verbinding maakt. Al geëxporteerde werkbonnen worden na opnieuw verbinden niet nog eens geëxporteerd.",
+        "What happens when you disconnect the integration? Syncing stops. Existing data in Koppel is kept. No new data is synced until you connect again. Work orders already exported are not exported again after reconnecting.";
     av_disconnect_confirm: "Ja, ontkoppelen", "Yes, disconnect";
     av_disconnect_cancel: "Annuleren", "Cancel";
     av_disconnected: "AccountView is ontkoppeld. Bestaande gegevens blijven behouden.", "AccountView has been disconnected. Existing data stays.";
@@ -578,6 +578,38 @@ catalogue! {
     item_failed: "Mislukt", "Failed";
     item_skipped: "Overgeslagen", "Skipped";
     // ===== AccountView page: one pass, live progress (new keys go here) =====
+    av_company_help: "Dit is de AccountView-administratie die Koppel gebruikt voor import en export.",
+        "This is the AccountView administration Koppel uses for import and export.";
+    av_company_warning: "Let op: na Opslaan ligt de administratie vast. Een andere administratie kiezen kan daarna alleen door de integratie te ontkoppelen en opnieuw te verbinden.",
+        "Note: once you click Save, the administration is fixed. Choosing another administration afterwards means disconnecting the integration and connecting again.";
+    av_check_point_licence: "de integratie is geactiveerd in de Licentie Manager", "the integration is activated in the Licence Manager";
+    av_check_point_company: "de geselecteerde administratie de juiste is", "the selected administration is the right one";
+    av_check_point_rights: "uw AccountView-gebruiker voldoende toegangsrechten heeft", "your AccountView user has sufficient access rights";
+    av_check_point_options: "de import- en exportopties komen overeen met uw proces", "the import and export options match your process";
+    av_saved_importing: "De instellingen zijn opgeslagen en de eerste import is gestart. Zodra die klaar is, kiest u bij Exportinstellingen de dagboeken, omzetrekeningen en btw-codes.",
+        "The settings have been saved and the first import has started. As soon as it is done, you choose the journals, revenue accounts and VAT codes under Export settings.";
+    av_progress_import: "Import uit AccountView loopt", "Import from AccountView running";
+    av_progress_export: "Export naar AccountView loopt", "Export to AccountView running";
+    av_progress_queued: "Wacht op zijn beurt…", "Waiting for its turn…";
+    av_progress_import_steps: "{} van {} onderdelen geïmporteerd", "{} of {} parts imported";
+    av_progress_export_steps: "{} van {} werkbonnen verwerkt", "{} of {} work orders handled";
+    av_progress_category: "{}: {} gelezen ({} nieuw, {} bijgewerkt, {} ongewijzigd, {} overgeslagen)",
+        "{}: {} read ({} new, {} updated, {} unchanged, {} skipped)";
+    av_progress_refresh: "Pagina vernieuwen", "Refresh page";
+    av_progress_refresh_help: "De pagina ververst zichzelf zodra de import klaar is; zonder JavaScript klikt u op Pagina vernieuwen.",
+        "The page refreshes itself as soon as the import is done; without JavaScript, click Refresh page.";
+    av_progress_details: "Details van de taak", "Details of the run";
+    av_codes_importing: "De codes worden nu geïmporteerd. De keuzelijsten hieronder vullen zich zodra de import klaar is.",
+        "The codes are being imported now. The lists below fill in as soon as the import is done.";
+    av_disconnect_hint: "Ontkoppelen (aan/uit)", "Disconnect (on/off)";
+    av_disconnect_keeps: "Koppel bewaart de geïmporteerde debiteuren, artikelen en codes en de exportgeschiedenis.",
+        "Koppel keeps the imported debtors, articles and codes and the export history.";
+    integration_connected: "Verbonden", "Connected";
+    integration_connected_to: "Verbonden met administratie {}", "Connected to administration {}";
+    integration_not_connected: "Niet verbonden", "Not connected";
+    integration_unsaved: "Verbonden; kies nog de administratie", "Connected; the administration is still to be chosen";
+    integration_expired: "Authenticatie verlopen: opnieuw inloggen", "Authentication expired: log in again";
+    integration_not_configured: "Niet ingesteld door de beheerder", "Not set up by the operator";
     // ===== end AccountView page =====
 
     // ===== Data Sync, Power BI panel, licences, confirmations, error pages (new keys go here) =====

@@ -125,6 +125,7 @@ pub fn router() -> Router<AppState> {
         .route("/assets/run-progress.js", get(run_progress_script))
         .route("/assets/checkboxes.js", get(checkboxes_script))
         .route("/assets/shell.js", get(shell_script))
+        .route("/assets/accountview-progress.js", get(accountview_progress_script))
         .route("/assets/copy.js", get(copy_script))
         .route("/assets/favicon.svg", get(favicon))
         .route("/favicon.ico", get(favicon_ico))
@@ -214,6 +215,13 @@ async fn favicon_ico() -> Response {
         &include_bytes!("../../assets/favicon.ico")[..],
     )
         .into_response()
+}
+
+async fn accountview_progress_script() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/accountview-progress.js"),
+    )
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {

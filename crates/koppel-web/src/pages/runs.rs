@@ -412,11 +412,6 @@ pub fn title(lang: Lang, run: &Run, now: DateTime<Utc>) -> String {
     )
 }
 
-/// A run as the pages show it, with times relative to the current time.
-pub fn view(lang: Lang, run: &Run) -> RunView {
-    view_at(lang, run, Utc::now())
-}
-
 /// A run as the pages show it, with times relative to `now` ("vandaag 14:16").
 pub fn view_at(lang: Lang, run: &Run, now: DateTime<Utc>) -> RunView {
     let m = lang.messages();

@@ -136,12 +136,15 @@ pub async fn overview(
     Ok(html(StatusCode::OK, page.render()))
 }
 
-/// One software integration on the integrations page.
+/// One software integration on the integrations page: a card with its state and "Open".
 pub struct Integration {
+    pub id: &'static str,
     pub title: &'static str,
     pub text: &'static str,
     pub href: String,
+    /// Where its connection stands, in words.
     pub state: String,
+    pub connected: bool,
     pub blocked: Vec<String>,
 }
 
@@ -152,18 +155,41 @@ struct IntegrationsPage {
     integrations: Vec<Integration>,
 }
 
+/// `GET /a/{id}/settings/integrations`: Settings → General → Software integrations.
 pub async fn integrations(
     State(state): State<AppState>,
     visitor: Visitor,
     PagePath(path): PagePath<AdministrationPage>,
 ) -> Result<Response, PageError> {
+    use koppel_accountview::ConnectionState;
     let context = Context::enter(&state, visitor, path.administration).await?;
     let m = context.m();
+    let (connection_state, connection) = match &state.accountview {
+        Some(accountview) => accountview
+            .state(context.administration.id)
+            .await
+            .map_err(|_| PageError::Internal)?,
+        None => (ConnectionState::NotConfigured, None),
+    };
+    let company = connection
+        .as_ref()
+        .and_then(|c| c.company.as_ref())
+        .map(|c| format!("{} – {}", c.code, c.name));
+    let state_text = match (connection_state, company) {
+        (ConnectionState::Connected, Some(company)) => fill(m.integration_connected_to, &[&company]),
+        (ConnectionState::Connected, None) => m.integration_connected.to_string(),
+        (ConnectionState::Unsaved, _) => m.integration_unsaved.to_string(),
+        (ConnectionState::AuthenticationExpired, _) => m.integration_expired.to_string(),
+        (ConnectionState::NotConnected, _) => m.integration_not_connected.to_string(),
+        (ConnectionState::NotConfigured, _) => m.integration_not_configured.to_string(),
+    };
     let accountview = Integration {
+        id: "accountview",
         title: m.accountview_title,
         text: m.power_up_accountview_text,
         href: format!("{}/settings/integrations/accountview", context.base()),
-        state: super::licences::state_text(&context, PowerUp::Accountview),
+        state: state_text,
+        connected: connection_state == ConnectionState::Connected,
         blocked: accountview_gates(&context),
     };
     let page = IntegrationsPage {

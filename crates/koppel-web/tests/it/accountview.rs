@@ -396,7 +396,7 @@ async fn accountview_pages_sign_in_deny_forged_save_and_disconnect() {
             .await;
         assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
         let page = browser.get(&page_path).await;
-        assert!(page.body.contains(NL.av_saved), "{}", page.body);
+        assert!(page.body.contains(NL.av_saved_importing), "{}", page.body);
         assert!(page.body.contains(NL.av_company_locked));
         assert!(
             page.body
@@ -548,11 +548,218 @@ async fn accountview_needs_the_right_the_licence_and_a_configuration() {
             .get(&format!("/a/{main}/settings/integrations/accountview"))
             .await;
         assert_eq!(gate.status, StatusCode::FORBIDDEN);
-        assert!(gate.body.contains("Licentie Manager"), "{}", gate.body);
+        let expected = koppel_web::pages::i18n::fill(NL.gate_licence, &["AccountView"]);
+        assert!(gate.body.contains(&expected), "{}", gate.body);
         let status = app.accountview_status(&token, fixture.main).await;
         assert_eq!(status.status, StatusCode::FORBIDDEN);
         drop(browser);
         drop(user);
+        app
+    })
+    .await;
+}
+
+/// Signs in on the page as `browser`'s user and approves at the sandbox; returns the page's path.
+async fn sign_in_on_the_page(app: &TestApp, browser: &mut PageClient<'_>) -> String {
+    let main = app.fixture.main;
+    let page_path = format!("/a/{main}/settings/integrations/accountview");
+    let page = browser.get(&page_path).await;
+    let sign_in = browser
+        .post(&format!("{page_path}/sign-in"), &[("csrf", &page.csrf())])
+        .await;
+    let approved = app
+        .sandbox()
+        .consent(
+            sign_in.location.as_deref().expect("to AccountView"),
+            DEMO_USER,
+            "approve",
+        )
+        .await;
+    browser.get(&app.local(&approved)).await;
+    page_path
+}
+
+#[tokio::test]
+async fn accountview_first_save_starts_an_import_and_the_page_follows_it_until_the_mapping_fills() {
+    // No worker: the test decides when the import runs, so the page is seen while it waits.
+    TestApp::on_every_backend_with(TestAppBuilder::with_sandbox, |app| async move {
+        let fixture = app.fixture.clone();
+        let main = fixture.main;
+        let token = app.token(&fixture.admin).await;
+        let mut browser = PageClient::new(&app);
+        browser.log_in(&fixture.admin).await;
+        let page_path = sign_in_on_the_page(&app, &mut browser).await;
+
+        // Before saving: the choice of administration warns that it will be locked; nothing runs yet.
+        let page = browser.get(&page_path).await;
+        assert!(page.body.contains("id=\"av-company-warning\""), "{}", page.body);
+        assert!(page.body.contains(NL.av_company_warning));
+        assert!(page.body.contains(NL.av_check_title) && page.body.contains(NL.av_check_point_licence));
+        assert!(!page.body.contains("id=\"av-progress\""));
+        assert!(page.body.contains(NL.av_codes_missing));
+        let runs = app.runs(&token, main, &[("kind", "accountview_import")]).await;
+        assert_eq!(runs.body["items"], json!([]), "{}", runs.body);
+
+        // The first Opslaan (with every category on, as the form offers) saves and starts the
+        // import at once, as "Import now" would.
+        let csrf = page.csrf();
+        let mut form: Vec<(&str, &str)> = vec![("csrf", &csrf), ("company", VDB_2026_ID), ("action", "save")];
+        for category in koppel_accountview::ImportCategory::ALL {
+            form.push(("import_category", category.slug()));
+        }
+        let saved = browser.post(&format!("{page_path}/settings"), &form).await;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+        assert_eq!(saved.location.as_deref(), Some(page_path.as_str()));
+        let runs = app.runs(&token, main, &[("kind", "accountview_import")]).await;
+        let items = runs.body["items"].as_array().expect("items").clone();
+        assert_eq!(items.len(), 1, "one import: {}", runs.body);
+        assert_eq!(items[0]["trigger"], "manual");
+        assert_eq!(items[0]["started_by"], json!(fixture.admin.id));
+        let run_id = items[0]["id"].as_i64().unwrap();
+
+        // The page shows it with its progress, the way to follow it, and no lock warning any more.
+        let page = browser.get(&page_path).await;
+        assert!(page.body.contains(NL.av_saved_importing), "{}", page.body);
+        assert!(page.body.contains("id=\"av-progress\""), "{}", page.body);
+        assert!(
+            page.body
+                .contains(&format!("data-json=\"/api/v1/administrations/{main}/runs/{run_id}\""))
+        );
+        assert!(page.body.contains("src=\"/assets/accountview-progress.js\""));
+        assert!(page.body.contains(NL.av_progress_refresh));
+        assert!(page.body.contains(NL.av_codes_importing), "{}", page.body);
+        assert!(page.body.contains(NL.av_company_locked));
+        assert!(!page.body.contains("id=\"av-company-warning\""));
+        // Saving again does not start a second import.
+        let again = browser.post(&format!("{page_path}/settings"), &form).await;
+        assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.body);
+        let runs = app.runs(&token, main, &[("kind", "accountview_import")]).await;
+        assert_eq!(runs.body["items"].as_array().map(Vec::len), Some(1), "{}", runs.body);
+
+        // The script is served, and the run it polls is readable with the page's session.
+        let script = browser.get("/assets/accountview-progress.js").await;
+        assert_eq!(script.status, StatusCode::OK);
+        assert!(script.body.contains("dataset.json"));
+        let polled = browser
+            .get(&format!("/api/v1/administrations/{main}/runs/{run_id}"))
+            .await;
+        assert_eq!(polled.status, StatusCode::OK, "{}", polled.body);
+
+        // Once it has run: no progress any more, the export's code lists are filled.
+        assert!(app.run_jobs([JobKind::AccountView]).await > 0);
+        let run = app.run(&token, main, run_id).await;
+        assert_eq!(run.body["status"], "succeeded", "{}", run.body);
+        let page = browser.get(&page_path).await;
+        assert!(!page.body.contains("id=\"av-progress\""), "{}", page.body);
+        assert!(!page.body.contains("id=\"av-codes-missing\""), "{}", page.body);
+        assert!(page.body.contains("<option value=\"VRK\">VRK – "), "{}", page.body);
+        assert!(page.body.contains("<option value=\"8000\">8000 – "));
+        drop(browser);
+        app
+    })
+    .await;
+}
+
+/// Polls a run through the API until it has finished; returns every state seen on the way.
+async fn follow_run(app: &TestApp, token: &str, run: i64) -> Vec<Json> {
+    let mut seen = Vec::new();
+    for _ in 0..3000 {
+        let answer = app.run(token, app.fixture.main, run).await;
+        let status = answer.body["status"].as_str().unwrap_or("").to_string();
+        seen.push(answer.body);
+        if !matches!(status.as_str(), "queued" | "running" | "") {
+            return seen;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("run {run} did not finish");
+}
+
+#[tokio::test]
+async fn accountview_import_and_export_runs_report_progress_while_they_run() {
+    let setup = |app: TestAppBuilder| app.with_sandbox().with_worker([JobKind::AccountView]);
+    TestApp::on_every_backend_with(setup, |app| async move {
+        let fixture = app.fixture.clone();
+        let main = fixture.main;
+        let token = app.token(&fixture.admin).await;
+        let mut browser = PageClient::new(&app);
+        browser.log_in(&fixture.admin).await;
+        sign_in_on_the_page(&app, &mut browser).await;
+        let mut first = export_settings();
+        first["export"]["enabled"] = json!(false);
+        let saved = app
+            .accountview_save_settings(&token, main, &json!({"company_id": VDB_2026_ID, "settings": first}))
+            .await;
+        assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+        // Every read takes a while, as over a real network, so the run is seen on its way.
+        app.sandbox()
+            .loopback()
+            .put(
+                "/_sandbox/faults/latency",
+                json!({"route": "GET /api/v3/AccountViewData", "latency_ms": 60}),
+            )
+            .await
+            .expect("latency");
+        let import = app.accountview_import(&token, main, &json!({})).await;
+        assert_eq!(import.status, StatusCode::ACCEPTED, "{}", import.body);
+        let seen = follow_run(&app, &token, import.body["run_id"].as_i64().unwrap()).await;
+        let last = seen.last().unwrap();
+        assert_eq!(last["status"], "succeeded", "{last}");
+        // At the end: every category done of all, and the counts per category add up.
+        assert_eq!(last["progress"], json!({"done": 8, "total": 8}), "{last}");
+        for (category, counts) in last["counts"].as_object().expect("counts per category") {
+            if category == "payments" {
+                continue;
+            }
+            let part = |field: &str| counts[field].as_u64().unwrap();
+            assert_eq!(
+                part("created") + part("updated") + part("unchanged") + part("skipped"),
+                part("fetched"),
+                "{category}: {counts}"
+            );
+        }
+        assert!(last["counts"]["debtors"]["created"].as_u64().unwrap() > 0, "{last}");
+        // On the way: the bar moved (some but not all categories done) and counts grew page by page.
+        let running: Vec<&Json> = seen.iter().filter(|run| run["status"] == "running").collect();
+        assert!(
+            running
+                .iter()
+                .any(|run| run["progress"]["total"] == 8 && (1..8).contains(&run["progress"]["done"].as_i64().unwrap())),
+            "progress seen while running: {:?}",
+            running.iter().map(|run| &run["progress"]).collect::<Vec<_>>()
+        );
+        let debtors_read: Vec<u64> = running
+            .iter()
+            .filter_map(|run| run["counts"]["debtors"]["fetched"].as_u64())
+            .collect();
+        assert!(
+            debtors_read.iter().any(|read| *read > 0 && *read < 200),
+            "debtors read while running: {debtors_read:?}"
+        );
+        assert!(
+            running
+                .windows(2)
+                .all(|pair| pair[0]["progress"]["done"].as_i64() <= pair[1]["progress"]["done"].as_i64()),
+            "progress never goes back"
+        );
+        // The Dutch message adds up too: "Debiteuren: 200 gelezen (200 nieuw, 0 bijgewerkt, 0 ongewijzigd)".
+        let message = last["message"]["nl"].as_str().unwrap();
+        assert!(message.contains("Debiteuren: 200 gelezen (200 nieuw, 0 bijgewerkt, 0 ongewijzigd)"), "{message}");
+
+        // An export counts its work orders first: done of total, per work order.
+        let saved = app
+            .accountview_save_settings(&token, main, &json!({"company_id": VDB_2026_ID, "settings": export_settings()}))
+            .await;
+        assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+        completed_work_order(app.database.store(), main, "10001").await;
+        let export = app.accountview_export(&token, main).await;
+        assert_eq!(export.status, StatusCode::ACCEPTED, "{}", export.body);
+        let seen = follow_run(&app, &token, export.body["run_id"].as_i64().unwrap()).await;
+        let last = seen.last().unwrap();
+        assert_eq!(last["status"], "succeeded", "{last}");
+        assert_eq!(last["progress"], json!({"done": 1, "total": 1}), "{last}");
+        assert_eq!(last["counts"]["exported"], 1, "{last}");
+        drop(browser);
         app
     })
     .await;
