@@ -75,6 +75,8 @@ pub struct CheckLine {
 /// A failed item in the log: the reason in the user's language and AccountView's text verbatim.
 pub struct FailedItem {
     pub key: String,
+    /// What the item is, in words ("Werkbon (intern nummer 1554)").
+    pub name: String,
     pub reason: String,
     pub accountview: String,
 }
@@ -510,6 +512,7 @@ async fn log_rows(
                 .iter()
                 .map(|item| FailedItem {
                     key: item.key.clone(),
+                    name: super::runs::work_order_item(m, &item.key).unwrap_or_else(|| item.key.clone()),
                     reason: item.message.as_ref().map(|msg| text(lang, msg)).unwrap_or_default(),
                     accountview: item.detail.clone().unwrap_or_default(),
                 })

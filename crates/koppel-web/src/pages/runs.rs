@@ -412,6 +412,14 @@ pub fn title(lang: Lang, run: &Run, now: DateTime<Utc>) -> String {
     )
 }
 
+/// AccountView's export has one item per work order, keyed by its record id (`work-orders/1554`):
+/// "Werkbon (intern nummer 1554)".
+pub fn work_order_item(m: &Messages, key: &str) -> Option<String> {
+    key.strip_prefix("work-orders/")
+        .filter(|id| !id.is_empty())
+        .map(|id| fill(m.item_work_order, &[id]))
+}
+
 /// A run as the pages show it, with times relative to `now` ("vandaag 14:16").
 pub fn view_at(lang: Lang, run: &Run, now: DateTime<Utc>) -> RunView {
     let m = lang.messages();
@@ -607,13 +615,7 @@ pub async fn detail(
         let mut parts = key.splitn(3, '/');
         let first = parts.next().unwrap_or_default();
         let Some(name) = names.get(first) else {
-            // AccountView's export: one item per work order, by its record id.
-            if first == "work-orders"
-                && let Some(id) = parts.next()
-            {
-                return fill(m.item_work_order, &[id]);
-            }
-            return key.to_string();
+            return work_order_item(m, key).unwrap_or_else(|| key.to_string());
         };
         let mut shown = vec![name.clone()];
         match (parts.next(), parts.next()) {
