@@ -116,20 +116,7 @@ async fn press_and_load(browser: &Browser, keys: &str) -> Outcome {
         .execute("document.documentElement.dataset.leaving = 'yes';", Vec::new())
         .await?;
     browser.client.active_element().await?.send_keys(keys).await?;
-    for _ in 0..200 {
-        let loaded = browser
-            .client
-            .execute(
-                "return document.readyState === 'complete' && !document.documentElement.dataset.leaving;",
-                Vec::new(),
-            )
-            .await;
-        if loaded.is_ok_and(|value| value == serde_json::Value::Bool(true)) {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    Err(format!("pressing {keys:?} did not load a new page within 5 s").into())
+    browser.wait_for_load(&format!("pressing {keys:?}")).await
 }
 
 /// Settings → Data Sync → Autosync → switch it on (keyboard only) → Opslaan → the saved message →

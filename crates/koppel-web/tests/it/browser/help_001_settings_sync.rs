@@ -39,20 +39,7 @@ async fn press_and_load(browser: &Browser, css: &str, key: Key) -> Outcome {
         .execute("document.documentElement.dataset.leaving = 'yes';", Vec::new())
         .await?;
     press(browser, css, key).await?;
-    for _ in 0..200 {
-        let loaded = browser
-            .client
-            .execute(
-                "return document.readyState === 'complete' && !document.documentElement.dataset.leaving;",
-                Vec::new(),
-            )
-            .await;
-        if loaded.is_ok_and(|value| value == serde_json::Value::Bool(true)) {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    Err(format!("pressing a key on {css} did not load a new page within 5 s").into())
+    browser.wait_for_load(&format!("pressing a key on {css}")).await
 }
 
 /// Saves a screenshot of the page as it is, at 1366 and at 375 px wide, under `test-artifacts/`
