@@ -1,7 +1,10 @@
 //! Data Sync figures on `demo --scale N` (KOPPEL_BENCH_SCALE, default 1,000,000), SQLite and, when
 //! KOPPEL_BENCH_DATABASE_URL (or KOPPEL_TEST_DATABASE_URL) is set, PostgreSQL:
 //!
-//! - full sync throughput (rows/s over all entity sets),
+//! - full sync throughput (rows/s over all entity sets), and beside it the design's physical limit on
+//!   this machine: the same rows copied by one plain `INSERT … SELECT` per table into empty tables with
+//!   the reporting tables' keys and indexes (the same two tables at a time on PostgreSQL), printed as a
+//!   ratio `limit time / Koppel's time` (1.0: Koppel costs nothing beyond the copy itself),
 //! - an incremental sync after 10,000 changed rows (8,000 updates, 1,000 deletes, 1,000 inserts),
 //! - a full resync while another writer updates a record every 20 ms, with that writer's waits.
 //!
@@ -93,6 +96,14 @@ async fn measure(backend: &str, url: &str, scale: u64) -> BenchResult<()> {
         elapsed.as_secs_f64(),
         rows as f64 / elapsed.as_secs_f64()
     );
+    let (limit_rows, limit) = plain_copy(&store, administration).await?;
+    println!(
+        "{backend}: plain INSERT … SELECT of the same tables ({limit_rows} rows) in {:.2} s: {:.0} rows/s; \
+         Koppel / limit ratio {:.2} (limit time / Koppel's time)",
+        limit.as_secs_f64(),
+        limit_rows as f64 / limit.as_secs_f64(),
+        limit.as_secs_f64() / elapsed.as_secs_f64()
+    );
 
     // 10,000 changes: 8,000 work orders updated, 1,000 material lines deleted, 1,000 relations added.
     let list = |limit| ListQuery {
@@ -141,6 +152,76 @@ async fn measure(backend: &str, url: &str, scale: u64) -> BenchResult<()> {
     full_resync_with_a_writer(backend, &store, administration).await?;
     store.close().await;
     Ok(())
+}
+
+/// The physical limit of a full sync: every reported table copied by one plain `INSERT … SELECT` into an
+/// empty table with the reporting table's columns, primary key and indexes, two tables at a time on
+/// PostgreSQL (as the sync does) and one at a time on SQLite (one writer). The tables are dropped after.
+async fn plain_copy(
+    store: &Store,
+    administration: koppel_domain::AdministrationId,
+) -> BenchResult<(u64, std::time::Duration)> {
+    use koppel_datasync::dataset::{OPEN, REPORTED, copied_columns};
+    use koppel_store::sql::{AssertSqlSafe, on_pool};
+    let limit_table = |table: &str| format!("bench_limit_{table}");
+    for reported in REPORTED {
+        let table = reported.table();
+        let statements: Vec<String> = match store.backend() {
+            koppel_store::Backend::Postgres => vec![format!(
+                "CREATE TABLE {} (LIKE {table} INCLUDING ALL)",
+                limit_table(&table)
+            )],
+            koppel_store::Backend::Sqlite => {
+                let pool = match store.pool() {
+                    koppel_store::sql::Pool::Sqlite(pool) => pool,
+                    koppel_store::sql::Pool::Postgres(_) => unreachable!("the backend is SQLite"),
+                };
+                let ddl: Vec<String> =
+                    sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE tbl_name = $1 AND sql IS NOT NULL")
+                        .bind(&table)
+                        .fetch_all(pool)
+                        .await?;
+                ddl.iter().map(|sql| sql.replace(&table, &limit_table(&table))).collect()
+            }
+        };
+        for statement in statements {
+            on_pool!(store.pool(), pool => sqlx::query(AssertSqlSafe(statement)).execute(pool).await.map(|_| ()))?;
+        }
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let lane = || async {
+        let mut rows = 0_u64;
+        while let Some(reported) = REPORTED.get(next.fetch_add(1, std::sync::atomic::Ordering::SeqCst)) {
+            let columns = copied_columns(reported);
+            let insert = format!(
+                "INSERT INTO {} (administration_id, valid_from, valid_to, {columns}) \
+                 SELECT administration_id, 1, $2, {columns} FROM {} WHERE administration_id = $1",
+                limit_table(&reported.table()),
+                reported.spec.table
+            );
+            rows += on_pool!(store.pool(), pool => sqlx::query(AssertSqlSafe(insert))
+                .bind(administration.0)
+                .bind(OPEN)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected()))?;
+        }
+        Ok::<u64, sqlx::Error>(rows)
+    };
+    let started = Instant::now();
+    let rows = match store.backend() {
+        koppel_store::Backend::Postgres => {
+            let (a, b) = futures_util::future::try_join(lane(), lane()).await?;
+            a + b
+        }
+        koppel_store::Backend::Sqlite => lane().await?,
+    };
+    let elapsed = started.elapsed();
+    for reported in REPORTED {
+        let statement = format!("DROP TABLE {}", limit_table(&reported.table()));
+        on_pool!(store.pool(), pool => sqlx::query(AssertSqlSafe(statement)).execute(pool).await.map(|_| ()))?;
+    }
+    Ok((rows, elapsed))
 }
 
 /// A full resync (every version replaced) while another writer updates a relation every 20 ms: how

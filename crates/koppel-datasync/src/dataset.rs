@@ -178,8 +178,9 @@ pub fn render_migration(backend: Backend) -> String {
     sql
 }
 
-/// The column list of a reporting table after `administration_id, valid_from, valid_to`.
-pub(crate) fn copied_columns(reported: &ReportedResource) -> String {
+/// The column list of a reporting table after `administration_id, valid_from, valid_to`: the columns
+/// a sync copies from the record table (`id`, the reported fields, `created_at`, `modified_at`).
+pub fn copied_columns(reported: &ReportedResource) -> String {
     let mut columns = String::from("id");
     for field in reported.fields() {
         columns.push_str(", ");
