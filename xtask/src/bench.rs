@@ -7,6 +7,7 @@ mod load;
 mod rest;
 mod scratch;
 mod server;
+mod tenants;
 
 use crate::cargo::{cargo, run_timed, seconds};
 use anyhow::Context;
@@ -51,6 +52,11 @@ pub enum Bench {
     /// The OData feed as Power BI reads it: all WorkOrders through HTTP following nextLinks, rows/s
     /// and the server's peak memory, on `demo --scale N` after a full Data Sync.
     Feed(feed::FeedArgs),
+    /// Many administrations on one PostgreSQL: N administrations with Autosync on at a short interval,
+    /// `koppel serve --no-worker` and two `koppel worker` processes, a writer and feed reads alongside,
+    /// for some minutes; syncs per interval against what was due, lag due → done, missed intervals,
+    /// queue depth, CPU per process. Needs KOPPEL_BENCH_DATABASE_URL or KOPPEL_TEST_DATABASE_URL.
+    Tenants(tenants::TenantsArgs),
     /// Clean debug build time of the whole workspace, in a temporary target directory. Takes minutes.
     Build {
         /// Keep the temporary target directory instead of deleting it.
@@ -97,6 +103,7 @@ pub fn run(bench: Bench) -> anyhow::Result<()> {
             Ok(())
         }
         Bench::Feed(arguments) => feed::run(arguments),
+        Bench::Tenants(arguments) => tenants::run(arguments),
         Bench::Build { keep } => build(keep),
     }
 }

@@ -1,6 +1,7 @@
-//! `koppel serve` as a child process for a benchmark: started on a free loopback port with its log in
-//! a file, awaited on `/readyz`, and stopped with SIGTERM (then killed after a grace period) — also when
-//! the benchmark fails or is interrupted, because dropping the guard stops it.
+//! `koppel serve` (or `koppel worker`) as a child process for a benchmark: started on a free loopback
+//! port with its log in a file, awaited on `/readyz` (a worker: `/healthz` on its metrics port), and
+//! stopped with SIGTERM (then killed after a grace period) — also when the benchmark fails or is
+//! interrupted, because dropping the guard stops it.
 
 use super::load;
 use anyhow::{Context, bail};
@@ -14,11 +15,27 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// How long the server may take to answer `/readyz` (migrations run on start).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// A running `koppel serve`.
+/// A running `koppel serve` or `koppel worker`.
 pub struct Server {
     child: tokio::process::Child,
+    /// Where it answers: the web server's address, or a worker's metrics and health address.
     pub address: SocketAddr,
     log_path: PathBuf,
+    /// `koppel serve`, `koppel worker`: for messages.
+    name: String,
+    ready_path: &'static str,
+}
+
+/// How to start a process: the arguments after `--data-dir … --database-url …`, extra environment
+/// variables, the file its log goes to (in the scratch directory), and the port and path that answer
+/// 200 once it is up.
+pub struct Launch {
+    pub name: String,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub log_file: String,
+    pub port: u16,
+    pub ready_path: &'static str,
 }
 
 /// How the server ended.
@@ -33,7 +50,7 @@ pub enum Stopped {
 }
 
 /// A free TCP port on 127.0.0.1 (free when asked; the server binds it a moment later).
-fn free_loopback_port() -> anyhow::Result<u16> {
+pub fn free_loopback_port() -> anyhow::Result<u16> {
     let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("no free port on 127.0.0.1")?;
     Ok(listener.local_addr()?.port())
 }
@@ -42,14 +59,29 @@ impl Server {
     /// Starts `koppel serve` on 127.0.0.1 and waits until `/readyz` answers 200.
     pub async fn start(koppel: &Path, database_url: &str, directory: &Path) -> anyhow::Result<Server> {
         let port = free_loopback_port()?;
-        let log_path = directory.join("serve.log");
+        let args = ["serve", "--bind", "127.0.0.1", "--port", &port.to_string()].map(String::from);
+        let launch = Launch {
+            name: "koppel serve".to_string(),
+            args: args.to_vec(),
+            env: Vec::new(),
+            log_file: "serve.log".to_string(),
+            port,
+            ready_path: "/readyz",
+        };
+        Server::launch(koppel, database_url, directory, launch).await
+    }
+
+    /// Starts any `koppel` command and waits until `launch.ready_path` on `launch.port` answers 200.
+    pub async fn launch(koppel: &Path, database_url: &str, directory: &Path, launch: Launch) -> anyhow::Result<Server> {
+        let log_path = directory.join(&launch.log_file);
         let log = std::fs::File::create(&log_path)
-            .with_context(|| format!("could not create the server log {}", log_path.display()))?;
+            .with_context(|| format!("could not create the log {}", log_path.display()))?;
         let child = tokio::process::Command::new(koppel)
             .arg("--data-dir")
             .arg(directory)
-            .args(["--database-url", database_url, "serve", "--bind", "127.0.0.1", "--port"])
-            .arg(port.to_string())
+            .args(["--database-url", database_url])
+            .args(&launch.args)
+            .envs(launch.env.iter().map(|(name, value)| (name, value)))
             .current_dir(directory)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
@@ -60,8 +92,10 @@ impl Server {
             .with_context(|| format!("could not start {}", koppel.display()))?;
         let mut server = Server {
             child,
-            address: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)),
+            address: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, launch.port)),
             log_path,
+            name: launch.name,
+            ready_path: launch.ready_path,
         };
         server.wait_ready().await?;
         Ok(server)
@@ -71,16 +105,18 @@ impl Server {
         let started = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait()? {
-                bail!("koppel serve exited before it was ready ({status}){}", self.log_tail());
+                bail!("{} exited before it was ready ({status}){}", self.name, self.log_tail());
             }
-            if let Ok(response) = load::get(self.address, "/readyz", None).await
+            if let Ok(response) = load::get(self.address, self.ready_path, None).await
                 && response.status == 200
             {
                 return Ok(());
             }
             if started.elapsed() > START_TIMEOUT {
                 bail!(
-                    "koppel serve did not answer /readyz on {} within {} s{}",
+                    "{} did not answer {} on {} within {} s{}",
+                    self.name,
+                    self.ready_path,
                     self.address,
                     START_TIMEOUT.as_secs(),
                     self.log_tail()
@@ -88,6 +124,11 @@ impl Server {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
     }
 
     /// CPU time the server has used so far (Linux only).
@@ -141,9 +182,9 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         match self.stop() {
-            Ok(Stopped::Killed) => eprintln!("warning: koppel serve ignored SIGTERM and was killed"),
+            Ok(Stopped::Killed) => eprintln!("warning: {} ignored SIGTERM and was killed", self.name),
             Ok(_) => {}
-            Err(error) => eprintln!("warning: could not stop koppel serve: {error}"),
+            Err(error) => eprintln!("warning: could not stop {}: {error}", self.name),
         }
     }
 }
