@@ -23,6 +23,10 @@ use koppel_store::{Backend, Result, Store, StoreError, Tx};
 /// lock for about a quarter of a second. On PostgreSQL each table is one chunk.
 pub const CHUNK_ROWS: i64 = 50_000;
 
+/// Rows a full sync must add to a reporting table beyond twice what it replaced before the table is
+/// analysed on PostgreSQL (small tables are planned well without fresh statistics).
+const ANALYZE_MIN_GROWTH: u64 = 1_000;
+
 /// How long a full sync on SQLite leaves the write lock free between two chunks: a few times the
 /// interval at which waiting writers try again (the store's busy handler polls every 2 ms).
 const CHUNK_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
@@ -89,6 +93,16 @@ pub(crate) async fn run(
             // On a fault's error, what is written so far stays invisible; the next sync replaces it.
             faults.before_set(administration, index).await?;
             let tally = copy_chunked(store, chunk, reported, &progress).await?;
+            if let Pool::Postgres(pool) = store.pool()
+                && tally.inserted > 2 * tally.replaced + ANALYZE_MIN_GROWTH
+            {
+                // A table that grew by orders of magnitude (the first full sync) gets fresh statistics
+                // at once, in its lane: without them PostgreSQL plans the next incremental sync's
+                // closing joins as if the table were empty. A resync of about the same size leaves
+                // statistics to autovacuum. The copied rows are committed, so ANALYZE sees them.
+                let statement = format!("ANALYZE {}", reported.table());
+                sqlx::query(AssertSqlSafe(statement)).execute(pool).await?;
+            }
             done.lock().expect("sync tallies")[index] = Some(tally);
         }
     };
@@ -130,14 +144,6 @@ pub(crate) async fn run(
         tables,
     };
     commit_sync(tx, administration, request, started_at, &outcome).await?;
-    if let Pool::Postgres(pool) = store.pool() {
-        // A full copy changes the tables' size by orders of magnitude; without fresh statistics
-        // PostgreSQL plans the next incremental sync's closing joins as if the tables were empty.
-        for reported in REPORTED {
-            let statement = format!("ANALYZE {}", reported.table());
-            sqlx::query(AssertSqlSafe(statement)).execute(pool).await?;
-        }
-    }
     Ok(outcome)
 }
 
