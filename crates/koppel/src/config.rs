@@ -637,7 +637,10 @@ mod tests {
     fn the_worker_metrics_port_comes_from_file_environment_or_flag() {
         let (config, _) = Config::load(&Flags::default(), &[]).unwrap();
         assert!(config.jobs.metrics_enabled);
-        assert_eq!((config.jobs.metrics_bind.as_str(), config.jobs.metrics_port), ("127.0.0.1", 8081));
+        assert_eq!(
+            (config.jobs.metrics_bind.as_str(), config.jobs.metrics_port),
+            ("127.0.0.1", 8081)
+        );
         assert_ne!(config.jobs.metrics_port, config.http.port);
         let environment = env(&[("KOPPEL_JOBS_METRICS_PORT", "9182")]);
         let (config, _) = Config::load(&Flags::default(), &environment).unwrap();
@@ -648,7 +651,10 @@ mod tests {
         };
         let (config, _) = Config::load(&flags, &environment).unwrap();
         assert_eq!(config.jobs.metrics_port, 9183, "the flag beats the environment");
-        let environment = env(&[("KOPPEL_JOBS_METRICS_ENABLED", "false"), ("KOPPEL_JOBS_METRICS_BIND", "")]);
+        let environment = env(&[
+            ("KOPPEL_JOBS_METRICS_ENABLED", "false"),
+            ("KOPPEL_JOBS_METRICS_BIND", ""),
+        ]);
         let (config, _) = Config::load(&Flags::default(), &environment).unwrap();
         assert!(!config.jobs.metrics_enabled);
         let error = Config::load(&Flags::default(), &env(&[("KOPPEL_JOBS_METRICS_BIND", " ")])).unwrap_err();

@@ -940,8 +940,14 @@ async fn succeed_on_postgres(
     // Without failed items; with failed items and none succeeded; with both.
     let outcomes = [
         ItemTally::default(),
-        ItemTally { succeeded: 0, failed: 1 },
-        ItemTally { succeeded: 1, failed: 1 },
+        ItemTally {
+            succeeded: 0,
+            failed: 1,
+        },
+        ItemTally {
+            succeeded: 1,
+            failed: 1,
+        },
     ]
     .map(|tally| {
         let status = RunStatus::after_success(partial, tally);

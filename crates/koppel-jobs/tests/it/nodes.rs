@@ -175,7 +175,11 @@ async fn a_worker_whose_listening_connection_drops_listens_again_and_still_start
     all_succeed(&node_a, &[enqueued.job()], Duration::from_secs(10)).await;
     let executions = koppel_jobs::testing::probe::executions(&node_a).await.unwrap();
     assert_eq!(
-        (executions.len(), executions[0].executions, executions[0].first_worker.as_str()),
+        (
+            executions.len(),
+            executions[0].executions,
+            executions[0].first_worker.as_str()
+        ),
         (1, 1, "node-b")
     );
     worker_b.stop().await;

@@ -382,7 +382,10 @@ async fn a_job_whose_worker_is_killed_completes_on_the_other_worker_after_its_le
 /// The address a worker logged for its /metrics and /healthz.
 fn status_address(logs: &str) -> String {
     let marker = "worker metrics at http://";
-    let start = logs.find(marker).unwrap_or_else(|| panic!("no metrics address logged:\n{logs}")) + marker.len();
+    let start = logs
+        .find(marker)
+        .unwrap_or_else(|| panic!("no metrics address logged:\n{logs}"))
+        + marker.len();
     logs[start..].split('/').next().unwrap().to_string()
 }
 
@@ -413,7 +416,10 @@ async fn worker_with_status(url: &str, directory: &std::path::Path, store: &Stor
     let metrics = reqwest::get(format!("http://{address}/metrics")).await.unwrap();
     assert_eq!(metrics.status(), 200);
     assert!(
-        metrics.headers()["content-type"].to_str().unwrap().starts_with("text/plain"),
+        metrics.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain"),
         "{:?}",
         metrics.headers()
     );
