@@ -43,7 +43,8 @@ use tokio::time::{Instant, MissedTickBehavior};
 pub struct WorkerConfig {
     /// Jobs run at the same time by this worker.
     pub concurrency: usize,
-    /// How often an idle worker looks for due jobs (a wake-up from this process comes sooner).
+    /// How often an idle worker looks for due jobs (a wake-up from this process, or on PostgreSQL a
+    /// notification from any process, comes sooner).
     pub poll_interval: Duration,
     /// How long a claim holds a job without a heartbeat.
     pub lease: Duration,
