@@ -1,5 +1,6 @@
 //! [`Queue`]: the in-process side of enqueueing — the operator's default attempts, and the wake-up
-//! call that lets this process's worker start new work at once instead of at its next poll.
+//! call that lets this process's worker start new work at once instead of at its next poll (on
+//! PostgreSQL the workers of other processes are woken by the enqueue's `NOTIFY`).
 
 use crate::storage::jobs::{self, Enqueued, NewJob};
 use koppel_store::{Store, StoreError};
@@ -55,8 +56,8 @@ impl Queue {
     }
 
     /// Tells this process's workers there is new work. Call it after committing a transaction in
-    /// which [`crate::enqueue`] was called; workers in other processes find the job at
-    /// their next poll.
+    /// which [`crate::enqueue`] was called. Workers in other processes hear of the job from
+    /// PostgreSQL's notification, which that transaction sent (see [`crate::worker`]).
     pub fn wake(&self) {
         // notify_one keeps a permit when no worker is waiting yet, so the wake-up is not lost while
         // the worker is busy claiming.

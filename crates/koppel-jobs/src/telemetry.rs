@@ -5,7 +5,12 @@
 //! - `koppel_job_runs_total{kind, status}` — runs that ended, by final status;
 //! - `koppel_job_latency_seconds{kind}` — from due (enqueued, scheduled or retry time) to start;
 //! - `koppel_job_duration_seconds{kind}` — how long an attempt ran;
-//! - `koppel_job_attempts_total{kind, ended}` — every attempt, including retries and hand-backs.
+//! - `koppel_job_attempts_total{kind, ended}` — every attempt, including retries and hand-backs;
+//! - `koppel_jobs_started_total{kind}` — attempts started;
+//! - `koppel_job_claim_seconds` — how long one claim (a round trip to the database) took;
+//! - `koppel_jobs_claimed_total` — jobs taken by claims;
+//! - `koppel_job_listener_connected` — 1 while the worker listens for PostgreSQL's notifications of
+//!   new jobs, 0 while it only polls (absent on SQLite).
 
 use crate::storage::jobs::{JobCounts, JobStatus};
 use crate::worker::Ended;
@@ -14,6 +19,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 pub(crate) fn job_started(kind: &str, latency: Duration) {
+    metrics::counter!("koppel_jobs_started_total", "kind" => kind.to_string()).increment(1);
     metrics::histogram!("koppel_job_latency_seconds", "kind" => kind.to_string()).record(latency.as_secs_f64());
 }
 
@@ -36,6 +42,15 @@ pub(crate) fn job_ended(kind: &str, duration: Duration, ended: Ended) {
     ) {
         run_finished(kind, ended_label);
     }
+}
+
+pub(crate) fn claimed(took: Duration, jobs: usize) {
+    metrics::histogram!("koppel_job_claim_seconds").record(took.as_secs_f64());
+    metrics::counter!("koppel_jobs_claimed_total").increment(jobs as u64);
+}
+
+pub(crate) fn listening(connected: bool) {
+    metrics::gauge!("koppel_job_listener_connected").set(if connected { 1.0 } else { 0.0 });
 }
 
 pub(crate) fn run_finished(kind: &str, status: &'static str) {

@@ -9,6 +9,14 @@
 //! - a user's cancellation reaches the body as [`JobContext::cancelled`]; a body that does not stop
 //!   within the grace period is dropped and the run recorded as cancelled;
 //! - a panicking body fails its run; it does not take the worker down.
+//!
+//! How a worker learns of new work: an enqueue in its own process wakes it through the [`Queue`];
+//! on PostgreSQL it also listens on [`jobs::NOTIFY_CHANNEL`], which every committed enqueue of a job
+//! due at once notifies, so a job enqueued by any process starts on an idle worker at once. The
+//! poll every `poll_interval` stays as the safety net: it finds jobs that become due later
+//! (scheduled, retries after their backoff), jobs of dead workers, and anything enqueued while the
+//! listening connection was down. A lost listening connection is logged and made again; the worker
+//! polls meanwhile.
 
 use crate::ids::{JobId, RunId};
 use crate::job::{JobContext, JobError, Registry};
@@ -18,7 +26,10 @@ use crate::runs::RunMessage;
 use crate::storage::jobs::{self, ClaimRequest, Finish, Heartbeat, JobStatus, Lease, QueuedJob, Reclaim};
 use crate::telemetry;
 use futures_util::FutureExt;
+use koppel_store::sql::Pool;
 use koppel_store::{Store, StoreError};
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -32,7 +43,8 @@ use tokio::time::{Instant, MissedTickBehavior};
 pub struct WorkerConfig {
     /// Jobs run at the same time by this worker.
     pub concurrency: usize,
-    /// How often an idle worker looks for due jobs (a wake-up from this process comes sooner).
+    /// How often an idle worker looks for due jobs (a wake-up from this process, or on PostgreSQL a
+    /// notification from any process, comes sooner).
     pub poll_interval: Duration,
     /// How long a claim holds a job without a heartbeat.
     pub lease: Duration,
@@ -166,6 +178,14 @@ impl Worker {
             worker.concurrency = config.concurrency,
             "job worker started"
         );
+        let _listener = match self.inner.store.pool() {
+            Pool::Postgres(pool) => Some(AbortOnDrop(tokio::spawn(listen(
+                pool.clone(),
+                self.inner.wake.clone(),
+                self.inner.id.clone(),
+            )))),
+            Pool::Sqlite(_) => None,
+        };
         // Dead workers' jobs are looked for once per poll interval, not at every claim.
         let mut next_reclaim = Instant::now();
         loop {
@@ -195,7 +215,13 @@ impl Worker {
             tokio::select! {
                 biased;
                 () = &mut shutdown => break,
-                Some(joined) = running.join_next(), if !running.is_empty() => log_join(joined),
+                Some(joined) = running.join_next(), if !running.is_empty() => {
+                    log_join(joined);
+                    // Every job that has ended frees its place, so the next claim takes them all at once.
+                    while let Some(joined) = running.try_join_next() {
+                        log_join(joined);
+                    }
+                }
                 () = self.inner.wake.notified(), if running.len() < config.concurrency => {}
                 () = tokio::time::sleep(config.poll_interval), if running.len() < config.concurrency => {}
             }
@@ -251,6 +277,7 @@ impl Worker {
 
     async fn claim(&self, limit: usize, reclaim: Reclaim) -> Result<Vec<QueuedJob>, StoreError> {
         let inner = &self.inner;
+        let started = Instant::now();
         let claimed = jobs::claim(
             &inner.store,
             &ClaimRequest {
@@ -262,6 +289,7 @@ impl Worker {
             },
         )
         .await?;
+        telemetry::claimed(started.elapsed(), claimed.jobs.len());
         for job in claimed.given_up {
             tracing::warn!(
                 job.id = job.id.0,
@@ -487,6 +515,80 @@ impl Worker {
         }
         ended
     }
+}
+
+/// Aborts a background task when the worker that started it stops.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Listens on PostgreSQL for committed enqueues and wakes the worker for each, for as long as the
+/// worker runs. A lost connection is logged and made again, waiting longer after each failure;
+/// the worker polls meanwhile, and is woken once the listening starts again, to find what was
+/// enqueued in between.
+async fn listen(pool: PgPool, wake: Arc<Notify>, worker: String) {
+    let mut failures: u32 = 0;
+    loop {
+        match start_listening(&pool).await {
+            Ok(mut listener) => {
+                if failures > 0 {
+                    tracing::info!(worker.id = %worker, "listening for new jobs again");
+                }
+                failures = 0;
+                telemetry::listening(true);
+                wake.notify_one();
+                loop {
+                    match listener.try_recv().await {
+                        Ok(Some(_)) => wake.notify_one(),
+                        Ok(None) => {
+                            // sqlx made the connection again (and listens on it) before answering.
+                            tracing::warn!(
+                                worker.id = %worker,
+                                "the connection listening for new jobs was lost and is made again; jobs enqueued meanwhile are found now"
+                            );
+                            wake.notify_one();
+                        }
+                        Err(error) => {
+                            if pool.is_closed() {
+                                return;
+                            }
+                            tracing::warn!(
+                                worker.id = %worker,
+                                error = %error,
+                                "the connection listening for new jobs failed; polling every poll interval until it is made again"
+                            );
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(error) => {
+                if pool.is_closed() {
+                    return;
+                }
+                tracing::warn!(
+                    worker.id = %worker,
+                    error = %error,
+                    "cannot listen for new jobs; polling every poll interval until listening works"
+                );
+            }
+        }
+        telemetry::listening(false);
+        failures = failures.saturating_add(1);
+        // 0.1 s, 0.2 s, 0.4 s … at most 10 s between attempts.
+        let delay = Duration::from_millis(100).saturating_mul(1 << failures.min(7)) / 2;
+        tokio::time::sleep(delay.min(Duration::from_secs(10))).await;
+    }
+}
+
+async fn start_listening(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(jobs::NOTIFY_CHANNEL).await?;
+    Ok(listener)
 }
 
 /// Completes when the worker starts handing jobs back.

@@ -70,6 +70,9 @@ pub struct JobsConfig {
     pub scheduler_tick_seconds: u64,
     pub history_retention_days: u32,
     pub prune_interval_minutes: u32,
+    pub metrics_enabled: bool,
+    pub metrics_bind: String,
+    pub metrics_port: u16,
 }
 
 /// Data Sync for Power BI (see `[datasync]` in default.toml).
@@ -193,6 +196,8 @@ pub struct Flags {
     pub database_url: Option<String>,
     pub bind: Option<String>,
     pub port: Option<u16>,
+    /// `koppel worker --metrics-port`.
+    pub metrics_port: Option<u16>,
     pub log_format: Option<String>,
 }
 
@@ -247,6 +252,7 @@ impl Config {
             (vec!["database", "url"], flags.database_url.clone()),
             (vec!["http", "bind"], flags.bind.clone()),
             (vec!["http", "port"], flags.port.map(|p| p.to_string())),
+            (vec!["jobs", "metrics_port"], flags.metrics_port.map(|p| p.to_string())),
             (vec!["log", "format"], flags.log_format.clone()),
         ];
         for (path, value) in flag_values {
@@ -346,6 +352,9 @@ impl JobsConfig {
     fn validate(&self) -> anyhow::Result<()> {
         if !(1..=256).contains(&self.concurrency) {
             bail!("jobs.concurrency must be between 1 and 256");
+        }
+        if self.metrics_enabled && self.metrics_bind.trim().is_empty() {
+            bail!("jobs.metrics_bind must be an address such as \"127.0.0.1\" (or set jobs.metrics_enabled = false)");
         }
         if self.poll_interval_ms < 10 {
             bail!("jobs.poll_interval_ms must be at least 10");
@@ -622,6 +631,34 @@ mod tests {
             let key = name.strip_prefix("KOPPEL_").unwrap();
             assert!(env_path(&table, key).is_some(), "{name} names no setting");
         }
+    }
+
+    #[test]
+    fn the_worker_metrics_port_comes_from_file_environment_or_flag() {
+        let (config, _) = Config::load(&Flags::default(), &[]).unwrap();
+        assert!(config.jobs.metrics_enabled);
+        assert_eq!(
+            (config.jobs.metrics_bind.as_str(), config.jobs.metrics_port),
+            ("127.0.0.1", 8081)
+        );
+        assert_ne!(config.jobs.metrics_port, config.http.port);
+        let environment = env(&[("KOPPEL_JOBS_METRICS_PORT", "9182")]);
+        let (config, _) = Config::load(&Flags::default(), &environment).unwrap();
+        assert_eq!(config.jobs.metrics_port, 9182);
+        let flags = Flags {
+            metrics_port: Some(9183),
+            ..Flags::default()
+        };
+        let (config, _) = Config::load(&flags, &environment).unwrap();
+        assert_eq!(config.jobs.metrics_port, 9183, "the flag beats the environment");
+        let environment = env(&[
+            ("KOPPEL_JOBS_METRICS_ENABLED", "false"),
+            ("KOPPEL_JOBS_METRICS_BIND", ""),
+        ]);
+        let (config, _) = Config::load(&Flags::default(), &environment).unwrap();
+        assert!(!config.jobs.metrics_enabled);
+        let error = Config::load(&Flags::default(), &env(&[("KOPPEL_JOBS_METRICS_BIND", " ")])).unwrap_err();
+        assert!(format!("{error:#}").contains("jobs.metrics_bind"), "{error:#}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 mod config;
 mod demo;
+mod worker_status;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -53,8 +54,13 @@ enum Command {
         #[arg(long)]
         no_worker: bool,
     },
-    /// Run background jobs and the scheduler only, without the web server.
-    Worker,
+    /// Run background jobs and the scheduler only, without the web server. Serves /metrics and
+    /// /healthz on a port of its own (`[jobs] metrics_port`).
+    Worker {
+        /// Port for the worker's /metrics and /healthz (0: any free port, logged at start).
+        #[arg(long)]
+        metrics_port: Option<u16>,
+    },
     /// Apply database migrations and exit.
     Migrate,
     /// Seed demo data: a Dutch installation group, or with --scale N a benchmark volume.
@@ -80,12 +86,17 @@ fn main() -> anyhow::Result<()> {
         Command::Serve { bind, port, .. } => (bind.clone(), *port),
         _ => (None, None),
     };
+    let metrics_port = match &cli.command {
+        Command::Worker { metrics_port } => *metrics_port,
+        _ => None,
+    };
     let flags = Flags {
         config_file: cli.config.clone(),
         data_dir: cli.data_dir.clone(),
         database_url: cli.database_url.clone(),
         bind,
         port,
+        metrics_port,
         log_format: cli.log_format.clone(),
     };
     let environment: Vec<(String, String)> = std::env::vars().collect();
@@ -159,7 +170,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             store.close().await;
         }
         Command::Serve { demo, no_worker, .. } => serve(config, demo, !no_worker).await?,
-        Command::Worker => worker(config).await?,
+        Command::Worker { .. } => worker(config).await?,
         Command::CheckConfig | Command::GenerateKey => unreachable!("handled before the runtime starts"),
     }
     Ok(())
@@ -293,12 +304,25 @@ async fn worker(config: Config) -> anyhow::Result<()> {
     if config.database.migrate_on_start {
         store.migrate().await.context("migrations failed")?;
     }
+    let shutdown = Shutdown::on_signal();
+    let status = if config.jobs.metrics_enabled {
+        let address = format!("{}:{}", config.jobs.metrics_bind, config.jobs.metrics_port);
+        Some(worker_status::serve(&address, store.clone(), shutdown.clone().stopped()).await?)
+    } else {
+        tracing::info!("the worker serves no /metrics and /healthz (jobs.metrics_enabled = false)");
+        None
+    };
     let background = Background::new(&store, &config)?;
     tracing::info!(
         database.backend = store.backend().name(),
         "Koppel worker running; stop it with SIGTERM or Ctrl-C"
     );
-    background.run(Shutdown::on_signal()).await;
+    background.run(shutdown).await;
+    if let Some(status) = status {
+        status
+            .await
+            .context("the worker's /metrics and /healthz server stopped abnormally")?;
+    }
     tracing::info!("shutting down");
     store.close().await;
     Ok(())

@@ -15,6 +15,11 @@
 //! the `BEGIN IMMEDIATE` transaction `Store::begin` starts, which makes it the only writer for its
 //! duration.
 //!
+//! On PostgreSQL an enqueue of a job that is due at once also sends `NOTIFY koppel_jobs` in its
+//! transaction, so the notification goes out only when the job is committed; every worker of every
+//! process listens ([`NOTIFY_CHANNEL`], see [`crate::worker`]) and claims at once. Jobs due later
+//! (scheduled, or a retry after its backoff) send none: workers find them at their next poll.
+//!
 //! A claim's `attempts` value is a fencing token: heartbeats and outcomes only apply while the row
 //! still has the worker id *and* the attempt number of the claim, so a worker that lost its lease
 //! (it paused past the lease, another worker took over) can no longer change the job.
@@ -23,13 +28,16 @@ use crate::ids::{JobId, RunId};
 use crate::runs::{ItemTally, RunMessage, RunStatus, Trigger, clip_detail, corrupt};
 use chrono::{DateTime, Utc};
 use koppel_domain::{AdministrationId, UserId};
-use koppel_store::sql::{TxInner, on_pool, on_tx};
+use koppel_store::sql::{Pool, TxInner, on_pool, on_tx};
 use koppel_store::{Result, Store, StoreError, Tx, WriteTx};
 use serde::Serialize;
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
 
 pub const DEFAULT_MAX_ATTEMPTS: i64 = 5;
+
+/// The PostgreSQL channel a committed enqueue (or a hand-back) notifies, and workers listen on.
+pub const NOTIFY_CHANNEL: &str = "koppel_jobs";
 
 /// Where a job is in the queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -358,6 +366,23 @@ const POSTGRES_CLAIM: &str = concat!(
     job_columns!()
 );
 
+// PostgreSQL's claim of due jobs, the one that follows every finished job, in one statement and
+// one round trip: it marks the jobs and their runs running and returns both. It runs outside an
+// explicit transaction; `set_config(…, true)` lasts for the statement's own transaction, so its
+// commit does not wait for the disk either (see `claim` for why that is safe).
+const POSTGRES_CLAIM_DUE: &str = concat!(
+    "WITH async_commit AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS setting), \
+     claimed AS (",
+    claim_update!(),
+    "id = ANY(ARRAY(SELECT id FROM jobs WHERE status = 'queued' AND run_at <= $3 AND kind = ANY($4) \
+     ORDER BY priority DESC, run_at, id LIMIT $5 FOR UPDATE SKIP LOCKED)) RETURNING ",
+    job_columns!(),
+    "), started AS (UPDATE runs SET status = 'running', attempts = claimed.attempts, \
+     started_at = COALESCE(runs.started_at, $3), updated_at = $3 FROM claimed WHERE runs.job_id = claimed.id \
+     RETURNING runs.id AS run_id, runs.job_id) \
+     SELECT claimed.*, started.run_id FROM claimed JOIN started ON started.job_id = claimed.id CROSS JOIN async_commit"
+);
+
 // Giving up on jobs whose worker died: `$1` now, `$2` the internal reason.
 const SQLITE_GIVE_UP: &str = concat!(
     "UPDATE jobs SET status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'failed' END, locked_by = NULL, \
@@ -418,6 +443,14 @@ struct JobRow {
     created_at: DateTime<Utc>,
     started_at: Option<DateTime<Utc>>,
     finished_at: Option<DateTime<Utc>>,
+}
+
+/// A claimed job with its run, as [`POSTGRES_CLAIM_DUE`] returns it.
+#[derive(sqlx::FromRow)]
+struct ClaimedRow {
+    #[sqlx(flatten)]
+    job: JobRow,
+    run_id: RunId,
 }
 
 impl JobRow {
@@ -487,6 +520,9 @@ pub async fn enqueue(tx: &mut impl InTransaction, job: &NewJob) -> Result<Enqueu
             .bind(now)
             .fetch_one(conn)
             .await)?;
+            if run_at <= now {
+                notify_workers(tx).await?;
+            }
             return Ok(Enqueued::Created { job: job_id, run });
         }
         let existing: Option<(JobId, String, RunId)> = on_tx!(tx, conn => sqlx::query_as(
@@ -505,6 +541,20 @@ pub async fn enqueue(tx: &mut impl InTransaction, job: &NewJob) -> Result<Enqueu
         "busy",
         "the job's unique key keeps changing hands; try again",
     ))
+}
+
+/// On PostgreSQL, tells the workers of every process that a job is due, when (and only if) this
+/// transaction commits. PostgreSQL sends one notification per transaction however many jobs it
+/// enqueued (identical notifications are folded). On SQLite there is one process, woken by
+/// [`crate::Queue::wake`].
+async fn notify_workers(tx: &mut Tx) -> Result<()> {
+    if let TxInner::Postgres(conn) = &mut tx.inner {
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(NOTIFY_CHANNEL)
+            .execute(&mut **conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Ends the runs of jobs that were given up on after their worker died.
@@ -569,6 +619,26 @@ pub async fn job(store: &Store, id: JobId) -> Result<QueuedJob> {
 /// worker died on their last attempt (or after a user asked to cancel them) and takes over the
 /// other jobs of dead workers.
 pub(crate) async fn claim(store: &Store, request: &ClaimRequest<'_>) -> Result<Claimed> {
+    if let (Reclaim::DueOnly, Pool::Postgres(pool)) = (request.reclaim, store.pool()) {
+        let now = store.now();
+        let rows: Vec<ClaimedRow> = sqlx::query_as(POSTGRES_CLAIM_DUE)
+            .bind(request.worker)
+            .bind(now + request.lease)
+            .bind(now)
+            .bind(request.kinds.iter().map(|k| k.to_string()).collect::<Vec<_>>())
+            .bind(i64::from(request.limit))
+            .fetch_all(pool)
+            .await?;
+        let mut jobs = rows
+            .into_iter()
+            .map(|row| row.job.into_job(row.run_id))
+            .collect::<Result<Vec<_>>>()?;
+        sort_in_claim_order(&mut jobs);
+        return Ok(Claimed {
+            jobs,
+            given_up: Vec::new(),
+        });
+    }
     let mut tx = store.begin().await?;
     if let TxInner::Postgres(conn) = &mut tx.inner {
         // A claim need not wait for the disk: one lost in a database crash only leaves the jobs
@@ -658,14 +728,18 @@ pub(crate) async fn claim(store: &Store, request: &ClaimRequest<'_>) -> Result<C
         jobs.push(row.into_job(run)?);
     }
     tx.commit().await?;
-    // RETURNING has no order; hand jobs out in the order they were picked.
+    sort_in_claim_order(&mut jobs);
+    Ok(Claimed { jobs, given_up })
+}
+
+/// RETURNING has no order; hand jobs out in the order they were picked.
+fn sort_in_claim_order(jobs: &mut [QueuedJob]) {
     jobs.sort_by(|a, b| {
         b.priority
             .cmp(&a.priority)
             .then(a.run_at.cmp(&b.run_at))
             .then(a.id.cmp(&b.id))
     });
-    Ok(Claimed { jobs, given_up })
 }
 
 /// Extends a lease by `lease` from now, if the worker still holds it.
@@ -690,6 +764,17 @@ pub(crate) async fn heartbeat(store: &Store, lease: &Lease, duration: chrono::Du
 /// Ends a worker's hold on a job, and updates its run to match, in one transaction. `false` when
 /// the worker no longer held the lease: then nothing changed.
 pub(crate) async fn finish(store: &Store, lease: &Lease, finish: &Finish) -> Result<bool> {
+    if let (
+        Finish::Succeeded {
+            partial,
+            message,
+            counts,
+        },
+        Pool::Postgres(pool),
+    ) = (finish, store.pool())
+    {
+        return succeed_on_postgres(pool, store.now(), lease, *partial, message.as_ref(), counts.as_ref()).await;
+    }
     let mut tx = store.begin().await?;
     let now = tx.now;
     let job_updated = match finish {
@@ -833,10 +918,67 @@ pub(crate) async fn finish(store: &Store, lease: &Lease, finish: &Finish) -> Res
             .execute(conn)
             .await
             .map(|r| r.rows_affected()))?;
+            // Due again at once: another process's worker may take it now.
+            notify_workers(&mut tx).await?;
         }
     }
     tx.commit().await?;
     Ok(true)
+}
+
+/// The successful end of a job on PostgreSQL, in one statement (one round trip, committed
+/// durably): the job's update under its lease guard, the tally of its run's items, and the run's
+/// update, whose status the tally picks from the three [`RunStatus::after_success`] can give.
+async fn succeed_on_postgres(
+    pool: &sqlx::PgPool,
+    now: DateTime<Utc>,
+    lease: &Lease,
+    partial: bool,
+    message: Option<&RunMessage>,
+    counts: Option<&Json>,
+) -> Result<bool> {
+    // Without failed items; with failed items and none succeeded; with both.
+    let outcomes = [
+        ItemTally::default(),
+        ItemTally {
+            succeeded: 0,
+            failed: 1,
+        },
+        ItemTally {
+            succeeded: 1,
+            failed: 1,
+        },
+    ]
+    .map(|tally| {
+        let status = RunStatus::after_success(partial, tally);
+        let message = message.cloned().unwrap_or_else(|| RunMessage::default_for(status));
+        (status.as_str(), message)
+    });
+    let mut query = sqlx::query(
+        "WITH done AS (UPDATE jobs SET status = 'succeeded', locked_by = NULL, lease_until = NULL, \
+         finished_at = $4, updated_at = $4 WHERE id = $1 AND locked_by = $2 AND attempts = $3 AND status = 'running' \
+         RETURNING id), \
+         tally AS (SELECT COALESCE(SUM(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END), 0) AS succeeded, \
+         COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0) AS failed FROM run_items WHERE run_id = $5), \
+         outcome AS (SELECT CASE WHEN tally.failed = 0 THEN 0 WHEN tally.succeeded = 0 THEN 1 ELSE 2 END AS pick FROM tally) \
+         UPDATE runs SET \
+         status = (ARRAY[$7, $10, $13]::text[])[outcome.pick + 1], \
+         message_nl = (ARRAY[$8, $11, $14]::text[])[outcome.pick + 1], \
+         message_en = (ARRAY[$9, $12, $15]::text[])[outcome.pick + 1], \
+         counts = COALESCE($6, runs.counts), detail = NULL, finished_at = $4, updated_at = $4 \
+         FROM done, outcome WHERE runs.job_id = done.id",
+    )
+    .bind(lease.job)
+    .bind(lease.worker.as_str())
+    .bind(lease.attempt)
+    .bind(now)
+    .bind(lease.run)
+    .bind(counts.map(Json::to_string));
+    for (status, message) in outcomes {
+        query = query.bind(status).bind(message.nl).bind(message.en);
+    }
+    let updated = query.execute(pool).await?.rows_affected();
+    Ok(updated > 0)
 }
 
 /// How many jobs of each kind are in each state.

@@ -6,6 +6,7 @@
 
 mod history;
 mod metrics;
+mod nodes;
 mod queue;
 mod scheduler;
 mod worker;

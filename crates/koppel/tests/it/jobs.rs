@@ -1,7 +1,8 @@
 //! Background work with real processes: `koppel worker` runs jobs without a web server and stops on
 //! SIGTERM; `koppel serve --no-worker` runs none. On PostgreSQL two `koppel worker` processes share
 //! one queue: 2,000 jobs each run exactly once, and a job whose worker is killed with SIGKILL in the
-//! middle completes on the other worker after its lease, without repeating its effect.
+//! middle completes on the other worker after its lease, without repeating its effect. `koppel
+//! worker` serves its own `/metrics` and `/healthz` on a port of its own.
 
 use koppel_jobs::runs::RunStatus;
 use koppel_jobs::storage::jobs::JobStatus;
@@ -109,7 +110,9 @@ fn worker_command(database_url: &str, settings: &[(&str, &str)]) -> Command {
         .arg("worker")
         .env("KOPPEL_DATABASE_URL", database_url)
         .env("KOPPEL_JOBS_POLL_INTERVAL_MS", "50")
-        .env("KOPPEL_DATABASE_MAX_CONNECTIONS", "12");
+        .env("KOPPEL_DATABASE_MAX_CONNECTIONS", "12")
+        // Any free port for /metrics and /healthz: tests run side by side.
+        .env("KOPPEL_JOBS_METRICS_PORT", "0");
     for (name, value) in settings {
         command.env(name, value);
     }
@@ -374,4 +377,131 @@ async fn a_job_whose_worker_is_killed_completes_on_the_other_worker_after_its_le
     let status = survivor.terminate().await;
     assert!(status.success(), "{status:?}:\n{}", survivor.logs());
     db.cleanup().await;
+}
+
+/// The address a worker logged for its /metrics and /healthz.
+fn status_address(logs: &str) -> String {
+    let marker = "worker metrics at http://";
+    let start = logs
+        .find(marker)
+        .unwrap_or_else(|| panic!("no metrics address logged:\n{logs}"))
+        + marker.len();
+    logs[start..].split('/').next().unwrap().to_string()
+}
+
+/// Starts `koppel worker` with `--metrics-port`, runs one job through it, and reads both endpoints.
+/// Returns the running worker and its status address.
+async fn worker_with_status(url: &str, directory: &std::path::Path, store: &Store) -> (Process, String) {
+    let port = crate::cli::free_port();
+    let mut command = worker_command(url, &[]);
+    command
+        .args(["--metrics-port", &port.to_string()])
+        .current_dir(directory);
+    let mut worker = Process::spawn(command);
+    worker.wait_for_log("job worker started").await;
+    let address = status_address(&worker.logs());
+    assert_eq!(address, format!("127.0.0.1:{port}"), "the flag sets the port");
+
+    let health = reqwest::get(format!("http://{address}/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+    assert_eq!(health.text().await.unwrap().trim(), "ok");
+
+    let job = koppel_jobs::enqueue_committed(store, &ProbePayload::default().job())
+        .await
+        .unwrap();
+    eventually("the worker runs the job", Duration::from_secs(60), || async {
+        koppel_jobs::storage::jobs::job(store, job.job()).await.unwrap().status == JobStatus::Succeeded
+    })
+    .await;
+    let metrics = reqwest::get(format!("http://{address}/metrics")).await.unwrap();
+    assert_eq!(metrics.status(), 200);
+    assert!(
+        metrics.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain"),
+        "{:?}",
+        metrics.headers()
+    );
+    let text = metrics.text().await.unwrap();
+    for expected in [
+        r#"koppel_jobs_started_total{kind="probe"} 1"#,
+        r#"koppel_job_runs_total{kind="probe",status="succeeded"} 1"#,
+        r#"koppel_job_attempts_total{kind="probe",ended="succeeded"} 1"#,
+        "koppel_job_claim_seconds_count",
+        "koppel_jobs_claimed_total",
+    ] {
+        assert!(text.contains(expected), "/metrics lacks {expected}:\n{text}");
+    }
+    let missing = reqwest::get(format!("http://{address}/nothing")).await.unwrap();
+    assert_eq!(missing.status(), 404);
+    (worker, address)
+}
+
+#[tokio::test]
+async fn worker_serves_metrics_and_health_on_a_port_of_its_own() {
+    // SQLite, in a directory of its own.
+    let directory = tempfile::tempdir().unwrap();
+    let output = crate::cli::koppel()
+        .arg("migrate")
+        .current_dir(directory.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let url = format!("sqlite://{}", directory.path().join("data/koppel.db").display());
+    let store = Store::connect(
+        &ConnectOptions {
+            url: url.clone(),
+            max_connections: 2,
+        },
+        Arc::new(SystemClock),
+    )
+    .await
+    .unwrap();
+    let (mut worker, _) = worker_with_status(&url, directory.path(), &store).await;
+    let status = worker.terminate().await;
+    assert!(status.success(), "{status:?}:\n{}", worker.logs());
+    store.close().await;
+
+    // PostgreSQL, where /healthz also shows the database going away.
+    let Some(db) = TestDatabase::postgres().await else {
+        return;
+    };
+    let (mut worker, address) = worker_with_status(db.url(), directory.path(), db.store()).await;
+    db.cleanup().await;
+    eventually(
+        "/healthz says the database is unavailable",
+        Duration::from_secs(30),
+        || async {
+            let health = reqwest::get(format!("http://{address}/healthz")).await.unwrap();
+            health.status() == 503
+        },
+    )
+    .await;
+    worker.terminate().await;
+}
+
+#[tokio::test]
+async fn worker_metrics_can_be_turned_off() {
+    let directory = tempfile::tempdir().unwrap();
+    let port = crate::cli::free_port();
+    let url = format!("sqlite://{}", directory.path().join("koppel.db").display());
+    let mut command = worker_command(
+        &url,
+        &[
+            ("KOPPEL_JOBS_METRICS_ENABLED", "false"),
+            ("KOPPEL_JOBS_METRICS_PORT", &port.to_string()),
+        ],
+    );
+    command.current_dir(directory.path());
+    let mut worker = Process::spawn(command);
+    worker.wait_for_log("job worker started").await;
+    assert!(
+        worker.logs().contains("serves no /metrics and /healthz"),
+        "{}",
+        worker.logs()
+    );
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+    let status = worker.terminate().await;
+    assert!(status.success(), "{status:?}:\n{}", worker.logs());
 }
