@@ -339,9 +339,13 @@ struct PacerState {
 impl Pacer {
     /// A pacer for `per_minute` calls a minute; 0 sets no limit of its own.
     pub fn new(per_minute: u32) -> Pacer {
+        Pacer::starting_at(per_minute, Instant::now())
+    }
+
+    fn starting_at(per_minute: u32, now: Instant) -> Pacer {
         Pacer {
             interval: (per_minute > 0).then(|| Duration::from_secs(60) / per_minute),
-            state: Mutex::new(PacerState { next: Instant::now() }),
+            state: Mutex::new(PacerState { next: now }),
         }
     }
 
@@ -389,8 +393,8 @@ mod tests {
     #[test]
     fn the_pacer_spaces_calls_and_a_pause_holds_them_all() {
         let ms = Duration::from_millis;
-        let pacer = Pacer::new(600);
         let start = Instant::now();
+        let pacer = Pacer::starting_at(600, start);
         assert_eq!(pacer.try_admit(start), None, "the first call goes at once");
         assert_eq!(pacer.try_admit(start), Some(ms(100)), "then one per 100 ms");
         assert_eq!(pacer.try_admit(start + ms(60)), Some(ms(40)));
@@ -406,7 +410,7 @@ mod tests {
         assert_eq!(pacer.try_admit(start + ms(1450)), Some(ms(1900)));
         assert_eq!(pacer.try_admit(start + ms(3350)), None);
 
-        let unlimited = Pacer::new(0);
+        let unlimited = Pacer::starting_at(0, start);
         for _ in 0..100 {
             assert_eq!(unlimited.try_admit(start), None);
         }
