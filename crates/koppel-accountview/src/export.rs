@@ -159,6 +159,7 @@ impl AccountView {
             accountview: self.clone(),
             administration,
             pacer: Pacer::new(self.config.rate_limit_per_minute),
+            ledger: tokio::sync::Mutex::new(()),
             company,
             settings,
         });
@@ -270,6 +271,10 @@ struct ExportRun {
     company: String,
     settings: ExportSettings,
     pacer: Pacer,
+    /// Taken around the run's writes to the ledger. They queue in the store anyway (one writer per
+    /// administration: a row lock on PostgreSQL, the database lock on SQLite); queuing here instead
+    /// keeps SQLite from busy-polling with every task at once.
+    ledger: tokio::sync::Mutex<()>,
 }
 
 impl ExportRun {
@@ -277,6 +282,7 @@ impl ExportRun {
     async fn export_one(&self, work_order: RecordId, calls: &mut Calls) -> Result<ItemOutcome, AccountViewError> {
         let (accountview, administration, settings) = (&self.accountview, self.administration, &self.settings);
         let store = &accountview.store;
+        let ledger = self.ledger.lock().await;
         let mut tx = store.write(administration).await?;
         let target = ExportTarget {
             company_id: &self.company,
@@ -285,6 +291,7 @@ impl ExportRun {
         };
         let (export, invoice) = storage::open_export(&mut tx, work_order, target).await?;
         tx.commit().await?;
+        drop(ledger);
         if export.state == ExportState::Exported {
             return Ok(ItemOutcome::AlreadyThere);
         }
@@ -303,6 +310,7 @@ impl ExportRun {
                 calls.read_backs += 1;
                 match self.read_back(&posting).await {
                     Ok(Some(true)) => {
+                        let _ledger = self.ledger.lock().await;
                         storage::export_done(store, administration, work_order, settings.done_status).await?;
                         return Ok(ItemOutcome::AlreadyThere);
                     }
@@ -345,12 +353,16 @@ impl ExportRun {
                 }
             }
             let token = accountview.access_token(administration).await?;
-            storage::export_posting(store, administration, work_order).await?;
+            {
+                let _ledger = self.ledger.lock().await;
+                storage::export_posting(store, administration, work_order).await?;
+            }
             // Last before sending, so a pause for a 429 that began meanwhile holds this post too.
             self.pacer.admit().await;
             calls.posts += 1;
             match accountview.api.write(&token.secret, &self.company, &posting.body).await {
                 Ok(_) => {
+                    let _ledger = self.ledger.lock().await;
                     storage::export_done(store, administration, work_order, settings.done_status).await?;
                     return Ok(ItemOutcome::Exported);
                 }
@@ -411,6 +423,7 @@ impl ExportRun {
         message: RunMessage,
         detail: String,
     ) -> Result<ItemOutcome, AccountViewError> {
+        let _ledger = self.ledger.lock().await;
         storage::export_failed(&self.accountview.store, self.administration, work_order, &message.nl).await?;
         Ok(ItemOutcome::Refused(message, detail))
     }
