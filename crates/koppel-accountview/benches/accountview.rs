@@ -214,7 +214,13 @@ impl TestSandbox {
     }
 
     async fn get(&self, path: &str) -> anyhow::Result<Json> {
-        Ok(self.http.get(format!("{}{path}", self.base)).send().await?.json().await?)
+        Ok(self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await?
+            .json()
+            .await?)
     }
 
     /// Committed invoices beyond the first per invoice number (0 unless exactly-once broke).
@@ -401,12 +407,7 @@ struct ExportCase {
 /// without (only AccountView's 429s with `Retry-After` slow it down).
 /// `KOPPEL_BENCH_LATENCY_WORK_ORDERS` (default 1,000) and `KOPPEL_BENCH_LIMITED_WORK_ORDERS` (default
 /// 600, about a minute at the limit) size the slow cases.
-async fn measure_exports(
-    backend: &str,
-    store: &Store,
-    fixture: &Fixture,
-    work_orders: usize,
-) -> anyhow::Result<()> {
+async fn measure_exports(backend: &str, store: &Store, fixture: &Fixture, work_orders: usize) -> anyhow::Result<()> {
     let slow = count_from_env("KOPPEL_BENCH_LATENCY_WORK_ORDERS", 1_000)?;
     let limited = count_from_env("KOPPEL_BENCH_LIMITED_WORK_ORDERS", 600)?;
     let case = |label: &str, work_orders, latency_ms, sandbox_limit, client_limit_per_minute, faults| ExportCase {
@@ -422,8 +423,22 @@ async fn measure_exports(
         case("with faults, 0 ms", work_orders, 0, None, 0, true),
         case("clean, 50 ms", slow, 50, None, 0, false),
         case("clean, 200 ms", slow, 200, None, 0, false),
-        case("200 ms, limit 600/min, paced at 600/min", limited, 200, Some((600, 10)), 600, false),
-        case("200 ms, limit 600/min, not paced", limited / 2, 200, Some((600, 10)), 0, false),
+        case(
+            "200 ms, limit 600/min, paced at 600/min",
+            limited,
+            200,
+            Some((600, 10)),
+            600,
+            false,
+        ),
+        case(
+            "200 ms, limit 600/min, not paced",
+            limited / 2,
+            200,
+            Some((600, 10)),
+            0,
+            false,
+        ),
     ];
     let mut seeded = 0;
     for case in cases {
@@ -469,12 +484,20 @@ async fn measure_export(
     let seeding = seeding.elapsed();
     if case.latency_ms > 0 {
         sandbox
-            .control("PUT", "/_sandbox/faults/latency", json!({"route": "*", "latency_ms": case.latency_ms}))
+            .control(
+                "PUT",
+                "/_sandbox/faults/latency",
+                json!({"route": "*", "latency_ms": case.latency_ms}),
+            )
             .await?;
     }
     if let Some((per_minute, burst)) = case.sandbox_limit {
         sandbox
-            .control("PUT", "/_sandbox/rate-limit", json!({"requests_per_minute": per_minute, "burst": burst}))
+            .control(
+                "PUT",
+                "/_sandbox/rate-limit",
+                json!({"requests_per_minute": per_minute, "burst": burst}),
+            )
             .await?;
     }
     sandbox.control("DELETE", "/_sandbox/calls", json!({})).await?;
@@ -497,7 +520,9 @@ async fn measure_export(
     let invoices = total.exported + total.confirmed;
     let duplicates = sandbox.duplicate_invoices().await?;
     // Every call the sandbox saw for this administration (the token endpoint has no rate limit).
-    let calls = sandbox.get(&format!("/_sandbox/calls?company_id={VDB_2026_ID}")).await?;
+    let calls = sandbox
+        .get(&format!("/_sandbox/calls?company_id={VDB_2026_ID}"))
+        .await?;
     let calls = calls["calls"].as_array().cloned().unwrap_or_default();
     let refused = calls.iter().filter(|call| call["status"] == 429).count();
     let calls_per_second = per_second(calls.len() as u64, elapsed);

@@ -195,7 +195,9 @@ impl AccountView {
                     (work_order, outcome, calls)
                 });
             }
-            let Some(finished) = in_flight.join_next().await else { break };
+            let Some(finished) = in_flight.join_next().await else {
+                break;
+            };
             let (work_order, outcome, calls) = match finished {
                 Ok(finished) => finished,
                 Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),

@@ -76,10 +76,7 @@ async fn a_small_burst_makes_the_limit_a_steady_rate_and_the_call_log_shows_ever
     let sandbox = TestSandbox::start().await;
     let tokens = sandbox.connect().await;
     sandbox
-        .control_put(
-            "/_sandbox/rate-limit",
-            json!({"requests_per_minute": 600, "burst": 2}),
-        )
+        .control_put("/_sandbox/rate-limit", json!({"requests_per_minute": 600, "burst": 2}))
         .await;
     assert_eq!(
         sandbox.control_get("/_sandbox/rate-limit").await,

@@ -467,7 +467,10 @@ async fn a_429_holds_every_post_until_its_retry_after() {
         let sandbox = TestSandbox::start(200).await;
         // No pacing of Koppel's own: only the 429 holds the posts in flight back.
         let accountview = connector_with(&sandbox, store, |config| config.rate_limit_per_minute = 0);
-        assert!(accountview.config().export_concurrency > 1, "posts side by side by default");
+        assert!(
+            accountview.config().export_concurrency > 1,
+            "posts side by side by default"
+        );
         let administration = fixture.main;
         ready_to_export(&sandbox, &accountview, store, &fixture, false).await;
         let orders = completed_work_orders(store, administration, "10001", ORDERS_HERE).await;
@@ -499,7 +502,10 @@ async fn a_429_holds_every_post_until_its_retry_after() {
             .map(|call| millis(call, "arrived_ms") - answered)
             .filter(|after| (250..RETRY_AFTER_MS).contains(after))
             .collect();
-        assert!(held.is_empty(), "calls {held:?} ms after the 429, before its Retry-After");
+        assert!(
+            held.is_empty(),
+            "calls {held:?} ms after the 429, before its Retry-After"
+        );
         let resumed = calls
             .iter()
             .filter(|call| millis(call, "arrived_ms") - answered >= RETRY_AFTER_MS)
