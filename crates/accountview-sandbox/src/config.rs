@@ -35,6 +35,11 @@ pub struct SandboxConfig {
     /// Requests per minute per client and company; 0 turns rate limiting off.
     #[serde(default = "default_rate_limit")]
     pub rate_limit_per_minute: u32,
+    /// How many requests may come at once after a quiet spell (the token bucket's size); `None`: a whole
+    /// minute's worth (`rate_limit_per_minute`). A small burst makes the limit a steady rate, as a benchmark of
+    /// sustained throughput needs.
+    #[serde(default)]
+    pub rate_limit_burst: Option<u32>,
     /// Where state is kept across restarts; `None` keeps everything in memory only.
     #[serde(default)]
     pub state_file: Option<PathBuf>,
@@ -47,6 +52,7 @@ impl Default for SandboxConfig {
             debtors: DEFAULT_DEBTORS,
             tokens: TokenSettings::default(),
             rate_limit_per_minute: default_rate_limit(),
+            rate_limit_burst: None,
             state_file: None,
         }
     }
@@ -194,6 +200,9 @@ impl SandboxConfig {
             }
         }
         validate_token_settings(&self.tokens).map_err(ConfigError::Invalid)?;
+        if self.rate_limit_burst == Some(0) {
+            return Err(ConfigError::Invalid("rate_limit_burst must be at least 1".into()));
+        }
         if self.debtors == 0 || self.debtors > MAX_DEBTORS {
             return Err(ConfigError::Invalid(format!(
                 "debtors must be between 1 and {MAX_DEBTORS}"

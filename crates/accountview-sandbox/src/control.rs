@@ -1,6 +1,6 @@
 //! The control surface under `/_sandbox/` (loopback only): reset and seed, rights per user, revoking grants,
-//! expiring tokens, token lifetimes and rotation, the rate limit, injected faults, the clock, and a read-out
-//! of everything posted. Bodies and answers are plain JSON with snake_case names; errors are
+//! expiring tokens, token lifetimes and rotation, the rate limit, injected faults, the clock, and read-outs
+//! of everything posted and of every API call. Bodies and answers are plain JSON with snake_case names; errors are
 //! `{"error": "…"}` with 400 or 404.
 
 use std::collections::BTreeMap;
@@ -41,6 +41,7 @@ pub fn router() -> Router<Arc<Shared>> {
         .route("/_sandbox/faults/offline", put(set_offline))
         .route("/_sandbox/faults/commit-then-timeout", post(commit_then_timeout))
         .route("/_sandbox/posted", get(posted).delete(clear_posted))
+        .route("/_sandbox/calls", get(calls).delete(clear_calls))
         .route("/_sandbox/clock", get(clock).post(advance_clock))
         .route("/_sandbox/save", post(save))
 }
@@ -131,6 +132,7 @@ async fn overview(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> 
         "clients": shared.config.clients.iter().map(|client| &client.client_id).collect::<Vec<_>>(),
         "tokens": state.tokens,
         "rate_limit_per_minute": state.rate_limit_per_minute,
+        "rate_limit_burst": shared.limiter().burst(),
         "grants": state.oauth.grants.len(),
         "posted": state.posted.len(),
         "faults": &*shared.faults(),
@@ -148,7 +150,8 @@ struct ResetBody {
     keep_grants: bool,
 }
 
-/// Throws all data away and seeds anew; also clears faults, rate-limit buckets, the posted log and the clock.
+/// Throws all data away and seeds anew; also clears faults, rate-limit buckets (the burst back to the
+/// configured one), the posted log, the call log and the clock.
 async fn reset(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Result<Json<serde_json::Value>, ControlError> {
     let request: ResetBody = body(&bytes)?;
     let debtors = request.debtors.unwrap_or(shared.config.debtors);
@@ -172,7 +175,8 @@ async fn reset(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Result<Json<s
         *state = fresh;
     }
     *shared.faults() = Default::default();
-    shared.limiter().clear();
+    shared.limiter().set_burst(shared.config.rate_limit_burst);
+    shared.calls().clear();
     shared.clock.reset();
     Ok(Json(
         json!({"reset": true, "debtors": debtors, "keep_grants": request.keep_grants}),
@@ -423,19 +427,26 @@ async fn set_token_settings(
 struct RateLimitBody {
     /// Requests per minute per client and administration; 0 turns the limit off.
     requests_per_minute: u32,
+    /// How many requests may come at once after a quiet spell; left out (or `null`): a minute's worth.
+    #[serde(default)]
+    burst: Option<u32>,
 }
 
 async fn rate_limit(State(shared): State<Arc<Shared>>) -> Json<RateLimitBody> {
     Json(RateLimitBody {
         requests_per_minute: shared.read().rate_limit_per_minute,
+        burst: shared.limiter().burst(),
     })
 }
 
 async fn set_rate_limit(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Result<Json<RateLimitBody>, ControlError> {
     let change: RateLimitBody = required_body(&bytes)?;
+    if change.burst == Some(0) {
+        return Err(ControlError::bad_request("burst must be at least 1"));
+    }
     shared.write().rate_limit_per_minute = change.requests_per_minute;
     // Buckets were sized for the old limit; start everyone full under the new one.
-    shared.limiter().clear();
+    shared.limiter().set_burst(change.burst);
     Ok(Json(change))
 }
 
@@ -635,6 +646,38 @@ async fn clear_posted(State(shared): State<Arc<Shared>>) -> Json<serde_json::Val
     let mut state = shared.write();
     let cleared = state.posted.len();
     state.posted.clear();
+    Json(json!({"cleared": cleared}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CallFilter {
+    /// `METHOD path`, as fault routes are named.
+    route: Option<String>,
+    company_id: Option<String>,
+}
+
+/// Every API call still in the log, oldest first, optionally filtered, with how many older ones the full
+/// log forgot.
+async fn calls(State(shared): State<Arc<Shared>>, Query(filter): Query<CallFilter>) -> Json<serde_json::Value> {
+    let log = shared.calls();
+    let calls: Vec<_> = log
+        .calls()
+        .filter(|call| filter.route.as_deref().is_none_or(|route| call.route == route))
+        .filter(|call| {
+            filter
+                .company_id
+                .as_deref()
+                .is_none_or(|company_id| call.company_id.as_deref() == Some(company_id))
+        })
+        .collect();
+    Json(json!({"calls": calls, "forgotten": log.forgotten()}))
+}
+
+async fn clear_calls(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
+    let mut log = shared.calls();
+    let cleared = log.calls().count();
+    log.clear();
     Json(json!({"cleared": cleared}))
 }
 

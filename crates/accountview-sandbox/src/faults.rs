@@ -3,7 +3,9 @@
 //! Per route: extra latency, "fail the next N calls with this status", and commit-then-timeout (the write is
 //! stored, then the connection is dropped without an answer — the case that makes naive clients post an
 //! invoice twice). Globally or per administration: offline (503). Per client and administration: a token
-//! bucket of N requests per minute (429 with `Retry-After`).
+//! bucket of N requests per minute (429 with `Retry-After`), holding a minute's worth unless a smaller burst
+//! is set. Every API call is also written to a call log (route, administration, when it arrived and was
+//! answered, status), so tests and benchmarks can count what a client really sent and when.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
@@ -157,13 +159,31 @@ impl Faults {
     }
 }
 
-/// Middleware on the API routes: latency, injected failures, and commit-then-timeout after the handler ran.
+/// Middleware on the API routes: latency, injected failures, and commit-then-timeout after the handler ran;
+/// every call ends up in the call log.
 pub async fn inject(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
     let path = request.extensions().get::<MatchedPath>().map_or_else(
         || request.uri().path().to_owned(),
         |matched| matched.as_str().to_owned(),
     );
     let route = format!("{} {path}", request.method());
+    let company_id = request
+        .headers()
+        .get("x-company")
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .filter(|value| !value.is_empty())
+        .map(str::to_owned);
+    let arrived_ms = shared.clock.now().timestamp_millis();
+    let log = |status: u16| {
+        shared.calls().push(Call {
+            route: route.clone(),
+            company_id: company_id.clone(),
+            arrived_ms,
+            answered_ms: shared.clock.now().timestamp_millis(),
+            status,
+        });
+    };
     let (latency_ms, failure, watch_commit) = {
         let mut faults = shared.faults();
         let latency_ms = faults.latency_ms(&route);
@@ -176,34 +196,98 @@ pub async fn inject(State(shared): State<Arc<Shared>>, request: Request, next: N
     }
     if let Some(failure) = failure {
         tracing::debug!(route.name = %route, http.status = failure.status, "injected failure");
-        return failure.response(&route);
+        let response = failure.response(&route);
+        log(response.status().as_u16());
+        return response;
     }
     let connection = request.extensions().get::<ConnectionHandle>().cloned();
     let response = next.run(request).await;
-    if !watch_commit || !response.status().is_success() {
-        return response;
-    }
-    let Some(delay_ms) = shared.faults().take_commit_then_timeout(&route) else {
+    let taken = if watch_commit && response.status().is_success() {
+        shared.faults().take_commit_then_timeout(&route)
+    } else {
+        None
+    };
+    let Some(delay_ms) = taken else {
+        log(response.status().as_u16());
         return response;
     };
     tracing::debug!(route.name = %route, "commit-then-timeout: dropping the connection after a successful call");
     tokio::time::sleep(Duration::from_millis(delay_ms)).await;
     match connection {
         Some(connection) => {
+            log(NO_ANSWER);
             connection.drop_connection();
             // The connection task now drops this future with the connection; this answer is never sent.
             std::future::pending::<()>().await;
             response
         }
         // Without a connection handle (a router served by someone else) the closest thing is a gateway timeout.
-        None => AvError::new(StatusCode::GATEWAY_TIMEOUT, number::INJECTED, "Time-out").into_response(),
+        None => {
+            log(StatusCode::GATEWAY_TIMEOUT.as_u16());
+            AvError::new(StatusCode::GATEWAY_TIMEOUT, number::INJECTED, "Time-out").into_response()
+        }
     }
 }
 
-/// A token bucket per client and administration.
+/// The status the call log shows for a call whose connection was dropped without an answer.
+pub const NO_ANSWER: u16 = 0;
+
+/// Calls kept in the call log; older ones are forgotten first (a long benchmark makes millions).
+const CALL_LOG_CAPACITY: usize = 200_000;
+
+/// One API call as the sandbox saw it. Times are milliseconds since the Unix epoch on the sandbox clock.
+#[derive(Clone, Debug, Serialize)]
+pub struct Call {
+    /// `METHOD path`, as fault routes are named.
+    pub route: String,
+    /// The `x-company` header, when there was one.
+    pub company_id: Option<String>,
+    /// When the request arrived, before any injected latency.
+    pub arrived_ms: i64,
+    /// When it was answered (or its connection dropped).
+    pub answered_ms: i64,
+    /// The HTTP status answered; [`NO_ANSWER`] (0) when the connection was dropped instead.
+    pub status: u16,
+}
+
+/// The most recent API calls, oldest first.
+#[derive(Debug, Default)]
+pub struct CallLog {
+    calls: VecDeque<Call>,
+    /// Calls forgotten because the log was full.
+    forgotten: u64,
+}
+
+impl CallLog {
+    fn push(&mut self, call: Call) {
+        if self.calls.len() == CALL_LOG_CAPACITY {
+            self.calls.pop_front();
+            self.forgotten += 1;
+        }
+        self.calls.push_back(call);
+    }
+
+    pub fn calls(&self) -> impl Iterator<Item = &Call> {
+        self.calls.iter()
+    }
+
+    pub fn forgotten(&self) -> u64 {
+        self.forgotten
+    }
+
+    pub fn clear(&mut self) {
+        self.calls.clear();
+        self.forgotten = 0;
+    }
+}
+
+/// A token bucket per client and administration: it refills at the limit's rate and holds `burst` requests
+/// (a whole minute's worth unless set), so after a quiet spell that many may come at once and after that
+/// one per `60 / limit` seconds.
 #[derive(Debug, Default)]
 pub struct RateLimiter {
     buckets: HashMap<(String, String), Bucket>,
+    burst: Option<u32>,
 }
 
 #[derive(Debug)]
@@ -213,14 +297,32 @@ struct Bucket {
 }
 
 impl RateLimiter {
+    /// A limiter whose buckets hold `burst` requests (`None`: a minute's worth).
+    pub fn new(burst: Option<u32>) -> Self {
+        Self {
+            buckets: HashMap::new(),
+            burst,
+        }
+    }
+
+    pub fn burst(&self) -> Option<u32> {
+        self.burst
+    }
+
+    /// Changes the bucket size; every bucket starts full again.
+    pub fn set_burst(&mut self, burst: Option<u32>) {
+        self.burst = burst;
+        self.buckets.clear();
+    }
+
     /// Takes one request from the bucket, or says after how many seconds one will be available.
     /// A limit of 0 means no limit.
     pub fn check(&mut self, client_id: &str, company_id: &str, per_minute: u32, now: DateTime<Utc>) -> Result<(), u64> {
         if per_minute == 0 {
             return Ok(());
         }
-        let capacity = f64::from(per_minute);
-        let per_second = capacity / 60.0;
+        let capacity = f64::from(self.burst.unwrap_or(per_minute).max(1));
+        let per_second = f64::from(per_minute) / 60.0;
         let bucket = self
             .buckets
             .entry((client_id.to_owned(), company_id.to_owned()))
@@ -239,10 +341,5 @@ impl RateLimiter {
         } else {
             Err(((1.0 - bucket.tokens) / per_second - SLACK).ceil().max(1.0) as u64)
         }
-    }
-
-    /// Forgets all buckets (after a limit change or a reset).
-    pub fn clear(&mut self) {
-        self.buckets.clear();
     }
 }

@@ -16,7 +16,7 @@ use crate::books::Administration;
 use crate::catalog::BUSINESS_OBJECTS;
 use crate::clock::Clock;
 use crate::config::{SandboxConfig, TokenSettings};
-use crate::faults::{Faults, RateLimiter};
+use crate::faults::{CallLog, Faults, RateLimiter};
 use crate::seed;
 
 /// Bumped when the state file's shape changes, so an old file is refused with a clear message.
@@ -292,17 +292,20 @@ pub struct Shared {
     state: RwLock<State>,
     faults: Mutex<Faults>,
     limiter: Mutex<RateLimiter>,
+    calls: Mutex<CallLog>,
     dirty: AtomicBool,
 }
 
 impl Shared {
     pub fn new(config: SandboxConfig, state: State) -> Self {
+        let burst = config.rate_limit_burst;
         Self {
             config,
             clock: Clock::default(),
             state: RwLock::new(state),
             faults: Mutex::new(Faults::default()),
-            limiter: Mutex::new(RateLimiter::default()),
+            limiter: Mutex::new(RateLimiter::new(burst)),
+            calls: Mutex::new(CallLog::default()),
             dirty: AtomicBool::new(false),
         }
     }
@@ -325,6 +328,10 @@ impl Shared {
 
     pub fn limiter(&self) -> MutexGuard<'_, RateLimiter> {
         self.limiter.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn calls(&self) -> MutexGuard<'_, CallLog> {
+        self.calls.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Serializes the state if it changed since the last call.

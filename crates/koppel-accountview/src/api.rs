@@ -1,13 +1,16 @@
 //! AccountView's Web API v3 as `accountview.md` lists it, behind the [`AccountViewApi`] trait: the
 //! token endpoint (the requests the `oauth2` crate builds, sent as they are), `Companies`,
 //! `AccountViewSystemBusinessObjects` and `AccountViewData` (GET and POST). [`HttpApi`] is the real
-//! client; tests point it at the sandbox.
+//! client; tests point it at the sandbox. [`Pacer`] keeps calls that run side by side within
+//! AccountView's rate limit.
 
 use serde::Deserialize;
 use serde_json::Value as Json;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Mutex;
 use std::time::Duration;
+use tokio::time::Instant;
 
 /// The token endpoint's requests and answers, as the `oauth2` crate builds and reads them.
 pub use oauth2::{HttpRequest, HttpResponse};
@@ -313,5 +316,106 @@ impl AccountViewApi for HttpApi {
             )
             .await
         })
+    }
+}
+
+/// Koppel's own side of AccountView's rate limit (600 calls a minute per client and administration),
+/// shared by calls that run side by side: they go out one per `60 s / limit`, never in a burst, so
+/// AccountView's allowance for bursts is left for the jitter of the network; and a 429 pauses all of
+/// them, not only the call that met it, until its `Retry-After` has passed.
+#[derive(Debug)]
+pub struct Pacer {
+    /// Time between two calls; `None`: no limit of Koppel's own (429s still pause).
+    interval: Option<Duration>,
+    state: Mutex<PacerState>,
+}
+
+#[derive(Debug)]
+struct PacerState {
+    /// The earliest moment the next call may go out.
+    next: Instant,
+}
+
+impl Pacer {
+    /// A pacer for `per_minute` calls a minute; 0 sets no limit of its own.
+    pub fn new(per_minute: u32) -> Pacer {
+        Pacer::starting_at(per_minute, Instant::now())
+    }
+
+    fn starting_at(per_minute: u32, now: Instant) -> Pacer {
+        Pacer {
+            interval: (per_minute > 0).then(|| Duration::from_secs(60) / per_minute),
+            state: Mutex::new(PacerState { next: now }),
+        }
+    }
+
+    /// Waits until a call may go out, and takes its turn.
+    pub async fn admit(&self) {
+        loop {
+            match self.try_admit(Instant::now()) {
+                None => return,
+                Some(wait) => tokio::time::sleep(wait).await,
+            }
+        }
+    }
+
+    /// Takes a turn now, or says how long to wait before asking again.
+    fn try_admit(&self, now: Instant) -> Option<Duration> {
+        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if state.next > now {
+            return Some(state.next - now);
+        }
+        if let Some(interval) = self.interval {
+            // A caller that woke a little late may catch up half a turn, so timer slack does not
+            // add up to a slower rate; a longer pause is not made up for with a burst.
+            let earliest = now.checked_sub(interval / 2).unwrap_or(now);
+            state.next = state.next.max(earliest) + interval;
+        }
+        None
+    }
+
+    /// AccountView answered 429: no call goes out before `retry_after` has passed.
+    pub fn pause(&self, retry_after: Duration) {
+        self.pause_at(Instant::now(), retry_after);
+    }
+
+    fn pause_at(&self, now: Instant, retry_after: Duration) {
+        let until = now + retry_after;
+        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        state.next = state.next.max(until);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pacer_spaces_calls_and_a_pause_holds_them_all() {
+        let ms = Duration::from_millis;
+        let start = Instant::now();
+        let pacer = Pacer::starting_at(600, start);
+        assert_eq!(pacer.try_admit(start), None, "the first call goes at once");
+        assert_eq!(pacer.try_admit(start), Some(ms(100)), "then one per 100 ms");
+        assert_eq!(pacer.try_admit(start + ms(60)), Some(ms(40)));
+        assert_eq!(pacer.try_admit(start + ms(100)), None);
+        // Woken 40 ms late: the next turn stays on the 100 ms grid.
+        assert_eq!(pacer.try_admit(start + ms(240)), None);
+        assert_eq!(pacer.try_admit(start + ms(240)), Some(ms(60)));
+        // After a quiet second there is no burst: one call, and the next after at least half a turn.
+        assert_eq!(pacer.try_admit(start + ms(1300)), None);
+        assert_eq!(pacer.try_admit(start + ms(1300)), Some(ms(50)));
+        // A 429 holds every caller until its Retry-After has passed.
+        pacer.pause_at(start + ms(1350), Duration::from_secs(2));
+        assert_eq!(pacer.try_admit(start + ms(1450)), Some(ms(1900)));
+        assert_eq!(pacer.try_admit(start + ms(3350)), None);
+
+        let unlimited = Pacer::starting_at(0, start);
+        for _ in 0..100 {
+            assert_eq!(unlimited.try_admit(start), None);
+        }
+        unlimited.pause_at(start, Duration::from_secs(1));
+        assert_eq!(unlimited.try_admit(start + ms(500)), Some(ms(500)));
+        assert_eq!(unlimited.try_admit(start + ms(1000)), None);
     }
 }

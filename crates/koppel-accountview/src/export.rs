@@ -13,8 +13,15 @@
 //! only that work order to the export-error status, with AccountView's Dutch message verbatim; the
 //! others go on. Success moves the work order to the status after export, in the transaction that
 //! marks the ledger row exported.
+//!
+//! Work orders are exported side by side (`export_concurrency` at a time), each by one task, so no two
+//! posts for one work order are ever in flight; the ledger is per work order, so a crash with several
+//! posts in flight leaves each of them with a counted attempt and a read-back before any new post. All
+//! calls of a run share one [`Pacer`]: evenly spaced at `rate_limit_per_minute`, and a 429 pauses every
+//! task until its `Retry-After` has passed. Results come back to the run one by one, which records the
+//! run's item log and progress as before.
 
-use crate::api::{AccountViewApiError, ReadQuery};
+use crate::api::{AccountViewApiError, Pacer, ReadQuery};
 use crate::import::{Connected, cents, job_administration};
 use crate::settings::{ExportSettings, Settings};
 use crate::storage::{self, Candidates, ExportRecord, ExportState, ExportTarget};
@@ -26,6 +33,9 @@ use koppel_jobs::{Enqueued, Job, JobContext, JobError, JobFuture, JobType, Outco
 use koppel_store::{Store, StoreError};
 use serde::Serialize;
 use serde_json::{Value as Json, json};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use tokio::task::JoinSet;
 
 pub const KIND: &str = "accountview_export";
 
@@ -145,90 +155,152 @@ impl AccountView {
                 .progress(0, Some(i64::try_from(total).unwrap_or(i64::MAX)), Some(&json!(counts)))
                 .await;
         }
+        let run = Arc::new(ExportRun {
+            accountview: self.clone(),
+            administration,
+            pacer: Pacer::new(self.config.rate_limit_per_minute),
+            ledger: tokio::sync::Mutex::new(()),
+            company,
+            settings,
+        });
+        let concurrency = self.config.export_concurrency.max(1);
+        let mut in_flight = JoinSet::new();
+        let mut ready = VecDeque::new();
         let mut after = RecordId(0);
+        let mut all_listed = false;
+        let mut failure = None;
         loop {
-            let query = Candidates {
-                status: settings.trigger_status,
-                completed_since: cut_off,
-                after,
-                limit: BATCH,
-            };
-            let batch = storage::export_candidates(&self.store, administration, query).await?;
-            let Some(last) = batch.last() else { break };
-            after = *last;
-            for work_order in batch {
-                if context.is_some_and(JobContext::is_cancelled) {
-                    return Ok(counts);
-                }
-                let outcome = self
-                    .export_one(administration, &company, &settings, work_order, &mut counts)
-                    .await?;
-                let key = format!("work-orders/{}", work_order.0);
-                let (status, message, detail) = match &outcome {
-                    ItemOutcome::Exported => {
-                        counts.exported += 1;
-                        (ItemStatus::Succeeded, None, None)
-                    }
-                    ItemOutcome::AlreadyThere => {
-                        counts.confirmed += 1;
-                        (ItemStatus::Succeeded, None, None)
-                    }
-                    ItemOutcome::Refused(message, detail) => {
-                        counts.failed += 1;
-                        (ItemStatus::Failed, Some(message.clone()), Some(detail.clone()))
-                    }
-                    ItemOutcome::Pending(detail) => {
-                        counts.pending += 1;
-                        (ItemStatus::Skipped, None, Some(detail.clone()))
-                    }
-                };
-                if let Some(context) = context {
-                    let item = NewRunItem {
-                        key: &key,
-                        status,
-                        message,
-                        detail: detail.as_deref(),
+            // Start work orders while there is room; stop starting after a failure or a cancel, but
+            // let those in flight finish and be recorded.
+            while failure.is_none() && in_flight.len() < concurrency && !context.is_some_and(JobContext::is_cancelled) {
+                if ready.is_empty() && !all_listed {
+                    let query = Candidates {
+                        status: run.settings.trigger_status,
+                        completed_since: cut_off,
+                        after,
+                        limit: BATCH,
                     };
-                    koppel_jobs::runs::record_item(&self.store, context.job().run_id, &item).await?;
-                    // Progress per work order: one POST to AccountView takes far longer than this
-                    // update, and a user watching a long export sees it move.
-                    let handled = counts.exported + counts.confirmed + counts.failed + counts.pending;
-                    total = total.max(handled);
-                    let done = i64::try_from(handled).unwrap_or(i64::MAX);
-                    let of = i64::try_from(total).unwrap_or(i64::MAX);
-                    if let Err(error) = context.progress(done, Some(of), Some(&json!(counts))).await {
-                        tracing::warn!(run.id = context.job().run_id.0, error = %error, "could not record the export's progress");
+                    let batch = storage::export_candidates(&self.store, administration, query).await?;
+                    match batch.last() {
+                        Some(last) => after = *last,
+                        None => all_listed = true,
                     }
+                    ready.extend(batch);
+                }
+                let Some(work_order) = ready.pop_front() else { break };
+                let run = Arc::clone(&run);
+                in_flight.spawn(async move {
+                    let mut calls = Calls::default();
+                    let outcome = run.export_one(work_order, &mut calls).await;
+                    (work_order, outcome, calls)
+                });
+            }
+            let Some(finished) = in_flight.join_next().await else {
+                break;
+            };
+            let (work_order, outcome, calls) = match finished {
+                Ok(finished) => finished,
+                Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+                // Tasks are only cancelled by dropping the set, which ends this function first.
+                Err(_) => continue,
+            };
+            counts.posts += calls.posts;
+            counts.read_backs += calls.read_backs;
+            let outcome = match outcome {
+                Ok(outcome) => outcome,
+                Err(error) => {
+                    failure.get_or_insert(error);
+                    continue;
+                }
+            };
+            let key = format!("work-orders/{}", work_order.0);
+            let (status, message, detail) = match &outcome {
+                ItemOutcome::Exported => {
+                    counts.exported += 1;
+                    (ItemStatus::Succeeded, None, None)
+                }
+                ItemOutcome::AlreadyThere => {
+                    counts.confirmed += 1;
+                    (ItemStatus::Succeeded, None, None)
+                }
+                ItemOutcome::Refused(message, detail) => {
+                    counts.failed += 1;
+                    (ItemStatus::Failed, Some(message.clone()), Some(detail.clone()))
+                }
+                ItemOutcome::Pending(detail) => {
+                    counts.pending += 1;
+                    (ItemStatus::Skipped, None, Some(detail.clone()))
+                }
+            };
+            if let Some(context) = context {
+                let item = NewRunItem {
+                    key: &key,
+                    status,
+                    message,
+                    detail: detail.as_deref(),
+                };
+                koppel_jobs::runs::record_item(&self.store, context.job().run_id, &item).await?;
+                // Progress per work order: one POST to AccountView takes far longer than this
+                // update, and a user watching a long export sees it move.
+                let handled = counts.exported + counts.confirmed + counts.failed + counts.pending;
+                total = total.max(handled);
+                let done = i64::try_from(handled).unwrap_or(i64::MAX);
+                let of = i64::try_from(total).unwrap_or(i64::MAX);
+                if let Err(error) = context.progress(done, Some(of), Some(&json!(counts))).await {
+                    tracing::warn!(run.id = context.job().run_id.0, error = %error, "could not record the export's progress");
                 }
             }
         }
-        Ok(counts)
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(counts),
+        }
     }
+}
 
+/// The calls one work order's export made, for the run's counts.
+#[derive(Debug, Default)]
+struct Calls {
+    posts: u64,
+    read_backs: u64,
+}
+
+/// What the work orders of one export run share: the connection's company and settings, and the
+/// pacer all their calls go through.
+struct ExportRun {
+    accountview: AccountView,
+    administration: AdministrationId,
+    company: String,
+    settings: ExportSettings,
+    pacer: Pacer,
+    /// Taken around the run's writes to the ledger. They queue in the store anyway (one writer per
+    /// administration: a row lock on PostgreSQL, the database lock on SQLite); queuing here instead
+    /// keeps SQLite from busy-polling with every task at once.
+    ledger: tokio::sync::Mutex<()>,
+}
+
+impl ExportRun {
     /// Exports one work order, exactly once.
-    async fn export_one(
-        &self,
-        administration: AdministrationId,
-        company: &str,
-        settings: &ExportSettings,
-        work_order: RecordId,
-        counts: &mut ExportCounts,
-    ) -> Result<ItemOutcome, AccountViewError> {
-        let mut tx = self.store.write(administration).await?;
+    async fn export_one(&self, work_order: RecordId, calls: &mut Calls) -> Result<ItemOutcome, AccountViewError> {
+        let (accountview, administration, settings) = (&self.accountview, self.administration, &self.settings);
+        let store = &accountview.store;
+        let ledger = self.ledger.lock().await;
+        let mut tx = store.write(administration).await?;
         let target = ExportTarget {
-            company_id: company,
+            company_id: &self.company,
             invoice_number_prefix: INVOICE_NUMBER_PREFIX,
             payment_term_days: PAYMENT_TERM_DAYS,
         };
         let (export, invoice) = storage::open_export(&mut tx, work_order, target).await?;
         tx.commit().await?;
+        drop(ledger);
         if export.state == ExportState::Exported {
             return Ok(ItemOutcome::AlreadyThere);
         }
-        let posting = match self.posting(administration, settings, &export, &invoice).await? {
+        let posting = match self.posting(&export, &invoice).await? {
             Ok(posting) => posting,
             Err(Refusal { message, detail }) => {
-                return self.refuse(administration, work_order, message, detail.into()).await;
+                return self.refuse(work_order, message, detail.into()).await;
             }
         };
         let mut may_exist = export.post_attempts > 0;
@@ -237,16 +309,17 @@ impl AccountView {
         let mut debtor_checked = !settings.create_missing_debtors;
         loop {
             if may_exist {
-                counts.read_backs += 1;
-                match self.read_back(administration, company, &posting).await {
+                calls.read_backs += 1;
+                match self.read_back(&posting).await {
                     Ok(Some(true)) => {
-                        storage::export_done(&self.store, administration, work_order, settings.done_status).await?;
+                        let _ledger = self.ledger.lock().await;
+                        storage::export_done(store, administration, work_order, settings.done_status).await?;
                         return Ok(ItemOutcome::AlreadyThere);
                     }
-                    Ok(Some(false)) => return self.foreign_number(administration, work_order, &posting).await,
+                    Ok(Some(false)) => return self.foreign_number(work_order, &posting).await,
                     Ok(None) => {}
                     Err(AccountViewError::Api(error)) if error.is_retryable() => {
-                        if retries >= self.config.max_retries {
+                        if retries >= accountview.config.max_retries {
                             return Ok(ItemOutcome::Pending(error.to_string()));
                         }
                         self.wait_before_retry(&error, retries).await;
@@ -260,10 +333,7 @@ impl AccountView {
                 // A transient failure here is retried like the invoice's own POST (and, once this
                 // run's retries are spent, by the job's retry with backoff): posting the invoice
                 // for a debtor that could not be created would only get it refused for good.
-                match self
-                    .ensure_debtor(administration, company, &posting.debtor, work_order)
-                    .await
-                {
+                match self.ensure_debtor(&posting.debtor, work_order).await {
                     Ok(Debtor::Present) => debtor_checked = true,
                     Ok(Debtor::Refused(message)) => {
                         let debtor = &posting.debtor;
@@ -271,10 +341,10 @@ impl AccountView {
                             format!("AccountView weigerde debiteur {debtor} aan te maken: {message}"),
                             format!("AccountView refused to create debtor {debtor}: {message}"),
                         );
-                        return self.refuse(administration, work_order, reason, message).await;
+                        return self.refuse(work_order, reason, message).await;
                     }
                     Err(AccountViewError::Api(error)) if error.is_retryable() => {
-                        if retries >= self.config.max_retries {
+                        if retries >= accountview.config.max_retries {
                             return Ok(ItemOutcome::Pending(format!("creating debtor: {error}")));
                         }
                         self.wait_before_retry(&error, retries).await;
@@ -284,12 +354,18 @@ impl AccountView {
                     Err(error) => return Err(error),
                 }
             }
-            let token = self.access_token(administration).await?;
-            storage::export_posting(&self.store, administration, work_order).await?;
-            counts.posts += 1;
-            match self.api.write(&token.secret, company, &posting.body).await {
+            let token = accountview.access_token(administration).await?;
+            {
+                let _ledger = self.ledger.lock().await;
+                storage::export_posting(store, administration, work_order).await?;
+            }
+            // Last before sending, so a pause for a 429 that began meanwhile holds this post too.
+            self.pacer.admit().await;
+            calls.posts += 1;
+            match accountview.api.write(&token.secret, &self.company, &posting.body).await {
                 Ok(_) => {
-                    storage::export_done(&self.store, administration, work_order, settings.done_status).await?;
+                    let _ledger = self.ledger.lock().await;
+                    storage::export_done(store, administration, work_order, settings.done_status).await?;
                     return Ok(ItemOutcome::Exported);
                 }
                 Err(AccountViewApiError::Rejected {
@@ -303,11 +379,11 @@ impl AccountView {
                         format!("AccountView weigerde de factuur: {message}"),
                         format!("AccountView refused the invoice: {message}"),
                     );
-                    return self.refuse(administration, work_order, reason, message).await;
+                    return self.refuse(work_order, reason, message).await;
                 }
                 Err(AccountViewApiError::Unauthorized) if !refreshed => {
                     refreshed = true;
-                    storage::expire_access(&self.store, administration, token.version).await?;
+                    storage::expire_access(store, administration, token.version).await?;
                     // A 401 means nothing was stored; no read-back needed.
                 }
                 Err(AccountViewApiError::Forbidden { message }) => {
@@ -315,7 +391,7 @@ impl AccountView {
                 }
                 Err(error) if error.is_retryable() => {
                     may_exist = may_exist || error.is_ambiguous();
-                    if retries >= self.config.max_retries {
+                    if retries >= accountview.config.max_retries {
                         return Ok(ItemOutcome::Pending(error.to_string()));
                     }
                     self.wait_before_retry(&error, retries).await;
@@ -326,23 +402,35 @@ impl AccountView {
         }
     }
 
+    /// Waits before retry number `retries`: a 429 pauses every call of the run until its
+    /// `Retry-After` has passed (the next call waits for it in the pacer); other failures wait
+    /// with exponential backoff and jitter, this work order only.
+    async fn wait_before_retry(&self, error: &AccountViewApiError, retries: u32) {
+        match error {
+            AccountViewApiError::RateLimited { retry_after } => {
+                tracing::debug!(
+                    administration.id = %self.administration,
+                    delay_ms = u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX),
+                    "AccountView rate limit: pausing the export's calls"
+                );
+                self.pacer.pause(*retry_after);
+            }
+            _ => self.accountview.wait_before_retry(error, retries).await,
+        }
+    }
+
     async fn refuse(
         &self,
-        administration: AdministrationId,
         work_order: RecordId,
         message: RunMessage,
         detail: String,
     ) -> Result<ItemOutcome, AccountViewError> {
-        storage::export_failed(&self.store, administration, work_order, &message.nl).await?;
+        let _ledger = self.ledger.lock().await;
+        storage::export_failed(&self.accountview.store, self.administration, work_order, &message.nl).await?;
         Ok(ItemOutcome::Refused(message, detail))
     }
 
-    async fn foreign_number(
-        &self,
-        administration: AdministrationId,
-        work_order: RecordId,
-        posting: &Posting,
-    ) -> Result<ItemOutcome, AccountViewError> {
+    async fn foreign_number(&self, work_order: RecordId, posting: &Posting) -> Result<ItemOutcome, AccountViewError> {
         let number = &posting.invoice_number;
         let message = RunMessage::new(
             format!(
@@ -350,30 +438,20 @@ impl AccountView {
             ),
             format!("Invoice number {number} is already used in AccountView for another invoice (amounts differ)."),
         );
-        self.refuse(
-            administration,
-            work_order,
-            message,
-            "Document-/factuurnummer is al in gebruik".into(),
-        )
-        .await
+        self.refuse(work_order, message, "Document-/factuurnummer is al in gebruik".into())
+            .await
     }
 
     /// Reads an invoice back by number: `None` when it is not there, `Some(true)` when it is there
     /// with this debtor and these amounts, `Some(false)` when the number holds something else.
-    async fn read_back(
-        &self,
-        administration: AdministrationId,
-        company: &str,
-        posting: &Posting,
-    ) -> Result<Option<bool>, AccountViewError> {
+    async fn read_back(&self, posting: &Posting) -> Result<Option<bool>, AccountViewError> {
         let query = ReadQuery {
             business_object: "DJ2P",
             page_size: 100,
             last_key: None,
             filters: vec![("INV_NR", "Equal", "C", posting.invoice_number.clone())],
         };
-        let answer = self.read_once(administration, company, &query).await?;
+        let answer = self.read_once(&query).await?;
         let pages = answer["DJ_PAGE"].as_array().cloned().unwrap_or_default();
         if pages.is_empty() {
             return Ok(None);
@@ -392,19 +470,17 @@ impl AccountView {
         Ok(Some(matches))
     }
 
-    /// A read without the retry loop (the export's own loop retries).
-    async fn read_once(
-        &self,
-        administration: AdministrationId,
-        company: &str,
-        query: &ReadQuery,
-    ) -> Result<Json, AccountViewError> {
-        let token = self.access_token(administration).await?;
-        match self.api.read(&token.secret, company, query).await {
+    /// A read without the retry loop (the export's own loop retries), paced like every call.
+    async fn read_once(&self, query: &ReadQuery) -> Result<Json, AccountViewError> {
+        let (accountview, administration, company) = (&self.accountview, self.administration, &self.company);
+        let token = accountview.access_token(administration).await?;
+        self.pacer.admit().await;
+        match accountview.api.read(&token.secret, company, query).await {
             Err(AccountViewApiError::Unauthorized) => {
-                storage::expire_access(&self.store, administration, token.version).await?;
-                let token = self.access_token(administration).await?;
-                Ok(self.api.read(&token.secret, company, query).await?)
+                storage::expire_access(&accountview.store, administration, token.version).await?;
+                let token = accountview.access_token(administration).await?;
+                self.pacer.admit().await;
+                Ok(accountview.api.read(&token.secret, company, query).await?)
             }
             other => Ok(other?),
         }
@@ -414,24 +490,19 @@ impl AccountView {
     /// so after an ambiguous failure (the debtor may have been stored) a retry finds it instead of
     /// creating it twice. Transient failures come back as errors for the caller's retry loop; only
     /// AccountView's own refusal is an answer.
-    async fn ensure_debtor(
-        &self,
-        administration: AdministrationId,
-        company: &str,
-        debtor: &str,
-        work_order: RecordId,
-    ) -> Result<Debtor, AccountViewError> {
+    async fn ensure_debtor(&self, debtor: &str, work_order: RecordId) -> Result<Debtor, AccountViewError> {
+        let (accountview, administration) = (&self.accountview, self.administration);
         let query = ReadQuery {
             business_object: "AR1",
             page_size: 1,
             last_key: None,
             filters: vec![("SUB_NR", "Equal", "C", debtor.to_string())],
         };
-        let found = self.read_once(administration, company, &query).await?;
+        let found = self.read_once(&query).await?;
         if found["CONTACT"].as_array().is_some_and(|rows| !rows.is_empty()) {
             return Ok(Debtor::Present);
         }
-        let mut tx = self.store.snapshot().await?;
+        let mut tx = accountview.store.snapshot().await?;
         let order = tx.get_record(administration, &WORK_ORDERS, work_order).await?;
         let relation_id = RecordId(order.get(&WORK_ORDERS, "relation_id").as_i64().unwrap_or_default());
         let relation = tx.get_record(administration, &RELATIONS, relation_id).await?;
@@ -453,15 +524,16 @@ impl AccountView {
         });
         let mut refreshed = false;
         loop {
-            let token = self.access_token(administration).await?;
-            match self.api.write(&token.secret, company, &body).await {
+            let token = accountview.access_token(administration).await?;
+            self.pacer.admit().await;
+            match accountview.api.write(&token.secret, &self.company, &body).await {
                 // 409: the number is taken, by this debtor created a moment ago or by another.
                 Ok(_) | Err(AccountViewApiError::Rejected { status: 409, .. }) => return Ok(Debtor::Present),
                 Err(AccountViewApiError::Rejected { message, .. }) => return Ok(Debtor::Refused(message)),
                 Err(AccountViewApiError::Unauthorized) if !refreshed => {
                     // A 401 means nothing was stored: refresh the token once and send again.
                     refreshed = true;
-                    storage::expire_access(&self.store, administration, token.version).await?;
+                    storage::expire_access(&accountview.store, administration, token.version).await?;
                 }
                 Err(error) => return Err(error.into()),
             }
@@ -471,12 +543,11 @@ impl AccountView {
     /// The DJ2 body of a work order's invoice, or why it cannot be made (a mapping is missing).
     async fn posting(
         &self,
-        administration: AdministrationId,
-        settings: &ExportSettings,
         export: &ExportRecord,
         invoice: &koppel_store::records::StoredRecord,
     ) -> Result<Result<Posting, Refusal>, AccountViewError> {
-        let mut tx = self.store.snapshot().await?;
+        let (administration, settings) = (self.administration, &self.settings);
+        let mut tx = self.accountview.store.snapshot().await?;
         let lines = tx.children(administration, &INVOICE_LINES, invoice.id).await?;
         if lines.is_empty() {
             // AccountView would take a journal page without lines (or refuse it in its own words);

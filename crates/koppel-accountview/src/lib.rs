@@ -55,6 +55,13 @@ pub struct AccountViewConfig {
     pub max_retries: u32,
     /// Rows per page when reading.
     pub page_size: u32,
+    /// Invoices one export run has in flight at a time (at least 1): with AccountView's latency, one at
+    /// a time would stay far below its rate limit.
+    pub export_concurrency: usize,
+    /// Calls a minute an export run allows itself (AccountView's limit is 600 per client and
+    /// administration); its calls go out evenly spaced at that rate. 0: no pacing of its own, only
+    /// AccountView's 429s.
+    pub rate_limit_per_minute: u32,
 }
 
 impl AccountViewConfig {
@@ -76,6 +83,8 @@ impl AccountViewConfig {
             retry_base: Duration::from_secs(1),
             max_retries: 6,
             page_size: 500,
+            export_concurrency: 8,
+            rate_limit_per_minute: 600,
         }
     }
 }

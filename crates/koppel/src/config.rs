@@ -116,6 +116,8 @@ pub struct AccountviewSection {
     pub request_timeout_seconds: u64,
     pub import_interval_minutes: u32,
     pub export_interval_minutes: u32,
+    pub export_concurrency: u32,
+    pub rate_limit_per_minute: u32,
 }
 
 impl std::fmt::Debug for AccountviewSection {
@@ -128,6 +130,8 @@ impl std::fmt::Debug for AccountviewSection {
             .field("encryption_key", &"***")
             .field("import_interval_minutes", &self.import_interval_minutes)
             .field("export_interval_minutes", &self.export_interval_minutes)
+            .field("export_concurrency", &self.export_concurrency)
+            .field("rate_limit_per_minute", &self.rate_limit_per_minute)
             .finish_non_exhaustive()
     }
 }
@@ -140,6 +144,9 @@ impl AccountviewSection {
     fn validate(&self) -> anyhow::Result<()> {
         if self.import_interval_minutes == 0 || self.export_interval_minutes == 0 {
             bail!("accountview.import_interval_minutes and export_interval_minutes must be at least 1");
+        }
+        if !(1..=64).contains(&self.export_concurrency) {
+            bail!("accountview.export_concurrency must be between 1 and 64");
         }
         if self.enabled() {
             koppel_accountview::Cipher::from_key_text(&koppel_accountview::Secret::new(self.encryption_key.clone()))
@@ -161,6 +168,8 @@ impl AccountviewSection {
             koppel_accountview::Secret::new(self.encryption_key.clone()),
         );
         config.request_timeout = std::time::Duration::from_secs(self.request_timeout_seconds.max(1));
+        config.export_concurrency = usize::try_from(self.export_concurrency).unwrap_or(1);
+        config.rate_limit_per_minute = self.rate_limit_per_minute;
         config
     }
 }

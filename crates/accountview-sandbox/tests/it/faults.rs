@@ -1,5 +1,5 @@
-//! Injected faults: rate limit (429 + Retry-After), latency, failing the next N calls, offline (503) and
-//! commit-then-timeout.
+//! Injected faults: rate limit (429 + Retry-After, with a burst), latency, failing the next N calls,
+//! offline (503) and commit-then-timeout; the call log that records them.
 
 use std::time::{Duration, Instant};
 
@@ -69,6 +69,64 @@ async fn the_rate_limit_answers_429_with_retry_after_per_client_and_company() {
     for _ in 0..10 {
         assert_eq!(read_status(&sandbox, &tokens.access, VDB_2026_ID).await, StatusCode::OK);
     }
+}
+
+#[tokio::test]
+async fn a_small_burst_makes_the_limit_a_steady_rate_and_the_call_log_shows_every_call() {
+    let sandbox = TestSandbox::start().await;
+    let tokens = sandbox.connect().await;
+    sandbox
+        .control_put("/_sandbox/rate-limit", json!({"requests_per_minute": 600, "burst": 2}))
+        .await;
+    assert_eq!(
+        sandbox.control_get("/_sandbox/rate-limit").await,
+        json!({"requests_per_minute": 600, "burst": 2})
+    );
+    sandbox.control(reqwest::Method::DELETE, "/_sandbox/calls", None).await;
+    // 600 a minute holding 2: two at once, the third waits for the bucket (a tenth of a second).
+    assert_eq!(read_status(&sandbox, &tokens.access, VDB_2026_ID).await, StatusCode::OK);
+    assert_eq!(read_status(&sandbox, &tokens.access, VDB_2026_ID).await, StatusCode::OK);
+    let limited = sandbox
+        .read(&tokens.access, VDB_2026_ID, &[("BusinessObject", "VA1")])
+        .await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(limited.headers()["retry-after"], "1", "whole seconds, at least one");
+    sandbox
+        .control_post("/_sandbox/clock", json!({"advance_seconds": 1}))
+        .await;
+    assert_eq!(read_status(&sandbox, &tokens.access, VDB_2026_ID).await, StatusCode::OK);
+
+    let log = sandbox
+        .control_get(&format!("/_sandbox/calls?company_id={VDB_2026_ID}"))
+        .await;
+    let calls = log["calls"].as_array().expect("calls");
+    let statuses: Vec<&Value> = calls.iter().map(|call| &call["status"]).collect();
+    assert_eq!(statuses, [200, 200, 429, 200]);
+    for call in calls {
+        assert_eq!(call["route"], READ_ROUTE);
+        assert!(call["answered_ms"].as_i64() >= call["arrived_ms"].as_i64(), "{call}");
+    }
+    assert_eq!(log["forgotten"], 0);
+    // The clock moved a second between the third and the fourth call.
+    assert!(calls[3]["arrived_ms"].as_i64().expect("ms") - calls[2]["arrived_ms"].as_i64().expect("ms") >= 1000);
+
+    // Left out, the burst is a minute's worth again; a burst of 0 is refused.
+    sandbox
+        .control_put("/_sandbox/rate-limit", json!({"requests_per_minute": 600}))
+        .await;
+    for _ in 0..20 {
+        assert_eq!(read_status(&sandbox, &tokens.access, VDB_2026_ID).await, StatusCode::OK);
+    }
+    let refused = sandbox
+        .http
+        .put(sandbox.url("/_sandbox/rate-limit"))
+        .json(&json!({"requests_per_minute": 600, "burst": 0}))
+        .send()
+        .await
+        .expect("control call");
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    sandbox.control(reqwest::Method::DELETE, "/_sandbox/calls", None).await;
+    assert_eq!(sandbox.control_get("/_sandbox/calls").await["calls"], json!([]));
 }
 
 #[tokio::test]

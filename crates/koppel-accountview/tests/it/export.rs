@@ -1,6 +1,8 @@
 //! Export exactly once: N completed work orders with injected 5xx, commit-then-timeout and 429s end
 //! as exactly one invoice per work order in the sandbox, with the right amounts, every work order
-//! Afgehandeld; a validation error moves only that work order to Exportfout with AccountView's message.
+//! Afgehandeld, also with several posts in flight at once; a validation error moves only that work
+//! order to Exportfout with AccountView's message. A 429 holds every post until its `Retry-After`,
+//! and Koppel keeps its calls within AccountView's rate limit (both counted in the sandbox's call log).
 
 use crate::support::*;
 use koppel_accountview::export::INVOICE_NUMBER_PREFIX;
@@ -8,7 +10,9 @@ use koppel_accountview::storage::{self, ExportState};
 use koppel_domain::record::Value;
 use koppel_domain::resources::{INVOICES, WORK_ORDERS};
 use koppel_test_support::{Fixture, TestDatabase};
-use serde_json::json;
+use serde_json::{Value as Json, json};
+
+const INVOICE_POST: &str = "POST /api/v3/AccountViewData";
 
 const ORDERS: usize = 30;
 
@@ -345,7 +349,8 @@ async fn an_invoice_without_lines_is_refused_locally_and_never_posted() {
 async fn export_progress_moves_with_every_work_order() {
     use koppel_jobs::runs::RunStatus;
     use koppel_jobs::{Queue, Registry};
-    const ORDERS_HERE: i64 = 4;
+    // More work orders than the export has in flight, so the bar moves in several steps.
+    const ORDERS_HERE: i64 = 20;
     for database in TestDatabase::all().await {
         let store = database.store();
         let fixture = Fixture::create(store).await;
@@ -359,7 +364,7 @@ async fn export_progress_moves_with_every_work_order() {
             .control(
                 reqwest::Method::PUT,
                 "/_sandbox/faults/latency",
-                Some(json!({"route": "POST /api/v3/AccountViewData", "latency_ms": 300})),
+                Some(json!({"route": "POST /api/v3/AccountViewData", "latency_ms": 200})),
             )
             .await;
         let queue = Queue::new(store.clone(), 3);
@@ -401,6 +406,228 @@ async fn export_progress_moves_with_every_work_order() {
             seen.iter().any(|done| (1..ORDERS_HERE).contains(done)),
             "progress seen while running: {seen:?}"
         );
+        database.cleanup().await;
+    }
+}
+
+/// The connector with the tests' configuration, changed by `change`.
+fn connector_with(
+    sandbox: &TestSandbox,
+    store: &koppel_store::Store,
+    change: impl FnOnce(&mut koppel_accountview::AccountViewConfig),
+) -> koppel_accountview::AccountView {
+    use koppel_test_support::accountview::{REDIRECT_URI, test_config};
+    let mut config = test_config(&sandbox.base, REDIRECT_URI);
+    change(&mut config);
+    koppel_accountview::AccountView::new(config, store.clone()).expect("connector")
+}
+
+/// The calls the sandbox saw for the test administration, oldest first.
+async fn calls(sandbox: &TestSandbox) -> Vec<Json> {
+    let log = sandbox.get(&format!("/_sandbox/calls?company_id={VDB_2026_ID}")).await;
+    log["calls"].as_array().expect("calls").clone()
+}
+
+fn millis(call: &Json, field: &str) -> i64 {
+    call[field].as_i64().unwrap_or_else(|| panic!("{field} in {call}"))
+}
+
+/// Exactly one committed invoice per work order, each work order Afgehandeld with its ledger row
+/// exported.
+async fn assert_exported_once(
+    sandbox: &TestSandbox,
+    store: &koppel_store::Store,
+    administration: koppel_domain::AdministrationId,
+    orders: &[koppel_domain::RecordId],
+) {
+    let posted = sandbox.posted_invoices().await;
+    assert_eq!(posted.len(), orders.len(), "one invoice number per work order");
+    for (number, posts) in &posted {
+        assert_eq!(posts.len(), 1, "invoice {number} was committed {} times", posts.len());
+    }
+    for order in orders {
+        let record = store.get_record(administration, &WORK_ORDERS, *order).await.unwrap();
+        assert_eq!(record.get(&WORK_ORDERS, "status"), &Value::Text("Afgehandeld".into()));
+        let export = storage::export(store, administration, *order)
+            .await
+            .unwrap()
+            .expect("ledger row");
+        assert_eq!(export.state, ExportState::Exported);
+        assert!(posted.contains_key(&export.invoice_number), "{}", export.invoice_number);
+    }
+}
+
+#[tokio::test]
+async fn a_429_holds_every_post_until_its_retry_after() {
+    const ORDERS_HERE: usize = 24;
+    const RETRY_AFTER_MS: i64 = 2_000;
+    for database in TestDatabase::all().await {
+        let store = database.store();
+        let fixture = Fixture::create(store).await;
+        let sandbox = TestSandbox::start(200).await;
+        // No pacing of Koppel's own: only the 429 holds the posts in flight back.
+        let accountview = connector_with(&sandbox, store, |config| config.rate_limit_per_minute = 0);
+        assert!(
+            accountview.config().export_concurrency > 1,
+            "posts side by side by default"
+        );
+        let administration = fixture.main;
+        ready_to_export(&sandbox, &accountview, store, &fixture, false).await;
+        let orders = completed_work_orders(store, administration, "10001", ORDERS_HERE).await;
+        sandbox.control(reqwest::Method::DELETE, "/_sandbox/calls", None).await;
+        // The first post to arrive meets a 429 with Retry-After: 2; the others sent with it go through.
+        sandbox
+            .post(
+                "/_sandbox/faults/fail-next",
+                json!({"route": INVOICE_POST, "count": 1, "status": 429, "retry_after_seconds": 2}),
+            )
+            .await;
+
+        let counts = accountview.export(administration, None).await.unwrap();
+        assert_eq!(
+            (counts.exported, counts.failed, counts.pending),
+            (ORDERS_HERE as u64, 0, 0),
+            "{counts:?}"
+        );
+        assert_exported_once(&sandbox, store, administration, &orders).await;
+
+        let calls = calls(&sandbox).await;
+        let limited: Vec<&Json> = calls.iter().filter(|call| call["status"] == 429).collect();
+        assert_eq!(limited.len(), 1, "the sandbox answered one 429: {calls:?}");
+        let answered = millis(limited[0], "answered_ms");
+        // Posts already sent when the 429 came back may arrive just after it; after that, nothing
+        // until the Retry-After has passed.
+        let held: Vec<i64> = calls
+            .iter()
+            .map(|call| millis(call, "arrived_ms") - answered)
+            .filter(|after| (250..RETRY_AFTER_MS).contains(after))
+            .collect();
+        assert!(
+            held.is_empty(),
+            "calls {held:?} ms after the 429, before its Retry-After"
+        );
+        let resumed = calls
+            .iter()
+            .filter(|call| millis(call, "arrived_ms") - answered >= RETRY_AFTER_MS)
+            .count();
+        assert!(resumed > 0, "the export went on after the pause: {calls:?}");
+        database.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn calls_stay_within_the_rate_limit() {
+    const ORDERS_HERE: usize = 10;
+    const PER_MINUTE: u32 = 300;
+    for database in TestDatabase::all().await {
+        let store = database.store();
+        let fixture = Fixture::create(store).await;
+        let sandbox = TestSandbox::start(200).await;
+        let accountview = connector_with(&sandbox, store, |config| config.rate_limit_per_minute = PER_MINUTE);
+        let administration = fixture.main;
+        // Creating missing debtors: each invoice also reads its debtor first, and one debtor is
+        // created, so reads and writes share the limit.
+        ready_to_export(&sandbox, &accountview, store, &fixture, true).await;
+        let orders = completed_work_orders(store, administration, "K-NEW-3", ORDERS_HERE).await;
+        // AccountView at the same limit, with a burst of 2: Koppel's pace must not run into it.
+        sandbox
+            .control(
+                reqwest::Method::PUT,
+                "/_sandbox/rate-limit",
+                Some(json!({"requests_per_minute": PER_MINUTE, "burst": 2})),
+            )
+            .await;
+        sandbox.control(reqwest::Method::DELETE, "/_sandbox/calls", None).await;
+
+        let counts = accountview.export(administration, None).await.unwrap();
+        assert_eq!((counts.exported, counts.pending), (ORDERS_HERE as u64, 0), "{counts:?}");
+        assert_exported_once(&sandbox, store, administration, &orders).await;
+        assert_eq!(debtors_created(&sandbox, "K-NEW-3").await, 1);
+
+        let calls = calls(&sandbox).await;
+        assert!(calls.len() > 2 * ORDERS_HERE, "reads and posts: {}", calls.len());
+        assert!(
+            calls.iter().all(|call| call["status"] != 429),
+            "AccountView never had to refuse a call: {calls:?}"
+        );
+        // Never more calls in any window than the limit allows: from the i-th to the j-th call at
+        // least (j - i) intervals minus half of one (a late caller catches up), plus 50 ms of
+        // network jitter.
+        let interval_ms = 60_000.0 / f64::from(PER_MINUTE);
+        let mut arrived: Vec<i64> = calls.iter().map(|call| millis(call, "arrived_ms")).collect();
+        arrived.sort_unstable();
+        for (i, first) in arrived.iter().enumerate() {
+            for (j, last) in arrived.iter().enumerate().skip(i + 1) {
+                let allowed = ((last - first + 50) as f64 / interval_ms + 0.5).floor() as usize;
+                assert!(
+                    j - i <= allowed,
+                    "{} calls within {} ms at {PER_MINUTE}/min: {arrived:?}",
+                    j - i + 1,
+                    last - first
+                );
+            }
+        }
+        database.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn posts_in_flight_together_meeting_commit_then_timeout_are_exported_once() {
+    const ORDERS_HERE: usize = 40;
+    const DROPPED: u64 = 12;
+    for database in TestDatabase::all().await {
+        let store = database.store();
+        let fixture = Fixture::create(store).await;
+        let sandbox = TestSandbox::start(200).await;
+        let accountview = connector_with(&sandbox, store, |config| config.rate_limit_per_minute = 0);
+        let administration = fixture.main;
+        ready_to_export(&sandbox, &accountview, store, &fixture, false).await;
+        let orders = completed_work_orders(store, administration, "10001", ORDERS_HERE).await;
+        // Slow posts, so several are in flight at once; the first twelve are stored and then their
+        // connections dropped (several at the same moment), and three more meet a 500.
+        sandbox
+            .control(
+                reqwest::Method::PUT,
+                "/_sandbox/faults/latency",
+                Some(json!({"route": INVOICE_POST, "latency_ms": 100})),
+            )
+            .await;
+        sandbox
+            .post(
+                "/_sandbox/faults/commit-then-timeout",
+                json!({"route": INVOICE_POST, "count": DROPPED}),
+            )
+            .await;
+        sandbox
+            .post(
+                "/_sandbox/faults/fail-next",
+                json!({"route": INVOICE_POST, "count": 3, "status": 500}),
+            )
+            .await;
+        sandbox.control(reqwest::Method::DELETE, "/_sandbox/calls", None).await;
+
+        let counts = accountview.export(administration, None).await.unwrap();
+        assert_eq!((counts.failed, counts.pending), (0, 0), "{counts:?}");
+        assert_eq!(
+            (counts.exported, counts.confirmed),
+            (ORDERS_HERE as u64 - DROPPED, DROPPED),
+            "every dropped post was read back and found: {counts:?}"
+        );
+        assert_exported_once(&sandbox, store, administration, &orders).await;
+
+        // The posts really overlapped: the most in flight at one moment, by the sandbox's clock.
+        let posts: Vec<(i64, i64)> = calls(&sandbox)
+            .await
+            .iter()
+            .filter(|call| call["route"] == INVOICE_POST)
+            .map(|call| (millis(call, "arrived_ms"), millis(call, "answered_ms")))
+            .collect();
+        let most = posts
+            .iter()
+            .map(|(arrived, _)| posts.iter().filter(|(a, b)| a <= arrived && arrived < b).count())
+            .max()
+            .unwrap_or(0);
+        assert!(most >= 4, "at most {most} posts were in flight at once: {posts:?}");
         database.cleanup().await;
     }
 }

@@ -1,8 +1,8 @@
 //! The AccountView export survives a killed process: a `koppel worker` exporting hundreds of completed
-//! work orders to a slow, faulty sandbox (5xx, commit-then-timeout, 429) is SIGKILLed after some but
-//! not all invoices were posted. A second worker takes the job over after its lease and finishes it:
-//! every work order Afgehandeld, and AccountView holds exactly one invoice per work order, with
-//! Koppel's amounts.
+//! work orders to a slow, faulty sandbox (5xx, commit-then-timeout, 429) with its default concurrency
+//! is SIGKILLed after some but not all invoices were posted, with several posts in flight. A second
+//! worker takes the job over after its lease and finishes it: every work order Afgehandeld, and
+//! AccountView holds exactly one invoice per work order, with Koppel's amounts.
 
 use accountview_sandbox::VDB_2026_ID;
 use accountview_sandbox::loopback::{self, LoopbackSandbox};
@@ -30,6 +30,8 @@ const KILL_AFTER: usize = 60;
 /// Faults injected while each worker runs, one at a time, spread over its invoices.
 const FAULTS_PER_WORKER: usize = 4;
 const INVOICE_POST: &str = "POST /api/v3/AccountViewData";
+/// How long every invoice POST takes: with the export's default concurrency several are in flight.
+const POST_LATENCY_MS: u64 = 150;
 
 /// The sandbox, in this process, on a free loopback port.
 struct TestSandbox {
@@ -123,6 +125,9 @@ impl Worker {
             .env("KOPPEL_ACCOUNTVIEW_REDIRECT_URL", REDIRECT_URI)
             .env("KOPPEL_ACCOUNTVIEW_ENCRYPTION_KEY", ENCRYPTION_KEY)
             .env("KOPPEL_ACCOUNTVIEW_REQUEST_TIMEOUT_SECONDS", "10")
+            // Faster than AccountView's 600 a minute, so the test is quick; the concurrency is the
+            // default.
+            .env("KOPPEL_ACCOUNTVIEW_RATE_LIMIT_PER_MINUTE", "3000")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -232,11 +237,12 @@ async fn an_export_killed_mid_way_posts_every_invoice_exactly_once() {
             .unwrap();
         let orders = completed_work_orders(&store, administration).await;
 
-        // A slow AccountView: every invoice POST takes a while, so the kill lands mid-export.
+        // A slow AccountView: every invoice POST takes a while, so the kill lands mid-export with
+        // several posts in flight.
         sandbox
             .put(
                 "/_sandbox/faults/latency",
-                json!({"route": INVOICE_POST, "latency_ms": 20}),
+                json!({"route": INVOICE_POST, "latency_ms": POST_LATENCY_MS}),
             )
             .await;
         let enqueued = koppel_accountview::export::enqueue(&store, administration, None)
@@ -270,7 +276,23 @@ async fn an_export_killed_mid_way_posts_every_invoice_exactly_once() {
             "the worker was to be killed before it posted all {ORDERS} invoices, but {posted_before_kill} were \
              posted"
         );
-        eprintln!("{}: {posted_before_kill} invoices posted before SIGKILL", db.url());
+        // Posts started (counted in the ledger before sending) but not confirmed: in flight at the kill.
+        let mut in_flight = 0;
+        for order in orders.values() {
+            let export = storage::export(&store, administration, *order).await.unwrap();
+            if export.is_some_and(|export| export.state == ExportState::Intent && export.post_attempts > 0) {
+                in_flight += 1;
+            }
+        }
+        assert!(
+            in_flight >= 2,
+            "several posts were in flight at the kill, but {in_flight} were:\n{}",
+            first.logs()
+        );
+        eprintln!(
+            "{}: {posted_before_kill} invoices posted before SIGKILL, {in_flight} posts in flight",
+            db.url()
+        );
 
         // The next worker takes the job over after its lease and finishes it, through more faults.
         let mut next = Worker::spawn(db.url(), &sandbox);
