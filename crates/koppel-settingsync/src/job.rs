@@ -5,10 +5,10 @@
 use crate::apply::{ApplyError, SourceCache, TargetOutcome, apply_target_with};
 use crate::plan::{Action, BlockReason, Blocker, Plan, TargetPlan};
 use crate::{Selection, SettingsCategory};
+use futures_util::StreamExt;
 use koppel_domain::{AdministrationId, UserId};
 use koppel_jobs::runs::{ItemStatus, NewRunItem, RunMessage};
 use koppel_jobs::{Enqueued, Job, JobContext, JobError, JobFuture, JobType, Outcome};
-use futures_util::StreamExt;
 use koppel_store::{Backend, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -203,17 +203,18 @@ impl Job for SettingsSyncJob {
                         lock(tally).set(index, "running");
                         let outcome = apply_target_with(store, cache, source, target, selection, &digest, run.0).await;
                         if let Ok(TargetOutcome::Applied(plan)) = &outcome {
-                            for item in plan.items.iter().filter(|i| i.action != Action::Unchanged) {
-                                let key = format!("{target}/{}/{}", item.category, item.code);
-                                context
-                                    .item(&NewRunItem {
-                                        key: &key,
-                                        status: ItemStatus::Succeeded,
-                                        message: Some(action_message(item)),
-                                        detail: None,
-                                    })
-                                    .await?;
-                            }
+                            let items: Vec<(String, RunMessage)> = plan
+                                .items
+                                .iter()
+                                .filter(|i| i.action != Action::Unchanged)
+                                .map(|item| {
+                                    (
+                                        format!("{target}/{}/{}", item.category, item.code),
+                                        action_message(item),
+                                    )
+                                })
+                                .collect();
+                            crate::items::record_succeeded(store, run, &items).await?;
                         }
                         Ok((index, target, outcome))
                     }

@@ -181,7 +181,11 @@ impl WriteTx {
         );
         let mut parameter = 4;
         for row in 0..rows.len() {
-            statement.push_str(if row == 0 { "($1, $2, $2, $3" } else { ", ($1, $2, $2, $3" });
+            statement.push_str(if row == 0 {
+                "($1, $2, $2, $3"
+            } else {
+                ", ($1, $2, $2, $3"
+            });
             for _ in 0..field_names.len() {
                 let _ = write!(statement, ", ${parameter}");
                 parameter += 1;
@@ -252,11 +256,7 @@ impl WriteTx {
     }
 
     /// The current values of records of this administration by id; ids that do not exist are absent.
-    async fn records_by_id(
-        &mut self,
-        spec: &ResourceSpec,
-        ids: &[RecordId],
-    ) -> Result<BTreeMap<RecordId, Vec<Value>>> {
+    async fn records_by_id(&mut self, spec: &ResourceSpec, ids: &[RecordId]) -> Result<BTreeMap<RecordId, Vec<Value>>> {
         let mut found = BTreeMap::new();
         let administration = self.administration;
         for chunk in ids.chunks(MAX_LIST) {
@@ -304,9 +304,8 @@ impl WriteTx {
         }
         let mut errors = Vec::new();
         for ((target, by_id), references) in wanted {
-            let target_spec = resources::by_slug(target).ok_or_else(|| {
-                StoreError::Internal(format!("{} refers to an unknown resource {target}", spec.slug))
-            })?;
+            let target_spec = resources::by_slug(target)
+                .ok_or_else(|| StoreError::Internal(format!("{} refers to an unknown resource {target}", spec.slug)))?;
             let keys: Vec<&String> = references.keys().collect();
             let mut existing: BTreeSet<String> = BTreeSet::new();
             for chunk in keys.chunks(MAX_LIST) {
