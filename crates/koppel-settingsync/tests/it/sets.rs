@@ -156,9 +156,7 @@ async fn a_first_sync_creates_exactly_the_mains_items_in_one_change() {
         let workflow = &copies[&(SettingsCategory::Workflows, "WF-2".to_string())].3;
         let steps = &workflow[resources::WORKFLOWS.field_index("steps")];
         assert!(steps.as_str().unwrap().contains("F-2"), "{steps:?}");
-        for code in ["F-2"] {
-            assert!(copies.contains_key(&(SettingsCategory::Forms, code.to_string())));
-        }
+        assert!(copies.contains_key(&(SettingsCategory::Forms, "F-2".to_string())));
         for code in ["WT-2", "WT-0"] {
             assert!(copies.contains_key(&(SettingsCategory::WorkTypes, code.to_string())));
         }
