@@ -1,16 +1,19 @@
-//! `settings_sync`: applies a confirmed preview to each target in turn, one transaction per target.
-//! One failing target does not stop the others; the run then ends partially succeeded.
+//! `settings_sync`: applies a confirmed preview to each target, one transaction per target (on
+//! PostgreSQL a few targets at once, on SQLite one after the other). One failing target does not stop
+//! the others; the run then ends partially succeeded.
 
-use crate::apply::{ApplyError, TargetOutcome, apply_target};
+use crate::apply::{ApplyError, SourceCache, TargetOutcome, apply_target_with};
 use crate::plan::{Action, BlockReason, Blocker, Plan, TargetPlan};
 use crate::{Selection, SettingsCategory};
+use futures_util::StreamExt;
 use koppel_domain::{AdministrationId, UserId};
 use koppel_jobs::runs::{ItemStatus, NewRunItem, RunMessage};
 use koppel_jobs::{Enqueued, Job, JobContext, JobError, JobFuture, JobType, Outcome};
-use koppel_store::{Store, StoreError};
+use koppel_store::{Backend, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 pub const KIND: &str = "settings_sync";
 
@@ -99,6 +102,26 @@ pub fn blocker_message(blocker: &Blocker) -> RunMessage {
     }
 }
 
+/// How many targets are applied at once: several on PostgreSQL, where each is its own transaction on
+/// its own connection and they lock nothing in common; one on SQLite, which has one writer.
+pub const POSTGRES_TARGETS_AT_ONCE: usize = 4;
+
+fn targets_at_once(backend: Backend) -> usize {
+    match backend {
+        Backend::Postgres => POSTGRES_TARGETS_AT_ONCE,
+        Backend::Sqlite => 1,
+    }
+}
+
+/// The tally, also when a target's future panicked while holding it (its figures are still right).
+fn lock(tally: &Mutex<Tally>) -> MutexGuard<'_, Tally> {
+    tally.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn counts(tally: &Mutex<Tally>) -> serde_json::Value {
+    lock(tally).counts()
+}
+
 #[derive(Default)]
 struct Tally {
     created: usize,
@@ -158,7 +181,7 @@ impl Job for SettingsSyncJob {
                 .into_iter()
                 .map(|a| (a.id, a.name))
                 .collect();
-            let mut tally = Tally {
+            let tally = Tally {
                 targets: payload
                     .targets
                     .iter()
@@ -166,32 +189,47 @@ impl Job for SettingsSyncJob {
                     .collect(),
                 ..Tally::default()
             };
-            for (done, (target, digest)) in payload.targets.iter().enumerate() {
-                if context.is_cancelled() {
-                    return Err(JobError::Cancelled);
-                }
-                let name = names.get(target).cloned().unwrap_or_else(|| target.to_string());
-                tally.set(done, "running");
-                context
-                    .progress(done as i64, Some(total), Some(&tally.counts()))
-                    .await?;
+            let tally = Mutex::new(tally);
+            let cache = SourceCache::default();
+            let (source, selection) = (payload.source, &payload.selection);
+            context.progress(0, Some(total), Some(&counts(&tally))).await?;
+            let mut applying = futures_util::stream::iter(payload.targets.iter().cloned().enumerate())
+                .map(|(index, (target, digest))| {
+                    let (tally, cache) = (&tally, &cache);
+                    async move {
+                        if context.is_cancelled() {
+                            return Err(JobError::Cancelled);
+                        }
+                        lock(tally).set(index, "running");
+                        let outcome = apply_target_with(store, cache, source, target, selection, &digest, run.0).await;
+                        if let Ok(TargetOutcome::Applied(plan)) = &outcome {
+                            let items: Vec<(String, RunMessage)> = plan
+                                .items
+                                .iter()
+                                .filter(|i| i.action != Action::Unchanged)
+                                .map(|item| {
+                                    (
+                                        format!("{target}/{}/{}", item.category, item.code),
+                                        action_message(item),
+                                    )
+                                })
+                                .collect();
+                            crate::items::record_succeeded(store, run, &items).await?;
+                        }
+                        Ok((index, target, outcome))
+                    }
+                })
+                .buffer_unordered(targets_at_once(store.backend()));
+            let mut done = 0;
+            while let Some(applied) = applying.next().await {
+                let (index, target, outcome) = applied?;
+                let name = names.get(&target).cloned().unwrap_or_else(|| target.to_string());
                 let target_key = format!("{target}");
-                let outcome = apply_target(store, payload.source, *target, &payload.selection, digest, run.0).await;
                 let (status, message) = match outcome {
                     Ok(TargetOutcome::Applied(plan)) => {
+                        let mut tally = lock(&tally);
                         tally.add(&plan);
                         tally.succeeded += 1;
-                        for item in plan.items.iter().filter(|i| i.action != Action::Unchanged) {
-                            let key = format!("{target}/{}/{}", item.category, item.code);
-                            context
-                                .item(&NewRunItem {
-                                    key: &key,
-                                    status: ItemStatus::Succeeded,
-                                    message: Some(action_message(item)),
-                                    detail: None,
-                                })
-                                .await?;
-                        }
                         let message = if plan.has_changes() {
                             let (created_nl, created_en) = RunMessage::count(plan.count(Action::Create) as u64);
                             let (updated_nl, updated_en) = RunMessage::count(plan.count(Action::Update) as u64);
@@ -211,7 +249,7 @@ impl Job for SettingsSyncJob {
                         (ItemStatus::Succeeded, message)
                     }
                     Ok(TargetOutcome::AlreadyApplied) => {
-                        tally.succeeded += 1;
+                        lock(&tally).succeeded += 1;
                         (
                             ItemStatus::Succeeded,
                             RunMessage::new(format!("{name}: bijgewerkt."), format!("{name}: updated.")),
@@ -219,13 +257,13 @@ impl Job for SettingsSyncJob {
                     }
                     Err(error) if error.is_transient() => return Err(JobError::transient(error)),
                     Err(error) => {
-                        tally.failed += 1;
+                        lock(&tally).failed += 1;
                         tracing::warn!(administration.id = %target, error = %error, "settings sync of a target failed");
                         (ItemStatus::Failed, failure_message(&name, &error))
                     }
                 };
-                tally.set(
-                    done,
+                lock(&tally).set(
+                    index,
                     if status == ItemStatus::Succeeded {
                         "succeeded"
                     } else {
@@ -240,10 +278,11 @@ impl Job for SettingsSyncJob {
                         detail: None,
                     })
                     .await?;
-                context
-                    .progress(done as i64 + 1, Some(total), Some(&tally.counts()))
-                    .await?;
+                done += 1;
+                context.progress(done, Some(total), Some(&counts(&tally))).await?;
             }
+            drop(applying);
+            let tally = tally.into_inner().unwrap_or_else(PoisonError::into_inner);
             let changed = tally.created + tally.updated + tally.removed;
             let summary = if tally.failed > 0 {
                 RunMessage::new(

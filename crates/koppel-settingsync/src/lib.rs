@@ -14,6 +14,7 @@
 //! uses a code that mirror mode would remove (then the removal blocks).
 
 mod apply;
+mod items;
 pub mod job;
 mod plan;
 pub mod received;

@@ -50,6 +50,19 @@ async fn record_at(
     Ok(())
 }
 
+/// Whether `target` last received settings from `source` in `run` (a repeated attempt of that run
+/// finds its work done).
+pub async fn applied_in(store: &Store, source: AdministrationId, target: AdministrationId, run: i64) -> Result<bool> {
+    let found: Option<i64> = on_pool!(store.pool(), pool => sqlx::query_scalar(
+        "SELECT run_id FROM settings_sync_targets WHERE source_id = $1 AND target_id = $2",
+    )
+    .bind(source.0)
+    .bind(target.0)
+    .fetch_optional(pool)
+    .await)?;
+    Ok(found == Some(run))
+}
+
 /// When each sub of `source` last received settings.
 pub async fn last_synced(store: &Store, source: AdministrationId) -> Result<Vec<LastSync>> {
     let rows: Vec<(i64, DateTime<Utc>, i64)> = on_pool!(store.pool(), pool => sqlx::query_as(

@@ -15,6 +15,7 @@ pub mod logins;
 pub mod platform;
 pub mod records;
 pub mod schema;
+pub mod set_write;
 #[allow(unsafe_code)] // raw SQLite statements on a connection locked through sqlx; see the module
 mod sqlite_direct;
 pub mod usage;

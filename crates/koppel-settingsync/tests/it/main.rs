@@ -3,4 +3,5 @@
 
 #![allow(clippy::unwrap_used)] // a test that cannot read what it set up should stop there
 
+mod sets;
 mod sync;
