@@ -263,18 +263,24 @@ async fn measure(scratch: &Scratch, koppel: &std::path::Path, arguments: &Tenant
 /// The administrations, spread over environments of at most [`PER_ENVIRONMENT`], each with its data.
 async fn seed(store: &Store, arguments: &TenantsArgs) -> anyhow::Result<Vec<Tenant>> {
     let mut environments = Vec::new();
+    let mut mains = BTreeMap::new();
     for n in 0..arguments.tenants.div_ceil(PER_ENVIRONMENT) {
         let environment = store.create_environment(&format!("Tenants {}", n + 1)).await?;
-        store
-            .set_licence(
-                environment,
-                PowerUp::PowerBi,
-                LicenceState::Active,
-                i64::try_from(PER_ENVIRONMENT)?,
-                Actor::SYSTEM,
-            )
-            .await?;
+        // Power BI for Data Sync; sub-administrations to hold more than the main.
+        for power_up in [PowerUp::PowerBi, PowerUp::SubAdministrations] {
+            let capacity = i64::try_from(PER_ENVIRONMENT)?;
+            store
+                .set_licence(environment, power_up, LicenceState::Active, capacity, Actor::SYSTEM)
+                .await?;
+        }
         environments.push(environment);
+        // Each environment's first administration is its main, created before its subs.
+        let main = NewAdministration {
+            environment,
+            name: &format!("Installateur {:05}", n * PER_ENVIRONMENT + 1),
+            is_main: true,
+        };
+        mains.insert(n * PER_ENVIRONMENT, store.create_administration(main, Actor::SYSTEM).await?.id);
     }
     let next = AtomicU64::new(0);
     let lane = || async {
@@ -284,18 +290,19 @@ async fn seed(store: &Store, arguments: &TenantsArgs) -> anyhow::Result<Vec<Tena
             if n >= arguments.tenants {
                 return Ok::<_, anyhow::Error>(tenants);
             }
-            let environment = environments[usize::try_from(n / PER_ENVIRONMENT)?];
-            let administration = store
-                .create_administration(
-                    NewAdministration {
+            let administration = match mains.get(&n) {
+                Some(main) => *main,
+                None => {
+                    let environment = environments[usize::try_from(n / PER_ENVIRONMENT)?];
+                    let new = NewAdministration {
                         environment,
                         name: &format!("Installateur {:05}", n + 1),
-                        is_main: n % PER_ENVIRONMENT == 0,
-                    },
-                    Actor::SYSTEM,
-                )
-                .await?;
-            tenants.push(seed_tenant(store, administration.id, arguments.work_orders).await?);
+                        is_main: false,
+                    };
+                    store.create_administration(new, Actor::SYSTEM).await?.id
+                }
+            };
+            tenants.push(seed_tenant(store, administration, arguments.work_orders).await?);
             if (n + 1) % 250 == 0 {
                 eprintln!("bench tenants: {} of {} administrations seeded", n + 1, arguments.tenants);
             }
