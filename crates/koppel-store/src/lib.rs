@@ -17,6 +17,7 @@ pub mod records;
 pub mod schema;
 #[allow(unsafe_code)] // raw SQLite statements on a connection locked through sqlx; see the module
 mod sqlite_direct;
+pub mod upserts;
 pub mod usage;
 pub mod work_orders;
 
