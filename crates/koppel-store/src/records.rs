@@ -363,7 +363,12 @@ impl WriteTx {
     }
 
     /// Every id and code a record refers to must exist in the same administration.
-    pub(crate) async fn check_references(&mut self, spec: &ResourceSpec, old: Option<&[Value]>, values: &[Value]) -> Result<()> {
+    pub(crate) async fn check_references(
+        &mut self,
+        spec: &ResourceSpec,
+        old: Option<&[Value]>,
+        values: &[Value],
+    ) -> Result<()> {
         let mut errors = Vec::new();
         for (index, field) in spec.fields.iter().enumerate() {
             let unchanged = old.is_some_and(|old| old[index] == values[index]);

@@ -49,12 +49,8 @@ pub(crate) fn rows_per_statement(shared: usize, fields: usize) -> usize {
 }
 
 fn unique_field(spec: &ResourceSpec) -> Result<&'static str> {
-    spec.unique.ok_or_else(|| {
-        StoreError::Internal(format!(
-            "{} has no unique code to write records by",
-            spec.slug
-        ))
-    })
+    spec.unique
+        .ok_or_else(|| StoreError::Internal(format!("{} has no unique code to write records by", spec.slug)))
 }
 
 impl WriteTx {
@@ -131,11 +127,7 @@ impl WriteTx {
                 )));
             }
             let Some(Value::Text(code)) = &patch[unique_index] else {
-                return Err(StoreError::invalid(
-                    field,
-                    "required",
-                    format!("{field} is required"),
-                ));
+                return Err(StoreError::invalid(field, "required", format!("{field} is required")));
             };
             let code = code.clone();
             let written = position.get(&code).copied();
@@ -230,7 +222,11 @@ fn upsert_statement(spec: &ResourceSpec, field: &str, rows: usize) -> String {
     );
     let mut parameter = 4;
     for row in 0..rows {
-        statement.push_str(if row == 0 { "($1, $2, $2, $3" } else { ", ($1, $2, $2, $3" });
+        statement.push_str(if row == 0 {
+            "($1, $2, $2, $3"
+        } else {
+            ", ($1, $2, $2, $3"
+        });
         for _ in &names {
             let _ = write!(statement, ", ${parameter}");
             parameter += 1;
@@ -268,9 +264,11 @@ mod tests {
     #[test]
     fn an_update_keeps_the_creation_time_and_the_code() {
         let statement = upsert_statement(&RELATIONS, "code", 2);
-        assert!(statement.starts_with(
-            "INSERT INTO relations (administration_id, created_at, modified_at, change_seq, code, name,"
-        ));
+        assert!(
+            statement.starts_with(
+                "INSERT INTO relations (administration_id, created_at, modified_at, change_seq, code, name,"
+            )
+        );
         assert!(statement.contains("VALUES ($1, $2, $2, $3, $4, $5,"));
         assert!(statement.contains("), ($1, $2, $2, $3, $13,"), "{statement}");
         let updates = statement.split(" DO UPDATE SET ").nth(1).unwrap();

@@ -98,7 +98,12 @@ impl CodeList {
                 ("reverse_charge", Bool),
             ],
             CodeList::LedgerAccounts => &[("code", Text), ("name", Text), ("blocked", Bool), ("revenue", Bool)],
-            CodeList::Journals => &[("code", Text), ("name", Text), ("blocked", Bool), ("journal_type", Text)],
+            CodeList::Journals => &[
+                ("code", Text),
+                ("name", Text),
+                ("blocked", Bool),
+                ("journal_type", Text),
+            ],
             CodeList::CostCentres => &[("code", Text), ("name", Text), ("blocked", Bool)],
             CodeList::ArticleGroups => &[("code", Text), ("name", Text)],
         }
@@ -113,7 +118,10 @@ impl CodeList {
             CodeList::CostCentres => "blocked, '', FALSE, FALSE, ''",
             CodeList::ArticleGroups => "FALSE, '', FALSE, FALSE, ''",
         };
-        format!("SELECT code, name, {extra} FROM {} WHERE administration_id = $1", self.table())
+        format!(
+            "SELECT code, name, {extra} FROM {} WHERE administration_id = $1",
+            self.table()
+        )
     }
 }
 

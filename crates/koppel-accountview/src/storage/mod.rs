@@ -15,7 +15,8 @@ pub mod connections;
 pub mod exports;
 
 pub use codes::{
-    CodeEntry, CodeList, ImportCursor, codes, codes_in, cursor, set_cursor, set_cursor_in, upsert_codes, upsert_codes_in,
+    CodeEntry, CodeList, ImportCursor, codes, codes_in, cursor, set_cursor, set_cursor_in, upsert_codes,
+    upsert_codes_in,
 };
 pub use connections::{
     ChosenCompany, Connection, ConnectionStatus, OAuthState, StoredTokens, active_connections, claim_refresh, connect,

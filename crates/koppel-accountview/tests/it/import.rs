@@ -9,9 +9,9 @@ use koppel_accountview::api::{ApiFuture, BusinessObjectRights, Company, HttpRequ
 use koppel_accountview::import::CategoryCounts;
 use koppel_accountview::storage::{self, CodeList, ImportCursor};
 use koppel_accountview::{AccountView, AccountViewApi, AccountViewApiError, HttpApi, ImportCategory, Settings};
+use koppel_domain::AdministrationId;
 use koppel_domain::record::Value;
 use koppel_domain::resources::{MATERIALS, RELATIONS};
-use koppel_domain::AdministrationId;
 use koppel_store::records::{ListQuery, StoredRecord};
 use koppel_store::upserts::{MAX_PARAMETERS, Upserted};
 use koppel_store::{Store, StoreError};
@@ -254,7 +254,14 @@ async fn a_page_of_new_changed_unchanged_and_skipped_debtors_counts_exactly_and_
 
         let first = import_all(store, &accountview, administration, ImportCategory::Debtors).await;
         assert_eq!(
-            (first.fetched, first.created, first.updated, first.unchanged, first.skipped, first.pages),
+            (
+                first.fetched,
+                first.created,
+                first.updated,
+                first.unchanged,
+                first.skipped,
+                first.pages
+            ),
             (40, 39, 0, 0, 1, 1),
             "{first:?}"
         );
@@ -285,7 +292,13 @@ async fn a_page_of_new_changed_unchanged_and_skipped_debtors_counts_exactly_and_
 
         let second = import_all(store, &accountview, administration, ImportCategory::Debtors).await;
         assert_eq!(
-            (second.fetched, second.created, second.updated, second.unchanged, second.skipped),
+            (
+                second.fetched,
+                second.created,
+                second.updated,
+                second.unchanged,
+                second.skipped
+            ),
             (40, 1, 1, 37, 1),
             "{second:?}"
         );
@@ -294,7 +307,10 @@ async fn a_page_of_new_changed_unchanged_and_skipped_debtors_counts_exactly_and_
         assert!(!after.contains_key("10005"));
         assert_eq!(after["10002"].values, imported["10002"].values, "recreated as imported");
         assert_ne!(after["10002"].id, imported["10002"].id);
-        assert_eq!(after["10003"].values, imported["10003"].values, "AccountView's name is back");
+        assert_eq!(
+            after["10003"].values, imported["10003"].values,
+            "AccountView's name is back"
+        );
         assert_eq!(
             after["10004"].get(&RELATIONS, "notes"),
             &Value::Text("Klant sinds 1990".into()),
@@ -315,7 +331,13 @@ async fn a_page_of_new_changed_unchanged_and_skipped_debtors_counts_exactly_and_
         let since = position(store, administration).await;
         let third = import_all(store, &accountview, administration, ImportCategory::Debtors).await;
         assert_eq!(
-            (third.fetched, third.created, third.updated, third.unchanged, third.skipped),
+            (
+                third.fetched,
+                third.created,
+                third.updated,
+                third.unchanged,
+                third.skipped
+            ),
             (40, 0, 0, 39, 1),
             "{third:?}"
         );
@@ -328,11 +350,19 @@ async fn a_page_of_new_changed_unchanged_and_skipped_debtors_counts_exactly_and_
         settings.import.include_blocked_debtors = true;
         accountview.save(administration, VDB_2026_ID, &settings).await.unwrap();
         let fourth = import_all(store, &accountview, administration, ImportCategory::Debtors).await;
-        assert_eq!((fourth.created, fourth.unchanged, fourth.skipped), (1, 39, 0), "{fourth:?}");
+        assert_eq!(
+            (fourth.created, fourth.unchanged, fourth.skipped),
+            (1, 39, 0),
+            "{fourth:?}"
+        );
 
         // Code lists: a changed name is updated back, the rest left as it is.
         let vat = import_all(store, &accountview, administration, ImportCategory::VatCodes).await;
-        assert_eq!((vat.created, vat.updated, vat.unchanged), (vat.fetched, 0, 0), "{vat:?}");
+        assert_eq!(
+            (vat.created, vat.updated, vat.unchanged),
+            (vat.fetched, 0, 0),
+            "{vat:?}"
+        );
         let mut codes = storage::codes(store, administration, CodeList::VatCodes).await.unwrap();
         let original = codes.clone();
         codes[0].name = "Hernoemd".into();
@@ -340,7 +370,11 @@ async fn a_page_of_new_changed_unchanged_and_skipped_debtors_counts_exactly_and_
             .await
             .unwrap();
         let vat = import_all(store, &accountview, administration, ImportCategory::VatCodes).await;
-        assert_eq!((vat.created, vat.updated, vat.unchanged), (0, 1, vat.fetched - 1), "{vat:?}");
+        assert_eq!(
+            (vat.created, vat.updated, vat.unchanged),
+            (0, 1, vat.fetched - 1),
+            "{vat:?}"
+        );
         assert_eq!(
             storage::codes(store, administration, CodeList::VatCodes).await.unwrap(),
             original
@@ -484,20 +518,23 @@ async fn batch_writes_by_code_go_beyond_one_statements_parameter_limit() {
         let all = relations_by_code(store, administration).await;
         assert_eq!(all.len(), count + 1);
         assert_eq!(all[&codes[0]].get(&RELATIONS, "name"), &Value::Text("Eerst".into()));
-        assert_eq!(all[&codes[0]].change_seq, second_position, "written again, back to its name");
+        assert_eq!(
+            all[&codes[0]].change_seq, second_position,
+            "written again, back to its name"
+        );
         assert_eq!(all[&codes[2]].get(&RELATIONS, "name"), &Value::Text("Later".into()));
         assert_eq!(all[&codes[2]].change_seq, second_position);
-        assert_eq!(all[&codes[1]].change_seq, first_position, "unchanged rows are not written");
+        assert_eq!(
+            all[&codes[1]].change_seq, first_position,
+            "unchanged rows are not written"
+        );
         assert_eq!(all["R-NIEUW"].change_seq, second_position);
 
         // A row the database refuses in a later statement leaves nothing of the batch behind once the
         // transaction is rolled back.
         let mut tx = store.write(administration).await.unwrap();
         let stored = tx.records_by_codes(&RELATIONS, &codes[..1000]).await.unwrap();
-        let mut rows: Vec<Vec<Option<Value>>> = codes[..1000]
-            .iter()
-            .map(|code| relation_row(code, "Half"))
-            .collect();
+        let mut rows: Vec<Vec<Option<Value>>> = codes[..1000].iter().map(|code| relation_row(code, "Half")).collect();
         rows[900][RELATIONS.field_index("name")] = Some(Value::Null);
         let error = tx.upsert_by_code(&RELATIONS, &stored, rows).await.unwrap_err();
         assert!(matches!(error, StoreError::Database(_)), "{error:?}");
