@@ -12,10 +12,13 @@
 //! see them. Everything happens inside the caller's [`WriteTx`]: nothing is half-written.
 //!
 //! Statements stay under both backends' bind-parameter limits (SQLite's is the smaller), and are
-//! kept to a few hundred rows, where the per-statement work is already small.
+//! kept to a few hundred rows, where the per-statement work is already small. On SQLite the write
+//! uses plain `?` placeholders, every row binding the shared values again: sqlx looks up the name of
+//! every numbered (`$n`) parameter of a statement when it binds, and SQLite finds a name by walking
+//! the statement's list of them, so numbered parameters cost time quadratic in their count.
 
 use crate::records::{StoredRecord, check_required, decode_record, sql, unique_message};
-use crate::sql::{bind_value, on_tx};
+use crate::sql::{TxInner, bind_value, on_tx};
 use crate::{Result, StoreError, WriteTx, map_unique};
 use koppel_domain::record::{ResourceSpec, Value};
 use koppel_domain::rules;
@@ -67,15 +70,16 @@ impl WriteTx {
         distinct.sort_unstable();
         distinct.dedup();
         let mut found = HashMap::with_capacity(distinct.len());
+        let placeholders = Placeholders::of(self);
         for chunk in distinct.chunks(rows_per_statement(1, 1)) {
-            let mut statement = format!(
-                "SELECT {} FROM {} WHERE administration_id = $1 AND {field} IN (",
-                sql(spec).columns,
-                spec.table
-            );
-            for index in 0..chunk.len() {
-                let separator = if index == 0 { "" } else { ", " };
-                let _ = write!(statement, "{separator}${}", index + 2);
+            let mut statement = format!("SELECT {} FROM {} WHERE ", sql(spec).columns, spec.table);
+            for index in 0..=chunk.len() {
+                let _ = match (index, placeholders) {
+                    (0, Placeholders::Numbered) => write!(statement, "administration_id = $1 AND {field} IN ("),
+                    (0, Placeholders::Plain) => write!(statement, "administration_id = ? AND {field} IN ("),
+                    (1, _) => write!(statement, "{}", placeholders.at(index + 1)),
+                    _ => write!(statement, ", {}", placeholders.at(index + 1)),
+                };
             }
             statement.push(')');
             let administration = self.administration;
@@ -169,8 +173,13 @@ impl WriteTx {
                 }
             }
         }
-        for chunk in pending.chunks(rows_per_statement(3, spec.fields.len())) {
-            self.write_by_code(spec, field, chunk).await?;
+        let placeholders = Placeholders::of(self);
+        let per_statement = match placeholders {
+            Placeholders::Numbered => rows_per_statement(3, spec.fields.len()),
+            Placeholders::Plain => rows_per_statement(0, spec.fields.len() + 4),
+        };
+        for chunk in pending.chunks(per_statement) {
+            self.write_by_code(spec, field, placeholders, chunk).await?;
         }
         for values in &pending {
             self.after_write(spec, values).await?;
@@ -179,15 +188,24 @@ impl WriteTx {
     }
 
     /// One multi-row `INSERT … ON CONFLICT (administration_id, code) DO UPDATE` of whole rows.
-    async fn write_by_code(&mut self, spec: &ResourceSpec, field: &str, rows: &[Vec<Value>]) -> Result<()> {
-        let statement = upsert_statement(spec, field, rows.len());
+    async fn write_by_code(
+        &mut self,
+        spec: &ResourceSpec,
+        field: &str,
+        placeholders: Placeholders,
+        rows: &[Vec<Value>],
+    ) -> Result<()> {
+        let statement = upsert_statement(spec, field, placeholders, rows.len());
         let (administration, now, change_seq) = (self.administration, self.tx.now, self.change_seq);
         let written = on_tx!(self.tx, conn => {
-            let mut query = sqlx::query(AssertSqlSafe(statement))
-                .bind(administration.0)
-                .bind(now)
-                .bind(change_seq);
+            let mut query = sqlx::query(AssertSqlSafe(statement));
+            if placeholders == Placeholders::Numbered {
+                query = query.bind(administration.0).bind(now).bind(change_seq);
+            }
             for row in rows {
+                if placeholders == Placeholders::Plain {
+                    query = query.bind(administration.0).bind(now).bind(now).bind(change_seq);
+                }
                 for (field, value) in spec.fields.iter().zip(row) {
                     query = bind_value!(query, value, field.kind.storage());
                 }
@@ -210,10 +228,37 @@ impl WriteTx {
     }
 }
 
+/// How a statement's parameters are written: per backend, see the module's introduction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Placeholders {
+    /// `$1, $2, …`: the shared values once.
+    Numbered,
+    /// `?, ?, …` in binding order: the shared values in every row.
+    Plain,
+}
+
+impl Placeholders {
+    fn of(tx: &WriteTx) -> Placeholders {
+        match tx.tx.inner {
+            TxInner::Sqlite(_) => Placeholders::Plain,
+            TxInner::Postgres(_) => Placeholders::Numbered,
+        }
+    }
+
+    /// The placeholder of the parameter bound as the `number`th.
+    fn at(self, number: usize) -> String {
+        match self {
+            Placeholders::Numbered => format!("${number}"),
+            Placeholders::Plain => "?".to_string(),
+        }
+    }
+}
+
 /// `INSERT INTO table (…) VALUES (…), … ON CONFLICT (administration_id, code) DO UPDATE SET …` for
-/// `rows` rows: `$1` the administration, `$2` the time (created and modified), `$3` the change
-/// position, then each row's fields. An update keeps `created_at` and sets everything else.
-fn upsert_statement(spec: &ResourceSpec, field: &str, rows: usize) -> String {
+/// `rows` rows. Numbered: `$1` the administration, `$2` the time (created and modified), `$3` the
+/// change position, then each row's fields; plain: per row the administration, the time twice, the
+/// position and the fields. An update keeps `created_at` and sets everything else.
+fn upsert_statement(spec: &ResourceSpec, field: &str, placeholders: Placeholders, rows: usize) -> String {
     let names: Vec<&str> = spec.fields.iter().map(|field| field.name).collect();
     let mut statement = format!(
         "INSERT INTO {} (administration_id, created_at, modified_at, change_seq, {}) VALUES ",
@@ -222,14 +267,23 @@ fn upsert_statement(spec: &ResourceSpec, field: &str, rows: usize) -> String {
     );
     let mut parameter = 4;
     for row in 0..rows {
-        statement.push_str(if row == 0 {
-            "($1, $2, $2, $3"
-        } else {
-            ", ($1, $2, $2, $3"
-        });
-        for _ in &names {
-            let _ = write!(statement, ", ${parameter}");
-            parameter += 1;
+        if row > 0 {
+            statement.push_str(", ");
+        }
+        match placeholders {
+            Placeholders::Numbered => {
+                statement.push_str("($1, $2, $2, $3");
+                for _ in &names {
+                    let _ = write!(statement, ", ${parameter}");
+                    parameter += 1;
+                }
+            }
+            Placeholders::Plain => {
+                statement.push_str("(?, ?, ?, ?");
+                for _ in &names {
+                    statement.push_str(", ?");
+                }
+            }
         }
         statement.push(')');
     }
@@ -254,16 +308,32 @@ mod tests {
         for spec in [&RELATIONS, &WORK_ORDERS] {
             let rows = rows_per_statement(3, spec.fields.len());
             assert!(3 + rows * spec.fields.len() <= MAX_PARAMETERS);
-            let statement = upsert_statement(spec, spec.unique.unwrap(), rows);
+            let statement = upsert_statement(spec, spec.unique.unwrap(), Placeholders::Numbered, rows);
             let last = 3 + rows * spec.fields.len();
             assert!(statement.contains(&format!("${last})")), "{statement}");
             assert!(!statement.contains(&format!("${}", last + 1)));
+            let rows = rows_per_statement(0, spec.fields.len() + 4);
+            let statement = upsert_statement(spec, spec.unique.unwrap(), Placeholders::Plain, rows);
+            let parameters = statement.matches('?').count();
+            assert_eq!(parameters, rows * (spec.fields.len() + 4));
+            assert!(parameters <= MAX_PARAMETERS);
         }
     }
 
     #[test]
+    fn plain_placeholders_repeat_the_shared_values_per_row() {
+        let statement = upsert_statement(&RELATIONS, "code", Placeholders::Plain, 2);
+        let row = format!("(?, ?, ?, ?{})", ", ?".repeat(RELATIONS.fields.len()));
+        assert!(
+            statement.contains(&format!("VALUES {row}, {row} ON CONFLICT")),
+            "{statement}"
+        );
+        assert!(!statement.contains('$'));
+    }
+
+    #[test]
     fn an_update_keeps_the_creation_time_and_the_code() {
-        let statement = upsert_statement(&RELATIONS, "code", 2);
+        let statement = upsert_statement(&RELATIONS, "code", Placeholders::Numbered, 2);
         assert!(
             statement.starts_with(
                 "INSERT INTO relations (administration_id, created_at, modified_at, change_seq, code, name,"
