@@ -72,16 +72,7 @@ impl WriteTx {
         let mut found = HashMap::with_capacity(distinct.len());
         let placeholders = Placeholders::of(self);
         for chunk in distinct.chunks(rows_per_statement(1, 1)) {
-            let mut statement = format!("SELECT {} FROM {} WHERE ", sql(spec).columns, spec.table);
-            for index in 0..=chunk.len() {
-                let _ = match (index, placeholders) {
-                    (0, Placeholders::Numbered) => write!(statement, "administration_id = $1 AND {field} IN ("),
-                    (0, Placeholders::Plain) => write!(statement, "administration_id = ? AND {field} IN ("),
-                    (1, _) => write!(statement, "{}", placeholders.at(index + 1)),
-                    _ => write!(statement, ", {}", placeholders.at(index + 1)),
-                };
-            }
-            statement.push(')');
+            let statement = select_statement(spec, field, placeholders, chunk.len());
             let administration = self.administration;
             let records = on_tx!(self.tx, conn => {
                 let mut query = sqlx::query(AssertSqlSafe(statement)).bind(administration.0);
@@ -244,14 +235,47 @@ impl Placeholders {
             TxInner::Postgres(_) => Placeholders::Numbered,
         }
     }
+}
 
-    /// The placeholder of the parameter bound as the `number`th.
-    fn at(self, number: usize) -> String {
-        match self {
-            Placeholders::Numbered => format!("${number}"),
-            Placeholders::Plain => "?".to_string(),
+/// The stored records of `codes` codes, the administration bound first, then the codes.
+///
+/// On PostgreSQL every code is looked up on its own in the unique index, through a lateral join over
+/// the list: a plain `code IN (…)` of hundreds of codes is estimated (without statistics, or with
+/// statistics from before an import filled the table) to match most of the administration's rows,
+/// and the planner then scans all of them through another index for every page, which makes a large
+/// first import quadratic. A lookup with equality on every column of a unique index is estimated at
+/// one row whatever the statistics say; `LIMIT 1` (exact: the code is unique) keeps the planner from
+/// flattening the lateral lookup into a join that hashes the whole table. SQLite's planner takes the
+/// unique index for the list itself.
+fn select_statement(spec: &ResourceSpec, field: &str, placeholders: Placeholders, codes: usize) -> String {
+    let columns = &sql(spec).columns;
+    let table = spec.table;
+    let mut statement = String::new();
+    match placeholders {
+        Placeholders::Numbered => {
+            statement.push_str("SELECT found.* FROM (VALUES ");
+            for index in 0..codes {
+                let separator = if index == 0 { "" } else { ", " };
+                let _ = write!(statement, "{separator}(${})", index + 2);
+            }
+            let _ = write!(
+                statement,
+                ") AS wanted (code) CROSS JOIN LATERAL (SELECT {columns} FROM {table} \
+                 WHERE administration_id = $1 AND {field} = wanted.code LIMIT 1) AS found"
+            );
+        }
+        Placeholders::Plain => {
+            let _ = write!(
+                statement,
+                "SELECT {columns} FROM {table} WHERE administration_id = ? AND {field} IN ("
+            );
+            for index in 0..codes {
+                statement.push_str(if index == 0 { "?" } else { ", ?" });
+            }
+            statement.push(')');
         }
     }
+    statement
 }
 
 /// `INSERT INTO table (…) VALUES (…), … ON CONFLICT (administration_id, code) DO UPDATE SET …` for
@@ -318,6 +342,21 @@ mod tests {
             assert_eq!(parameters, rows * (spec.fields.len() + 4));
             assert!(parameters <= MAX_PARAMETERS);
         }
+    }
+
+    #[test]
+    fn lookups_by_code_bind_the_administration_then_the_codes() {
+        let statement = select_statement(&RELATIONS, "code", Placeholders::Numbered, 3);
+        assert!(
+            statement.contains("(VALUES ($2), ($3), ($4)) AS wanted (code) CROSS JOIN LATERAL"),
+            "{statement}"
+        );
+        assert!(statement.ends_with("WHERE administration_id = $1 AND code = wanted.code LIMIT 1) AS found"));
+        let statement = select_statement(&RELATIONS, "code", Placeholders::Plain, 3);
+        assert!(
+            statement.ends_with("WHERE administration_id = ? AND code IN (?, ?, ?)"),
+            "{statement}"
+        );
     }
 
     #[test]
