@@ -1,7 +1,9 @@
 //! The AccountView connector against the sandbox (started in-process on loopback, like the tests):
 //!
 //! - import of 100,000 debtors (the sandbox's `--scale`, here its `debtors` setting): rows/s and the
-//!   share of the time spent waiting on the sandbox (measured around every API call);
+//!   share of the time spent waiting on the sandbox (measured around every API call; the import reads
+//!   the next page while it stores one, so that wait partly overlaps the storing), in pages of 1,000
+//!   rows, the most the sandbox serves;
 //! - export of 10,000 completed work orders as sales invoices: invoices/s, once clean and once with
 //!   the sandbox injecting faults into the posts: every 10th post a 500, every 20th a
 //!   commit-then-timeout (stored, then the connection dropped), every 1,000th a 429 with

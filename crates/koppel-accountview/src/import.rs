@@ -5,7 +5,12 @@
 //!
 //! Reading is keyset-paged with `lastKey` and incremental per category: the newest `CNG_DATE` of a
 //! complete run is the cursor of the next one, and the `lastKey` of every stored page is kept so an
-//! interrupted run resumes where it stopped. Writing is upserts by code, so running twice is harmless.
+//! interrupted run resumes where it stopped. Each page is stored in one transaction together with the
+//! cursor after it: the stored rows of the page's codes are read in one go, new, changed and unchanged
+//! rows told apart in memory, and only new and changed ones written, with multi-row upserts by code
+//! (records through [`koppel_store::WriteTx::upsert_by_code`], so change tracking sees them). A crash
+//! leaves a page wholly stored or not at all, and running twice is harmless. The next page is read
+//! from AccountView while the current one is stored.
 //!
 //! The scheduler runs it for every connected, saved administration ([`Connected`]), at the
 //! operator's interval.
@@ -14,15 +19,16 @@ use crate::api::ReadQuery;
 use crate::settings::{ImportCategory, Settings};
 use crate::storage::{self, CodeEntry, CodeList, ImportCursor};
 use crate::{AccountView, AccountViewError};
-use koppel_domain::record::Value;
+use koppel_domain::record::{ResourceSpec, Value};
 use koppel_domain::resources::{INVOICES, MATERIALS, PAYMENTS, RELATIONS};
-use koppel_domain::{AdministrationId, Money, RecordId, UserId, VatRate};
+use koppel_domain::{AdministrationId, Money, UserId, VatRate};
 use koppel_jobs::runs::RunMessage;
 use koppel_jobs::{Audience, AudienceFuture, Enqueued, Job, JobContext, JobError, JobFuture, JobType, Outcome, Scope};
+use koppel_store::upserts::Upserted;
 use koppel_store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 pub const KIND: &str = "accountview_import";
 
@@ -60,6 +66,18 @@ pub struct CategoryCounts {
     pub skipped: u64,
     /// Pages requested.
     pub pages: u64,
+}
+
+impl CategoryCounts {
+    /// Adds what one page did.
+    fn add(&mut self, page: &CategoryCounts) {
+        self.fetched += page.fetched;
+        self.created += page.created;
+        self.updated += page.updated;
+        self.unchanged += page.unchanged;
+        self.skipped += page.skipped;
+        self.pages += page.pages;
+    }
 }
 
 /// The job kind; register it in the worker's registry.
@@ -310,11 +328,11 @@ impl AccountView {
         } else {
             HashMap::new()
         };
-        loop {
+        let query = |last_key: Option<String>| {
             let mut query = ReadQuery {
                 business_object: category.business_object(),
                 page_size: self.config.page_size,
-                last_key: Some(last_key.clone().unwrap_or_default()),
+                last_key: Some(last_key.unwrap_or_default()),
                 filters: Vec::new(),
             };
             if let Some(since) = &cursor.changed_since {
@@ -322,7 +340,10 @@ impl AccountView {
                     .filters
                     .push(("CNG_DATE", "GreaterThanOrEqual", "T", since.clone()));
             }
-            let page = self.read(administration, company, &query).await?;
+            query
+        };
+        let mut page = self.read(administration, company, &query(last_key.clone())).await?;
+        loop {
             let rows = page[table].as_array().cloned().unwrap_or_default();
             counts.pages += 1;
             counts.fetched += rows.len() as u64;
@@ -332,32 +353,35 @@ impl AccountView {
                     newest = Some(changed);
                 }
             }
-            self.store_page(administration, category, &rows, settings, &vat_rates, &mut counts)
-                .await?;
-            step.report(category, &counts).await;
             if let Some(last) = rows.last() {
                 last_key = Some(text(last, key));
             }
             let short = rows.len() < self.config.page_size as usize;
-            // Remember the page so an interrupted run resumes after it.
-            let keep = ImportCursor {
-                changed_since: cursor.changed_since.clone(),
-                last_key: if short { None } else { last_key.clone() },
+            // The cursor after this page, stored with it: an interrupted run resumes after the last
+            // stored page; a complete run moves the incremental cursor on.
+            let after = if short {
+                ImportCursor {
+                    changed_since: newest.clone(),
+                    last_key: None,
+                }
+            } else {
+                ImportCursor {
+                    changed_since: cursor.changed_since.clone(),
+                    last_key: last_key.clone(),
+                }
             };
+            let stored = self.store_page(administration, category, &rows, settings, &vat_rates, &after);
             if short {
-                storage::set_cursor(
-                    &self.store,
-                    administration,
-                    category.slug(),
-                    &ImportCursor {
-                        changed_since: newest,
-                        last_key: None,
-                    },
-                )
-                .await?;
+                counts.add(&stored.await?);
+                step.report(category, &counts).await;
                 return Ok(counts);
             }
-            storage::set_cursor(&self.store, administration, category.slug(), &keep).await?;
+            // The next page is read while this one is stored: its key is already known.
+            let next = query(last_key.clone());
+            let (stored, next) = tokio::join!(stored, self.read(administration, company, &next));
+            counts.add(&stored?);
+            step.report(category, &counts).await;
+            page = next?;
         }
     }
 
@@ -383,6 +407,7 @@ impl AccountView {
             .collect())
     }
 
+    /// Stores one page of a category and the cursor after it, in one transaction.
     async fn store_page(
         &self,
         administration: AdministrationId,
@@ -390,8 +415,8 @@ impl AccountView {
         rows: &[Json],
         settings: &Settings,
         vat_rates: &HashMap<String, VatRate>,
-        counts: &mut CategoryCounts,
-    ) -> Result<(), AccountViewError> {
+        after: &ImportCursor,
+    ) -> Result<CategoryCounts, AccountViewError> {
         let code_list = |list: CodeList, entries: Vec<CodeEntry>| (list, entries);
         let (list, entries) = match category {
             ImportCategory::VatCodes => code_list(
@@ -453,135 +478,102 @@ impl AccountView {
                     .collect(),
             ),
             ImportCategory::Debtors => {
-                return self.store_debtors(administration, rows, settings, counts).await;
-            }
-            ImportCategory::Articles => {
+                let incoming = rows.iter().map(|row| debtor(row, settings)).collect();
                 return self
-                    .store_articles(administration, rows, settings, vat_rates, counts)
+                    .store_records(administration, category, &RELATIONS, incoming, 0, after)
                     .await;
             }
-            ImportCategory::Payments => return Ok(()),
+            ImportCategory::Articles => {
+                let groups = &settings.import.article_groups;
+                let mut skipped = 0;
+                let mut incoming = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let group = text(row, "AG_CODE");
+                    if !groups.is_empty() && !groups.contains(&group) {
+                        skipped += 1;
+                    } else {
+                        incoming.push(article(row, group, vat_rates));
+                    }
+                }
+                return self
+                    .store_records(administration, category, &MATERIALS, incoming, skipped, after)
+                    .await;
+            }
+            ImportCategory::Payments => return Ok(CategoryCounts::default()),
         };
-        // New, changed and unchanged codes are told apart, so the counts add up to what was read.
-        let known: HashMap<String, CodeEntry> = storage::codes(&self.store, administration, list)
-            .await?
-            .into_iter()
-            .map(|entry| (entry.code.clone(), entry))
-            .collect();
-        for entry in &entries {
+        // New, changed and unchanged codes are told apart, so the counts add up to what was read; only
+        // new and changed ones are written.
+        let mut counts = CategoryCounts::default();
+        let mut tx = self.store.begin().await?;
+        let codes: Vec<String> = entries.iter().map(|entry| entry.code.clone()).collect();
+        let mut known = storage::codes_in(&mut tx, administration, list, &codes).await?;
+        let mut changed = Vec::new();
+        for entry in entries {
             match known.get(&entry.code) {
                 None => counts.created += 1,
-                Some(stored) if stored == entry => counts.unchanged += 1,
+                Some(stored) if *stored == entry => {
+                    counts.unchanged += 1;
+                    continue;
+                }
                 Some(_) => counts.updated += 1,
             }
+            known.insert(entry.code.clone(), entry.clone());
+            changed.push(entry);
         }
-        storage::upsert_codes(&self.store, administration, list, &entries).await?;
-        Ok(())
+        storage::upsert_codes_in(&mut tx, administration, list, &changed).await?;
+        storage::set_cursor_in(&mut tx, administration, category.slug(), after).await?;
+        tx.commit().await?;
+        Ok(counts)
     }
 
-    /// Debtors → relations, one write transaction per page.
-    async fn store_debtors(
+    /// Records (debtors, articles) of one page, one write transaction: the stored records of the
+    /// page's codes are read at once, new and changed ones written in a few statements
+    /// ([`koppel_store::WriteTx::upsert_by_code`]), and the cursor after the page with them.
+    async fn store_records(
         &self,
         administration: AdministrationId,
-        rows: &[Json],
-        settings: &Settings,
-        counts: &mut CategoryCounts,
-    ) -> Result<(), AccountViewError> {
-        if rows.is_empty() {
-            return Ok(());
+        category: ImportCategory,
+        spec: &ResourceSpec,
+        incoming: Vec<Incoming>,
+        skipped: u64,
+        after: &ImportCursor,
+    ) -> Result<CategoryCounts, AccountViewError> {
+        let mut counts = CategoryCounts {
+            skipped,
+            ..CategoryCounts::default()
+        };
+        if incoming.is_empty() {
+            // Nothing to write: no change position is taken for the cursor alone.
+            let mut tx = self.store.begin().await?;
+            storage::set_cursor_in(&mut tx, administration, category.slug(), after).await?;
+            tx.commit().await?;
+            return Ok(counts);
         }
         let mut tx = self.store.write(administration).await?;
-        for row in rows {
-            let code = text(row, "SUB_NR");
-            let blocked = flag(row, "REC_BLK");
-            let existing = tx.record_by_code(&RELATIONS, &code).await?;
-            if existing.is_none() && blocked && !settings.import.include_blocked_debtors {
+        let codes: Vec<String> = incoming.iter().map(|row| row.code.clone()).collect();
+        let stored = tx.records_by_codes(spec, &codes).await?;
+        // A row that may only update (a blocked debtor) is skipped when its code is new, also when
+        // an earlier row of the page is what would create it.
+        let mut kept: HashSet<&str> = HashSet::with_capacity(incoming.len());
+        let mut rows = Vec::with_capacity(incoming.len());
+        for row in &incoming {
+            if row.only_update && !stored.contains_key(&row.code) && !kept.contains(row.code.as_str()) {
                 counts.skipped += 1;
                 continue;
             }
-            let name = text(row, "ACCT_NAME");
-            let vat_number = text(row, "VAT_NR");
-            let coc_number = text(row, "COC_CODE");
-            let kind = if vat_number.is_empty() && coc_number.is_empty() && !looks_like_company(&name) {
-                "person"
-            } else {
-                "company"
-            };
-            let mut values = vec![Value::Null; RELATIONS.fields.len()];
-            let mut set = |field: &str, value: Value| values[RELATIONS.field_index(field)] = value;
-            let optional = |text: String| {
-                if text.is_empty() {
-                    Value::Null
-                } else {
-                    Value::Text(text)
-                }
-            };
-            set("code", Value::Text(code.clone()));
-            set("name", Value::Text(truncate(&name, 200)));
-            set("kind", Value::Text(kind.into()));
-            set("email", optional(truncate(&text(row, "MAIL_BUS"), 254)));
-            set("phone", optional(truncate(&text(row, "TEL_BUS"), 40)));
-            set("vat_number", optional(truncate(&vat_number, 20)));
-            set("coc_number", optional(truncate(&coc_number, 20)));
-            set("blocked", Value::Bool(blocked));
-            upsert(&mut tx, &RELATIONS, existing, values, counts).await?;
+            kept.insert(row.code.as_str());
+            rows.push(row.values.clone());
         }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Articles → materials, one write transaction per page, only the chosen article groups.
-    async fn store_articles(
-        &self,
-        administration: AdministrationId,
-        rows: &[Json],
-        settings: &Settings,
-        vat_rates: &HashMap<String, VatRate>,
-        counts: &mut CategoryCounts,
-    ) -> Result<(), AccountViewError> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let groups = &settings.import.article_groups;
-        let mut tx = self.store.write(administration).await?;
-        for row in rows {
-            let group = text(row, "AG_CODE");
-            if !groups.is_empty() && !groups.contains(&group) {
-                counts.skipped += 1;
-                continue;
+        for outcome in tx.upsert_by_code(spec, &stored, rows).await? {
+            match outcome {
+                Upserted::Created => counts.created += 1,
+                Upserted::Updated => counts.updated += 1,
+                Upserted::Unchanged => counts.unchanged += 1,
             }
-            let code = text(row, "ART_CODE");
-            let existing = tx.record_by_code(&MATERIALS, &code).await?;
-            let unit = text(row, "UNIT");
-            let vat = vat_rates.get(&text(row, "VAT_CODE")).copied().unwrap_or(VatRate::High);
-            let mut values = vec![Value::Null; MATERIALS.fields.len()];
-            let mut set = |field: &str, value: Value| values[MATERIALS.field_index(field)] = value;
-            set("code", Value::Text(code.clone()));
-            set("description", Value::Text(truncate(&text(row, "ART_DESC1"), 200)));
-            set(
-                "unit",
-                Value::Text(if unit.is_empty() {
-                    "stuk".into()
-                } else {
-                    truncate(&unit, 20)
-                }),
-            );
-            set("price", Value::Integer(cents(row, "SALES_PX").cents()));
-            set("cost_price", Value::Integer(cents(row, "COST_PX").cents()));
-            set("vat_rate", Value::Text(vat.as_str().into()));
-            set(
-                "article_group",
-                if group.is_empty() {
-                    Value::Null
-                } else {
-                    Value::Text(truncate(&group, 40))
-                },
-            );
-            set("blocked", Value::Bool(flag(row, "REC_BLK")));
-            upsert(&mut tx, &MATERIALS, existing, values, counts).await?;
         }
+        storage::set_cursor_in(tx.tx(), administration, category.slug(), after).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(counts)
     }
 
     /// The payment status of exported invoices: per invoice number the sum of its open items in `GJ1`
@@ -649,33 +641,93 @@ impl AccountView {
     }
 }
 
-async fn upsert(
-    tx: &mut koppel_store::WriteTx,
-    spec: &koppel_domain::record::ResourceSpec,
-    existing: Option<koppel_store::records::StoredRecord>,
-    values: Vec<Value>,
-    counts: &mut CategoryCounts,
-) -> Result<(), AccountViewError> {
-    match existing {
-        None => {
-            tx.insert(spec, values).await?;
-            counts.created += 1;
+/// One imported record: its code, its values (a `None` keeps Koppel's value of a stored record), and
+/// whether it may only update a record that exists.
+struct Incoming {
+    code: String,
+    values: Vec<Option<Value>>,
+    only_update: bool,
+}
+
+/// Whole values into an update that keeps what AccountView does not know (notes, say): empty fields
+/// keep Koppel's value.
+fn keeping_unknown(values: Vec<Value>) -> Vec<Option<Value>> {
+    values
+        .into_iter()
+        .map(|value| if value.is_null() { None } else { Some(value) })
+        .collect()
+}
+
+/// A debtor as a relation; blocked debtors become new relations only when the settings say so.
+fn debtor(row: &Json, settings: &Settings) -> Incoming {
+    let code = text(row, "SUB_NR");
+    let blocked = flag(row, "REC_BLK");
+    let name = text(row, "ACCT_NAME");
+    let vat_number = text(row, "VAT_NR");
+    let coc_number = text(row, "COC_CODE");
+    let kind = if vat_number.is_empty() && coc_number.is_empty() && !looks_like_company(&name) {
+        "person"
+    } else {
+        "company"
+    };
+    let mut values = vec![Value::Null; RELATIONS.fields.len()];
+    let mut set = |field: &str, value: Value| values[RELATIONS.field_index(field)] = value;
+    let optional = |text: String| {
+        if text.is_empty() {
+            Value::Null
+        } else {
+            Value::Text(text)
         }
-        Some(record) => {
-            // Fields AccountView does not know (notes, say) keep Koppel's value.
-            let patch: Vec<Option<Value>> = values
-                .into_iter()
-                .map(|value| if value.is_null() { None } else { Some(value) })
-                .collect();
-            let updated = tx.update(spec, RecordId(record.id.0), patch).await?;
-            if updated.change_seq == record.change_seq {
-                counts.unchanged += 1;
-            } else {
-                counts.updated += 1;
-            }
-        }
+    };
+    set("code", Value::Text(code.clone()));
+    set("name", Value::Text(truncate(&name, 200)));
+    set("kind", Value::Text(kind.into()));
+    set("email", optional(truncate(&text(row, "MAIL_BUS"), 254)));
+    set("phone", optional(truncate(&text(row, "TEL_BUS"), 40)));
+    set("vat_number", optional(truncate(&vat_number, 20)));
+    set("coc_number", optional(truncate(&coc_number, 20)));
+    set("blocked", Value::Bool(blocked));
+    Incoming {
+        code,
+        values: keeping_unknown(values),
+        only_update: blocked && !settings.import.include_blocked_debtors,
     }
-    Ok(())
+}
+
+/// An article (of a chosen group) as a material.
+fn article(row: &Json, group: String, vat_rates: &HashMap<String, VatRate>) -> Incoming {
+    let code = text(row, "ART_CODE");
+    let unit = text(row, "UNIT");
+    let vat = vat_rates.get(&text(row, "VAT_CODE")).copied().unwrap_or(VatRate::High);
+    let mut values = vec![Value::Null; MATERIALS.fields.len()];
+    let mut set = |field: &str, value: Value| values[MATERIALS.field_index(field)] = value;
+    set("code", Value::Text(code.clone()));
+    set("description", Value::Text(truncate(&text(row, "ART_DESC1"), 200)));
+    set(
+        "unit",
+        Value::Text(if unit.is_empty() {
+            "stuk".into()
+        } else {
+            truncate(&unit, 20)
+        }),
+    );
+    set("price", Value::Integer(cents(row, "SALES_PX").cents()));
+    set("cost_price", Value::Integer(cents(row, "COST_PX").cents()));
+    set("vat_rate", Value::Text(vat.as_str().into()));
+    set(
+        "article_group",
+        if group.is_empty() {
+            Value::Null
+        } else {
+            Value::Text(truncate(&group, 40))
+        },
+    );
+    set("blocked", Value::Bool(flag(row, "REC_BLK")));
+    Incoming {
+        code,
+        values: keeping_unknown(values),
+        only_update: false,
+    }
 }
 
 fn truncate(text: &str, max_chars: usize) -> String {

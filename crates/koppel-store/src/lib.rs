@@ -18,6 +18,7 @@ pub mod schema;
 pub mod set_write;
 #[allow(unsafe_code)] // raw SQLite statements on a connection locked through sqlx; see the module
 mod sqlite_direct;
+pub mod upserts;
 pub mod usage;
 pub mod work_orders;
 

@@ -363,7 +363,12 @@ impl WriteTx {
     }
 
     /// Every id and code a record refers to must exist in the same administration.
-    async fn check_references(&mut self, spec: &ResourceSpec, old: Option<&[Value]>, values: &[Value]) -> Result<()> {
+    pub(crate) async fn check_references(
+        &mut self,
+        spec: &ResourceSpec,
+        old: Option<&[Value]>,
+        values: &[Value],
+    ) -> Result<()> {
         let mut errors = Vec::new();
         for (index, field) in spec.fields.iter().enumerate() {
             let unchanged = old.is_some_and(|old| old[index] == values[index]);
@@ -488,7 +493,7 @@ impl WriteTx {
     /// `completed_at` is set when a work order first becomes Compleet and kept through Afgehandeld and
     /// Exportfout (leaving an export error by reopening does not make the field work newer). Handing
     /// the order back to the field (Opgehaald, Klaargezet) clears it: the order is no longer complete.
-    fn apply_derived(&self, spec: &ResourceSpec, values: &mut [Value]) {
+    pub(crate) fn apply_derived(&self, spec: &ResourceSpec, values: &mut [Value]) {
         if spec.slug != "work-orders" {
             return;
         }
@@ -506,7 +511,7 @@ impl WriteTx {
         }
     }
 
-    async fn after_write(&mut self, spec: &ResourceSpec, values: &[Value]) -> Result<()> {
+    pub(crate) async fn after_write(&mut self, spec: &ResourceSpec, values: &[Value]) -> Result<()> {
         if spec.slug == "payments"
             && let Some(invoice) = values[spec.field_index("invoice_id")].as_i64()
         {
@@ -518,7 +523,7 @@ impl WriteTx {
 
 /// Refuses a create that lacks a required value. Required fields Koppel maintains itself (an invoice's
 /// number and totals) mean the resource is made by Koppel, not created directly.
-fn check_required(spec: &ResourceSpec, values: &[Value]) -> Result<()> {
+pub(crate) fn check_required(spec: &ResourceSpec, values: &[Value]) -> Result<()> {
     let missing = spec
         .fields
         .iter()
@@ -559,7 +564,7 @@ fn still_used(spec: &ResourceSpec, by: &ResourceSpec) -> StoreError {
     )
 }
 
-fn unique_message(spec: &ResourceSpec) -> String {
+pub(crate) fn unique_message(spec: &ResourceSpec) -> String {
     match spec.unique {
         Some(field) => format!("another {} with this {field} already exists", spec.title.to_lowercase()),
         None => format!("this {} already exists", spec.title.to_lowercase()),

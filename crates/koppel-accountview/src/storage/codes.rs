@@ -1,9 +1,14 @@
 //! The code lists imported from AccountView (each in a table of its own) and the import cursors.
+//! An import writes a page of codes with a few multi-row statements, and the cursor after the page in
+//! the same transaction.
 
 use koppel_domain::AdministrationId;
-use koppel_store::sql::{AssertSqlSafe, on_pool, on_tx};
-use koppel_store::{Result, Store};
+use koppel_domain::record::{StorageType, Value};
+use koppel_store::sql::{AssertSqlSafe, bind_value, on_pool, on_tx};
+use koppel_store::{Result, Store, Tx};
 use serde::Serialize;
+use std::collections::HashMap;
+use std::fmt::Write;
 
 /// The code lists imported from AccountView, each in a table of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -60,7 +65,84 @@ pub struct ImportCursor {
     pub last_key: Option<String>,
 }
 
-/// Inserts or updates imported codes of one list.
+impl CodeEntry {
+    /// The values of the list's columns ([`CodeList::columns`]), in that order.
+    fn values(&self, list: CodeList) -> Vec<Value> {
+        let text = |text: &str| Value::Text(text.to_string());
+        let mut values = vec![text(&self.code), text(&self.name)];
+        match list {
+            CodeList::VatCodes => values.extend([
+                Value::Bool(self.blocked),
+                text(&self.percentage),
+                Value::Bool(self.reverse_charge),
+            ]),
+            CodeList::LedgerAccounts => values.extend([Value::Bool(self.blocked), Value::Bool(self.revenue)]),
+            CodeList::Journals => values.extend([Value::Bool(self.blocked), text(&self.journal_type)]),
+            CodeList::CostCentres => values.push(Value::Bool(self.blocked)),
+            CodeList::ArticleGroups => {}
+        }
+        values
+    }
+}
+
+impl CodeList {
+    /// The columns a list stores, `code` first.
+    fn columns(self) -> &'static [(&'static str, StorageType)] {
+        use StorageType::{Bool, Text};
+        match self {
+            CodeList::VatCodes => &[
+                ("code", Text),
+                ("name", Text),
+                ("blocked", Bool),
+                ("percentage", Text),
+                ("reverse_charge", Bool),
+            ],
+            CodeList::LedgerAccounts => &[("code", Text), ("name", Text), ("blocked", Bool), ("revenue", Bool)],
+            CodeList::Journals => &[
+                ("code", Text),
+                ("name", Text),
+                ("blocked", Bool),
+                ("journal_type", Text),
+            ],
+            CodeList::CostCentres => &[("code", Text), ("name", Text), ("blocked", Bool)],
+            CodeList::ArticleGroups => &[("code", Text), ("name", Text)],
+        }
+    }
+
+    /// What [`codes`] selects: every [`CodeEntry`] field, with defaults for those the list lacks.
+    fn select(self) -> String {
+        let extra = match self {
+            CodeList::VatCodes => "blocked, percentage, reverse_charge, FALSE, ''",
+            CodeList::LedgerAccounts => "blocked, '', FALSE, revenue, ''",
+            CodeList::Journals => "blocked, '', FALSE, FALSE, journal_type",
+            CodeList::CostCentres => "blocked, '', FALSE, FALSE, ''",
+            CodeList::ArticleGroups => "FALSE, '', FALSE, FALSE, ''",
+        };
+        format!(
+            "SELECT code, name, {extra} FROM {} WHERE administration_id = $1",
+            self.table()
+        )
+    }
+}
+
+type CodeRow = (String, String, bool, String, bool, bool, String);
+
+fn entry((code, name, blocked, percentage, reverse_charge, revenue, journal_type): CodeRow) -> CodeEntry {
+    CodeEntry {
+        code,
+        name,
+        blocked,
+        percentage,
+        reverse_charge,
+        revenue,
+        journal_type,
+    }
+}
+
+/// Codes per statement when reading or writing many (far below both backends' parameter limits).
+const CODES_PER_STATEMENT: usize = 500;
+
+/// Inserts or updates imported codes of one list, in one transaction.
 pub async fn upsert_codes(
     store: &Store,
     administration: AdministrationId,
@@ -68,83 +150,107 @@ pub async fn upsert_codes(
     entries: &[CodeEntry],
 ) -> Result<()> {
     let mut tx = store.begin().await?;
-    for entry in entries {
-        let administration_id = administration.0;
-        let (code, name, blocked) = (&entry.code, &entry.name, entry.blocked);
-        on_tx!(tx, conn => match list {
-            CodeList::VatCodes => sqlx::query(
-                "INSERT INTO accountview_vat_codes (administration_id, code, name, blocked, percentage, reverse_charge) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (administration_id, code) DO UPDATE SET \
-                 name = excluded.name, blocked = excluded.blocked, percentage = excluded.percentage, \
-                 reverse_charge = excluded.reverse_charge",
-            )
-            .bind(administration_id).bind(code).bind(name).bind(blocked)
-            .bind(&entry.percentage).bind(entry.reverse_charge)
-            .execute(conn).await.map(|r| r.rows_affected()),
-            CodeList::LedgerAccounts => sqlx::query(
-                "INSERT INTO accountview_ledger_accounts (administration_id, code, name, blocked, revenue) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (administration_id, code) DO UPDATE SET \
-                 name = excluded.name, blocked = excluded.blocked, revenue = excluded.revenue",
-            )
-            .bind(administration_id).bind(code).bind(name).bind(blocked).bind(entry.revenue)
-            .execute(conn).await.map(|r| r.rows_affected()),
-            CodeList::Journals => sqlx::query(
-                "INSERT INTO accountview_journals (administration_id, code, name, blocked, journal_type) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (administration_id, code) DO UPDATE SET \
-                 name = excluded.name, blocked = excluded.blocked, journal_type = excluded.journal_type",
-            )
-            .bind(administration_id).bind(code).bind(name).bind(blocked).bind(&entry.journal_type)
-            .execute(conn).await.map(|r| r.rows_affected()),
-            CodeList::CostCentres => sqlx::query(
-                "INSERT INTO accountview_cost_centres (administration_id, code, name, blocked) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (administration_id, code) DO UPDATE SET \
-                 name = excluded.name, blocked = excluded.blocked",
-            )
-            .bind(administration_id).bind(code).bind(name).bind(blocked)
-            .execute(conn).await.map(|r| r.rows_affected()),
-            CodeList::ArticleGroups => sqlx::query(
-                "INSERT INTO accountview_article_groups (administration_id, code, name) \
-                 VALUES ($1, $2, $3) ON CONFLICT (administration_id, code) DO UPDATE SET name = excluded.name",
-            )
-            .bind(administration_id).bind(code).bind(name)
-            .execute(conn).await.map(|r| r.rows_affected()),
+    upsert_codes_in(&mut tx, administration, list, entries).await?;
+    tx.commit().await
+}
+
+/// Inserts or updates imported codes of one list inside a transaction, a few hundred per statement.
+/// A code given twice ends with its last values.
+pub async fn upsert_codes_in(
+    tx: &mut Tx,
+    administration: AdministrationId,
+    list: CodeList,
+    entries: &[CodeEntry],
+) -> Result<()> {
+    // One row per code: PostgreSQL refuses a statement that would update a row twice.
+    let mut last: HashMap<&str, usize> = HashMap::with_capacity(entries.len());
+    for (index, entry) in entries.iter().enumerate() {
+        last.insert(entry.code.as_str(), index);
+    }
+    let distinct: Vec<&CodeEntry> = entries
+        .iter()
+        .enumerate()
+        .filter(|(index, entry)| last.get(entry.code.as_str()) == Some(index))
+        .map(|(_, entry)| entry)
+        .collect();
+    let columns = list.columns();
+    let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+    let updates: Vec<String> = names[1..]
+        .iter()
+        .map(|name| format!("{name} = excluded.{name}"))
+        .collect();
+    for chunk in distinct.chunks(CODES_PER_STATEMENT) {
+        let mut statement = format!(
+            "INSERT INTO {} (administration_id, {}) VALUES ",
+            list.table(),
+            names.join(", ")
+        );
+        let mut parameter = 2;
+        for row in 0..chunk.len() {
+            statement.push_str(if row == 0 { "($1" } else { ", ($1" });
+            for _ in columns {
+                let _ = write!(statement, ", ${parameter}");
+                parameter += 1;
+            }
+            statement.push(')');
+        }
+        let _ = write!(
+            statement,
+            " ON CONFLICT (administration_id, code) DO UPDATE SET {}",
+            updates.join(", ")
+        );
+        on_tx!(tx, conn => {
+            let mut query = sqlx::query(AssertSqlSafe(statement)).bind(administration.0);
+            for entry in chunk {
+                for (value, (_, storage)) in entry.values(list).iter().zip(columns) {
+                    query = bind_value!(query, value, *storage);
+                }
+            }
+            query.execute(conn).await.map(|r| r.rows_affected())
         })?;
     }
-    tx.commit().await
+    Ok(())
+}
+
+/// The stored entries of the given codes of one list, by code, read inside a transaction.
+pub async fn codes_in(
+    tx: &mut Tx,
+    administration: AdministrationId,
+    list: CodeList,
+    codes: &[String],
+) -> Result<HashMap<String, CodeEntry>> {
+    let mut distinct: Vec<&str> = codes.iter().map(String::as_str).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let mut found = HashMap::with_capacity(distinct.len());
+    for chunk in distinct.chunks(CODES_PER_STATEMENT) {
+        let mut statement = list.select();
+        statement.push_str(" AND code IN (");
+        for index in 0..chunk.len() {
+            let separator = if index == 0 { "" } else { ", " };
+            let _ = write!(statement, "{separator}${}", index + 2);
+        }
+        statement.push(')');
+        let rows: Vec<CodeRow> = on_tx!(tx, conn => {
+            let mut query = sqlx::query_as(AssertSqlSafe(statement)).bind(administration.0);
+            for code in chunk {
+                query = query.bind(*code);
+            }
+            query.fetch_all(conn).await
+        })?;
+        found.extend(rows.into_iter().map(|row| (row.0.clone(), entry(row))));
+    }
+    Ok(found)
 }
 
 /// The imported codes of one list, by code.
 pub async fn codes(store: &Store, administration: AdministrationId, list: CodeList) -> Result<Vec<CodeEntry>> {
-    let extra = match list {
-        CodeList::VatCodes => "blocked, percentage, reverse_charge, FALSE, ''",
-        CodeList::LedgerAccounts => "blocked, '', FALSE, revenue, ''",
-        CodeList::Journals => "blocked, '', FALSE, FALSE, journal_type",
-        CodeList::CostCentres => "blocked, '', FALSE, FALSE, ''",
-        CodeList::ArticleGroups => "FALSE, '', FALSE, FALSE, ''",
-    };
-    let statement = format!(
-        "SELECT code, name, {extra} FROM {} WHERE administration_id = $1 ORDER BY code",
-        list.table()
-    );
-    type CodeRow = (String, String, bool, String, bool, bool, String);
+    let statement = format!("{} ORDER BY code", list.select());
     let rows: Vec<CodeRow> = on_pool!(store.pool(), pool => sqlx::query_as(AssertSqlSafe(statement))
         .bind(administration.0)
         .fetch_all(pool)
         .await)?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(code, name, blocked, percentage, reverse_charge, revenue, journal_type)| CodeEntry {
-                code,
-                name,
-                blocked,
-                percentage,
-                reverse_charge,
-                revenue,
-                journal_type,
-            },
-        )
-        .collect())
+    Ok(rows.into_iter().map(entry).collect())
 }
 
 pub async fn cursor(store: &Store, administration: AdministrationId, category: &str) -> Result<ImportCursor> {
@@ -169,7 +275,20 @@ pub async fn set_cursor(
     category: &str,
     cursor: &ImportCursor,
 ) -> Result<()> {
-    on_pool!(store.pool(), pool => sqlx::query(
+    let mut tx = store.begin().await?;
+    set_cursor_in(&mut tx, administration, category, cursor).await?;
+    tx.commit().await
+}
+
+/// Stores where an import category stands inside a transaction, so a page and the cursor after it
+/// are kept together or not at all.
+pub async fn set_cursor_in(
+    tx: &mut Tx,
+    administration: AdministrationId,
+    category: &str,
+    cursor: &ImportCursor,
+) -> Result<()> {
+    on_tx!(tx, conn => sqlx::query(
         "INSERT INTO accountview_cursors (administration_id, category, changed_since, last_key) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (administration_id, category) DO UPDATE SET changed_since = excluded.changed_since, \
          last_key = excluded.last_key",
@@ -178,7 +297,7 @@ pub async fn set_cursor(
     .bind(category)
     .bind(&cursor.changed_since)
     .bind(&cursor.last_key)
-    .execute(pool)
+    .execute(conn)
     .await
     .map(|r| r.rows_affected()))?;
     Ok(())

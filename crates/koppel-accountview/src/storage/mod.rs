@@ -14,7 +14,10 @@ pub mod codes;
 pub mod connections;
 pub mod exports;
 
-pub use codes::{CodeEntry, CodeList, ImportCursor, codes, cursor, set_cursor, upsert_codes};
+pub use codes::{
+    CodeEntry, CodeList, ImportCursor, codes, codes_in, cursor, set_cursor, set_cursor_in, upsert_codes,
+    upsert_codes_in,
+};
 pub use connections::{
     ChosenCompany, Connection, ConnectionStatus, OAuthState, StoredTokens, active_connections, claim_refresh, connect,
     connection, create_oauth_state, disconnect, expire_access, mark_expired, release_refresh, save, store_refreshed,
