@@ -181,7 +181,9 @@ async fn plain_copy(
                         .bind(&table)
                         .fetch_all(pool)
                         .await?;
-                ddl.iter().map(|sql| sql.replace(&table, &limit_table(&table))).collect()
+                ddl.iter()
+                    .map(|sql| sql.replace(&table, &limit_table(&table)))
+                    .collect()
             }
         };
         for statement in statements {

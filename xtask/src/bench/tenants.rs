@@ -137,7 +137,15 @@ async fn measure(scratch: &Scratch, koppel: &std::path::Path, arguments: &Tenant
         ("RUST_LOG".to_string(), "warn".to_string()),
     ];
     let port = free_loopback_port()?;
-    let serve_args = ["serve", "--no-worker", "--bind", "127.0.0.1", "--port", &port.to_string()].map(String::from);
+    let serve_args = [
+        "serve",
+        "--no-worker",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        &port.to_string(),
+    ]
+    .map(String::from);
     let serve = Server::launch(
         koppel,
         &scratch.database_url,
@@ -280,7 +288,10 @@ async fn seed(store: &Store, arguments: &TenantsArgs) -> anyhow::Result<Vec<Tena
             name: &format!("Installateur {:05}", n * PER_ENVIRONMENT + 1),
             is_main: true,
         };
-        mains.insert(n * PER_ENVIRONMENT, store.create_administration(main, Actor::SYSTEM).await?.id);
+        mains.insert(
+            n * PER_ENVIRONMENT,
+            store.create_administration(main, Actor::SYSTEM).await?.id,
+        );
     }
     let next = AtomicU64::new(0);
     let lane = || async {
@@ -304,7 +315,11 @@ async fn seed(store: &Store, arguments: &TenantsArgs) -> anyhow::Result<Vec<Tena
             };
             tenants.push(seed_tenant(store, administration, arguments.work_orders).await?);
             if (n + 1) % 250 == 0 {
-                eprintln!("bench tenants: {} of {} administrations seeded", n + 1, arguments.tenants);
+                eprintln!(
+                    "bench tenants: {} of {} administrations seeded",
+                    n + 1,
+                    arguments.tenants
+                );
             }
         }
     };
@@ -439,12 +454,18 @@ async fn read_feeds(
             Ok(answer) => {
                 reads.errors += 1;
                 reads.first_error.get_or_insert_with(|| {
-                    format!("GET {path}: {} {}", answer.status, String::from_utf8_lossy(&answer.body))
+                    format!(
+                        "GET {path}: {} {}",
+                        answer.status,
+                        String::from_utf8_lossy(&answer.body)
+                    )
                 });
             }
             Err(error) => {
                 reads.errors += 1;
-                reads.first_error.get_or_insert_with(|| format!("GET {path}: {error:#}"));
+                reads
+                    .first_error
+                    .get_or_insert_with(|| format!("GET {path}: {error:#}"));
             }
         }
     }
@@ -638,10 +659,7 @@ fn print_report(
     // Administrations without any successful Autosync miss every steady interval.
     let seen = per_tenant.len() as u64;
     for buckets in per_tenant.values() {
-        let gaps = steady_intervals
-            .iter()
-            .filter(|index| !buckets.contains(index))
-            .count() as u64;
+        let gaps = steady_intervals.iter().filter(|index| !buckets.contains(index)).count() as u64;
         missed += gaps;
         if gaps > 0 {
             tenants_missing += 1;
@@ -659,9 +677,9 @@ fn print_report(
         due - missed,
         lag_text(&mut steady_lags)
     );
-    let (queued_max, running_max) = depth
-        .iter()
-        .fold((0, 0), |(queued, running), sample| (queued.max(sample.1), running.max(sample.2)));
+    let (queued_max, running_max) = depth.iter().fold((0, 0), |(queued, running), sample| {
+        (queued.max(sample.1), running.max(sample.2))
+    });
     let queued_mean = depth.iter().map(|sample| sample.1 as f64).sum::<f64>() / depth.len().max(1) as f64;
     println!(
         "queue (every 2 s): due queued jobs mean {queued_mean:.1}, max {queued_max}; running jobs max {running_max}"
@@ -687,10 +705,14 @@ fn print_report(
         std::thread::available_parallelism().map_or(0, std::num::NonZero::get)
     );
     let mut latencies = reads.latencies.clone();
+    latencies.sort();
+    let milliseconds = |fraction| percentile(&latencies, fraction).as_secs_f64() * 1000.0;
     println!(
-        "feed reads alongside (first page of WorkOrders): {} answered, {}, {} errors{}",
+        "feed reads alongside (first page of WorkOrders): {} answered, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, {} errors{}",
         latencies.len(),
-        lag_text(&mut latencies),
+        milliseconds(0.5),
+        milliseconds(0.99),
+        milliseconds(1.0),
         reads.errors,
         reads
             .first_error
