@@ -160,12 +160,13 @@ async fn measure(scratch: &Scratch, koppel: &std::path::Path, arguments: &Tenant
         },
     )
     .await?;
-    // Autosync is switched on just before the workers start, so every first slot falls in the run.
+    // Autosync is switched on just before the workers start. Each administration's slots follow its
+    // switching on (due at once, then every interval), so the run's intervals count from the first.
+    let started_at = Utc::now();
+    let started = Instant::now();
     for tenant in &tenants {
         koppel_datasync::state::set_autosync(&store, tenant.id, AutosyncSwitch::On, None).await?;
     }
-    let started_at = Utc::now();
-    let started = Instant::now();
     let mut workers = Vec::new();
     for n in 1..=arguments.workers {
         let port = free_loopback_port()?;
