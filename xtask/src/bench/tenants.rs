@@ -76,8 +76,9 @@ struct Tenant {
 }
 
 /// One Autosync run read back from the history.
+#[derive(sqlx::FromRow)]
 struct SyncRun {
-    administration: i64,
+    administration: Option<i64>,
     scheduled_for: DateTime<Utc>,
     finished_at: Option<DateTime<Utc>>,
     status: String,
@@ -248,13 +249,12 @@ async fn measure(scratch: &Scratch, koppel: &std::path::Path, arguments: &Tenant
 
     let runs = autosync_runs(&store).await?;
     store.close().await;
-    print_report(
-        arguments,
+    let observed = Observed {
         started_at,
         elapsed,
-        &runs,
-        &depth,
-        &Cpu {
+        runs,
+        depth,
+        cpu: Cpu {
             koppel: koppel_before
                 .iter()
                 .zip(&koppel_after)
@@ -263,9 +263,10 @@ async fn measure(scratch: &Scratch, koppel: &std::path::Path, arguments: &Tenant
             postgres: postgres_after.saturating_sub(postgres_before),
             machine: machine_after.zip(machine_before).map(|(after, before)| after - before),
         },
-        &reads,
-        (updates, updated_tenants),
-    );
+        reads,
+        writes: (updates, updated_tenants),
+    };
+    print_report(arguments, &observed);
     Ok(())
 }
 
@@ -315,7 +316,7 @@ async fn seed(store: &Store, arguments: &TenantsArgs) -> anyhow::Result<Vec<Tena
                 }
             };
             tenants.push(seed_tenant(store, administration, arguments.work_orders).await?);
-            if (n + 1) % 250 == 0 {
+            if (n + 1).is_multiple_of(250) {
                 eprintln!(
                     "bench tenants: {} of {} administrations seeded",
                     n + 1,
@@ -497,22 +498,14 @@ async fn autosync_runs(store: &Store) -> anyhow::Result<Vec<SyncRun>> {
     let koppel_store::sql::Pool::Postgres(pool) = store.pool() else {
         bail!("the tenants benchmark runs on PostgreSQL");
     };
-    let rows: Vec<(Option<i64>, DateTime<Utc>, Option<DateTime<Utc>>, String)> = sqlx::query_as(
-        "SELECT administration_id, scheduled_for, finished_at, status FROM runs \
+    let runs = sqlx::query_as::<_, SyncRun>(
+        "SELECT administration_id AS administration, scheduled_for, finished_at, status FROM runs \
          WHERE kind = $1 AND scheduled_for IS NOT NULL ORDER BY scheduled_for",
     )
     .bind(koppel_datasync::KIND)
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(administration, scheduled_for, finished_at, status)| SyncRun {
-            administration: administration.unwrap_or(0),
-            scheduled_for,
-            finished_at,
-            status,
-        })
-        .collect())
+    Ok(runs)
 }
 
 /// CPU time of all PostgreSQL processes now alive (backends that ended during the run are missing,
@@ -552,6 +545,19 @@ fn machine_busy() -> Option<Duration> {
     Some(Duration::from_millis(busy * 10))
 }
 
+/// Everything a run observed, for the report.
+struct Observed {
+    started_at: DateTime<Utc>,
+    elapsed: Duration,
+    runs: Vec<SyncRun>,
+    /// (seconds since start, due queued jobs, running jobs).
+    depth: Vec<(f64, i64, i64)>,
+    cpu: Cpu,
+    reads: Reads,
+    /// Work orders updated, administration changes.
+    writes: (u64, u64),
+}
+
 struct Cpu {
     /// serve, then each worker.
     koppel: Vec<Option<Duration>>,
@@ -578,16 +584,17 @@ fn lag_text(lags: &mut [Duration]) -> String {
 }
 
 #[allow(clippy::too_many_lines)] // one table after another, in the order they are printed
-fn print_report(
-    arguments: &TenantsArgs,
-    started_at: DateTime<Utc>,
-    elapsed: Duration,
-    runs: &[SyncRun],
-    depth: &[(f64, i64, i64)],
-    cpu_used: &Cpu,
-    reads: &Reads,
-    (updates, updated_tenants): (u64, u64),
-) {
+fn print_report(arguments: &TenantsArgs, observed: &Observed) {
+    let Observed {
+        started_at,
+        elapsed,
+        runs,
+        depth,
+        cpu: cpu_used,
+        reads,
+        writes: (updates, updated_tenants),
+    } = observed;
+    let (started_at, elapsed) = (*started_at, *elapsed);
     let interval = arguments.interval as f64;
     let intervals = (elapsed.as_secs_f64() / interval).ceil() as usize;
     let bucket = |at: DateTime<Utc>| {
@@ -650,7 +657,7 @@ fn print_report(
     let mut per_tenant: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
     for run in runs.iter().filter(|run| run.status == "succeeded") {
         per_tenant
-            .entry(run.administration)
+            .entry(run.administration.unwrap_or(0))
             .or_default()
             .push(bucket(run.scheduled_for));
     }
