@@ -115,6 +115,8 @@ impl Worker {
         let mut child = command
             .arg("worker")
             .env("KOPPEL_DATABASE_URL", database_url)
+            // Tests run side by side: each worker serves /metrics on a free port, not the default.
+            .env("KOPPEL_JOBS_METRICS_PORT", "0")
             .env("KOPPEL_JOBS_POLL_INTERVAL_MS", "50")
             .env("KOPPEL_JOBS_LEASE_SECONDS", "2")
             .env("KOPPEL_JOBS_HEARTBEAT_SECONDS", "1")
