@@ -524,12 +524,27 @@ impl WriteTx {
 /// Refuses a create that lacks a required value. Required fields Koppel maintains itself (an invoice's
 /// number and totals) mean the resource is made by Koppel, not created directly.
 pub(crate) fn check_required(spec: &ResourceSpec, values: &[Value]) -> Result<()> {
+    let mut errors = Vec::new();
+    collect_missing_required(spec, values, &mut errors)?;
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(errors))
+    }
+}
+
+/// [`check_required`] for one row of many: adds a field error per missing value to `errors`, and
+/// refuses at once a resource Koppel makes itself.
+pub(crate) fn collect_missing_required(
+    spec: &ResourceSpec,
+    values: &[Value],
+    errors: &mut Vec<FieldError>,
+) -> Result<()> {
     let missing = spec
         .fields
         .iter()
         .zip(values)
         .filter(|(field, value)| field.required && value.is_null());
-    let mut errors = Vec::new();
     for (field, _) in missing {
         if field.access == Access::System {
             return Err(StoreError::conflict(
@@ -546,11 +561,7 @@ pub(crate) fn check_required(spec: &ResourceSpec, values: &[Value]) -> Result<()
             format!("{} is required", field.name),
         ));
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(StoreError::Invalid(errors))
-    }
+    Ok(())
 }
 
 fn still_used(spec: &ResourceSpec, by: &ResourceSpec) -> StoreError {

@@ -14,10 +14,10 @@
 //! follow one (a payment's invoice status), and no child records, so the set forms need none of that.
 
 use crate::bulk::SQLITE_MAX_PARAMETERS;
-use crate::records::{decode_record, sql};
+use crate::records::{collect_missing_required, decode_record, sql};
 use crate::sql::{TxInner, bind_value, on_tx};
 use crate::{Result, StoreError, WriteTx, map_unique};
-use koppel_domain::record::{Access, Area, FieldError, FieldKind, ResourceSpec, Value};
+use koppel_domain::record::{Area, FieldError, FieldKind, ResourceSpec, Value};
 use koppel_domain::settings::code_references;
 use koppel_domain::{RecordId, resources, rules};
 use sqlx::AssertSqlSafe;
@@ -49,7 +49,7 @@ impl WriteTx {
         let mut errors = Vec::new();
         for values in rows {
             check_shape(spec, values)?;
-            check_required(spec, values, &mut errors)?;
+            collect_missing_required(spec, values, &mut errors)?;
             errors.extend(rules::check(spec, None, values));
         }
         if !errors.is_empty() {
@@ -448,31 +448,6 @@ fn check_shape(spec: &ResourceSpec, values: &[Value]) -> Result<()> {
             spec.fields.len()
         )))
     }
-}
-
-/// As the one-record create: a missing required value is a field error, one Koppel maintains
-/// itself means the resource cannot be created directly.
-fn check_required(spec: &ResourceSpec, values: &[Value], errors: &mut Vec<FieldError>) -> Result<()> {
-    for (field, value) in spec.fields.iter().zip(values) {
-        if !field.required || !value.is_null() {
-            continue;
-        }
-        if field.access == Access::System {
-            return Err(StoreError::conflict(
-                "not_creatable",
-                format!(
-                    "a {} is made by Koppel and cannot be created directly",
-                    spec.title.to_lowercase()
-                ),
-            ));
-        }
-        errors.push(FieldError::new(
-            field.name,
-            "required",
-            format!("{} is required", field.name),
-        ));
-    }
-    Ok(())
 }
 
 /// The same error reported by several rows once.
