@@ -142,16 +142,15 @@ fn pid_of(worker: &str) -> u32 {
         .unwrap_or_else(|| panic!("worker id {worker} has no pid"))
 }
 
-#[tokio::test]
-async fn worker_runs_jobs_without_a_web_server_and_stops_on_sigterm() {
-    let directory = tempfile::tempdir().unwrap();
+/// `koppel migrate` in `directory` (SQLite, the default), and a store on the database it made.
+async fn migrated_sqlite(directory: &std::path::Path) -> (String, Store) {
     let output = crate::cli::koppel()
         .arg("migrate")
-        .current_dir(directory.path())
+        .current_dir(directory)
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let url = format!("sqlite://{}", directory.path().join("data/koppel.db").display());
+    let url = format!("sqlite://{}", directory.join("data/koppel.db").display());
     let store = Store::connect(
         &ConnectOptions {
             url: url.clone(),
@@ -161,6 +160,13 @@ async fn worker_runs_jobs_without_a_web_server_and_stops_on_sigterm() {
     )
     .await
     .unwrap();
+    (url, store)
+}
+
+#[tokio::test]
+async fn worker_runs_jobs_without_a_web_server_and_stops_on_sigterm() {
+    let directory = tempfile::tempdir().unwrap();
+    let (url, store) = migrated_sqlite(directory.path()).await;
 
     let port = crate::cli::free_port();
     let mut command = worker_command(&url, &[("KOPPEL_HTTP_PORT", &port.to_string())]);
@@ -442,22 +448,7 @@ async fn worker_with_status(url: &str, directory: &std::path::Path, store: &Stor
 async fn worker_serves_metrics_and_health_on_a_port_of_its_own() {
     // SQLite, in a directory of its own.
     let directory = tempfile::tempdir().unwrap();
-    let output = crate::cli::koppel()
-        .arg("migrate")
-        .current_dir(directory.path())
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let url = format!("sqlite://{}", directory.path().join("data/koppel.db").display());
-    let store = Store::connect(
-        &ConnectOptions {
-            url: url.clone(),
-            max_connections: 2,
-        },
-        Arc::new(SystemClock),
-    )
-    .await
-    .unwrap();
+    let (url, store) = migrated_sqlite(directory.path()).await;
     let (mut worker, _) = worker_with_status(&url, directory.path(), &store).await;
     let status = worker.terminate().await;
     assert!(status.success(), "{status:?}:\n{}", worker.logs());
