@@ -22,7 +22,7 @@ use crate::catalog;
 use crate::config::{self, TokenSettings};
 use crate::faults::{ALL_ROUTES, CommitThenTimeout, FAULT_ROUTES, InjectedFailure};
 use crate::server::ConnectionHandle;
-use crate::state::{Rights, Shared, State as SandboxState, write_state_file};
+use crate::state::{Rights, Shared, State as SandboxState};
 
 pub fn router() -> Router<Arc<Shared>> {
     Router::new()
@@ -714,17 +714,16 @@ async fn advance_clock(
 
 /// Writes the state file now (when one is configured).
 async fn save(State(shared): State<Arc<Shared>>) -> Result<Json<serde_json::Value>, ControlError> {
-    let Some(path) = shared.state_file().map(std::path::Path::to_owned) else {
+    if shared.state_file().is_none() {
+        return Err(ControlError::bad_request("no --state-file configured"));
+    }
+    let worker = Arc::clone(&shared);
+    let written = tokio::task::spawn_blocking(move || worker.save_state_file(false))
+        .await
+        .map_err(|error| ControlError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()))?
+        .map_err(|error| ControlError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()))?;
+    let Some((path, size)) = written else {
         return Err(ControlError::bad_request("no --state-file configured"));
     };
-    let worker = Arc::clone(&shared);
-    let written = tokio::task::spawn_blocking(move || {
-        let bytes = worker.snapshot().map_err(|error| error.to_string())?;
-        write_state_file(&path, &bytes).map_err(|error| error.to_string())?;
-        Ok::<_, String>((path, bytes.len()))
-    })
-    .await
-    .map_err(|error| ControlError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()))?
-    .map_err(|error| ControlError::new(StatusCode::INTERNAL_SERVER_ERROR, error))?;
-    Ok(Json(json!({"path": written.0, "size_bytes": written.1})))
+    Ok(Json(json!({"path": path, "size_bytes": size})))
 }

@@ -48,7 +48,7 @@ pub use config::{ClientConfig, ConfigError, SandboxConfig, TokenSettings};
 pub use seed::{KSO_2026_ID, VDB_2025_ID, VDB_2026_ID};
 pub use state::StateFileError;
 
-use crate::state::{Shared, State as SandboxState, load_state_file, write_state_file};
+use crate::state::{Shared, State as SandboxState, load_state_file};
 
 /// How often changed state is written to the state file.
 const SAVE_INTERVAL: Duration = Duration::from_secs(1);
@@ -143,14 +143,7 @@ impl Sandbox {
 
     /// Writes the state file now, if one is configured.
     pub fn save_now(&self) -> Result<(), SandboxError> {
-        let Some(path) = self.shared.state_file() else {
-            return Ok(());
-        };
-        let bytes = self
-            .shared
-            .snapshot()
-            .map_err(|error| std::io::Error::other(error.to_string()))?;
-        write_state_file(path, &bytes)?;
+        self.shared.save_state_file(false)?;
         Ok(())
     }
 
@@ -192,15 +185,7 @@ async fn save_periodically(shared: Arc<Shared>) {
     loop {
         interval.tick().await;
         let worker = Arc::clone(&shared);
-        let outcome = tokio::task::spawn_blocking(move || {
-            let Some(path) = worker.state_file() else { return Ok(()) };
-            match worker.snapshot_if_dirty() {
-                None => Ok(()),
-                Some(Ok(bytes)) => write_state_file(path, &bytes).map_err(|error| error.to_string()),
-                Some(Err(error)) => Err(error.to_string()),
-            }
-        })
-        .await;
+        let outcome = tokio::task::spawn_blocking(move || worker.save_state_file(true).map(drop)).await;
         match outcome {
             Ok(Ok(())) => {}
             Ok(Err(error)) => tracing::error!(error = %error, "writing the state file failed"),

@@ -241,6 +241,8 @@ pub enum StateFileError {
     Version { path: PathBuf, found: u32, expected: u32 },
     #[error("cannot write state file {path}: {source}")]
     Write { path: PathBuf, source: std::io::Error },
+    #[error("cannot serialize the sandbox state: {0}")]
+    Serialize(#[source] serde_json::Error),
 }
 
 /// Loads a state file, or `None` when there is none yet.
@@ -270,8 +272,9 @@ pub fn load_state_file(path: &Path) -> Result<Option<State>, StateFileError> {
 }
 
 /// Writes the state atomically: to a temporary file beside it, then renamed over it, so a crash mid-write
-/// never leaves half a file.
-pub fn write_state_file(path: &Path, bytes: &[u8]) -> Result<(), StateFileError> {
+/// never leaves half a file. Callers serialize their writes (see [`Shared::save_state_file`]): two writers
+/// sharing the temporary file would rename it from under each other.
+fn write_state_file(path: &Path, bytes: &[u8]) -> Result<(), StateFileError> {
     let temporary = path.with_extension("tmp");
     let write_error = |source| StateFileError::Write {
         path: path.to_owned(),
@@ -294,6 +297,9 @@ pub struct Shared {
     limiter: Mutex<RateLimiter>,
     calls: Mutex<CallLog>,
     dirty: AtomicBool,
+    /// Held from snapshot to rename, so the periodic writer and an explicit save never interleave and an
+    /// older snapshot never lands after a newer one.
+    file_writer: Mutex<()>,
 }
 
 impl Shared {
@@ -307,6 +313,7 @@ impl Shared {
             limiter: Mutex::new(RateLimiter::new(burst)),
             calls: Mutex::new(CallLog::default()),
             dirty: AtomicBool::new(false),
+            file_writer: Mutex::new(()),
         }
     }
 
@@ -334,18 +341,24 @@ impl Shared {
         self.calls.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Serializes the state if it changed since the last call.
-    pub fn snapshot_if_dirty(&self) -> Option<Result<Vec<u8>, serde_json::Error>> {
-        if !self.dirty.swap(false, Ordering::AcqRel) {
-            return None;
+    /// Writes the state file when one is configured: always, or with `only_if_changed` only when the
+    /// state changed since the last write. Answers the path and size written, or `None` when nothing was.
+    /// Blocking: call it off the async workers.
+    pub fn save_state_file(&self, only_if_changed: bool) -> Result<Option<(PathBuf, usize)>, StateFileError> {
+        let Some(path) = self.state_file() else {
+            return Ok(None);
+        };
+        let _writer = self.file_writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let changed = self.dirty.swap(false, Ordering::AcqRel);
+        if only_if_changed && !changed {
+            return Ok(None);
         }
-        Some(serde_json::to_vec(&*self.read()))
-    }
-
-    /// Serializes the state unconditionally (on shutdown).
-    pub fn snapshot(&self) -> Result<Vec<u8>, serde_json::Error> {
-        self.dirty.store(false, Ordering::Release);
-        serde_json::to_vec(&*self.read())
+        let bytes = serde_json::to_vec(&*self.read()).map_err(|error| {
+            self.dirty.store(true, Ordering::Release);
+            StateFileError::Serialize(error)
+        })?;
+        write_state_file(path, &bytes).inspect_err(|_| self.dirty.store(true, Ordering::Release))?;
+        Ok(Some((path.to_owned(), bytes.len())))
     }
 
     pub fn state_file(&self) -> Option<&Path> {
