@@ -9,10 +9,15 @@
 //! moved. After downtime a schedule fires once and jumps to its next slot in the future: missed
 //! periods are not made up one by one.
 //!
-//! Intervals come from the operator's configuration. New targets get their schedules at the next
-//! tick; their first slot is spread over the interval, so hundreds of administrations do not all
-//! start at the same moment. A feature may write an administration's schedule itself when it opts
-//! in ([`crate::storage::schedules::opt_in`]), due at once.
+//! Intervals come from the operator's configuration. Every administration's schedule keeps to a grid
+//! of its own: the interval's multiples shifted by a phase taken from a hash of the administration's
+//! id, so a thousand administrations fall due spread evenly over the interval instead of in the same
+//! second. New targets get their schedules at the next tick, on their grid's next slot. A feature may
+//! write an administration's schedule itself when it opts in
+//! ([`crate::storage::schedules::opt_in`]), due at once; after that first run the schedule moves to
+//! the administration's grid (its next slot comes within one interval, and joins the first run if
+//! that still waits), so a thousand administrations switched on in the same minute do not stay in
+//! step.
 
 use crate::job::{JobType, Registry};
 use crate::queue::Queue;
@@ -199,7 +204,7 @@ impl Scheduler {
                     if !may_fire(store, periodic.scope, schedule).await? {
                         continue;
                     }
-                    let next = next_slot(schedule.next_run_at, interval, store.now());
+                    let next = following_slot(schedule, interval, store.now());
                     let mut job = (registered.scheduled)(schedule.administration);
                     job.max_attempts = self.queue.max_attempts();
                     if let Some(enqueued) = schedules::fire_schedule(store, schedule, next, &job).await? {
@@ -256,7 +261,10 @@ impl Scheduler {
             }
         };
         for target in targets {
-            let first_run_at = store.now() + first_offset(target, periodic.interval);
+            let first_run_at = match target {
+                None => store.now(),
+                Some(administration) => grid_slot_at_or_after(administration, interval, store.now()),
+            };
             schedules::create_schedule(store, periodic.kind, target, interval, first_run_at).await?;
         }
         Ok(())
@@ -283,20 +291,38 @@ pub fn next_slot(next_run_at: DateTime<Utc>, interval: chrono::Duration, now: Da
     next_run_at + chrono::Duration::microseconds(interval_us.saturating_mul(periods))
 }
 
-/// Where in its first interval a new schedule starts: at once for the system, spread evenly (by a
-/// hash of the id) for administrations.
-fn first_offset(target: Option<AdministrationId>, interval: Duration) -> chrono::Duration {
-    match target {
-        None => chrono::Duration::zero(),
+/// The slot after the one a schedule fires now: the system's schedules stay on the grid their first
+/// run set ([`next_slot`]); an administration's go to its own grid ([`grid_slot_at_or_after`]).
+fn following_slot(schedule: &Schedule, interval: chrono::Duration, now: DateTime<Utc>) -> DateTime<Utc> {
+    match schedule.administration {
+        None => next_slot(schedule.next_run_at, interval, now),
         Some(administration) => {
-            let seconds = interval.as_secs().max(1);
-            // Fibonacci hashing: consecutive ids land far apart, and the high bits scale evenly onto
-            // the interval.
-            let hash = (administration.0 as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            let spread = (u128::from(hash) * u128::from(seconds)) >> 64;
-            chrono::Duration::seconds(i64::try_from(spread).unwrap_or(0))
+            grid_slot_at_or_after(administration, interval, now + chrono::Duration::microseconds(1))
         }
     }
+}
+
+/// The first slot at or after `at` on an administration's own grid: the Unix epoch, plus a phase
+/// spread evenly over the interval by a hash of the id, plus whole intervals.
+pub fn grid_slot_at_or_after(
+    administration: AdministrationId,
+    interval: chrono::Duration,
+    at: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let interval_us = interval.num_microseconds().unwrap_or(i64::MAX).max(1);
+    let origin = DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::microseconds(phase_us(administration, interval_us));
+    let since_us = (at - origin).num_microseconds().unwrap_or(i64::MAX);
+    let periods = since_us.div_euclid(interval_us) + i64::from(since_us.rem_euclid(interval_us) != 0);
+    origin + chrono::Duration::microseconds(interval_us.saturating_mul(periods))
+}
+
+/// An administration's phase within an interval, in microseconds: `[0, interval_us)`.
+fn phase_us(administration: AdministrationId, interval_us: i64) -> i64 {
+    // Fibonacci hashing: consecutive ids land far apart, and the high bits scale evenly onto the
+    // interval.
+    let hash = (administration.0 as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let scaled = (u128::from(hash) * u128::from(interval_us.unsigned_abs())) >> 64;
+    i64::try_from(scaled).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -324,13 +350,52 @@ mod tests {
     }
 
     #[test]
-    fn administrations_start_spread_over_the_interval() {
-        let interval = Duration::from_secs(900);
-        let offsets: std::collections::BTreeSet<i64> = (1..=50)
-            .map(|id| first_offset(Some(AdministrationId(id)), interval).num_seconds())
+    fn administrations_keep_to_grids_spread_over_the_interval() {
+        let interval = chrono::Duration::minutes(15);
+        let now = Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 7).unwrap();
+        let slots: Vec<DateTime<Utc>> = (1..=50)
+            .map(|id| grid_slot_at_or_after(AdministrationId(id), interval, now))
             .collect();
-        assert!(offsets.len() > 40, "{offsets:?}");
-        assert!(offsets.iter().all(|s| (0..900).contains(s)));
-        assert_eq!(first_offset(None, interval), chrono::Duration::zero());
+        assert!(
+            slots.iter().all(|slot| *slot >= now && *slot < now + interval),
+            "{slots:?}"
+        );
+        let seconds: std::collections::BTreeSet<i64> = slots.iter().map(|slot| (*slot - now).num_seconds()).collect();
+        assert!(
+            seconds.len() > 40,
+            "50 administrations spread over the interval: {seconds:?}"
+        );
+
+        // Each keeps its own phase: one interval on is the next slot, and a slot is its own first.
+        let one = AdministrationId(7);
+        let slot = grid_slot_at_or_after(one, interval, now);
+        assert_eq!(grid_slot_at_or_after(one, interval, slot), slot);
+        let step = chrono::Duration::microseconds(1);
+        assert_eq!(grid_slot_at_or_after(one, interval, slot + step), slot + interval);
+        assert_eq!(grid_slot_at_or_after(one, interval, slot - interval + step), slot);
+    }
+
+    #[test]
+    fn after_any_firing_an_administration_is_back_on_its_grid_within_one_interval() {
+        let interval = chrono::Duration::seconds(60);
+        let administration = AdministrationId(42);
+        let start = Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap();
+        // Opted in at any moment, fired at once: the next slot is on the grid, within one interval.
+        for second in 0..120 {
+            let fired_at = start + chrono::Duration::milliseconds(second * 500);
+            let schedule = Schedule {
+                id: 1,
+                kind: "probe".to_string(),
+                administration: Some(administration),
+                interval_seconds: 60,
+                next_run_at: fired_at,
+                last_fired_at: None,
+                last_run_id: None,
+                revision: 1,
+            };
+            let next = following_slot(&schedule, interval, fired_at);
+            assert!(next > fired_at && next <= fired_at + interval, "{fired_at} → {next}");
+            assert_eq!(next, grid_slot_at_or_after(administration, interval, next));
+        }
     }
 }
