@@ -714,9 +714,6 @@ async fn advance_clock(
 
 /// Writes the state file now (when one is configured).
 async fn save(State(shared): State<Arc<Shared>>) -> Result<Json<serde_json::Value>, ControlError> {
-    if shared.state_file().is_none() {
-        return Err(ControlError::bad_request("no --state-file configured"));
-    }
     let worker = Arc::clone(&shared);
     let written = tokio::task::spawn_blocking(move || worker.save_state_file(false))
         .await
